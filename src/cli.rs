@@ -1,0 +1,139 @@
+//! The `sportello` command: `serve` (the default), `migrate`, `admin create`, `openapi`.
+
+use std::io::BufRead;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    auth::password,
+    config::Settings,
+    domain::staff::{NewPassword, Role, StaffEmail},
+    logging,
+    startup::Application,
+    store::{self, Store, staff},
+};
+
+#[derive(Parser)]
+#[command(
+    name = "sportello",
+    version,
+    about = "Self-booked appointments for one-stop immigration offices"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default). Applies pending migrations first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage staff accounts from the command line.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create a national administrator account.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input (so it stays out of the
+        /// shell history and the process list).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Migrate => migrate().await,
+        Command::Admin {
+            action:
+                AdminAction::Create {
+                    email,
+                    password_stdin,
+                },
+        } => create_admin(&email, password_stdin).await,
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&crate::http::openapi())?);
+            Ok(())
+        }
+    }
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    let settings = Settings::load()?;
+    logging::init(&settings.log);
+    Ok(settings)
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = settings()?;
+    let app = Application::build(&settings).await?;
+    tracing::info!(
+        address = format!("http://{}:{}", settings.server.host, app.port()),
+        environment = %settings.environment,
+        "sportello is listening; API docs at /docs"
+    );
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let settings = settings()?;
+    let store = Store::open(&settings.database)?;
+    let applied = store.migrate().await?;
+    println!("applied {applied} migration(s)");
+    Ok(())
+}
+
+async fn create_admin(email: &str, password_stdin: bool) -> anyhow::Result<()> {
+    if !password_stdin {
+        bail!("pass the password on standard input with --password-stdin");
+    }
+    let email = StaffEmail::parse(email).map_err(|reason| anyhow::anyhow!("--email {reason}"))?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = NewPassword::parse(line.trim_end_matches(['\r', '\n']))
+        .map_err(|reason| anyhow::anyhow!("the password {reason}"))?;
+
+    let settings = settings()?;
+    let store = Store::open(&settings.database)?;
+    store.migrate().await?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await??;
+    let shown_email = email.clone();
+    let id = store
+        .write(move |conn| -> anyhow::Result<i64> {
+            let new = staff::NewStaff {
+                email: &email,
+                password_hash: &hash,
+                role: Role::Admin,
+                office_id: None,
+            };
+            staff::insert(conn, new, Utc::now()).map_err(|e| {
+                if store::is_unique_violation(&e) {
+                    anyhow::anyhow!("a staff account with the email {email} already exists")
+                } else {
+                    e.into()
+                }
+            })
+        })
+        .await?;
+    println!("created admin {shown_email} (id {id})");
+    Ok(())
+}

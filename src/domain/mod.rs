@@ -1,0 +1,7 @@
+//! The rules of the service, free of I/O: validated types parsed from requests at the edge, and
+//! decisions such as who may do what. Nothing in here knows about HTTP or SQL.
+
+pub mod staff;
+pub mod validation;
+
+pub use validation::{FieldError, FieldErrors};

@@ -1,0 +1,299 @@
+//! Office staff: who they are, what role they hold, and what each role may do.
+
+use std::fmt;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What a staff member may do. Admins act for the national administration; managers configure
+/// their own office; operators run its desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Manager,
+    Operator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Operator => "operator",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "manager" => Some(Role::Manager),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+
+    /// Admins are national; every other role belongs to exactly one office.
+    pub fn has_office(self) -> bool {
+        self != Role::Admin
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A staff email address, trimmed and lowercased so that uniqueness and login ignore case
+/// identically on every database.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StaffEmail(String);
+
+impl StaffEmail {
+    pub fn parse(text: &str) -> Result<StaffEmail, &'static str> {
+        let email = text.trim().to_lowercase();
+        if email.is_empty() {
+            return Err("is required");
+        }
+        if email.len() > 254 {
+            return Err("must be at most 254 characters");
+        }
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return Err("must be an email address like name@example.it");
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..");
+        if local.is_empty()
+            || !domain_ok
+            || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err("must be an email address like name@example.it");
+        }
+        Ok(StaffEmail(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StaffEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password chosen for a new account. Long passphrases are encouraged; the upper bound keeps
+/// hashing cheap enough that it cannot be used to exhaust the CPU.
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 12;
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(text: &str) -> Result<NewPassword, String> {
+        let chars = text.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(format!("must be at least {} characters", Self::MIN_CHARS));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        if text.trim().is_empty() {
+            return Err("must not be only spaces".into());
+        }
+        Ok(NewPassword(SecretString::from(text.to_owned())))
+    }
+
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+/// An office's short code, such as `RM` (Rome) or `LT` (Latina): 2–8 letters or digits,
+/// starting with a letter, uppercased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct OfficeCode(String);
+
+impl OfficeCode {
+    pub fn parse(text: &str) -> Result<OfficeCode, &'static str> {
+        let code = text.trim().to_uppercase();
+        let well_formed = (2..=8).contains(&code.len())
+            && code.starts_with(|c: char| c.is_ascii_uppercase())
+            && code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if well_formed {
+            Ok(OfficeCode(code))
+        } else {
+            Err("must be 2 to 8 letters or digits starting with a letter, like RM")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OfficeCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The signed-in staff member on whose behalf a request acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub staff_id: i64,
+    pub role: Role,
+    /// `None` exactly for admins.
+    pub office: Option<OfficeCode>,
+}
+
+/// A staff action the actor's role does not allow, with the reason shown to them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Forbidden(pub &'static str);
+
+impl Actor {
+    /// Admins create any account; managers create operators of their own office; operators
+    /// create none.
+    pub fn may_create_staff(
+        &self,
+        role: Role,
+        office: Option<&OfficeCode>,
+    ) -> Result<(), Forbidden> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Manager if role == Role::Operator && office == self.office.as_ref() => Ok(()),
+            Role::Manager => Err(Forbidden(
+                "managers can create operator accounts for their own office only",
+            )),
+            Role::Operator => Err(Forbidden("operators cannot create staff accounts")),
+        }
+    }
+
+    /// Whether the actor may see or change the account of `role` in `office`: admins all,
+    /// managers the operators of their office, operators nobody else.
+    pub fn manages(&self, role: Role, office: Option<&OfficeCode>) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Manager => role == Role::Operator && office == self.office.as_ref(),
+            Role::Operator => false,
+        }
+    }
+}
+
+/// Checks that the office fits the role: admins have none, everyone else exactly one.
+pub fn check_office_for_role(role: Role, office: Option<&OfficeCode>) -> Result<(), &'static str> {
+    match (role.has_office(), office.is_some()) {
+        (true, false) => Err("is required for managers and operators"),
+        (false, true) => Err("must be empty for admins, who are national"),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> OfficeCode {
+        OfficeCode::parse(text).unwrap()
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_lowercased_and_checked() {
+        assert_eq!(
+            StaffEmail::parse("  Anna.Rossi@Prefettura.IT ")
+                .unwrap()
+                .as_str(),
+            "anna.rossi@prefettura.it"
+        );
+        for bad in [
+            "",
+            "anna",
+            "anna@",
+            "@it",
+            "anna@localhost",
+            "an na@x.it",
+            "a@x..it",
+            "a@.x.it",
+        ] {
+            assert!(StaffEmail::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn passwords_must_be_long_but_not_unbounded() {
+        assert!(NewPassword::parse("short").is_err());
+        assert!(NewPassword::parse(&" ".repeat(20)).is_err());
+        assert!(NewPassword::parse("correct horse battery").is_ok());
+        assert!(NewPassword::parse(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn office_codes_are_short_uppercase_codes() {
+        assert_eq!(code(" rm ").as_str(), "RM");
+        for bad in ["R", "1RM", "R-M", "ROMAROMAX", ""] {
+            assert!(OfficeCode::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn who_may_create_whom() {
+        let admin = Actor {
+            staff_id: 1,
+            role: Role::Admin,
+            office: None,
+        };
+        let manager = Actor {
+            staff_id: 2,
+            role: Role::Manager,
+            office: Some(code("RM")),
+        };
+        let operator = Actor {
+            staff_id: 3,
+            role: Role::Operator,
+            office: Some(code("RM")),
+        };
+
+        assert!(
+            admin
+                .may_create_staff(Role::Manager, Some(&code("LT")))
+                .is_ok()
+        );
+        assert!(admin.may_create_staff(Role::Admin, None).is_ok());
+        assert!(
+            manager
+                .may_create_staff(Role::Operator, Some(&code("RM")))
+                .is_ok()
+        );
+        assert!(
+            manager
+                .may_create_staff(Role::Operator, Some(&code("LT")))
+                .is_err()
+        );
+        assert!(
+            manager
+                .may_create_staff(Role::Manager, Some(&code("RM")))
+                .is_err()
+        );
+        assert!(
+            operator
+                .may_create_staff(Role::Operator, Some(&code("RM")))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn admins_have_no_office_and_everyone_else_has_one() {
+        assert!(check_office_for_role(Role::Admin, None).is_ok());
+        assert!(check_office_for_role(Role::Admin, Some(&code("RM"))).is_err());
+        assert!(check_office_for_role(Role::Operator, None).is_err());
+        assert!(check_office_for_role(Role::Manager, Some(&code("RM"))).is_ok());
+    }
+}

@@ -1,0 +1,282 @@
+//! Extractors that turn a raw request into checked input, or into a problem response.
+
+use actix_web::{
+    FromRequest, HttpRequest,
+    dev::Payload,
+    http::{StatusCode, header},
+    web,
+};
+use futures_util::{StreamExt, future::LocalBoxFuture};
+use serde::de::DeserializeOwned;
+
+use super::{AppState, problem::ApiError};
+use crate::{
+    domain::staff::Actor,
+    store::{
+        StoreError,
+        staff::{self, StaffMember},
+    },
+};
+
+/// A JSON request body. Unlike `web::Json` it answers with problem documents: 415 without a
+/// JSON content type, 413 over the body limit, 400 for broken JSON and 422 naming the field for
+/// JSON of the wrong shape.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<JsonBody<T>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(AppState::DEFAULT_BODY_LIMIT, |state| state.body_limit);
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(is_json_content_type);
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut payload = payload.take();
+
+        Box::pin(async move {
+            match is_json {
+                Some(true) => {}
+                Some(false) | None => {
+                    return Err(ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_media_type",
+                        "Send the request body as JSON with Content-Type: application/json.",
+                    ));
+                }
+            }
+            if declared_length.is_some_and(|length| length > limit) {
+                return Err(too_large(limit));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::bad_request(
+                        "unreadable_body",
+                        format!("The request body could not be read: {e}"),
+                    )
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("The request body is larger than the {limit} bytes this service accepts."),
+    )
+}
+
+/// Parses JSON, reporting the path of the field that does not fit (`hours[2].opens`).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    use serde_json::error::Category;
+
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            Category::Data => field_error(&path, &inner),
+            _ => malformed(bytes, &inner),
+        }
+    })?;
+    // Anything after the JSON value (a second object, stray text) makes the body malformed.
+    deserializer
+        .end()
+        .map_err(|inner| malformed(bytes, &inner))?;
+    Ok(value)
+}
+
+fn malformed(bytes: &[u8], error: &serde_json::Error) -> ApiError {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return ApiError::bad_request(
+            "malformed_json",
+            "The request body is empty; send a JSON object.",
+        );
+    }
+    ApiError::bad_request(
+        "malformed_json",
+        format!(
+            "The request body is not valid JSON (line {}, column {}).",
+            error.line(),
+            error.column()
+        ),
+    )
+}
+
+/// Turns serde's message into a field and a sentence: a missing field is reported on the field
+/// itself, not on the object that lacks it.
+fn field_error(path: &str, error: &serde_json::Error) -> ApiError {
+    let message = error.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(m, _)| m);
+    let parent = if path == "." { "" } else { path };
+    let join = |name: &str| {
+        if parent.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{parent}.{name}")
+        }
+    };
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return ApiError::field(&join(name), "is required");
+    }
+    if message.starts_with("unknown field `") {
+        // serde_path_to_error already ends the path with the unknown field itself.
+        return ApiError::field(path, format!("is not a known field ({message})"));
+    }
+    let field = if parent.is_empty() { "body" } else { parent };
+    ApiError::field(field, message)
+}
+
+/// The signed-in staff member, from `Authorization: Bearer <token>`. The account is read on
+/// every request, so a deactivated account stops working at once, not when its token expires.
+pub struct Staff {
+    pub actor: Actor,
+    pub member: StaffMember,
+}
+
+impl FromRequest for Staff {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Staff, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
+            let token = token.ok_or_else(|| {
+                ApiError::unauthorized(
+                    "Log in and send the access token as Authorization: Bearer <token>.",
+                )
+            })?;
+            let claims = state.tokens.verify(&token).map_err(|reason| {
+                tracing::info!(%reason, "refused a staff token");
+                ApiError::unauthorized("The access token is invalid or has expired. Log in again.")
+            })?;
+            let id = claims.staff_id().ok_or_else(|| {
+                ApiError::unauthorized("The access token does not name a staff member.")
+            })?;
+            let member = state
+                .store
+                .read(move |conn| staff::find(conn, id).map_err(StoreError::from))
+                .await?;
+            match member {
+                Some(member) if member.active => Ok(Staff {
+                    actor: member.actor(),
+                    member,
+                }),
+                _ => Err(ApiError::unauthorized(
+                    "This staff account is no longer active.",
+                )),
+            }
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::ResponseError;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Hours {
+        weekday: u8,
+        opens: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        hours: Vec<Hours>,
+    }
+
+    fn problem(body: &str) -> crate::http::problem::Problem {
+        let error = parse_json::<Body>(body.as_bytes()).unwrap_err();
+        let problem = error.problem();
+        assert_eq!(error.status_code().as_u16(), problem.status);
+        problem
+    }
+
+    #[test]
+    fn broken_json_is_400_and_says_where() {
+        let p = problem("{\"name\": ");
+        assert_eq!((p.status, p.code.as_str()), (400, "malformed_json"));
+        let p = problem("");
+        assert!(p.detail.contains("empty"), "{}", p.detail);
+        let p = problem("{\"name\": \"x\", \"hours\": []} trailing");
+        assert_eq!(p.code, "malformed_json");
+    }
+
+    #[test]
+    fn wrong_shape_is_422_naming_the_field() {
+        let p = problem(
+            r#"{"name": "x", "hours": [{"weekday": 1, "opens": "9"}, {"weekday": "x", "opens": "9"}]}"#,
+        );
+        assert_eq!((p.status, p.code.as_str()), (422, "validation_failed"));
+        assert_eq!(p.errors[0].field, "hours[1].weekday");
+
+        let p = problem(r#"{"hours": []}"#);
+        assert_eq!(p.errors[0].field, "name");
+        assert_eq!(p.errors[0].message, "is required");
+
+        let p = problem(r#"{"name": "x", "hours": [{"weekday": 1}]}"#);
+        assert_eq!(p.errors[0].field, "hours[0].opens");
+
+        let p = problem(r#"{"name": "x", "hours": [], "colour": "red"}"#);
+        assert_eq!(p.errors[0].field, "colour");
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json_content_type("application/json"));
+        assert!(is_json_content_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_content_type("application/merge-patch+json"));
+        assert!(!is_json_content_type("text/plain"));
+        assert!(!is_json_content_type("application/x-www-form-urlencoded"));
+    }
+}

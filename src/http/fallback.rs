@@ -1,0 +1,173 @@
+//! What answers when no handler does: 404 for unknown paths, 405 (with `Allow`) for known paths
+//! asked with the wrong method, and a last net that turns any plain-text error from the
+//! framework into a problem document.
+
+use actix_router::ResourceDef;
+use actix_web::{
+    HttpRequest, HttpResponse, ResponseError,
+    body::MessageBody,
+    dev::ServiceResponse,
+    http::{Method, StatusCode, header},
+    middleware::ErrorHandlerResponse,
+    web,
+};
+use utoipa::openapi::OpenApi;
+
+use super::problem::{ApiError, PROBLEM_JSON};
+
+/// Every documented path with its methods. Actix routes each method separately, so without
+/// this a wrong method would look like an unknown path; the OpenAPI document is the list of
+/// what exists.
+pub struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
+
+impl RouteTable {
+    pub fn from_openapi(doc: &OpenApi) -> RouteTable {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    (Method::GET, item.get.is_some()),
+                    (Method::POST, item.post.is_some()),
+                    (Method::PUT, item.put.is_some()),
+                    (Method::PATCH, item.patch.is_some()),
+                    (Method::DELETE, item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, present)| present.then_some(method))
+                .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        RouteTable(routes)
+    }
+
+    fn methods_for(&self, path: &str) -> Vec<Method> {
+        let mut methods: Vec<Method> = self
+            .0
+            .iter()
+            .filter(|(route, _)| route.is_match(path))
+            .flat_map(|(_, methods)| methods.iter().cloned())
+            .collect();
+        methods.dedup();
+        methods
+    }
+}
+
+/// The default service: 405 when the path exists with other methods, otherwise 404.
+pub async fn no_route(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, ApiError> {
+    let methods = routes.methods_for(req.path());
+    if methods.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "There is nothing at {}.",
+            req.path()
+        )));
+    }
+    let allow = methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} does not accept {}; it accepts {allow}.",
+            req.path(),
+            req.method()
+        ),
+    )
+    .with_header(header::ALLOW, allow))
+}
+
+/// Error-status responses that are not problem documents yet (the framework's own plain-text
+/// errors) are rewritten as one, keeping their status and headers.
+pub fn problem_for_bare_errors<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
+    }
+    let status = response.status();
+    let error = match status {
+        s if s.is_server_error() && s != StatusCode::SERVICE_UNAVAILABLE => {
+            ApiError::internal(anyhow::anyhow!("framework error response {status}"))
+        }
+        _ => ApiError::new(status, &code_for(status), detail_for(status)),
+    };
+    let (request, original) = response.into_parts();
+    let mut rewritten = error.error_response();
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, rewritten).map_into_right_body(),
+    ))
+}
+
+fn code_for(status: StatusCode) -> String {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request".into(),
+        StatusCode::UNAUTHORIZED => "unauthorized".into(),
+        StatusCode::FORBIDDEN => "forbidden".into(),
+        StatusCode::NOT_FOUND => "not_found".into(),
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large".into(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type".into(),
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests".into(),
+        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable".into(),
+        other => format!("http_{}", other.as_u16()),
+    }
+}
+
+fn detail_for(status: StatusCode) -> String {
+    match status {
+        StatusCode::NOT_FOUND => "There is nothing at this address.".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.".into(),
+        other => format!(
+            "The request could not be served ({}).",
+            other.canonical_reason().unwrap_or("error")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_paths_list_their_methods_and_unknown_paths_none() {
+        let doc: OpenApi = serde_json::from_value(serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/api/v1/staff": {"get": {"responses": {}}, "post": {"responses": {}}},
+                "/api/v1/offices/{code}": {"get": {"responses": {}}, "patch": {"responses": {}}}
+            }
+        }))
+        .unwrap();
+        let table = RouteTable::from_openapi(&doc);
+        assert_eq!(
+            table.methods_for("/api/v1/staff"),
+            vec![Method::GET, Method::POST]
+        );
+        assert_eq!(
+            table.methods_for("/api/v1/offices/RM"),
+            vec![Method::GET, Method::PATCH]
+        );
+        assert!(table.methods_for("/api/v1/offices/RM/extra").is_empty());
+        assert!(table.methods_for("/nope").is_empty());
+    }
+}

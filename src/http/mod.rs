@@ -1,0 +1,151 @@
+//! The HTTP edge: routes, extractors, the error policy and the middleware. Handlers are short:
+//! extract and parse the input, call the domain and the store, shape the answer.
+
+pub mod auth;
+pub mod extract;
+pub mod fallback;
+pub mod ops;
+pub mod problem;
+pub mod staff;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use actix_web::{
+    App, HttpResponse,
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::{ErrorHandlers, from_fn},
+    web,
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_actix_web::{AppExt, service_config::ServiceConfig};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    auth::{LoginThrottle, token::Tokens},
+    store::Store,
+};
+use fallback::RouteTable;
+use problem::ApiError;
+use telemetry::Metrics;
+
+/// What handlers share. Everything in it is either immutable or lives in the database, so any
+/// number of instances can serve the same offices.
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Tokens,
+    pub throttle: LoginThrottle,
+    pub metrics: Arc<Metrics>,
+    pub body_limit: usize,
+}
+
+impl AppState {
+    pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sportello",
+        description = "Self-booked appointments at Italy's one-stop immigration offices \
+                       (Sportello Unico per l'Immigrazione). Errors are application/problem+json \
+                       (RFC 9457) with a stable `code`."
+    ),
+    modifiers(&BearerSecurity),
+    tags(
+        (name = "auth", description = "Staff login"),
+        (name = "staff", description = "Staff accounts"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Staff access token from POST /api/v1/auth/login"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every endpoint. Registering a handler here is also what puts it in the OpenAPI document.
+fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(ops::health)
+        .service(ops::ready)
+        .service(ops::metrics)
+        .service(auth::login)
+        .service(auth::me)
+        .service(staff::create)
+        .service(staff::list)
+        .service(staff::update);
+}
+
+/// The OpenAPI document, collected from the handlers (the same one `/openapi.json` serves and
+/// `openapi/openapi.json` holds).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    doc
+}
+
+/// The application as each HTTP worker runs it.
+pub fn app(
+    state: web::Data<AppState>,
+    route_table: web::Data<RouteTable>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .app_data(state)
+        .app_data(route_table)
+        .app_data(web::PathConfig::default().error_handler(|_, req| {
+            ApiError::not_found(format!("There is nothing at {}.", req.path())).into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("The query string is not valid: {error}"),
+            )
+            .into()
+        }))
+        .configure(routes)
+        .split_for_parts();
+    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header((header::LOCATION, "/docs/"))
+                    .finish()
+            }),
+        )
+        .default_service(web::to(fallback::no_route))
+        .wrap(from_fn(telemetry::telemetry))
+        .wrap(ErrorHandlers::new().default_handler(fallback::problem_for_bare_errors))
+}

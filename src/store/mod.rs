@@ -1,0 +1,218 @@
+//! Storage: the diesel schema, the queries, and the one way to run them.
+//!
+//! Every query runs on a blocking thread (diesel is synchronous), through [`Store::read`] or,
+//! when it changes data, [`Store::write`], which wraps it in one transaction. Query functions in
+//! the submodules take `&mut DbConnection`, so the same function runs alone or inside a larger
+//! transaction.
+
+pub mod connection;
+pub mod login_attempts;
+pub mod offices;
+pub mod schema;
+pub mod staff;
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+
+use diesel::{
+    Connection,
+    connection::{AnsiTransactionManager, TransactionManager},
+    migration::MigrationSource,
+    r2d2::{Pool, PoolError},
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use connection::{Backend, DatabaseUrl, DbConnection, InvalidDatabaseUrl};
+
+use crate::config::DatabaseSettings;
+use connection::ConnectionManager;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// What can go wrong below the domain. Callers map `Query(NotFound)` and constraint
+/// violations they expect; everything else is an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] PoolError),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("database task did not finish: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Url(#[from] InvalidDatabaseUrl),
+    #[error("cannot create the folder for the SQLite database {path}: {source}")]
+    CreateFolder {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The database, shared by every request and worker. Cloning it is cheap.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the pool (creating the SQLite file's folder when needed). Does not migrate.
+    pub fn open(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let url = DatabaseUrl::parse(&settings.url)?;
+        if let DatabaseUrl::Sqlite(path) = &url
+            && let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder).map_err(|source| StoreError::CreateFolder {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        let backend = url.backend();
+        let manager = ConnectionManager {
+            url,
+            sqlite_busy_timeout: Duration::from_millis(settings.sqlite_busy_timeout_ms),
+        };
+        let pool = Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(settings.pool_timeout_seconds))
+            .build(manager)?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations embedded in the binary that this database has not seen yet.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        self.read(|conn| {
+            let applied = match conn {
+                DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+                DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            }
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Ok(applied.len())
+        })
+        .await
+    }
+
+    /// True when the database answers and every embedded migration has been applied.
+    pub async fn is_ready(&self) -> Result<bool, StoreError> {
+        self.read(|conn| {
+            let pending = match conn {
+                DbConnection::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+                DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            }
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Ok(!pending)
+        })
+        .await
+    }
+
+    /// Runs `work` on a pooled connection, off the async threads, without a transaction:
+    /// for reads and for single statements that are atomic on their own.
+    pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(StoreError::from)?
+    }
+
+    /// Runs `work` in one write transaction: everything it changes commits together, or, when it
+    /// returns an error, nothing does.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        self.read(move |conn| write_transaction(conn, work)).await
+    }
+
+    /// Connections open and idle, for the metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+/// The one way to open a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking
+/// the write lock up front: a deferred transaction that reads and then writes cannot wait for a
+/// concurrent writer and fails at once with "database is locked". Immediate ones queue on the
+/// busy timeout instead.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    // The enum's transaction manager delegates to the inner connection's, so beginning on the
+    // inner connection and finishing through the enum keeps one consistent transaction state.
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(error)
+        }
+    }
+}
+
+/// The version names of the embedded migrations, per backend (they must be identical).
+pub fn migration_versions(backend: Backend) -> Vec<String> {
+    let source = match backend {
+        Backend::Postgres => POSTGRES_MIGRATIONS,
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+    };
+    MigrationSource::<diesel::sqlite::Sqlite>::migrations(&source)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect()
+}
+
+/// How instants are stored: UTC, truncated to the microsecond (PostgreSQL's precision) so that a
+/// value reads back equal on both backends.
+pub fn db_time(instant: DateTime<Utc>) -> NaiveDateTime {
+    instant.trunc_subsecs(6).naive_utc()
+}
+
+/// True when a query failed on a unique constraint (e.g. an email already taken).
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_have_the_same_migration_versions() {
+        let postgres = migration_versions(Backend::Postgres);
+        assert!(!postgres.is_empty());
+        assert_eq!(postgres, migration_versions(Backend::Sqlite));
+    }
+}
