@@ -49,13 +49,13 @@ enum Kind {
     Internal(anyhow::Error),
 }
 
-/// The one error type handlers return.
+/// The one error type handlers return. Boxed: errors are rare, results are everywhere.
 #[derive(Debug)]
-pub struct ApiError(Kind);
+pub struct ApiError(Box<Kind>);
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> ApiError {
-        ApiError(Kind::Client {
+        ApiError(Box::new(Kind::Client {
             problem: Problem {
                 problem_type: format!("urn:sportello:problem:{code}"),
                 title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -65,12 +65,12 @@ impl ApiError {
                 errors: Vec::new(),
             },
             headers: Vec::new(),
-        })
+        }))
     }
 
     /// Adds a response header (e.g. `Retry-After`, `Allow`).
     pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> ApiError {
-        if let Kind::Client { headers, .. } = &mut self.0 {
+        if let Kind::Client { headers, .. } = self.0.as_mut() {
             headers.push((name, value.into()));
         }
         self
@@ -87,7 +87,7 @@ impl ApiError {
             "validation_failed",
             detail,
         );
-        if let Kind::Client { problem, .. } = &mut error.0 {
+        if let Kind::Client { problem, .. } = error.0.as_mut() {
             problem.errors = errors;
         }
         error
@@ -128,12 +128,12 @@ impl ApiError {
     }
 
     pub fn internal(cause: impl Into<anyhow::Error>) -> ApiError {
-        ApiError(Kind::Internal(cause.into()))
+        ApiError(Box::new(Kind::Internal(cause.into())))
     }
 
     /// The cause of an internal error, for the log line; `None` for client errors.
     pub fn internal_cause(&self) -> Option<&anyhow::Error> {
-        match &self.0 {
+        match self.0.as_ref() {
             Kind::Internal(cause) => Some(cause),
             Kind::Client { .. } => None,
         }
@@ -141,7 +141,7 @@ impl ApiError {
 
     /// The problem as the client receives it.
     pub fn problem(&self) -> Problem {
-        match &self.0 {
+        match self.0.as_ref() {
             Kind::Client { problem, .. } => problem.clone(),
             Kind::Internal(_) => Problem {
                 problem_type: "urn:sportello:problem:internal_error".into(),
@@ -159,7 +159,7 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
+        match self.0.as_ref() {
             Kind::Client { problem, .. } => {
                 write!(f, "{} {}: {}", problem.status, problem.code, problem.detail)
             }
@@ -170,7 +170,7 @@ impl fmt::Display for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match &self.0 {
+        match self.0.as_ref() {
             Kind::Client { problem, .. } => {
                 StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -181,7 +181,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.content_type(PROBLEM_JSON);
-        if let Kind::Client { headers, .. } = &self.0 {
+        if let Kind::Client { headers, .. } = self.0.as_ref() {
             for (name, value) in headers {
                 response.insert_header((name.clone(), value.as_str()));
             }

@@ -1,0 +1,249 @@
+//! Staff log in, learn who they are, and cannot get in any other way.
+
+use std::time::{Duration, Instant};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use sportello::domain::staff::Role;
+
+use crate::helpers::{
+    Backend, PASSWORD, TestApp, Token, assert_problem, field_errors, spawn_app, spawn_app_with,
+};
+
+/// Claims as an attacker or a stale client might write them.
+fn forged_token(app: &TestApp, staff_id: i64, change: impl FnOnce(&mut Value)) -> Token {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({
+        "sub": staff_id.to_string(), "role": "admin", "office": null,
+        "iss": app.settings.auth.issuer, "aud": app.settings.auth.audience,
+        "iat": now, "exp": now + 600,
+    });
+    change(&mut claims);
+    let key = EncodingKey::from_secret(app.settings.auth.jwt_secret.expose_secret().as_bytes());
+    Token(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("token"))
+}
+
+on_both_databases! {
+    async fn an_admin_logs_in_and_the_token_says_who_they_are(backend: Backend) {
+        let app = spawn_app(backend).await;
+        app.create_staff("Anna.Rossi@Interno.it", Role::Admin, None).await;
+
+        // Case and surrounding spaces in the email do not matter.
+        let response = app.login("  ANNA.ROSSI@interno.IT ", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 3600);
+        let token = Token(body["access_token"].as_str().unwrap().to_owned());
+
+        let me = app.get("/api/v1/auth/me", Some(&token)).await;
+        assert_eq!(me.status(), StatusCode::OK);
+        let me: Value = me.json().await.unwrap();
+        assert_eq!(me["email"], "anna.rossi@interno.it");
+        assert_eq!(me["role"], "admin");
+        assert_eq!(me["office_code"], Value::Null);
+    }
+
+    async fn a_manager_token_carries_the_office(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let token = app.login_as_manager("RM").await;
+        let me: Value = app.get("/api/v1/auth/me", Some(&token)).await.json().await.unwrap();
+        assert_eq!(me["role"], "manager");
+        assert_eq!(me["office_code"], "RM");
+
+        let payload = token.0.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(&base64_url_decode(payload)).unwrap();
+        assert_eq!(claims["office"], "RM");
+        assert_eq!(claims["role"], "manager");
+        assert_eq!(claims["iss"], "sportello");
+        assert_eq!(claims["aud"], "sportello-staff");
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+    }
+
+    async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Backend) {
+        let app = spawn_app(backend).await;
+        app.create_staff("anna@interno.it", Role::Admin, None).await;
+
+        let wrong = app.login("anna@interno.it", "not the password at all").await;
+        let (wrong_headers, mut wrong) = assert_problem(wrong, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        let unknown = app.login("nobody@interno.it", "not the password at all").await;
+        let (unknown_headers, mut unknown) = assert_problem(unknown, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert_eq!(wrong_headers.get("www-authenticate"), unknown_headers.get("www-authenticate"));
+        wrong.as_object_mut().unwrap().remove("instance");
+        unknown.as_object_mut().unwrap().remove("instance");
+        assert_eq!(wrong, unknown);
+    }
+
+    async fn an_unknown_email_takes_as_long_as_a_wrong_password(backend: Backend) {
+        let app = spawn_app_with(backend, |s| s.auth.login_max_failures = 1000).await;
+        app.create_staff("anna@interno.it", Role::Admin, None).await;
+
+        async fn median_login_time(app: &TestApp, email: &str) -> Duration {
+            let mut times = Vec::new();
+            for _ in 0..7 {
+                let started = Instant::now();
+                let response = app.login(email, "not the password at all").await;
+                times.push(started.elapsed());
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+        let wrong_password = median_login_time(&app, "anna@interno.it").await;
+        let unknown_email = median_login_time(&app, "nobody@interno.it").await;
+        // Skipping the hash would make the unknown email an order of magnitude faster.
+        assert!(
+            unknown_email * 2 >= wrong_password && wrong_password * 2 >= unknown_email,
+            "unknown email {unknown_email:?} vs wrong password {wrong_password:?}"
+        );
+    }
+
+    async fn repeated_failures_for_one_email_are_throttled(backend: Backend) {
+        let app = spawn_app(backend).await;
+        app.create_staff("anna@interno.it", Role::Admin, None).await;
+        app.create_staff("bruno@interno.it", Role::Admin, None).await;
+
+        for _ in 0..5 {
+            let response = app.login("anna@interno.it", "guess guess guess").await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        // Even the right password is refused now, without being checked.
+        let locked = app.login("anna@interno.it", PASSWORD).await;
+        let (headers, body) = assert_problem(locked, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+        let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((800..=900).contains(&retry_after), "Retry-After {retry_after}");
+        assert!(body["detail"].as_str().unwrap().contains("15 minute"), "{body}");
+
+        // Someone else's account is not affected.
+        assert_eq!(app.login("bruno@interno.it", PASSWORD).await.status(), StatusCode::OK);
+        // Unknown emails are throttled alike, so the lock does not reveal which accounts exist.
+        for _ in 0..5 {
+            app.login("nobody@interno.it", "guess guess guess").await;
+        }
+        assert_eq!(app.login("nobody@interno.it", "x").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    async fn the_throttle_window_frees_up_and_a_success_clears_it(backend: Backend) {
+        let app = spawn_app_with(backend, |s| {
+            s.auth.login_max_failures = 2;
+            s.auth.login_window_seconds = 2;
+        })
+        .await;
+        app.create_staff("anna@interno.it", Role::Admin, None).await;
+
+        // A success wipes earlier failures.
+        app.login("anna@interno.it", "guess guess guess").await;
+        assert_eq!(app.login("anna@interno.it", PASSWORD).await.status(), StatusCode::OK);
+        app.login("anna@interno.it", "guess guess guess").await;
+        assert_eq!(app.login("anna@interno.it", PASSWORD).await.status(), StatusCode::OK);
+
+        app.login("anna@interno.it", "guess guess guess").await;
+        app.login("anna@interno.it", "guess guess guess").await;
+        assert_eq!(app.login("anna@interno.it", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(app.login("anna@interno.it", PASSWORD).await.status(), StatusCode::OK);
+    }
+
+    async fn a_burst_of_guesses_checks_at_most_the_allowed_number_of_passwords(backend: Backend) {
+        let app = spawn_app(backend).await;
+        app.create_staff("anna@interno.it", Role::Admin, None).await;
+
+        let attempts = (0..30).map(|_| app.login("anna@interno.it", "guess guess guess"));
+        let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+            .await
+            .iter()
+            .map(|r| r.status())
+            .collect();
+        let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+        let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+        // Every attempt gets a clear answer (no "database is locked"), and however the 30
+        // interleave, no more than 5 passwords were checked.
+        assert_eq!(checked + throttled, 30, "{statuses:?}");
+        assert!((1..=5).contains(&checked), "{checked} passwords checked: {statuses:?}");
+        assert_eq!(app.login("anna@interno.it", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    async fn login_input_is_checked_field_by_field(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let response = app.post("/api/v1/auth/login", &json!({"email": "anna"}), None).await;
+        let (_, body) = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(field_errors(&body), vec![("password".to_owned(), "is required".to_owned())]);
+
+        let response = app.login("anna", PASSWORD).await;
+        let (_, body) = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(field_errors(&body)[0].0, "email");
+    }
+
+    async fn forged_expired_and_foreign_tokens_are_refused(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let id = app.create_staff("anna@interno.it", Role::Admin, None).await;
+        let genuine = app.token_for("anna@interno.it", PASSWORD).await;
+
+        let mut cases: Vec<(&str, Token)> = vec![
+            ("expired", forged_token(&app, id, |c| {
+                let past = chrono::Utc::now().timestamp() - 7200;
+                c["iat"] = json!(past);
+                c["exp"] = json!(past + 3600);
+            })),
+            ("wrong audience", forged_token(&app, id, |c| c["aud"] = json!("someone-else"))),
+            ("wrong issuer", forged_token(&app, id, |c| c["iss"] = json!("evil"))),
+            ("no expiry", forged_token(&app, id, |c| { c.as_object_mut().unwrap().remove("exp"); })),
+            ("unknown staff", forged_token(&app, 999_999, |_| {})),
+            ("garbage", Token("not-a-jwt".into())),
+        ];
+        // Tampered: the payload is changed (operator → admin of another id) without re-signing.
+        let parts: Vec<&str> = genuine.0.split('.').collect();
+        let payload: Value = serde_json::from_slice(&base64_url_decode(parts[1])).unwrap();
+        let mut tampered_payload = payload.clone();
+        tampered_payload["sub"] = json!("999");
+        let tampered = format!("{}.{}.{}", parts[0], base64_url_encode(tampered_payload.to_string().as_bytes()), parts[2]);
+        cases.push(("tampered", Token(tampered)));
+        // alg "none": an unsigned token claiming to be the admin.
+        let header = base64_url_encode(br#"{"alg":"none","typ":"JWT"}"#);
+        cases.push(("alg none", Token(format!("{header}.{}.", parts[1]))));
+        // Signed with another secret.
+        let other_key = EncodingKey::from_secret(b"some other secret that is long enough!!");
+        cases.push(("other key", Token(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &payload, &other_key).unwrap())));
+
+        for (case, token) in cases {
+            let response = app.get("/api/v1/auth/me", Some(&token)).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
+            let (headers, _) = assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+            assert_eq!(headers["www-authenticate"], "Bearer", "{case}");
+        }
+        // No token at all, or another scheme.
+        assert_problem(app.get("/api/v1/auth/me", None).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        let basic = app.client.get(app.url("/api/v1/auth/me")).header("authorization", "Basic YTpi").send().await.unwrap();
+        assert_problem(basic, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        // And the genuine one still works.
+        assert_eq!(app.get("/api/v1/auth/me", Some(&genuine)).await.status(), StatusCode::OK);
+    }
+
+    async fn a_deactivated_account_can_neither_log_in_nor_use_its_token(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let admin = app.login_as_admin().await;
+        app.create_office("RM").await;
+        let operator_id = app.create_staff("op@prefettura.it", Role::Operator, Some("RM")).await;
+        let operator = app.token_for("op@prefettura.it", PASSWORD).await;
+
+        let response = app.patch(&format!("/api/v1/staff/{operator_id}"), &json!({"active": false}), Some(&admin)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_problem(app.get("/api/v1/auth/me", Some(&operator)).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        // Refused like a wrong password: a deactivated account looks like no account.
+        assert_problem(app.login("op@prefettura.it", PASSWORD).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+
+        app.patch(&format!("/api/v1/staff/{operator_id}"), &json!({"active": true}), Some(&admin)).await;
+        assert_eq!(app.login("op@prefettura.it", PASSWORD).await.status(), StatusCode::OK);
+    }
+}
+
+fn base64_url_decode(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).expect("base64url")
+}
+
+fn base64_url_encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,395 @@
+//! The harness every API test shares: a real server on port 0 over a fresh database, a typed
+//! client, and the two databases each test body runs on.
+//!
+//! - `SPORTELLO_TEST_DATABASES`: which backends to run, default `sqlite,postgres`.
+//! - `SPORTELLO_TEST_POSTGRES_URL`: a PostgreSQL server where tests may create and drop
+//!   databases, default `postgres://postgres@127.0.0.1:5432/postgres`.
+//! - `TEST_LOG=1`: print the server's logs.
+
+use std::sync::Once;
+
+use actix_web::dev::ServerHandle;
+use chrono::Utc;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Response, StatusCode, header::HeaderMap};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sportello::{
+    auth::password,
+    config::Settings,
+    domain::staff::{NewPassword, OfficeCode, Role, StaffEmail},
+    startup::Application,
+    store::{self, Store, offices, staff},
+};
+
+pub use sportello::store::Backend;
+
+pub const PASSWORD: &str = "a long enough passphrase";
+
+/// Declares tests whose body runs once per database, as `name::sqlite` and `name::postgres`
+/// (so `cargo test sqlite` runs one half).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: $backend_type:ty) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            async fn $name($backend: $backend_type) $body
+
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if $crate::helpers::selected($crate::helpers::Backend::Sqlite) {
+                        super::$name($crate::helpers::Backend::Sqlite).await
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::helpers::selected($crate::helpers::Backend::Postgres) {
+                        super::$name($crate::helpers::Backend::Postgres).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// Whether `SPORTELLO_TEST_DATABASES` asks for this backend.
+pub fn selected(backend: Backend) -> bool {
+    let wanted =
+        std::env::var("SPORTELLO_TEST_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
+    let name = backend_name(backend);
+    let chosen = wanted
+        .split(',')
+        .any(|w| w.trim().eq_ignore_ascii_case(name));
+    if !chosen {
+        eprintln!("skipped on {name}: not in SPORTELLO_TEST_DATABASES={wanted}");
+    }
+    chosen
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let mut settings = Settings::defaults().expect("default settings").log;
+            settings.level = "debug".into();
+            sportello::logging::init(&settings);
+        }
+    });
+}
+
+/// A database that exists for one test: an SQLite file in a temporary folder, or a
+/// PostgreSQL database dropped when the test ends.
+pub enum TestDatabase {
+    Sqlite(tempfile::TempDir),
+    Postgres { server_url: String, name: String },
+}
+
+impl TestDatabase {
+    pub fn create(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => TestDatabase::Sqlite(tempfile::tempdir().expect("temporary folder")),
+            Backend::Postgres => {
+                let server_url = std::env::var("SPORTELLO_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let name = format!("sportello_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&server_url).unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL tests need a server at {server_url} ({e}); start one, set \
+                         SPORTELLO_TEST_POSTGRES_URL, or run SPORTELLO_TEST_DATABASES=sqlite"
+                    )
+                });
+                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .expect("create the test database");
+                TestDatabase::Postgres { server_url, name }
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDatabase::Sqlite(folder) => {
+                format!("sqlite://{}/sportello.db", folder.path().display())
+            }
+            TestDatabase::Postgres { server_url, name } => {
+                let (base, query) = server_url
+                    .split_once('?')
+                    .map_or((server_url.as_str(), None), |(b, q)| (b, Some(q)));
+                let (server, _) = base
+                    .rsplit_once('/')
+                    .expect("the server URL names a database");
+                match query {
+                    Some(query) => format!("{server}/{name}?{query}"),
+                    None => format!("{server}/{name}"),
+                }
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL database now (e.g. to see the service lose its database).
+    pub fn drop_postgres_database(&self) {
+        if let TestDatabase::Postgres { server_url, name } = self
+            && let Ok(mut admin) = PgConnection::establish(server_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        self.drop_postgres_database();
+    }
+}
+
+/// A bearer token of a logged-in staff member.
+#[derive(Clone)]
+pub struct Token(pub String);
+
+/// A running sportello with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    /// Direct access to the service's database, for fixtures and for checking what was stored.
+    pub store: Store,
+    server: ServerHandle,
+    // Declared last so the database outlives everything that uses it.
+    pub database: TestDatabase,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the server with the test defaults, after `customise` has adjusted the settings.
+pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logging();
+    let database = TestDatabase::create(backend);
+    let mut settings = Settings::defaults().expect("default settings");
+    settings.database.url = SecretString::from(database.url());
+    settings.database.pool_size = 4;
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.server.workers = 2;
+    customise(&mut settings);
+
+    let app = Application::build(&settings)
+        .await
+        .expect("the application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let server = app.handle();
+    let store = app.store().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client"),
+        settings,
+        store,
+        server,
+        database,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        // Stop the workers (and their database pools) before the database is dropped.
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(server.stop(false))
+        });
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&Token>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(&token.0);
+        }
+        request.send().await.expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&Token>) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(&token.0);
+        }
+        request.send().await.expect("POST")
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value, token: Option<&Token>) -> Response {
+        let mut request = self.client.patch(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(&token.0);
+        }
+        request.send().await.expect("PATCH")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    /// Logs in and returns the token, failing the test if login does not succeed.
+    pub async fn token_for(&self, email: &str, password: &str) -> Token {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login as {email}");
+        let body: Value = response.json().await.expect("token JSON");
+        Token(
+            body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+        )
+    }
+
+    /// An office to attach managers and operators to. Written straight to the store until
+    /// offices can be created through the API.
+    pub async fn create_office(&self, code: &str) {
+        let code = OfficeCode::parse(code).expect("office code");
+        self.store
+            .write(move |conn| -> Result<i64, store::StoreError> {
+                Ok(offices::insert(
+                    conn,
+                    &code,
+                    &format!("Sportello Unico {code}"),
+                    Utc::now(),
+                )?)
+            })
+            .await
+            .expect("office created");
+    }
+
+    /// Creates an account straight in the store, as `sportello admin create` does, with
+    /// [`PASSWORD`].
+    pub async fn create_staff(&self, email: &str, role: Role, office: Option<&str>) -> i64 {
+        let email = StaffEmail::parse(email).expect("email");
+        let office = office.map(|code| OfficeCode::parse(code).expect("office code"));
+        let hash = password::hash(&NewPassword::parse(PASSWORD).expect("password")).expect("hash");
+        self.store
+            .write(move |conn| -> Result<i64, store::StoreError> {
+                let office_id = match &office {
+                    Some(code) => Some(offices::id_by_code(conn, code)?.expect("office exists")),
+                    None => None,
+                };
+                let new = staff::NewStaff {
+                    email: &email,
+                    password_hash: &hash,
+                    role,
+                    office_id,
+                };
+                Ok(staff::insert(conn, new, Utc::now())?)
+            })
+            .await
+            .expect("staff created")
+    }
+
+    pub async fn login_as_admin(&self) -> Token {
+        self.create_staff("admin@interno.it", Role::Admin, None)
+            .await;
+        self.token_for("admin@interno.it", PASSWORD).await
+    }
+
+    /// Logs in as the manager of `office` (creating the office when needed).
+    pub async fn login_as_manager(&self, office: &str) -> Token {
+        self.ensure_office(office).await;
+        let email = format!("manager.{}@prefettura.it", office.to_lowercase());
+        self.create_staff(&email, Role::Manager, Some(office)).await;
+        self.token_for(&email, PASSWORD).await
+    }
+
+    /// Logs in as an operator of `office` (creating the office when needed).
+    pub async fn login_as_operator(&self, office: &str) -> Token {
+        self.ensure_office(office).await;
+        let email = format!("operator.{}@prefettura.it", office.to_lowercase());
+        self.create_staff(&email, Role::Operator, Some(office))
+            .await;
+        self.token_for(&email, PASSWORD).await
+    }
+
+    async fn ensure_office(&self, office: &str) {
+        let code = OfficeCode::parse(office).expect("office code");
+        let exists = self
+            .store
+            .read(move |conn| -> Result<bool, store::StoreError> {
+                Ok(offices::id_by_code(conn, &code)?.is_some())
+            })
+            .await
+            .expect("office lookup");
+        if !exists {
+            self.create_office(office).await;
+        }
+    }
+}
+
+/// Checks that `response` is a problem document with this status and code, and returns it.
+pub async fn assert_problem(
+    response: Response,
+    status: StatusCode,
+    code: &str,
+) -> (HeaderMap, Value) {
+    assert_eq!(response.status(), status, "status of {}", response.url());
+    let headers = response.headers().clone();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = response.json().await.expect("problem JSON");
+    assert_eq!(
+        content_type, "application/problem+json",
+        "content type of {body}"
+    );
+    assert_eq!(body["code"], code, "code in {body}");
+    assert_eq!(body["status"], status.as_u16(), "status in {body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "title and detail in {body}"
+    );
+    assert_eq!(
+        body["type"],
+        format!("urn:sportello:problem:{code}"),
+        "type in {body}"
+    );
+    (headers, body)
+}
+
+/// The field errors of a `validation_failed` problem, as (field, message) pairs.
+pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap_or_default().to_owned(),
+                        e["message"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

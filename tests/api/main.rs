@@ -1,0 +1,12 @@
+//! sportello's API tests: each one starts the real server on a fresh database and talks HTTP
+//! to it. Tests that touch data run on SQLite and on PostgreSQL (see `helpers`).
+
+#[macro_use]
+mod helpers;
+
+mod auth;
+mod binary;
+mod errors;
+mod openapi;
+mod operations;
+mod staff;
