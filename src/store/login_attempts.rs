@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{DbConnection, db_time, schema::login_attempts};
-use crate::domain::staff::StaffEmail;
+use crate::domain::staff::EmailAddress;
 
 /// This attempt, and what the window held when it was recorded.
 pub struct RecordedAttempt {
@@ -21,7 +21,7 @@ pub struct RecordedAttempt {
 
 pub fn record(
     conn: &mut DbConnection,
-    email: &StaffEmail,
+    email: &EmailAddress,
     now: DateTime<Utc>,
     window_start: DateTime<Utc>,
 ) -> QueryResult<RecordedAttempt> {
@@ -57,7 +57,7 @@ pub fn forget(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
 }
 
 /// A successful login wipes the slate for that email.
-pub fn clear(conn: &mut DbConnection, email: &StaffEmail) -> QueryResult<()> {
+pub fn clear(conn: &mut DbConnection, email: &EmailAddress) -> QueryResult<()> {
     diesel::delete(login_attempts::table.filter(login_attempts::email.eq(email.as_str())))
         .execute(conn)?;
     Ok(())

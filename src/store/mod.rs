@@ -5,10 +5,16 @@
 //! the submodules take `&mut DbConnection`, so the same function runs alone or inside a larger
 //! transaction.
 
+pub mod audit;
+pub mod calendars;
+pub mod catalogue;
+pub mod closures;
 pub mod connection;
 pub mod login_attempts;
 pub mod offices;
 pub mod schema;
+pub mod services;
+pub mod slots;
 pub mod staff;
 
 use std::time::Duration;
@@ -196,6 +202,24 @@ pub fn migration_versions(backend: Backend) -> Vec<String> {
 pub fn db_time(instant: DateTime<Utc>) -> NaiveDateTime {
     instant.trunc_subsecs(6).naive_utc()
 }
+
+/// A stored value the program cannot read back: a bug, or a database edited by hand.
+pub(crate) fn corrupt(what: String) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(format!("unreadable stored {what}").into())
+}
+
+/// Runs the same diesel statement against the concrete connection, for the statements diesel
+/// cannot build over the two-backend enum (multi-row inserts). Both arms compile the same
+/// expression, once per backend.
+macro_rules! on_backend {
+    ($conn:expr, |$inner:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConnection::Postgres($inner) => $body,
+            $crate::store::DbConnection::Sqlite($inner) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
 
 /// True when a query failed on a unique constraint (e.g. an email already taken).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {

@@ -1,10 +1,105 @@
-//! Offices as staff accounts see them: a code and a name.
+//! Offices: their public details, time zone and rollout stage.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
 use diesel::prelude::*;
 
-use super::{DbConnection, db_time, schema::offices};
-use crate::domain::staff::OfficeCode;
+use super::{DbConnection, corrupt, db_time, schema::offices};
+use crate::domain::office::{OfficeCode, PatronDay, Stage, parse_time_zone};
+
+#[derive(Debug, Clone)]
+pub struct Office {
+    pub id: i64,
+    pub code: OfficeCode,
+    pub details: OfficeDetails,
+    pub stage: Stage,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Everything about an office that its manager may edit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfficeDetails {
+    pub name: String,
+    pub address: String,
+    pub city: String,
+    pub province: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub timezone: Tz,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub languages: Vec<String>,
+    pub patron_day: Option<PatronDay>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = offices)]
+struct OfficeRow {
+    id: i64,
+    code: String,
+    name: String,
+    address: String,
+    city: String,
+    province: String,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    timezone: String,
+    email: Option<String>,
+    phone: Option<String>,
+    languages: String,
+    patron_day: Option<String>,
+    stage: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl OfficeRow {
+    fn into_office(self) -> QueryResult<Office> {
+        let code = OfficeCode::parse(&self.code)
+            .map_err(|_| corrupt(format!("office code {:?}", self.code)))?;
+        let timezone = parse_time_zone(&self.timezone)
+            .map_err(|_| corrupt(format!("time zone {:?}", self.timezone)))?;
+        let languages = serde_json::from_str(&self.languages)
+            .map_err(|_| corrupt(format!("languages {:?}", self.languages)))?;
+        let patron_day = self
+            .patron_day
+            .map(|day| PatronDay::parse(&day).map_err(|_| corrupt(format!("patron day {day:?}"))))
+            .transpose()?;
+        let stage =
+            Stage::parse(&self.stage).ok_or_else(|| corrupt(format!("stage {:?}", self.stage)))?;
+        Ok(Office {
+            id: self.id,
+            code,
+            details: OfficeDetails {
+                name: self.name,
+                address: self.address,
+                city: self.city,
+                province: self.province,
+                latitude: self.latitude,
+                longitude: self.longitude,
+                timezone,
+                email: self.email,
+                phone: self.phone,
+                languages,
+                patron_day,
+            },
+            stage,
+            created_at: self.created_at.and_utc(),
+            updated_at: self.updated_at.and_utc(),
+        })
+    }
+}
+
+pub fn find_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<Option<Office>> {
+    offices::table
+        .filter(offices::code.eq(code.as_str()))
+        .select(OfficeRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(OfficeRow::into_office)
+        .transpose()
+}
 
 /// The office's row id, when an office has this code.
 pub fn id_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<Option<i64>> {
@@ -15,19 +110,100 @@ pub fn id_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<Opt
         .optional()
 }
 
-/// Creates an office with just a code and a name; returns its id.
+/// Offices by code: those in `stages`, plus the one with `also_id` whatever its stage.
+pub fn list(
+    conn: &mut DbConnection,
+    stages: Option<&[Stage]>,
+    also_id: Option<i64>,
+) -> QueryResult<Vec<Office>> {
+    let mut query = offices::table
+        .select(OfficeRow::as_select())
+        .order(offices::code)
+        .into_boxed();
+    if let Some(stages) = stages {
+        let names: Vec<&str> = stages.iter().map(|s| s.as_str()).collect();
+        query = match also_id {
+            Some(id) => query.filter(offices::stage.eq_any(names).or(offices::id.eq(id))),
+            None => query.filter(offices::stage.eq_any(names)),
+        };
+    }
+    query
+        .load(conn)?
+        .into_iter()
+        .map(OfficeRow::into_office)
+        .collect()
+}
+
+fn languages_json(details: &OfficeDetails) -> String {
+    serde_json::to_string(&details.languages).unwrap_or_else(|_| "[]".into())
+}
+
+/// Creates an office in stage `draft`; returns its id. A taken code fails with a unique
+/// violation.
 pub fn insert(
     conn: &mut DbConnection,
     code: &OfficeCode,
-    name: &str,
+    details: &OfficeDetails,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
     diesel::insert_into(offices::table)
         .values((
             offices::code.eq(code.as_str()),
-            offices::name.eq(name),
+            offices::name.eq(&details.name),
+            offices::address.eq(&details.address),
+            offices::city.eq(&details.city),
+            offices::province.eq(&details.province),
+            offices::latitude.eq(details.latitude),
+            offices::longitude.eq(details.longitude),
+            offices::timezone.eq(details.timezone.name()),
+            offices::email.eq(&details.email),
+            offices::phone.eq(&details.phone),
+            offices::languages.eq(languages_json(details)),
+            offices::patron_day.eq(details.patron_day.map(|d| d.to_string())),
+            offices::stage.eq(Stage::Draft.as_str()),
             offices::created_at.eq(db_time(now)),
+            offices::updated_at.eq(db_time(now)),
         ))
         .returning(offices::id)
         .get_result(conn)
+}
+
+pub fn update_details(
+    conn: &mut DbConnection,
+    id: i64,
+    details: &OfficeDetails,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(offices::table.find(id))
+        .set((
+            offices::name.eq(&details.name),
+            offices::address.eq(&details.address),
+            offices::city.eq(&details.city),
+            offices::province.eq(&details.province),
+            offices::latitude.eq(details.latitude),
+            offices::longitude.eq(details.longitude),
+            offices::timezone.eq(details.timezone.name()),
+            offices::email.eq(&details.email),
+            offices::phone.eq(&details.phone),
+            offices::languages.eq(languages_json(details)),
+            offices::patron_day.eq(details.patron_day.map(|d| d.to_string())),
+            offices::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_stage(
+    conn: &mut DbConnection,
+    id: i64,
+    stage: Stage,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(offices::table.find(id))
+        .set((
+            offices::stage.eq(stage.as_str()),
+            offices::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -7,6 +7,20 @@ diesel::table! {
         code -> Text,
         name -> Text,
         created_at -> Timestamp,
+        address -> Text,
+        city -> Text,
+        province -> Text,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        timezone -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        /// JSON array of language codes.
+        languages -> Text,
+        /// MM-DD
+        patron_day -> Nullable<Text>,
+        stage -> Text,
+        updated_at -> Timestamp,
     }
 }
 
@@ -31,5 +45,137 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    appointment_types (id) {
+        id -> BigInt,
+        code -> Text,
+        /// JSON object by language.
+        names -> Text,
+        /// JSON object by language.
+        descriptions -> Text,
+        /// JSON object by language of arrays.
+        documents -> Text,
+        default_duration_minutes -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    office_services (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        appointment_type_id -> BigInt,
+        duration_minutes -> Nullable<Integer>,
+        invite_only -> Bool,
+        min_notice_hours -> Integer,
+        horizon_days -> Integer,
+        desk_share_percent -> Integer,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calendars (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        name -> Text,
+        desks -> Integer,
+        valid_from -> Nullable<Date>,
+        valid_until -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calendar_services (calendar_id, office_service_id) {
+        calendar_id -> BigInt,
+        office_service_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    opening_hours (id) {
+        id -> BigInt,
+        calendar_id -> BigInt,
+        weekday -> Integer,
+        opens_minute -> Integer,
+        closes_minute -> Integer,
+    }
+}
+
+diesel::table! {
+    closures (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        starts_on -> Date,
+        ends_on -> Date,
+        start_minute -> Nullable<Integer>,
+        end_minute -> Nullable<Integer>,
+        reason -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    slots (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        calendar_id -> BigInt,
+        local_date -> Date,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Integer,
+        held_for_desk -> Integer,
+        booked_web -> Integer,
+        booked_desk -> Integer,
+        blocked -> Bool,
+        block_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        office_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Text,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(staff -> offices (office_id));
-diesel::allow_tables_to_appear_in_same_query!(offices, staff, login_attempts);
+diesel::joinable!(office_services -> offices (office_id));
+diesel::joinable!(office_services -> appointment_types (appointment_type_id));
+diesel::joinable!(calendars -> offices (office_id));
+diesel::joinable!(calendar_services -> calendars (calendar_id));
+diesel::joinable!(calendar_services -> office_services (office_service_id));
+diesel::joinable!(opening_hours -> calendars (calendar_id));
+diesel::joinable!(closures -> offices (office_id));
+diesel::joinable!(slots -> calendars (calendar_id));
+diesel::joinable!(slots -> offices (office_id));
+diesel::joinable!(audit_log -> offices (office_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    offices,
+    staff,
+    login_attempts,
+    appointment_types,
+    office_services,
+    calendars,
+    calendar_services,
+    opening_hours,
+    closures,
+    slots,
+    audit_log,
+);

@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{
-    DbConnection, db_time,
+    DbConnection, corrupt, db_time,
     schema::{offices, staff},
 };
-use crate::domain::staff::{Actor, OfficeCode, Role, StaffEmail};
+use crate::domain::staff::{Actor, EmailAddress, OfficeCode, Role};
 
 /// A staff account as the rest of the program sees it (never with its password hash).
 #[derive(Debug, Clone)]
@@ -68,7 +68,6 @@ type MemberRow = (
 
 fn member(row: MemberRow) -> QueryResult<StaffMember> {
     let (id, email, role, office_code, active, created_at) = row;
-    let corrupt = |what: String| diesel::result::Error::DeserializationError(what.into());
     let role = Role::parse(&role).ok_or_else(|| corrupt(format!("unknown staff role {role:?}")))?;
     let office_code = office_code
         .map(|code| {
@@ -98,7 +97,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<StaffMember>
 
 pub fn find_credentials(
     conn: &mut DbConnection,
-    email: &StaffEmail,
+    email: &EmailAddress,
 ) -> QueryResult<Option<Credentials>> {
     let found = staff::table
         .left_join(offices::table)
@@ -134,7 +133,7 @@ pub fn list(conn: &mut DbConnection, office_id: Option<i64>) -> QueryResult<Vec<
 }
 
 pub struct NewStaff<'a> {
-    pub email: &'a StaffEmail,
+    pub email: &'a EmailAddress,
     pub password_hash: &'a str,
     pub role: Role,
     pub office_id: Option<i64>,

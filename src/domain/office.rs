@@ -1,0 +1,249 @@
+//! Offices (one per prefecture): their code, rollout stage, time zone and the details applicants
+//! see.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An office's short code, such as `RM` (Rome) or `LT` (Latina): 2–8 letters or digits,
+/// starting with a letter, uppercased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct OfficeCode(String);
+
+impl OfficeCode {
+    pub fn parse(text: &str) -> Result<OfficeCode, &'static str> {
+        let code = text.trim().to_uppercase();
+        let well_formed = (2..=8).contains(&code.len())
+            && code.starts_with(|c: char| c.is_ascii_uppercase())
+            && code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if well_formed {
+            Ok(OfficeCode(code))
+        } else {
+            Err("must be 2 to 8 letters or digits starting with a letter, like RM")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OfficeCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an office stands in the national rollout. Only `pilot` and `live` offices are shown
+/// to the public; `preview` lets an office's own staff try its configuration first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Draft,
+    Preview,
+    Pilot,
+    Live,
+    Suspended,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Draft => "draft",
+            Stage::Preview => "preview",
+            Stage::Pilot => "pilot",
+            Stage::Live => "live",
+            Stage::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Stage> {
+        [
+            Stage::Draft,
+            Stage::Preview,
+            Stage::Pilot,
+            Stage::Live,
+            Stage::Suspended,
+        ]
+        .into_iter()
+        .find(|stage| stage.as_str() == text)
+    }
+
+    /// Whether applicants can find the office and book there.
+    pub fn is_public(self) -> bool {
+        matches!(self, Stage::Pilot | Stage::Live)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An IANA time zone name, checked against the tz database.
+pub fn parse_time_zone(text: &str) -> Result<Tz, &'static str> {
+    text.trim()
+        .parse::<Tz>()
+        .map_err(|_| "must be an IANA time zone such as Europe/Rome")
+}
+
+/// The day of the city's patron saint, when the office is closed (Rome: 29 June).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatronDay {
+    pub month: u32,
+    pub day: u32,
+}
+
+impl PatronDay {
+    /// Parses `MM-DD`, such as `06-29`.
+    pub fn parse(text: &str) -> Result<PatronDay, &'static str> {
+        const MESSAGE: &str = "must be a month and day as MM-DD, such as 06-29";
+        let (month, day) = text.trim().split_once('-').ok_or(MESSAGE)?;
+        let (month, day): (u32, u32) = (
+            month.parse().map_err(|_| MESSAGE)?,
+            day.parse().map_err(|_| MESSAGE)?,
+        );
+        // 2024 is a leap year, so 02-29 is accepted (and observed only in leap years).
+        NaiveDate::from_ymd_opt(2024, month, day).ok_or(MESSAGE)?;
+        Ok(PatronDay { month, day })
+    }
+
+    pub fn in_year(self, year: i32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(year, self.month, self.day)
+    }
+
+    pub fn falls_on(self, date: NaiveDate) -> bool {
+        date.month() == self.month && date.day() == self.day
+    }
+}
+
+impl fmt::Display for PatronDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}-{:02}", self.month, self.day)
+    }
+}
+
+/// A language code such as `it`, `en` or `uk` (ISO 639-1, lowercase).
+pub fn parse_language(text: &str) -> Result<String, &'static str> {
+    let code = text.trim().to_lowercase();
+    if (2..=3).contains(&code.len()) && code.chars().all(|c| c.is_ascii_lowercase()) {
+        Ok(code)
+    } else {
+        Err("must be a language code such as it, en or fr")
+    }
+}
+
+pub fn check_latitude(value: f64) -> Result<f64, &'static str> {
+    if value.is_finite() && (-90.0..=90.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err("must be between -90 and 90")
+    }
+}
+
+pub fn check_longitude(value: f64) -> Result<f64, &'static str> {
+    if value.is_finite() && (-180.0..=180.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err("must be between -180 and 180")
+    }
+}
+
+/// A phone number as people write it: digits, spaces, and an optional leading `+`.
+pub fn parse_phone(text: &str) -> Result<String, &'static str> {
+    let phone = text.trim();
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let allowed = phone
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (c == '+' && i == 0));
+    if allowed && (6..=15).contains(&digits) {
+        Ok(phone.to_owned())
+    } else {
+        Err("must be a phone number such as +39 06 4650 1")
+    }
+}
+
+/// A required line of text (a name, an address) with a sensible length.
+pub fn parse_text(text: &str, max_chars: usize) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("is required".into());
+    }
+    if text.chars().count() > max_chars {
+        return Err(format!("must be at most {max_chars} characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err("must be a single line of text".into());
+    }
+    Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn office_codes_are_short_uppercase_codes() {
+        assert_eq!(OfficeCode::parse(" rm ").unwrap().as_str(), "RM");
+        for bad in ["R", "1RM", "R-M", "ROMAROMAX", ""] {
+            assert!(OfficeCode::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn only_pilot_and_live_are_public() {
+        let public: Vec<Stage> = [
+            Stage::Draft,
+            Stage::Preview,
+            Stage::Pilot,
+            Stage::Live,
+            Stage::Suspended,
+        ]
+        .into_iter()
+        .filter(|s| s.is_public())
+        .collect();
+        assert_eq!(public, [Stage::Pilot, Stage::Live]);
+        assert_eq!(Stage::parse("preview"), Some(Stage::Preview));
+        assert_eq!(Stage::parse("open"), None);
+    }
+
+    #[test]
+    fn time_zones_come_from_the_tz_database() {
+        assert_eq!(
+            parse_time_zone("Europe/Rome").unwrap(),
+            chrono_tz::Europe::Rome
+        );
+        assert!(parse_time_zone("Europe/Milano").is_err());
+        assert!(parse_time_zone("CEST+2").is_err());
+    }
+
+    #[test]
+    fn patron_days_are_month_and_day() {
+        let rome = PatronDay::parse("06-29").unwrap();
+        assert!(rome.falls_on(NaiveDate::from_ymd_opt(2027, 6, 29).unwrap()));
+        assert_eq!(rome.to_string(), "06-29");
+        assert!(PatronDay::parse("02-29").unwrap().in_year(2027).is_none());
+        for bad in ["6/29", "13-01", "06-31", "junio"] {
+            assert!(PatronDay::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn contact_details_are_checked() {
+        assert!(parse_phone("+39 06 4650 1").is_ok());
+        assert!(parse_phone("06-4650").is_err());
+        assert!(parse_language("EN").unwrap() == "en");
+        assert!(parse_language("english").is_err());
+        assert!(check_latitude(41.9).is_ok() && check_latitude(91.0).is_err());
+        assert!(check_longitude(f64::NAN).is_err());
+        assert!(parse_text("  Via Ostiense 131/L ", 200).unwrap() == "Via Ostiense 131/L");
+        assert!(parse_text("", 10).is_err() && parse_text("a\nb", 10).is_err());
+    }
+}

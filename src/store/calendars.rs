@@ -1,0 +1,203 @@
+//! Calendars: groups of desks serving in parallel, the services they serve, their weekly hours.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::{
+    DbConnection, corrupt, db_time,
+    schema::{calendar_services, calendars, opening_hours},
+};
+use crate::domain::hours::{Interval, TimeOfDay, WeeklyHours};
+
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    pub id: i64,
+    pub office_id: i64,
+    pub fields: CalendarFields,
+    /// The office services (ids) the desks serve.
+    pub service_ids: Vec<i64>,
+    pub hours: WeeklyHours,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a manager sets on a calendar besides services and hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarFields {
+    pub name: String,
+    pub desks: i32,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = calendars)]
+struct CalendarRow {
+    id: i64,
+    office_id: i64,
+    name: String,
+    desks: i32,
+    valid_from: Option<NaiveDate>,
+    valid_until: Option<NaiveDate>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// The office's calendars with their services and hours, oldest first (three queries in all).
+pub fn list(conn: &mut DbConnection, office_id: i64) -> QueryResult<Vec<Calendar>> {
+    let rows: Vec<CalendarRow> = calendars::table
+        .filter(calendars::office_id.eq(office_id))
+        .select(CalendarRow::as_select())
+        .order(calendars::id)
+        .load(conn)?;
+    assemble(conn, rows)
+}
+
+pub fn find(conn: &mut DbConnection, office_id: i64, id: i64) -> QueryResult<Option<Calendar>> {
+    let rows: Vec<CalendarRow> = calendars::table
+        .filter(calendars::office_id.eq(office_id))
+        .filter(calendars::id.eq(id))
+        .select(CalendarRow::as_select())
+        .load(conn)?;
+    Ok(assemble(conn, rows)?.pop())
+}
+
+fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<Calendar>> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut services: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (calendar_id, service_id) in calendar_services::table
+        .filter(calendar_services::calendar_id.eq_any(&ids))
+        .select((
+            calendar_services::calendar_id,
+            calendar_services::office_service_id,
+        ))
+        .order(calendar_services::office_service_id)
+        .load::<(i64, i64)>(conn)?
+    {
+        services.entry(calendar_id).or_default().push(service_id);
+    }
+    let mut hours: HashMap<i64, Vec<Interval>> = HashMap::new();
+    for (calendar_id, weekday, opens, closes) in opening_hours::table
+        .filter(opening_hours::calendar_id.eq_any(&ids))
+        .select((
+            opening_hours::calendar_id,
+            opening_hours::weekday,
+            opening_hours::opens_minute,
+            opening_hours::closes_minute,
+        ))
+        .load::<(i64, i32, i32, i32)>(conn)?
+    {
+        let interval = match (
+            u8::try_from(weekday),
+            TimeOfDay::from_minutes(opens),
+            TimeOfDay::from_minutes(closes),
+        ) {
+            (Ok(weekday), Some(opens), Some(closes)) => Interval {
+                weekday,
+                opens,
+                closes,
+            },
+            _ => return Err(corrupt(format!("opening hours of calendar {calendar_id}"))),
+        };
+        hours.entry(calendar_id).or_default().push(interval);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| Calendar {
+            id: row.id,
+            office_id: row.office_id,
+            service_ids: services.remove(&row.id).unwrap_or_default(),
+            hours: WeeklyHours::from_intervals(hours.remove(&row.id).unwrap_or_default()),
+            fields: CalendarFields {
+                name: row.name,
+                desks: row.desks,
+                valid_from: row.valid_from,
+                valid_until: row.valid_until,
+            },
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+        })
+        .collect())
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    office_id: i64,
+    fields: &CalendarFields,
+    service_ids: &[i64],
+    now: DateTime<Utc>,
+) -> QueryResult<i64> {
+    let id = diesel::insert_into(calendars::table)
+        .values((
+            calendars::office_id.eq(office_id),
+            calendars::name.eq(&fields.name),
+            calendars::desks.eq(fields.desks),
+            calendars::valid_from.eq(fields.valid_from),
+            calendars::valid_until.eq(fields.valid_until),
+            calendars::created_at.eq(db_time(now)),
+            calendars::updated_at.eq(db_time(now)),
+        ))
+        .returning(calendars::id)
+        .get_result(conn)?;
+    set_services(conn, id, service_ids)?;
+    Ok(id)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    fields: &CalendarFields,
+    service_ids: &[i64],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(calendars::table.find(id))
+        .set((
+            calendars::name.eq(&fields.name),
+            calendars::desks.eq(fields.desks),
+            calendars::valid_from.eq(fields.valid_from),
+            calendars::valid_until.eq(fields.valid_until),
+            calendars::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    set_services(conn, id, service_ids)
+}
+
+fn set_services(conn: &mut DbConnection, id: i64, service_ids: &[i64]) -> QueryResult<()> {
+    diesel::delete(calendar_services::table.filter(calendar_services::calendar_id.eq(id)))
+        .execute(conn)?;
+    for service_id in service_ids {
+        diesel::insert_into(calendar_services::table)
+            .values((
+                calendar_services::calendar_id.eq(id),
+                calendar_services::office_service_id.eq(service_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Replaces the calendar's weekly hours.
+pub fn replace_hours(
+    conn: &mut DbConnection,
+    id: i64,
+    hours: &WeeklyHours,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::delete(opening_hours::table.filter(opening_hours::calendar_id.eq(id))).execute(conn)?;
+    for interval in hours.intervals() {
+        diesel::insert_into(opening_hours::table)
+            .values((
+                opening_hours::calendar_id.eq(id),
+                opening_hours::weekday.eq(i32::from(interval.weekday)),
+                opening_hours::opens_minute.eq(interval.opens.minutes()),
+                opening_hours::closes_minute.eq(interval.closes.minutes()),
+            ))
+            .execute(conn)?;
+    }
+    diesel::update(calendars::table.find(id))
+        .set(calendars::updated_at.eq(db_time(now)))
+        .execute(conn)?;
+    Ok(())
+}

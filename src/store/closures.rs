@@ -1,0 +1,111 @@
+//! An office's own closures (national holidays and the patron day are computed, not stored).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::{DbConnection, corrupt, db_time, schema::closures};
+use crate::domain::{hours::TimeOfDay, slots::ClosureRule};
+
+#[derive(Debug, Clone)]
+pub struct Closure {
+    pub id: i64,
+    pub rule: ClosureRule,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+type ClosureRow = (
+    i64,
+    NaiveDate,
+    NaiveDate,
+    Option<i32>,
+    Option<i32>,
+    String,
+    NaiveDateTime,
+);
+
+fn closure(
+    (id, starts_on, ends_on, start, end, reason, created_at): ClosureRow,
+) -> QueryResult<Closure> {
+    let window = match (start, end) {
+        (None, None) => None,
+        (Some(start), Some(end)) => {
+            match (TimeOfDay::from_minutes(start), TimeOfDay::from_minutes(end)) {
+                (Some(start), Some(end)) => Some((start, end)),
+                _ => return Err(corrupt(format!("window of closure {id}"))),
+            }
+        }
+        _ => return Err(corrupt(format!("window of closure {id}"))),
+    };
+    Ok(Closure {
+        id,
+        rule: ClosureRule {
+            starts_on,
+            ends_on,
+            window,
+        },
+        reason,
+        created_at: created_at.and_utc(),
+    })
+}
+
+/// Closures touching the days `from..=to`, in date order.
+pub fn overlapping(
+    conn: &mut DbConnection,
+    office_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<Closure>> {
+    closures::table
+        .filter(closures::office_id.eq(office_id))
+        .filter(closures::ends_on.ge(from))
+        .filter(closures::starts_on.le(to))
+        .select((
+            closures::id,
+            closures::starts_on,
+            closures::ends_on,
+            closures::start_minute,
+            closures::end_minute,
+            closures::reason,
+            closures::created_at,
+        ))
+        .order((closures::starts_on, closures::id))
+        .load::<ClosureRow>(conn)?
+        .into_iter()
+        .map(closure)
+        .collect()
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    office_id: i64,
+    rule: &ClosureRule,
+    reason: &str,
+    created_by: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<i64> {
+    diesel::insert_into(closures::table)
+        .values((
+            closures::office_id.eq(office_id),
+            closures::starts_on.eq(rule.starts_on),
+            closures::ends_on.eq(rule.ends_on),
+            closures::start_minute.eq(rule.window.map(|(start, _)| start.minutes())),
+            closures::end_minute.eq(rule.window.map(|(_, end)| end.minutes())),
+            closures::reason.eq(reason),
+            closures::created_by.eq(created_by),
+            closures::created_at.eq(db_time(now)),
+        ))
+        .returning(closures::id)
+        .get_result(conn)
+}
+
+/// Deletes one of the office's closures; false when it has none with this id.
+pub fn delete(conn: &mut DbConnection, office_id: i64, id: i64) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        closures::table
+            .filter(closures::office_id.eq(office_id))
+            .filter(closures::id.eq(id)),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}

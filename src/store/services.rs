@@ -1,0 +1,179 @@
+//! The services an office offers: catalogue types it has turned on, with its own settings.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::{
+    DbConnection,
+    catalogue::{AppointmentType, TypeRow},
+    db_time,
+    schema::{appointment_types, office_services},
+};
+
+/// How an office runs one appointment type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// `None`: the catalogue's default duration.
+    pub duration_minutes: Option<i32>,
+    /// Bookable only by invitation (convocazione), not by self-booking.
+    pub invite_only: bool,
+    /// How long before a visit booking closes.
+    pub min_notice_hours: i32,
+    /// How far ahead applicants may book.
+    pub horizon_days: i32,
+    /// Share of each day's seats held back for the desk and phone channel.
+    pub desk_share_percent: i32,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> ServiceSettings {
+        ServiceSettings {
+            duration_minutes: None,
+            invite_only: false,
+            min_notice_hours: 24,
+            horizon_days: 60,
+            desk_share_percent: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OfficeService {
+    pub id: i64,
+    pub office_id: i64,
+    pub appointment_type: AppointmentType,
+    pub settings: ServiceSettings,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OfficeService {
+    pub fn duration_minutes(&self) -> i32 {
+        self.settings
+            .duration_minutes
+            .unwrap_or(self.appointment_type.default_duration_minutes)
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = office_services)]
+struct ServiceRow {
+    id: i64,
+    office_id: i64,
+    duration_minutes: Option<i32>,
+    invite_only: bool,
+    min_notice_hours: i32,
+    horizon_days: i32,
+    desk_share_percent: i32,
+    active: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+fn service((row, appointment_type): (ServiceRow, TypeRow)) -> QueryResult<OfficeService> {
+    Ok(OfficeService {
+        id: row.id,
+        office_id: row.office_id,
+        appointment_type: appointment_type.into_type()?,
+        settings: ServiceSettings {
+            duration_minutes: row.duration_minutes,
+            invite_only: row.invite_only,
+            min_notice_hours: row.min_notice_hours,
+            horizon_days: row.horizon_days,
+            desk_share_percent: row.desk_share_percent,
+        },
+        active: row.active,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+/// The office's services, active or not, by type code.
+pub fn list(conn: &mut DbConnection, office_id: i64) -> QueryResult<Vec<OfficeService>> {
+    office_services::table
+        .inner_join(appointment_types::table)
+        .filter(office_services::office_id.eq(office_id))
+        .select((ServiceRow::as_select(), TypeRow::as_select()))
+        .order(appointment_types::code)
+        .load(conn)?
+        .into_iter()
+        .map(service)
+        .collect()
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    office_id: i64,
+    appointment_type_id: i64,
+) -> QueryResult<Option<OfficeService>> {
+    office_services::table
+        .inner_join(appointment_types::table)
+        .filter(office_services::office_id.eq(office_id))
+        .filter(office_services::appointment_type_id.eq(appointment_type_id))
+        .select((ServiceRow::as_select(), TypeRow::as_select()))
+        .first(conn)
+        .optional()?
+        .map(service)
+        .transpose()
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    office_id: i64,
+    appointment_type_id: i64,
+    settings: &ServiceSettings,
+    now: DateTime<Utc>,
+) -> QueryResult<i64> {
+    diesel::insert_into(office_services::table)
+        .values((
+            office_services::office_id.eq(office_id),
+            office_services::appointment_type_id.eq(appointment_type_id),
+            office_services::duration_minutes.eq(settings.duration_minutes),
+            office_services::invite_only.eq(settings.invite_only),
+            office_services::min_notice_hours.eq(settings.min_notice_hours),
+            office_services::horizon_days.eq(settings.horizon_days),
+            office_services::desk_share_percent.eq(settings.desk_share_percent),
+            office_services::active.eq(true),
+            office_services::created_at.eq(db_time(now)),
+            office_services::updated_at.eq(db_time(now)),
+        ))
+        .returning(office_services::id)
+        .get_result(conn)
+}
+
+/// Replaces the settings and turns the service on.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    settings: &ServiceSettings,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(office_services::table.find(id))
+        .set((
+            office_services::duration_minutes.eq(settings.duration_minutes),
+            office_services::invite_only.eq(settings.invite_only),
+            office_services::min_notice_hours.eq(settings.min_notice_hours),
+            office_services::horizon_days.eq(settings.horizon_days),
+            office_services::desk_share_percent.eq(settings.desk_share_percent),
+            office_services::active.eq(true),
+            office_services::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_active(
+    conn: &mut DbConnection,
+    id: i64,
+    active: bool,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(office_services::table.find(id))
+        .set((
+            office_services::active.eq(active),
+            office_services::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

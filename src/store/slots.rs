@@ -1,0 +1,312 @@
+//! Published slots and their seat counters.
+//!
+//! Reads are indexed range reads (`slots (calendar_id, starts_at)`, `slots (office_id,
+//! starts_at)`), one query per request whatever the number of slots.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::{dsl::case_when, prelude::*};
+
+use super::{
+    DbConnection, db_time, on_backend,
+    schema::{calendar_services, slots},
+};
+use crate::domain::slots::{Conflict, ConflictReason, ExistingSlot, Reconciliation, web_available};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = slots)]
+struct SlotRow {
+    id: i64,
+    calendar_id: i64,
+    local_date: NaiveDate,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    capacity: i32,
+    held_for_desk: i32,
+    booked_web: i32,
+    booked_desk: i32,
+    blocked: bool,
+    block_reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub id: i64,
+    pub calendar_id: i64,
+    pub local_date: NaiveDate,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: i32,
+    pub held_for_desk: i32,
+    pub booked_web: i32,
+    pub booked_desk: i32,
+    pub blocked: bool,
+    pub block_reason: Option<String>,
+}
+
+impl Slot {
+    /// Seats an applicant can still book online.
+    pub fn web_available(&self) -> i32 {
+        if self.blocked {
+            return 0;
+        }
+        web_available(
+            self.capacity,
+            self.held_for_desk,
+            self.booked_web,
+            self.booked_desk,
+        )
+    }
+}
+
+impl From<SlotRow> for Slot {
+    fn from(row: SlotRow) -> Slot {
+        Slot {
+            id: row.id,
+            calendar_id: row.calendar_id,
+            local_date: row.local_date,
+            starts_at: row.starts_at.and_utc(),
+            ends_at: row.ends_at.and_utc(),
+            capacity: row.capacity,
+            held_for_desk: row.held_for_desk,
+            booked_web: row.booked_web,
+            booked_desk: row.booked_desk,
+            blocked: row.blocked,
+            block_reason: row.block_reason,
+        }
+    }
+}
+
+/// The stored slots of these calendars on the local days `from..=to`, for publishing.
+pub fn stored(
+    conn: &mut DbConnection,
+    calendar_ids: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<ExistingSlot>> {
+    Ok(slots::table
+        .filter(slots::calendar_id.eq_any(calendar_ids))
+        .filter(slots::local_date.between(from, to))
+        .select(SlotRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| ExistingSlot {
+            id: row.id,
+            calendar_id: row.calendar_id,
+            starts_at: row.starts_at.and_utc(),
+            ends_at: row.ends_at.and_utc(),
+            capacity: row.capacity,
+            held_for_desk: row.held_for_desk,
+            booked: row.booked_web + row.booked_desk,
+        })
+        .collect())
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = slots)]
+struct NewSlot {
+    office_id: i64,
+    calendar_id: i64,
+    local_date: NaiveDate,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    capacity: i32,
+    held_for_desk: i32,
+    booked_web: i32,
+    booked_desk: i32,
+    blocked: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// Rows per multi-row INSERT: well inside both backends' limits on bound parameters.
+const INSERT_CHUNK: usize = 1000;
+
+/// Writes a reconciliation. Removals skip any slot booked since it was read (and report it as
+/// a conflict), capacities never drop below the seats booked at the moment of writing, so a
+/// booking racing with publication is never lost, and booked slots outside the new hours are
+/// blocked.
+pub fn apply(
+    conn: &mut DbConnection,
+    office_id: i64,
+    plan: &mut Reconciliation,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let now = db_time(now);
+    for chunk in plan.create.chunks(INSERT_CHUNK) {
+        let rows: Vec<NewSlot> = chunk
+            .iter()
+            .map(|slot| NewSlot {
+                office_id,
+                calendar_id: slot.calendar_id,
+                local_date: slot.local_date,
+                starts_at: db_time(slot.starts_at),
+                ends_at: db_time(slot.ends_at),
+                capacity: slot.capacity,
+                held_for_desk: slot.held_for_desk,
+                booked_web: 0,
+                booked_desk: 0,
+                blocked: false,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        on_backend!(conn, |c| diesel::insert_into(slots::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+
+    for update in &plan.update {
+        let booked = slots::booked_web + slots::booked_desk;
+        diesel::update(slots::table.find(update.id))
+            .set((
+                slots::ends_at.eq(db_time(update.ends_at)),
+                slots::capacity
+                    .eq(case_when(booked.gt(update.capacity), booked).otherwise(update.capacity)),
+                slots::held_for_desk.eq(update.held_for_desk),
+                slots::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+
+    for chunk in plan.remove.chunks(INSERT_CHUNK) {
+        diesel::delete(
+            slots::table
+                .filter(slots::id.eq_any(chunk))
+                .filter(slots::booked_web.eq(0))
+                .filter(slots::booked_desk.eq(0)),
+        )
+        .execute(conn)?;
+    }
+    // Slots that were booked between reading and removing them stay, as conflicts.
+    let remaining: Vec<SlotRow> = slots::table
+        .filter(slots::id.eq_any(&plan.remove))
+        .select(SlotRow::as_select())
+        .load(conn)?;
+    if !remaining.is_empty() {
+        plan.remove
+            .retain(|id| !remaining.iter().any(|row| row.id == *id));
+        plan.conflicts
+            .extend(remaining.into_iter().map(|row| Conflict {
+                slot_id: row.id,
+                starts_at: row.starts_at.and_utc(),
+                ends_at: row.ends_at.and_utc(),
+                booked: row.booked_web + row.booked_desk,
+                reason: ConflictReason::NoLongerOpen,
+            }));
+    }
+
+    // A booked slot the office no longer holds keeps its bookings but sells nothing more, not
+    // even a seat freed by a cancellation.
+    for conflict in &plan.conflicts {
+        let reason = match conflict.reason {
+            ConflictReason::NoLongerOpen => "No longer within the opening hours",
+            ConflictReason::DurationChanged => "The service's duration has changed",
+            ConflictReason::FewerDesksThanBookings => continue,
+        };
+        diesel::update(slots::table.find(conflict.slot_id))
+            .set((
+                slots::blocked.eq(true),
+                slots::block_reason.eq(reason),
+                slots::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// All of an office's slots starting in `[from, to)`, optionally only those serving one
+/// office service, for the staff view.
+pub fn for_staff(
+    conn: &mut DbConnection,
+    office_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    office_service_id: Option<i64>,
+) -> QueryResult<Vec<Slot>> {
+    let mut query = slots::table
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::starts_at.ge(db_time(from)))
+        .filter(slots::starts_at.lt(db_time(to)))
+        .select(SlotRow::as_select())
+        .order((slots::starts_at, slots::calendar_id))
+        .into_boxed();
+    if let Some(service_id) = office_service_id {
+        query = query.filter(
+            slots::calendar_id.eq_any(
+                calendar_services::table
+                    .filter(calendar_services::office_service_id.eq(service_id))
+                    .select(calendar_services::calendar_id),
+            ),
+        );
+    }
+    Ok(query.load(conn)?.into_iter().map(Slot::from).collect())
+}
+
+/// Slots of calendars serving `office_service_id`, starting in `[from, to)`, with at least one
+/// seat the web may book, in time order.
+pub fn web_bookable(
+    conn: &mut DbConnection,
+    office_service_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<Slot>> {
+    let calendars = calendar_services::table
+        .filter(calendar_services::office_service_id.eq(office_service_id))
+        .select(calendar_services::calendar_id);
+    Ok(slots::table
+        .filter(slots::calendar_id.eq_any(calendars))
+        .filter(slots::starts_at.ge(db_time(from)))
+        .filter(slots::starts_at.lt(db_time(to)))
+        .filter(slots::blocked.eq(false))
+        .filter((slots::booked_web + slots::booked_desk).lt(slots::capacity))
+        .filter(slots::booked_web.lt(slots::capacity - slots::held_for_desk))
+        .select(SlotRow::as_select())
+        .order((slots::starts_at, slots::id))
+        .load(conn)?
+        .into_iter()
+        .map(Slot::from)
+        .collect())
+}
+
+pub fn find(conn: &mut DbConnection, office_id: i64, id: i64) -> QueryResult<Option<Slot>> {
+    Ok(slots::table
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::id.eq(id))
+        .select(SlotRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Slot::from))
+}
+
+pub fn set_blocked(
+    conn: &mut DbConnection,
+    id: i64,
+    blocked: bool,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(slots::table.find(id))
+        .set((
+            slots::blocked.eq(blocked),
+            slots::block_reason.eq(reason),
+            slots::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Takes seats in a slot, for tests and fixtures that need a booked seat before bookings
+/// exist as such: the same conditional update a booking makes.
+pub fn take_seats(conn: &mut DbConnection, id: i64, web: i32, desk: i32) -> QueryResult<bool> {
+    let updated = diesel::update(
+        slots::table
+            .find(id)
+            .filter((slots::booked_web + slots::booked_desk + web + desk).le(slots::capacity)),
+    )
+    .set((
+        slots::booked_web.eq(slots::booked_web + web),
+        slots::booked_desk.eq(slots::booked_desk + desk),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
