@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     auth::password,
     config::Settings,
-    domain::staff::{NewPassword, Role, StaffEmail},
+    domain::staff::{EmailAddress, NewPassword, Role},
     logging,
     startup::Application,
     store::{self, Store, staff},
@@ -103,7 +103,7 @@ async fn create_admin(email: &str, password_stdin: bool) -> anyhow::Result<()> {
     if !password_stdin {
         bail!("pass the password on standard input with --password-stdin");
     }
-    let email = StaffEmail::parse(email).map_err(|reason| anyhow::anyhow!("--email {reason}"))?;
+    let email = EmailAddress::parse(email).map_err(|reason| anyhow::anyhow!("--email {reason}"))?;
     let mut line = String::new();
     std::io::stdin()
         .lock()

@@ -8,6 +8,7 @@
 //!
 //! [`startup`] puts them together; [`cli`] is what the binary runs.
 
+pub mod agenda;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -10,7 +10,7 @@ use chrono::Utc;
 use secrecy::SecretString;
 
 use crate::{
-    domain::staff::StaffEmail,
+    domain::staff::EmailAddress,
     store::{
         Store, StoreError, login_attempts,
         staff::{self, Credentials, StaffMember},
@@ -39,7 +39,7 @@ pub enum LoginOutcome {
 pub async fn login(
     store: &Store,
     throttle: &LoginThrottle,
-    email: StaffEmail,
+    email: EmailAddress,
     password: SecretString,
 ) -> Result<LoginOutcome, StoreError> {
     let now = Utc::now();

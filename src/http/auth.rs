@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::{self, LoginOutcome},
-    domain::staff::StaffEmail,
+    domain::staff::EmailAddress,
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -56,7 +56,7 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let email =
-        StaffEmail::parse(&body.email).map_err(|message| ApiError::field("email", message))?;
+        EmailAddress::parse(&body.email).map_err(|message| ApiError::field("email", message))?;
     if body.password.is_empty() {
         return Err(ApiError::field("password", "is required"));
     }

@@ -6,12 +6,15 @@ use actix_web::{
     http::{StatusCode, header},
     web,
 };
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
 use futures_util::{StreamExt, future::LocalBoxFuture};
 use serde::de::DeserializeOwned;
 
 use super::{AppState, problem::ApiError};
 use crate::{
-    domain::staff::Actor,
+    domain::{FieldErrors, staff::Actor},
     store::{
         StoreError,
         staff::{self, StaffMember},
@@ -203,6 +206,101 @@ impl FromRequest for Staff {
                 )),
             }
         })
+    }
+}
+
+/// The staff member when the request carries a token, `None` when it carries none: for public
+/// pages that show staff a little more. A token that is present but invalid is still a 401.
+pub struct MaybeStaff(pub Option<Staff>);
+
+impl MaybeStaff {
+    pub fn actor(&self) -> Option<&Actor> {
+        self.0.as_ref().map(|staff| &staff.actor)
+    }
+}
+
+impl FromRequest for MaybeStaff {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<MaybeStaff, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            let staff = Staff::from_request(req, payload);
+            Box::pin(async move { Ok(MaybeStaff(Some(staff.await?))) })
+        } else {
+            Box::pin(async { Ok(MaybeStaff(None)) })
+        }
+    }
+}
+
+/// Query-string parameters, checked one by one into field errors. Unknown names are refused: a
+/// misspelt `form=` would otherwise silently fall back to a default.
+pub struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    pub fn parse(req: &HttpRequest, known: &[&str]) -> Result<QueryParams, ApiError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("The query string is not valid: {e}"),
+                )
+            })?;
+        let mut errors = FieldErrors::new();
+        let mut values = HashMap::new();
+        for (name, value) in pairs {
+            if !known.contains(&name.as_str()) {
+                errors.add(
+                    name,
+                    format!("is not a known parameter (known: {})", known.join(", ")),
+                );
+            } else if values.insert(name.clone(), value).is_some() {
+                errors.add(name, "is given more than once");
+            }
+        }
+        if errors.is_empty() {
+            Ok(QueryParams(values))
+        } else {
+            Err(errors.into())
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    }
+
+    /// A `YYYY-MM-DD` date; a malformed one is recorded in `errors`.
+    pub fn date(&self, errors: &mut FieldErrors, name: &str) -> Option<NaiveDate> {
+        let text = self.text(name)?;
+        errors.check(
+            name,
+            NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "must be a date as YYYY-MM-DD"),
+        )
+    }
+
+    /// An integer within `range`; a malformed or out-of-range one is recorded in `errors`.
+    pub fn integer(
+        &self,
+        errors: &mut FieldErrors,
+        name: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
+        let text = self.text(name)?;
+        let parsed = text
+            .parse::<i64>()
+            .ok()
+            .filter(|value| range.contains(value))
+            .ok_or_else(|| {
+                format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                )
+            });
+        errors.check(name, parsed)
     }
 }
 

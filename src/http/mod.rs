@@ -1,11 +1,19 @@
 //! The HTTP edge: routes, extractors, the error policy and the middleware. Handlers are short:
 //! extract and parse the input, call the domain and the store, shape the answer.
 
+pub mod audit;
 pub mod auth;
+pub mod calendars;
+pub mod catalogue;
+pub mod closures;
 pub mod extract;
 pub mod fallback;
+pub mod offices;
 pub mod ops;
 pub mod problem;
+pub mod scope;
+pub mod services;
+pub mod slots;
 pub mod staff;
 pub mod telemetry;
 
@@ -60,6 +68,14 @@ impl AppState {
     tags(
         (name = "auth", description = "Staff login"),
         (name = "staff", description = "Staff accounts"),
+        (name = "offices", description = "Offices and their rollout stage"),
+        (name = "catalogue", description = "The national catalogue of appointment types"),
+        (name = "services", description = "The services an office offers"),
+        (name = "calendars", description = "Calendars of desks and their weekly hours"),
+        (name = "closures", description = "Holidays and closures"),
+        (name = "slots", description = "Publishing slots"),
+        (name = "availability", description = "What applicants can book"),
+        (name = "audit", description = "Who changed what"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -92,7 +108,31 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(auth::me)
         .service(staff::create)
         .service(staff::list)
-        .service(staff::update);
+        .service(staff::update)
+        .service(catalogue::list)
+        .service(catalogue::create)
+        .service(catalogue::update)
+        .service(offices::list)
+        .service(offices::create)
+        .service(offices::show)
+        .service(offices::update)
+        .service(offices::set_stage)
+        .service(services::list)
+        .service(services::put)
+        .service(services::turn_off)
+        .service(calendars::list)
+        .service(calendars::create)
+        .service(calendars::update)
+        .service(calendars::put_hours)
+        .service(closures::list)
+        .service(closures::create)
+        .service(closures::remove)
+        .service(slots::publish)
+        .service(slots::list)
+        .service(slots::block)
+        .service(slots::availability)
+        .service(audit::office_log)
+        .service(audit::national_log);
 }
 
 /// The OpenAPI document, collected from the handlers (the same one `/openapi.json` serves and

@@ -9,12 +9,13 @@ use super::{
     AppState,
     extract::{JsonBody, Staff},
     problem::{ApiError, Problem},
+    scope::audit,
 };
 use crate::{
     auth::password,
     domain::{
         FieldErrors,
-        staff::{NewPassword, OfficeCode, Role, StaffEmail, check_office_for_role},
+        staff::{EmailAddress, NewPassword, OfficeCode, Role, check_office_for_role},
     },
     store::{
         is_unique_violation, offices,
@@ -90,7 +91,7 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateStaffRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
-    let email = errors.check("email", StaffEmail::parse(&body.email));
+    let email = errors.check("email", EmailAddress::parse(&body.email));
     let password = errors.check("password", NewPassword::parse(&body.password));
     let office = match body.office_code.as_deref() {
         None => Some(None),
@@ -117,9 +118,10 @@ pub async fn create(
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     let role = body.role;
+    let actor = staff.actor.clone();
     let member = state
         .store
-        .write(move |conn| {
+        .write(move |conn| -> Result<_, ApiError> {
             let office_id = match &office {
                 None => None,
                 Some(code) => Some(
@@ -143,9 +145,20 @@ pub async fn create(
                     e.into()
                 }
             })?;
-            staff::find(conn, id)?.ok_or_else(|| {
+            let member = staff::find(conn, id)?.ok_or_else(|| {
                 ApiError::internal(anyhow::anyhow!("staff {id} vanished after insert"))
-            })
+            })?;
+            let view = StaffView::from(member.clone());
+            audit(
+                conn,
+                &actor,
+                office_id,
+                "staff.create",
+                id,
+                None::<&()>,
+                Some(&view),
+            )?;
+            Ok(member)
         })
         .await?;
     tracing::info!(actor = staff.actor.staff_id, created = member.id, role = %member.role, "staff account created");
@@ -217,13 +230,14 @@ pub async fn update(
     let actor_id = actor.staff_id;
     let member = state
         .store
-        .write(move |conn| {
+        .write(move |conn| -> Result<_, ApiError> {
             let target = staff::find(conn, id)?
                 .filter(|target| {
                     target.id == actor.staff_id
                         || actor.manages(target.role, target.office_code.as_ref())
                 })
                 .ok_or_else(|| ApiError::not_found("There is no such staff account."))?;
+            let before = StaffView::from(target.clone());
             if let Some(active) = body.active {
                 if !active && target.id == actor.staff_id {
                     return Err(ApiError::conflict(
@@ -233,8 +247,23 @@ pub async fn update(
                 }
                 staff::set_active(conn, id, active, Utc::now())?;
             }
-            staff::find(conn, id)?
-                .ok_or_else(|| ApiError::not_found("There is no such staff account."))
+            let updated = staff::find(conn, id)?
+                .ok_or_else(|| ApiError::not_found("There is no such staff account."))?;
+            let office_id = match &updated.office_code {
+                Some(code) => offices::id_by_code(conn, code)?,
+                None => None,
+            };
+            let after = StaffView::from(updated.clone());
+            audit(
+                conn,
+                &actor,
+                office_id,
+                "staff.update",
+                id,
+                Some(&before),
+                Some(&after),
+            )?;
+            Ok(updated)
         })
         .await?;
     tracing::info!(

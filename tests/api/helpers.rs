@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sportello::{
     auth::password,
     config::Settings,
-    domain::staff::{NewPassword, OfficeCode, Role, StaffEmail},
+    domain::staff::{EmailAddress, NewPassword, OfficeCode, Role},
     startup::Application,
     store::{self, Store, offices, staff},
 };
@@ -164,6 +164,7 @@ pub struct TestApp {
     /// Direct access to the service's database, for fixtures and for checking what was stored.
     pub store: Store,
     server: ServerHandle,
+    admin: tokio::sync::OnceCell<Token>,
     // Declared last so the database outlives everything that uses it.
     pub database: TestDatabase,
 }
@@ -200,6 +201,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
         settings,
         store,
         server,
+        admin: tokio::sync::OnceCell::new(),
         database,
     }
 }
@@ -235,6 +237,14 @@ impl TestApp {
         request.send().await.expect("POST")
     }
 
+    pub async fn put(&self, path: &str, body: &Value, token: Option<&Token>) -> Response {
+        let mut request = self.client.put(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(&token.0);
+        }
+        request.send().await.expect("PUT")
+    }
+
     pub async fn patch(&self, path: &str, body: &Value, token: Option<&Token>) -> Response {
         let mut request = self.client.patch(self.url(path)).json(body);
         if let Some(token) = token {
@@ -265,27 +275,52 @@ impl TestApp {
         )
     }
 
-    /// An office to attach managers and operators to. Written straight to the store until
-    /// offices can be created through the API.
-    pub async fn create_office(&self, code: &str) {
-        let code = OfficeCode::parse(code).expect("office code");
-        self.store
-            .write(move |conn| -> Result<i64, store::StoreError> {
-                Ok(offices::insert(
-                    conn,
-                    &code,
-                    &format!("Sportello Unico {code}"),
-                    Utc::now(),
-                )?)
-            })
-            .await
-            .expect("office created");
+    /// Creates an office through the API (as the national administration), in stage `draft`,
+    /// in Rome's time zone with Rome's patron day.
+    pub async fn create_office(&self, code: &str) -> Value {
+        let admin = self.admin_token().await;
+        let body = json!({
+            "code": code,
+            "name": format!("Sportello Unico per l'Immigrazione {code}"),
+            "address": "Via Ostiense 131/L",
+            "city": "Roma",
+            "province": code,
+            "latitude": 41.87,
+            "longitude": 12.48,
+            "email": format!("sui.{}@interno.it", code.to_lowercase()),
+            "languages": ["it", "en"],
+            "patron_day": "06-29",
+        });
+        let response = self.post("/api/v1/offices", &body, Some(&admin)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "office {code} created"
+        );
+        response.json().await.expect("office JSON")
+    }
+
+    /// Moves an office to `stage` (as the national administration).
+    pub async fn set_stage(&self, code: &str, stage: &str) {
+        let admin = self.admin_token().await;
+        let response = self
+            .post(
+                &format!("/api/v1/offices/{code}/stage"),
+                &json!({"stage": stage}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "office {code} to {stage}"
+        );
     }
 
     /// Creates an account straight in the store, as `sportello admin create` does, with
     /// [`PASSWORD`].
     pub async fn create_staff(&self, email: &str, role: Role, office: Option<&str>) -> i64 {
-        let email = StaffEmail::parse(email).expect("email");
+        let email = EmailAddress::parse(email).expect("email");
         let office = office.map(|code| OfficeCode::parse(code).expect("office code"));
         let hash = password::hash(&NewPassword::parse(PASSWORD).expect("password")).expect("hash");
         self.store
@@ -306,10 +341,20 @@ impl TestApp {
             .expect("staff created")
     }
 
+    /// The national administrator every test app has on demand (created once, then reused).
+    pub async fn admin_token(&self) -> Token {
+        self.admin
+            .get_or_init(|| async {
+                self.create_staff("admin@interno.it", Role::Admin, None)
+                    .await;
+                self.token_for("admin@interno.it", PASSWORD).await
+            })
+            .await
+            .clone()
+    }
+
     pub async fn login_as_admin(&self) -> Token {
-        self.create_staff("admin@interno.it", Role::Admin, None)
-            .await;
-        self.token_for("admin@interno.it", PASSWORD).await
+        self.admin_token().await
     }
 
     /// Logs in as the manager of `office` (creating the office when needed).

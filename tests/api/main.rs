@@ -4,9 +4,11 @@
 #[macro_use]
 mod helpers;
 
+mod agenda;
 mod auth;
 mod binary;
 mod errors;
+mod offices;
 mod openapi;
 mod operations;
 mod staff;
