@@ -25,6 +25,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub booking: BookingSettings,
     pub log: LogSettings,
 }
 
@@ -58,6 +59,15 @@ pub struct AuthSettings {
     pub token_ttl_seconds: u64,
     pub login_max_failures: u32,
     pub login_window_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingSettings {
+    pub max_active_per_email: u32,
+    pub seat_cooldown_seconds: u64,
+    pub housekeeping_interval_seconds: u64,
+    pub idempotency_hours: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +202,15 @@ impl Settings {
                 "server.body_limit_bytes",
                 self.server.body_limit_bytes as u64,
             ),
+            (
+                "booking.max_active_per_email",
+                u64::from(self.booking.max_active_per_email),
+            ),
+            (
+                "booking.housekeeping_interval_seconds",
+                self.booking.housekeeping_interval_seconds,
+            ),
+            ("booking.idempotency_hours", self.booking.idempotency_hours),
         ];
         for (setting, value) in positive {
             if value == 0 {

@@ -10,6 +10,7 @@
 
 pub mod agenda;
 pub mod auth;
+pub mod bookings;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -17,3 +18,4 @@ pub mod http;
 pub mod logging;
 pub mod startup;
 pub mod store;
+pub mod worker;

@@ -12,15 +12,18 @@ use anyhow::Context;
 
 use crate::{
     auth::{LoginThrottle, password, token::Tokens},
+    bookings::{Policy, token::TokenKey},
     config::Settings,
     http::{self, AppState, fallback::RouteTable, telemetry::Metrics},
     store::Store,
+    worker::{self, Housekeeping},
 };
 
 pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    housekeeping: Housekeeping,
 }
 
 impl Application {
@@ -42,6 +45,11 @@ impl Application {
             },
             metrics: Arc::new(Metrics::new()?),
             body_limit: settings.server.body_limit_bytes,
+            booking_policy: Policy {
+                max_active_per_email: i64::from(settings.booking.max_active_per_email),
+                cooldown: chrono::Duration::seconds(settings.booking.seat_cooldown_seconds as i64),
+                tokens: TokenKey::derive(&settings.auth.jwt_secret),
+            },
         });
         let route_table = web::Data::new(RouteTable::from_openapi(&http::openapi()));
 
@@ -58,10 +66,15 @@ impl Application {
             .shutdown_timeout(settings.server.shutdown_timeout_seconds)
             .listen(listener)?
             .run();
+        let housekeeping = Housekeeping {
+            every: Duration::from_secs(settings.booking.housekeeping_interval_seconds),
+            idempotency_ttl: chrono::Duration::hours(settings.booking.idempotency_hours as i64),
+        };
         Ok(Application {
             port,
             server,
             store,
+            housekeeping,
         })
     }
 
@@ -81,6 +94,10 @@ impl Application {
     /// Serves until stopped. On SIGTERM or SIGINT it stops accepting connections and lets
     /// in-flight requests finish (up to `server.shutdown_timeout_seconds`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let housekeeping =
+            tokio::spawn(worker::housekeeping(self.store.clone(), self.housekeeping));
+        let served = self.server.await;
+        housekeeping.abort();
+        served
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bookings;
 pub mod calendars;
 pub mod catalogue;
 pub mod closures;
@@ -36,6 +37,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     auth::{LoginThrottle, token::Tokens},
+    bookings::Policy,
     store::Store,
 };
 use fallback::RouteTable;
@@ -50,6 +52,7 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     pub metrics: Arc<Metrics>,
     pub body_limit: usize,
+    pub booking_policy: Policy,
 }
 
 impl AppState {
@@ -76,6 +79,8 @@ impl AppState {
         (name = "slots", description = "Publishing slots"),
         (name = "availability", description = "What applicants can book"),
         (name = "audit", description = "Who changed what"),
+        (name = "bookings", description = "Applicants book, view, cancel and move their visit"),
+        (name = "desk", description = "The office runs the day: agenda, search, check-in, no-show, cancel"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -132,7 +137,18 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(slots::block)
         .service(slots::availability)
         .service(audit::office_log)
-        .service(audit::national_log);
+        .service(audit::national_log)
+        .service(bookings::create)
+        .service(bookings::show)
+        .service(bookings::cancel)
+        .service(bookings::reschedule)
+        .service(bookings::calendar)
+        .service(bookings::agenda)
+        .service(bookings::search)
+        .service(bookings::check_in)
+        .service(bookings::attended)
+        .service(bookings::no_show)
+        .service(bookings::cancel_by_office);
 }
 
 /// The OpenAPI document, collected from the handlers (the same one `/openapi.json` serves and

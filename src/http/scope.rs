@@ -64,8 +64,8 @@ pub fn visible_office(
     }
 }
 
-/// Records a configuration change in the audit log, in the caller's transaction. `action` is
-/// `entity.verb`, such as `calendar.create`.
+/// Records a change in the audit log, in the caller's transaction. `action` is `entity.verb`,
+/// such as `calendar.create`.
 pub fn audit(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -74,7 +74,7 @@ pub fn audit(
     entity_id: impl ToString,
     before: Option<&impl Serialize>,
     after: Option<&impl Serialize>,
-) -> Result<(), ApiError> {
+) -> diesel::QueryResult<()> {
     fn json(value: &impl Serialize) -> serde_json::Value {
         serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
     }
@@ -87,6 +87,5 @@ pub fn audit(
         before: before.map(json),
         after: after.map(json),
     };
-    audit::record(conn, change, Utc::now())?;
-    Ok(())
+    audit::record(conn, change, Utc::now())
 }

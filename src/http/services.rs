@@ -64,6 +64,7 @@ pub struct ServiceView {
     pub min_notice_hours: i32,
     pub horizon_days: i32,
     pub desk_share_percent: i32,
+    pub change_cutoff_hours: i32,
     /// Turned-off services are hidden from applicants; their bookings stay valid.
     pub active: bool,
     pub updated_at: DateTime<Utc>,
@@ -80,6 +81,7 @@ impl From<&OfficeService> for ServiceView {
             min_notice_hours: service.settings.min_notice_hours,
             horizon_days: service.settings.horizon_days,
             desk_share_percent: service.settings.desk_share_percent,
+            change_cutoff_hours: service.settings.change_cutoff_hours,
             active: service.active,
             updated_at: service.updated_at,
         }
@@ -100,6 +102,9 @@ pub struct ServiceSettingsRequest {
     pub horizon_days: Option<i32>,
     #[schema(example = 20)]
     pub desk_share_percent: Option<i32>,
+    /// Applicants may cancel or move a visit until this many hours before it (default 24).
+    #[schema(example = 24)]
+    pub change_cutoff_hours: Option<i32>,
 }
 
 fn check_settings(body: ServiceSettingsRequest) -> Result<ServiceSettings, FieldErrors> {
@@ -136,6 +141,12 @@ fn check_settings(body: ServiceSettingsRequest) -> Result<ServiceSettings, Field
         0..=100,
         defaults.desk_share_percent,
     );
+    let change_cutoff_hours = within(
+        "change_cutoff_hours",
+        body.change_cutoff_hours,
+        0..=720,
+        defaults.change_cutoff_hours,
+    );
     let duration_minutes = body
         .duration_minutes
         .and_then(|d| errors.check("duration_minutes", check_duration(d)));
@@ -145,6 +156,7 @@ fn check_settings(body: ServiceSettingsRequest) -> Result<ServiceSettings, Field
         min_notice_hours,
         horizon_days,
         desk_share_percent,
+        change_cutoff_hours,
     };
     if errors.is_empty() {
         Ok(settings)

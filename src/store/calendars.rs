@@ -122,6 +122,14 @@ fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<
         .collect())
 }
 
+/// The office services a calendar serves.
+pub fn service_ids(conn: &mut DbConnection, calendar_id: i64) -> QueryResult<Vec<i64>> {
+    calendar_services::table
+        .filter(calendar_services::calendar_id.eq(calendar_id))
+        .select(calendar_services::office_service_id)
+        .load(conn)
+}
+
 pub fn insert(
     conn: &mut DbConnection,
     office_id: i64,

@@ -6,6 +6,7 @@
 //! transaction.
 
 pub mod audit;
+pub mod bookings;
 pub mod calendars;
 pub mod catalogue;
 pub mod closures;

@@ -101,6 +101,16 @@ pub fn find_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<O
         .transpose()
 }
 
+pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Office>> {
+    offices::table
+        .find(id)
+        .select(OfficeRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(OfficeRow::into_office)
+        .transpose()
+}
+
 /// The office's row id, when an office has this code.
 pub fn id_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<Option<i64>> {
     offices::table

@@ -34,6 +34,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        change_cutoff_hours -> Integer,
     }
 }
 
@@ -74,6 +75,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        change_cutoff_hours -> Integer,
     }
 }
 
@@ -137,6 +139,8 @@ diesel::table! {
         block_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Seats freed recently, not yet back on sale.
+        cooling -> Integer,
     }
 }
 
@@ -154,7 +158,71 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bookings (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        slot_id -> BigInt,
+        office_service_id -> BigInt,
+        reference -> Text,
+        token_hash -> Text,
+        token_salt -> Text,
+        case_number -> Text,
+        full_name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        language -> Text,
+        channel -> Text,
+        status -> Text,
+        is_test -> Bool,
+        sequence -> Integer,
+        created_by -> Nullable<BigInt>,
+        cancelled_at -> Nullable<Timestamp>,
+        cancelled_by -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        checked_in_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    seat_releases (id) {
+        id -> BigInt,
+        slot_id -> BigInt,
+        available_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (office_id, key) {
+        office_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        booking_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    booking_events (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        booking_id -> BigInt,
+        kind -> Text,
+        detail -> Nullable<Text>,
+        actor_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(staff -> offices (office_id));
+diesel::joinable!(bookings -> slots (slot_id));
+diesel::joinable!(bookings -> office_services (office_service_id));
+diesel::joinable!(bookings -> offices (office_id));
+diesel::joinable!(seat_releases -> slots (slot_id));
+diesel::joinable!(booking_events -> bookings (booking_id));
 diesel::joinable!(office_services -> offices (office_id));
 diesel::joinable!(office_services -> appointment_types (appointment_type_id));
 diesel::joinable!(calendars -> offices (office_id));
@@ -178,4 +246,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     closures,
     slots,
     audit_log,
+    bookings,
+    seat_releases,
+    idempotency_keys,
+    booking_events,
 );

@@ -23,6 +23,8 @@ pub struct ServiceSettings {
     pub horizon_days: i32,
     /// Share of each day's seats held back for the desk and phone channel.
     pub desk_share_percent: i32,
+    /// Applicants may cancel or move a visit until this long before it.
+    pub change_cutoff_hours: i32,
 }
 
 impl Default for ServiceSettings {
@@ -33,6 +35,7 @@ impl Default for ServiceSettings {
             min_notice_hours: 24,
             horizon_days: 60,
             desk_share_percent: 0,
+            change_cutoff_hours: 24,
         }
     }
 }
@@ -66,6 +69,7 @@ struct ServiceRow {
     min_notice_hours: i32,
     horizon_days: i32,
     desk_share_percent: i32,
+    change_cutoff_hours: i32,
     active: bool,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
@@ -82,11 +86,23 @@ fn service((row, appointment_type): (ServiceRow, TypeRow)) -> QueryResult<Office
             min_notice_hours: row.min_notice_hours,
             horizon_days: row.horizon_days,
             desk_share_percent: row.desk_share_percent,
+            change_cutoff_hours: row.change_cutoff_hours,
         },
         active: row.active,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
     })
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OfficeService>> {
+    office_services::table
+        .inner_join(appointment_types::table)
+        .filter(office_services::id.eq(id))
+        .select((ServiceRow::as_select(), TypeRow::as_select()))
+        .first(conn)
+        .optional()?
+        .map(service)
+        .transpose()
 }
 
 /// The office's services, active or not, by type code.
@@ -134,6 +150,7 @@ pub fn insert(
             office_services::min_notice_hours.eq(settings.min_notice_hours),
             office_services::horizon_days.eq(settings.horizon_days),
             office_services::desk_share_percent.eq(settings.desk_share_percent),
+            office_services::change_cutoff_hours.eq(settings.change_cutoff_hours),
             office_services::active.eq(true),
             office_services::created_at.eq(db_time(now)),
             office_services::updated_at.eq(db_time(now)),
@@ -156,6 +173,7 @@ pub fn update(
             office_services::min_notice_hours.eq(settings.min_notice_hours),
             office_services::horizon_days.eq(settings.horizon_days),
             office_services::desk_share_percent.eq(settings.desk_share_percent),
+            office_services::change_cutoff_hours.eq(settings.change_cutoff_hours),
             office_services::active.eq(true),
             office_services::updated_at.eq(db_time(now)),
         ))

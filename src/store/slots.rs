@@ -10,11 +10,11 @@ use super::{
     DbConnection, db_time, on_backend,
     schema::{calendar_services, slots},
 };
-use crate::domain::slots::{Conflict, ConflictReason, ExistingSlot, Reconciliation, web_available};
+use crate::domain::slots::{Conflict, ConflictReason, ExistingSlot, Reconciliation, Seats};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = slots)]
-struct SlotRow {
+pub(crate) struct SlotRow {
     id: i64,
     calendar_id: i64,
     local_date: NaiveDate,
@@ -26,6 +26,7 @@ struct SlotRow {
     booked_desk: i32,
     blocked: bool,
     block_reason: Option<String>,
+    cooling: i32,
 }
 
 #[derive(Debug, Clone)]
@@ -41,20 +42,27 @@ pub struct Slot {
     pub booked_desk: i32,
     pub blocked: bool,
     pub block_reason: Option<String>,
+    pub cooling: i32,
 }
 
 impl Slot {
+    pub fn seats(&self) -> Seats {
+        Seats {
+            capacity: self.capacity,
+            held_for_desk: self.held_for_desk,
+            booked_web: self.booked_web,
+            booked_desk: self.booked_desk,
+            cooling: self.cooling,
+        }
+    }
+
     /// Seats an applicant can still book online.
     pub fn web_available(&self) -> i32 {
         if self.blocked {
-            return 0;
+            0
+        } else {
+            self.seats().web_available()
         }
-        web_available(
-            self.capacity,
-            self.held_for_desk,
-            self.booked_web,
-            self.booked_desk,
-        )
     }
 }
 
@@ -72,6 +80,7 @@ impl From<SlotRow> for Slot {
             booked_desk: row.booked_desk,
             blocked: row.blocked,
             block_reason: row.block_reason,
+            cooling: row.cooling,
         }
     }
 }
@@ -132,6 +141,10 @@ pub fn apply(
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let now = db_time(now);
+    // Existing rows are changed in ascending id order, the order every other writer locks
+    // slots in, so publication cannot deadlock with bookings.
+    plan.update.sort_by_key(|update| update.id);
+    plan.remove.sort_unstable();
     for chunk in plan.create.chunks(INSERT_CHUNK) {
         let rows: Vec<NewSlot> = chunk
             .iter()
@@ -197,13 +210,22 @@ pub fn apply(
 
     // A booked slot the office no longer holds keeps its bookings but sells nothing more, not
     // even a seat freed by a cancellation.
-    for conflict in &plan.conflicts {
-        let reason = match conflict.reason {
-            ConflictReason::NoLongerOpen => "No longer within the opening hours",
-            ConflictReason::DurationChanged => "The service's duration has changed",
-            ConflictReason::FewerDesksThanBookings => continue,
-        };
-        diesel::update(slots::table.find(conflict.slot_id))
+    let mut to_block: Vec<(i64, &str)> = plan
+        .conflicts
+        .iter()
+        .filter_map(|conflict| match conflict.reason {
+            ConflictReason::NoLongerOpen => {
+                Some((conflict.slot_id, "No longer within the opening hours"))
+            }
+            ConflictReason::DurationChanged => {
+                Some((conflict.slot_id, "The service's duration has changed"))
+            }
+            ConflictReason::FewerDesksThanBookings => None,
+        })
+        .collect();
+    to_block.sort_unstable();
+    for (slot_id, reason) in to_block {
+        diesel::update(slots::table.find(slot_id))
             .set((
                 slots::blocked.eq(true),
                 slots::block_reason.eq(reason),
@@ -258,8 +280,8 @@ pub fn web_bookable(
         .filter(slots::starts_at.ge(db_time(from)))
         .filter(slots::starts_at.lt(db_time(to)))
         .filter(slots::blocked.eq(false))
-        .filter((slots::booked_web + slots::booked_desk).lt(slots::capacity))
-        .filter(slots::booked_web.lt(slots::capacity - slots::held_for_desk))
+        .filter((slots::booked_web + slots::booked_desk + slots::cooling).lt(slots::capacity))
+        .filter((slots::booked_web + slots::cooling).lt(slots::capacity - slots::held_for_desk))
         .select(SlotRow::as_select())
         .order((slots::starts_at, slots::id))
         .load(conn)?

@@ -7,6 +7,8 @@ mod helpers;
 mod agenda;
 mod auth;
 mod binary;
+mod bookings;
+mod desk;
 mod errors;
 mod offices;
 mod openapi;

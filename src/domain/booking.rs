@@ -1,0 +1,423 @@
+//! Bookings: the case number they are bound to, the reference read aloud at the desk, the
+//! statuses a visit goes through, and every reason a booking can be refused.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A case number (numero di pratica), uppercased, spaces removed: letters, digits, `/` and `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CaseNumber(String);
+
+impl CaseNumber {
+    pub fn parse(text: &str) -> Result<CaseNumber, &'static str> {
+        const MESSAGE: &str = "must be your case number (numero di pratica) as printed on your documents: \
+                               letters, digits, / and -, such as RM/2026/001234";
+        let normalised: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        let well_formed = (4..=40).contains(&normalised.len())
+            && normalised
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '/' || c == '-')
+            && normalised.chars().any(|c| c.is_ascii_digit())
+            && normalised.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && normalised.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if well_formed {
+            Ok(CaseNumber(normalised))
+        } else {
+            Err(MESSAGE)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CaseNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The characters of a reference: no 0/O, no 1/I, so it survives being read aloud or copied.
+pub const REFERENCE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/// A booking's reference, `XXXX-XXXX` (40 random bits).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference(String);
+
+impl Reference {
+    /// Builds a reference from eight random bytes (one character each).
+    pub fn from_random(bytes: [u8; 8]) -> Reference {
+        let chars: String = bytes
+            .iter()
+            .map(|b| REFERENCE_ALPHABET[usize::from(b % 32)] as char)
+            .collect();
+        Reference(format!("{}-{}", &chars[..4], &chars[4..]))
+    }
+
+    /// Reads a reference as people type it: any case, with or without the dash or spaces.
+    pub fn parse(text: &str) -> Option<Reference> {
+        let chars: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect::<String>()
+            .to_uppercase();
+        let valid = chars.len() == 8 && chars.bytes().all(|b| REFERENCE_ALPHABET.contains(&b));
+        valid.then(|| Reference(format!("{}-{}", &chars[..4], &chars[4..])))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Languages the confirmation mail is written in.
+pub const LANGUAGES: [&str; 8] = ["it", "en", "fr", "es", "ar", "sq", "uk", "zh"];
+
+pub fn parse_language(text: &str) -> Result<String, String> {
+    let code = text.trim().to_lowercase();
+    if LANGUAGES.contains(&code.as_str()) {
+        Ok(code)
+    } else {
+        Err(format!("must be one of {}", LANGUAGES.join(", ")))
+    }
+}
+
+/// A person's name as written on their passport.
+pub fn parse_full_name(text: &str) -> Result<String, &'static str> {
+    let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let letters = name.chars().filter(|c| c.is_alphabetic()).count();
+    if letters < 2
+        || name.chars().count() > 120
+        || name.chars().any(|c| c.is_control() || c.is_ascii_digit())
+    {
+        Err("must be the full name as on the passport (2 to 120 characters, no digits)")
+    } else {
+        Ok(name)
+    }
+}
+
+/// Who made the booking: the applicant online, or the office at its desk or phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Web,
+    Desk,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Desk => "desk",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Channel> {
+        match text {
+            "web" => Some(Channel::Web),
+            "desk" => Some(Channel::Desk),
+            _ => None,
+        }
+    }
+}
+
+/// Where a visit stands: confirmed → checked-in → attended; confirmed → no-show;
+/// confirmed → cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Confirmed,
+    CheckedIn,
+    Attended,
+    NoShow,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Confirmed => "confirmed",
+            Status::CheckedIn => "checked_in",
+            Status::Attended => "attended",
+            Status::NoShow => "no_show",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        [
+            Status::Confirmed,
+            Status::CheckedIn,
+            Status::Attended,
+            Status::NoShow,
+            Status::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+
+    /// Still ahead or under way: counts against the per-case and per-email limits.
+    pub fn is_active(self) -> bool {
+        matches!(self, Status::Confirmed | Status::CheckedIn)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the desk does with a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskAction {
+    CheckIn,
+    MarkAttended,
+    MarkNoShow,
+    Cancel,
+}
+
+impl DeskAction {
+    pub fn verb(self) -> &'static str {
+        match self {
+            DeskAction::CheckIn => "checked in",
+            DeskAction::MarkAttended => "marked attended",
+            DeskAction::MarkNoShow => "marked as a no-show",
+            DeskAction::Cancel => "cancelled",
+        }
+    }
+
+    /// The one state machine every status change goes through.
+    pub fn apply(self, status: Status) -> Result<Status, Refusal> {
+        match (self, status) {
+            (DeskAction::CheckIn, Status::Confirmed) => Ok(Status::CheckedIn),
+            (DeskAction::MarkAttended, Status::CheckedIn) => Ok(Status::Attended),
+            (DeskAction::MarkNoShow, Status::Confirmed) => Ok(Status::NoShow),
+            (DeskAction::Cancel, Status::Confirmed) => Ok(Status::Cancelled),
+            (action, status) => Err(Refusal::InvalidTransition { status, action }),
+        }
+    }
+}
+
+/// Why a booking, a change or a status update is refused: each with its own stable code and
+/// a message an applicant understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    SlotFull,
+    /// Blocked, or no longer published.
+    SlotUnavailable,
+    InviteOnly,
+    TooLate {
+        earliest: DateTime<Utc>,
+    },
+    TooEarly {
+        latest: DateTime<Utc>,
+    },
+    SlotInThePast,
+    CaseAlreadyBooked,
+    TooManyBookings {
+        limit: i64,
+    },
+    ChangeCutoffPassed {
+        cutoff_hours: i32,
+    },
+    SameSlot,
+    NotChangeable {
+        status: Status,
+    },
+    InvalidTransition {
+        status: Status,
+        action: DeskAction,
+    },
+    NotTheVisitDay,
+    VisitNotStarted,
+    OfficeNotOpen,
+    IdempotencyKeyReused,
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::SlotFull => "slot_full",
+            Refusal::SlotUnavailable => "slot_unavailable",
+            Refusal::InviteOnly => "invite_only",
+            Refusal::TooLate { .. } => "min_notice",
+            Refusal::TooEarly { .. } => "beyond_horizon",
+            Refusal::SlotInThePast => "slot_in_the_past",
+            Refusal::CaseAlreadyBooked => "case_already_booked",
+            Refusal::TooManyBookings { .. } => "too_many_bookings",
+            Refusal::ChangeCutoffPassed { .. } => "change_cutoff_passed",
+            Refusal::SameSlot => "same_slot",
+            Refusal::NotChangeable { .. } => "booking_not_changeable",
+            Refusal::InvalidTransition { .. } => "invalid_status_transition",
+            Refusal::NotTheVisitDay => "not_the_visit_day",
+            Refusal::VisitNotStarted => "visit_not_started",
+            Refusal::OfficeNotOpen => "office_not_open",
+            Refusal::IdempotencyKeyReused => "idempotency_key_reused",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::SlotFull => "This time is fully booked. Please choose another one.".into(),
+            Refusal::SlotUnavailable => "This time can no longer be booked. Please choose another one.".into(),
+            Refusal::InviteOnly => "This appointment is given by invitation only: the office will contact you.".into(),
+            Refusal::TooLate { earliest } => format!("This time is too soon to book online; choose a time after {}.", earliest.format("%Y-%m-%d %H:%M UTC")),
+            Refusal::TooEarly { latest } => format!("This time is too far ahead to book yet; choose a time before {}.", latest.format("%Y-%m-%d %H:%M UTC")),
+            Refusal::SlotInThePast => "This time has already passed.".into(),
+            Refusal::CaseAlreadyBooked => "This case number already has an appointment of this type. Cancel or move that one instead.".into(),
+            Refusal::TooManyBookings { limit } => format!("This email address already has {limit} appointments at this office, the most allowed."),
+            Refusal::ChangeCutoffPassed { cutoff_hours } => format!("Appointments can be cancelled or moved until {cutoff_hours} hours before; please contact the office."),
+            Refusal::SameSlot => "The appointment is already at this time.".into(),
+            Refusal::NotChangeable { status } => format!("This appointment is {status} and can no longer be changed."),
+            Refusal::InvalidTransition { status, action } => format!("A booking that is {status} cannot be {}.", action.verb()),
+            Refusal::NotTheVisitDay => "Check-in is possible only on the day of the visit.".into(),
+            Refusal::VisitNotStarted => "A no-show can be recorded only after the visit was due to start.".into(),
+            Refusal::OfficeNotOpen => "This office does not take bookings at the moment.".into(),
+            Refusal::IdempotencyKeyReused => "This Idempotency-Key was already used for a different request.".into(),
+        }
+    }
+
+    /// 422 for input the client must change, 409 for the state of things.
+    pub fn is_unprocessable(&self) -> bool {
+        matches!(self, Refusal::IdempotencyKeyReused)
+    }
+}
+
+/// The timing rules of a self-booking: not inside the minimum notice, not beyond the horizon.
+pub fn check_web_timing(
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    min_notice_hours: i32,
+    horizon_days: i32,
+) -> Result<(), Refusal> {
+    if starts_at <= now {
+        return Err(Refusal::SlotInThePast);
+    }
+    let earliest = now + Duration::hours(i64::from(min_notice_hours));
+    if starts_at < earliest {
+        return Err(Refusal::TooLate { earliest });
+    }
+    let latest = now + Duration::days(i64::from(horizon_days));
+    if starts_at > latest {
+        return Err(Refusal::TooEarly { latest });
+    }
+    Ok(())
+}
+
+/// An applicant may cancel or move a visit until the cut-off before it.
+pub fn check_change_cutoff(
+    starts_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    cutoff_hours: i32,
+) -> Result<(), Refusal> {
+    if now + Duration::hours(i64::from(cutoff_hours)) > starts_at {
+        Err(Refusal::ChangeCutoffPassed { cutoff_hours })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_numbers_are_normalised_and_checked() {
+        assert_eq!(
+            CaseNumber::parse(" rm/2026/ 001234 ").unwrap().as_str(),
+            "RM/2026/001234"
+        );
+        assert_eq!(CaseNumber::parse("P-LT-778").unwrap().as_str(), "P-LT-778");
+        for bad in ["", "abc", "RM_2026_1", "/RM2026", "RM 2026 ÷ 1", "ABCDEF"] {
+            assert!(CaseNumber::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn references_avoid_confusable_characters_and_read_back_loosely() {
+        let reference = Reference::from_random([0, 1, 2, 3, 30, 31, 32, 255]);
+        assert_eq!(reference.as_str(), "2345-YZ2Z");
+        assert_eq!(Reference::parse("2345yz2z"), Some(reference.clone()));
+        assert_eq!(Reference::parse(" 2345 - YZ2Z "), Some(reference));
+        assert_eq!(Reference::parse("2345-YZ2O"), None, "no letter O");
+        assert_eq!(Reference::parse("2345-YZ21"), None, "no digit 1");
+        assert!(!REFERENCE_ALPHABET.iter().any(|c| b"01OI".contains(c)));
+    }
+
+    #[test]
+    fn the_status_machine_allows_only_the_documented_moves() {
+        use DeskAction::*;
+        use Status::*;
+        assert_eq!(CheckIn.apply(Confirmed), Ok(CheckedIn));
+        assert_eq!(MarkAttended.apply(CheckedIn), Ok(Attended));
+        assert_eq!(MarkNoShow.apply(Confirmed), Ok(NoShow));
+        assert_eq!(Cancel.apply(Confirmed), Ok(Cancelled));
+        for (action, status) in [
+            (MarkAttended, Confirmed),
+            (CheckIn, Cancelled),
+            (Cancel, CheckedIn),
+            (MarkNoShow, Attended),
+            (CheckIn, CheckedIn),
+        ] {
+            let refusal = action.apply(status).unwrap_err();
+            assert_eq!(refusal.code(), "invalid_status_transition");
+        }
+        assert_eq!(
+            Cancel.apply(Attended).unwrap_err().message(),
+            "A booking that is attended cannot be cancelled."
+        );
+    }
+
+    #[test]
+    fn self_booking_respects_notice_horizon_and_cutoff() {
+        let now = Utc::now();
+        let at = |hours: i64| now + Duration::hours(hours);
+        assert_eq!(
+            check_web_timing(at(-1), now, 24, 60),
+            Err(Refusal::SlotInThePast)
+        );
+        assert_eq!(
+            check_web_timing(at(10), now, 24, 60).unwrap_err().code(),
+            "min_notice"
+        );
+        assert!(check_web_timing(at(25), now, 24, 60).is_ok());
+        assert_eq!(
+            check_web_timing(at(24 * 61), now, 24, 60)
+                .unwrap_err()
+                .code(),
+            "beyond_horizon"
+        );
+        assert!(check_change_cutoff(at(30), now, 24).is_ok());
+        assert_eq!(
+            check_change_cutoff(at(20), now, 24).unwrap_err().code(),
+            "change_cutoff_passed"
+        );
+    }
+
+    #[test]
+    fn names_and_languages() {
+        assert_eq!(
+            parse_full_name("  Amina   Diallo ").unwrap(),
+            "Amina Diallo"
+        );
+        assert!(parse_full_name("A").is_err() && parse_full_name("R2D2").is_err());
+        assert!(parse_full_name("Олена Коваленко").is_ok());
+        assert_eq!(parse_language("AR").unwrap(), "ar");
+        assert!(parse_language("de").unwrap_err().contains("it, en, fr"));
+    }
+}

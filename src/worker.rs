@@ -1,0 +1,41 @@
+//! Background work each instance runs beside its HTTP server. It keeps no state of its own:
+//! everything is in the database, and every step is safe with several instances at once.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::{
+    bookings::{self, BookingError},
+    store::{Store, bookings as stored},
+};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Housekeeping {
+    pub every: Duration,
+    /// How long idempotency records are kept.
+    pub idempotency_ttl: chrono::Duration,
+}
+
+/// Puts cooled-down seats back on sale and forgets old idempotency records, forever.
+pub async fn housekeeping(store: Store, settings: Housekeeping) {
+    let mut ticker = tokio::time::interval(settings.every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let ttl = settings.idempotency_ttl;
+        let done = store
+            .write(move |conn| -> Result<(i32, usize), BookingError> {
+                let now = Utc::now();
+                let released = bookings::release_cooled_seats(conn, now)?;
+                let forgotten = stored::purge_keys(conn, now - ttl)?;
+                Ok((released, forgotten))
+            })
+            .await;
+        match done {
+            Ok((0, 0)) => {}
+            Ok((released, forgotten)) => tracing::info!(released, forgotten, "housekeeping"),
+            Err(error) => tracing::warn!(?error, "housekeeping failed; trying again next round"),
+        }
+    }
+}
