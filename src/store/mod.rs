@@ -18,7 +18,7 @@ pub mod services;
 pub mod slots;
 pub mod staff;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 
@@ -64,6 +64,10 @@ pub enum StoreError {
 pub struct Store {
     pool: Pool<ConnectionManager>,
     backend: Backend,
+    /// SQLite only: write transactions take turns here, first come first served. SQLite runs
+    /// one writer at a time anyway, and its busy handler wakes waiters in no fair order, so
+    /// under load one writer could wait past the busy timeout while others overtake it.
+    sqlite_writers: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -88,7 +92,13 @@ impl Store {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(settings.pool_timeout_seconds))
             .build(manager)?;
-        Ok(Store { pool, backend })
+        let sqlite_writers =
+            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_writers,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -146,7 +156,16 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.read(move |conn| write_transaction(conn, work)).await
+        let turn = match &self.sqlite_writers {
+            Some(queue) => Some(queue.clone().lock_owned().await),
+            None => None,
+        };
+        self.read(move |conn| {
+            // Held until the transaction ends, even if the request that asked is gone.
+            let _turn = turn;
+            write_transaction(conn, work)
+        })
+        .await
     }
 
     /// Connections open and idle, for the metrics.

@@ -14,3 +14,4 @@ mod offices;
 mod openapi;
 mod operations;
 mod staff;
+mod store;

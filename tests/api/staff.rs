@@ -134,8 +134,8 @@ on_both_databases! {
         app.create_office("RM").await;
         let admin = app.login_as_admin().await;
 
-        // Each creation is a transaction that reads (the office) and then writes (the account):
-        // on SQLite only BEGIN IMMEDIATE makes 20 of them at once wait for each other.
+        // Each creation is a transaction that reads (the office) and then writes (the account);
+        // twenty at once all succeed (see store.rs for two processes on one SQLite file).
         let distinct = (0..20).map(|i| {
             let body = new_staff(&format!("op{i}@prefettura.it"), "operator", Some("RM"));
             let admin = admin.clone();

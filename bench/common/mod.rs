@@ -1,0 +1,190 @@
+//! What the benchmarks share: a scratch database, a server over it, offices configured like a
+//! busy prefecture, and latency percentiles.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use secrecy::SecretString;
+use sportello::{
+    config::Settings,
+    domain::{
+        catalogue::TypeCode,
+        hours::{IntervalInput, WeeklyHours},
+        office::{OfficeCode, PatronDay, Stage},
+    },
+    startup::Application,
+    store::{
+        Backend, DbConnection, Store, StoreError, calendars, catalogue,
+        offices::{self, OfficeDetails},
+        services::{self, ServiceSettings},
+    },
+};
+
+/// The backends `BENCH_DATABASES` asks for (default both).
+pub fn backends() -> Vec<(Backend, &'static str)> {
+    let wanted = std::env::var("BENCH_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
+    [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")]
+        .into_iter()
+        .filter(|(_, name)| wanted.split(',').any(|w| w.trim() == *name))
+        .collect()
+}
+
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A scratch database, removed afterwards.
+pub enum Scratch {
+    Sqlite(tempfile::TempDir),
+    Postgres { server: String, name: String },
+}
+
+impl Scratch {
+    pub fn create(backend: Backend, label: &str) -> anyhow::Result<Scratch> {
+        Ok(match backend {
+            Backend::Sqlite => Scratch::Sqlite(tempfile::tempdir()?),
+            Backend::Postgres => {
+                let server = std::env::var("SPORTELLO_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let name = format!("sportello_bench_{label}_{}", std::process::id());
+                let mut admin = PgConnection::establish(&server)?;
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin)?;
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+                Scratch::Postgres { server, name }
+            }
+        })
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Scratch::Sqlite(dir) => format!("sqlite://{}/bench.db", dir.path().display()),
+            Scratch::Postgres { server, name } => {
+                let base = server
+                    .rsplit_once('/')
+                    .map_or(server.as_str(), |(base, _)| base);
+                format!("{base}/{name}")
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Scratch::Postgres { server, name } = self
+            && let Ok(mut admin) = PgConnection::establish(server)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+/// The real server over the scratch database, on a free port.
+pub struct Served {
+    pub port: u16,
+    pub store: Store,
+    pub handle: actix_web::dev::ServerHandle,
+}
+
+pub async fn serve(scratch: &Scratch, pool_size: u32) -> anyhow::Result<Served> {
+    let mut settings = Settings::defaults()?;
+    settings.database.url = SecretString::from(scratch.url());
+    settings.database.pool_size = pool_size;
+    settings.server.port = 0;
+    settings.server.workers = 2;
+    settings.booking.max_active_per_email = 1_000_000;
+    let app = Application::build(&settings).await?;
+    let served = Served {
+        port: app.port(),
+        store: app.store().clone(),
+        handle: app.handle(),
+    };
+    tokio::spawn(app.run_until_stopped());
+    Ok(served)
+}
+
+fn hours() -> WeeklyHours {
+    let input: Vec<IntervalInput> = (1..=5)
+        .flat_map(|weekday| {
+            [("08:30", "13:00"), ("14:00", "16:30")].map(|(opens, closes)| IntervalInput {
+                weekday,
+                opens: opens.into(),
+                closes: closes.into(),
+            })
+        })
+        .collect();
+    WeeklyHours::parse(&input).expect("valid hours")
+}
+
+pub fn office_code(index: usize) -> OfficeCode {
+    OfficeCode::parse(&format!("B{index:03}")).expect("code")
+}
+
+/// Office `B001`…, live: document delivery (30 min) on three desks and permit collection
+/// (15 min) on two, Monday to Friday 08:30–13:00 and 14:00–16:30, a 20% desk share, bookable
+/// from now to 400 days ahead. Returns its id.
+pub fn configure_office(conn: &mut DbConnection, index: usize) -> Result<i64, StoreError> {
+    let now = Utc::now();
+    let details = OfficeDetails {
+        name: format!("Sportello Unico {index}"),
+        address: "Piazza del Viminale 1".into(),
+        city: "Roma".into(),
+        province: "RM".into(),
+        latitude: None,
+        longitude: None,
+        timezone: chrono_tz::Europe::Rome,
+        email: None,
+        phone: None,
+        languages: vec!["it".into()],
+        patron_day: Some(PatronDay::parse("06-29").expect("day")),
+    };
+    let office = offices::insert(conn, &office_code(index), &details, now)?;
+    offices::set_stage(conn, office, Stage::Live, now)?;
+    let settings = ServiceSettings {
+        horizon_days: 400,
+        min_notice_hours: 0,
+        desk_share_percent: 20,
+        ..ServiceSettings::default()
+    };
+    for (type_code, desks) in [("document_delivery", 3), ("permit_collection", 2)] {
+        let appointment_type =
+            catalogue::find_by_code(conn, &TypeCode::parse(type_code).expect("code"))?
+                .ok_or_else(|| StoreError::Migration(format!("{type_code} missing")))?;
+        let service = services::insert(conn, office, appointment_type.id, &settings, now)?;
+        let fields = calendars::CalendarFields {
+            name: format!("{type_code} desks"),
+            desks,
+            valid_from: None,
+            valid_until: None,
+        };
+        let calendar = calendars::insert(conn, office, &fields, &[service], now)?;
+        calendars::replace_hours(conn, calendar, &hours(), now)?;
+    }
+    Ok(office)
+}
+
+pub fn percentiles(mut samples: Vec<Duration>) -> String {
+    if samples.is_empty() {
+        return "no samples".into();
+    }
+    samples.sort();
+    let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    format!(
+        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.90).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        samples[samples.len() - 1].as_secs_f64() * 1e3
+    )
+}
+
+/// A cheap deterministic spread of indexes in `1..=count`, so runs compare.
+pub fn pick(i: usize, count: usize) -> usize {
+    (i.wrapping_mul(2_654_435_761) >> 7) % count + 1
+}
