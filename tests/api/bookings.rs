@@ -298,6 +298,38 @@ on_both_databases! {
         assert!(assert_seat_counts_match_bookings(&app).await >= 3);
     }
 
+    async fn cancelling_and_moving_close_at_the_cutoff_before_the_visit(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let (manager, _) = open_rome(&app).await;
+        // Slots within the next two weeks; changes allowed until 30 days before (so: never).
+        let service = "/api/v1/offices/RM/services/document_delivery";
+        app.put(service, &json!({"horizon_days": 730, "min_notice_hours": 0, "change_cutoff_hours": 720}), Some(&manager)).await;
+        app.post("/api/v1/offices/RM/slots/publish", &json!({"days": 14}), Some(&manager)).await;
+        let today = Utc::now().date_naive();
+        let starts = |s: &Value| chrono::DateTime::parse_from_rfc3339(s["starts_at"].as_str().unwrap()).unwrap();
+        let near: Vec<Value> = staff_slots(&app, &manager, today, today + Days::new(13))
+            .await
+            .into_iter()
+            .filter(|s| starts(s) > Utc::now() + Duration::hours(1))
+            .collect();
+        if near.len() < 2 {
+            return; // A fortnight of holidays: nothing to book (not seen in practice).
+        }
+        let booked: Value = book(&app, &applicant(&near[0], 1)).await.json().await.unwrap();
+        let (reference, token) = (booked["reference"].as_str().unwrap(), booked["manage_token"].as_str().unwrap());
+        let view: Value = manage(&app, &format!("/api/v1/bookings/{reference}"), token).await.json().await.unwrap();
+        assert!(starts(&json!({"starts_at": view["changeable_until"]})) < Utc::now(), "already past the cut-off");
+        let cancel = manage_post(&app, &format!("/api/v1/bookings/{reference}/cancel"), token, &json!({})).await;
+        let (_, problem) = assert_problem(cancel, StatusCode::CONFLICT, "change_cutoff_passed").await;
+        assert!(problem["detail"].as_str().unwrap().contains("720 hours"));
+        let moved = manage_post(&app, &format!("/api/v1/bookings/{reference}/reschedule"), token, &json!({"slot_id": near[1]["id"]})).await;
+        assert_problem(moved, StatusCode::CONFLICT, "change_cutoff_passed").await;
+        // The office can still cancel, with a reason.
+        let office_cancel = app.post(&format!("/api/v1/offices/RM/bookings/{reference}/cancel"), &json!({"reason": "Moved by phone"}), Some(&manager)).await;
+        assert_eq!(office_cancel.status(), StatusCode::OK);
+        assert_eq!(assert_seat_counts_match_bookings(&app).await, 0);
+    }
+
     async fn only_pilot_and_live_offices_take_public_bookings_and_preview_ones_are_tests(backend: Backend) {
         let app = spawn_app(backend).await;
         let (manager, slots) = open_rome(&app).await;

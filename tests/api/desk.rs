@@ -106,6 +106,17 @@ on_both_databases! {
         expected.sort();
         assert_eq!(listed, expected, "by time, then reference");
         assert_eq!(agenda["bookings"][0]["phone"], "+39 333 1234567");
+        // Filtered by calendar and by service.
+        let by_calendar: Value = app.get(&format!("/api/v1/offices/RM/agenda?calendar={calendar}"), Some(&operator)).await.json().await.unwrap();
+        assert_eq!(by_calendar["bookings"].as_array().unwrap().len(), 3);
+        let other_calendar: Value = app.get(&format!("/api/v1/offices/RM/agenda?calendar={}", calendar + 1), Some(&operator)).await.json().await.unwrap();
+        assert_eq!(other_calendar["bookings"], json!([]));
+        let by_service: Value = app.get("/api/v1/offices/RM/agenda?service=document_delivery", Some(&operator)).await.json().await.unwrap();
+        assert_eq!(by_service["bookings"].as_array().unwrap().len(), 3);
+        let unknown = app.get("/api/v1/offices/RM/agenda?service=permit_collection&date=someday", Some(&operator)).await;
+        let (_, problem) = assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let fields: Vec<String> = field_errors(&problem).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["date", "service"]);
 
         // The first comes in and is served.
         let checked: Value = act(&app, &operator, &references[0], "check-in", json!({})).await.json().await.unwrap();
