@@ -11,8 +11,10 @@ use crate::{
     config::Settings,
     domain::staff::{EmailAddress, NewPassword, Role},
     logging,
+    mail::Mailer,
     startup::Application,
     store::{self, Store, staff},
+    worker::Housekeeping,
 };
 
 #[derive(Parser)]
@@ -39,6 +41,9 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Run only the background work (mail delivery, housekeeping), without HTTP: for running
+    /// it apart from the web instances. Stops on SIGTERM or Ctrl-C.
+    Worker,
 }
 
 #[derive(Subcommand)]
@@ -65,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => create_admin(&email, password_stdin).await,
+        Command::Worker => worker().await,
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&crate::http::openapi())?);
             Ok(())
@@ -87,6 +93,28 @@ async fn serve() -> anyhow::Result<()> {
         "sportello is listening; API docs at /docs"
     );
     app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker() -> anyhow::Result<()> {
+    let settings = settings()?;
+    let store = Store::open(&settings.database)?;
+    store.migrate().await?;
+    let mailer = std::sync::Arc::new(Mailer::new(&settings, store.clone())?);
+    let housekeeping = tokio::spawn(crate::worker::housekeeping(
+        store,
+        Housekeeping::from_settings(&settings),
+    ));
+    let delivery = tokio::spawn(mailer.run());
+    tracing::info!("sportello worker running: mail delivery and housekeeping");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    housekeeping.abort();
+    delivery.abort();
     tracing::info!("stopped");
     Ok(())
 }

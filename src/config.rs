@@ -26,6 +26,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub booking: BookingSettings,
+    pub mail: MailSettings,
     pub log: LogSettings,
 }
 
@@ -68,6 +69,39 @@ pub struct BookingSettings {
     pub seat_cooldown_seconds: u64,
     pub housekeeping_interval_seconds: u64,
     pub idempotency_hours: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub from: String,
+    pub public_base_url: String,
+    pub file_dir: PathBuf,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: String,
+    pub smtp_password: SecretString,
+    pub smtp_password_file: Option<PathBuf>,
+    pub smtp_timeout_seconds: u64,
+    pub smtp_pool_size: u32,
+    pub worker_enabled: bool,
+    pub poll_interval_ms: u64,
+    pub batch_size: i64,
+    pub send_concurrency: usize,
+    pub max_attempts: i32,
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+    pub lease_seconds: u64,
+    pub reminder_hours_before: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    Starttls,
+    Tls,
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +201,9 @@ impl Settings {
         if let Some(path) = &self.auth.jwt_secret_file {
             self.auth.jwt_secret = read_secret("auth.jwt_secret_file", path)?;
         }
+        if let Some(path) = &self.mail.smtp_password_file {
+            self.mail.smtp_password = read_secret("mail.smtp_password_file", path)?;
+        }
         Ok(())
     }
 
@@ -211,6 +248,11 @@ impl Settings {
                 self.booking.housekeeping_interval_seconds,
             ),
             ("booking.idempotency_hours", self.booking.idempotency_hours),
+            ("mail.poll_interval_ms", self.mail.poll_interval_ms),
+            ("mail.batch_size", self.mail.batch_size.max(0) as u64),
+            ("mail.send_concurrency", self.mail.send_concurrency as u64),
+            ("mail.max_attempts", self.mail.max_attempts.max(0) as u64),
+            ("mail.lease_seconds", self.mail.lease_seconds),
         ];
         for (setting, value) in positive {
             if value == 0 {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod logging;
+pub mod mail;
 pub mod startup;
 pub mod store;
 pub mod worker;

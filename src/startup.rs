@@ -15,6 +15,7 @@ use crate::{
     bookings::{Policy, token::TokenKey},
     config::Settings,
     http::{self, AppState, fallback::RouteTable, telemetry::Metrics},
+    mail::Mailer,
     store::Store,
     worker::{self, Housekeeping},
 };
@@ -24,6 +25,8 @@ pub struct Application {
     server: Server,
     store: Store,
     housekeeping: Housekeeping,
+    /// The mail worker, when it runs inside this process (`mail.worker_enabled`).
+    mailer: Option<Arc<Mailer>>,
 }
 
 impl Application {
@@ -66,15 +69,17 @@ impl Application {
             .shutdown_timeout(settings.server.shutdown_timeout_seconds)
             .listen(listener)?
             .run();
-        let housekeeping = Housekeeping {
-            every: Duration::from_secs(settings.booking.housekeeping_interval_seconds),
-            idempotency_ttl: chrono::Duration::hours(settings.booking.idempotency_hours as i64),
+        let housekeeping = Housekeeping::from_settings(settings);
+        let mailer = match settings.mail.worker_enabled {
+            true => Some(Arc::new(Mailer::new(settings, store.clone())?)),
+            false => None,
         };
         Ok(Application {
             port,
             server,
             store,
             housekeeping,
+            mailer,
         })
     }
 
@@ -96,8 +101,14 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let housekeeping =
             tokio::spawn(worker::housekeeping(self.store.clone(), self.housekeeping));
+        let mailer = self.mailer.map(|mailer| tokio::spawn(mailer.run()));
         let served = self.server.await;
         housekeeping.abort();
+        if let Some(mailer) = mailer {
+            // A message cut off mid-send stays claimed until its lease lapses, then goes again
+            // with the same Message-ID.
+            mailer.abort();
+        }
         served
     }
 }

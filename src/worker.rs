@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use crate::{
     bookings::{self, BookingError},
+    config::Settings,
     store::{Store, bookings as stored},
 };
 
@@ -15,6 +16,15 @@ pub struct Housekeeping {
     pub every: Duration,
     /// How long idempotency records are kept.
     pub idempotency_ttl: chrono::Duration,
+}
+
+impl Housekeeping {
+    pub fn from_settings(settings: &Settings) -> Housekeeping {
+        Housekeeping {
+            every: Duration::from_secs(settings.booking.housekeeping_interval_seconds),
+            idempotency_ttl: chrono::Duration::hours(settings.booking.idempotency_hours as i64),
+        }
+    }
 }
 
 /// Puts cooled-down seats back on sale and forgets old idempotency records, forever.

@@ -19,6 +19,7 @@ use crate::{
         },
         catalogue::TypeCode,
         email::EmailAddress,
+        mail::MessageKind,
         office::Stage,
         slots::today,
         staff::Actor,
@@ -28,6 +29,7 @@ use crate::{
         bookings::{self, Booking, NewBooking},
         calendars, is_unique_violation,
         offices::{self, Office},
+        outbox,
         services::{self, OfficeService},
         slots::{self, Slot},
     },
@@ -248,6 +250,7 @@ pub fn book(
         booker.actor_id(),
         now,
     )?;
+    outbox::enqueue(conn, booking.id, MessageKind::Confirmed, now)?;
     if let Some(key) = key {
         bookings::set_key_booking(conn, office.id, &key.key, id)?;
     }
@@ -360,6 +363,7 @@ pub fn cancel_by_applicant(
     }
     bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
     bookings::record_event(conn, booking, "cancelled_by_applicant", None, None, now)?;
+    outbox::enqueue(conn, booking.id, MessageKind::CancelledByApplicant, now)?;
     Ok(())
 }
 
@@ -426,6 +430,7 @@ pub fn reschedule(
     bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
     let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
     bookings::record_event(conn, booking, "rescheduled", Some(detail), None, now)?;
+    outbox::enqueue(conn, booking.id, MessageKind::Rescheduled, now)?;
     Ok(())
 }
 
@@ -481,6 +486,7 @@ pub fn desk_action(
         DeskAction::MarkNoShow => ("no_show", None),
         DeskAction::Cancel => {
             bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
+            outbox::enqueue(conn, booking.id, MessageKind::CancelledByOffice, now)?;
             ("cancelled_by_office", Some(json!({"reason": reason})))
         }
     };

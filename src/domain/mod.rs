@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod email;
 pub mod holidays;
 pub mod hours;
+pub mod mail;
 pub mod office;
 pub mod slots;
 pub mod staff;

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod closures;
 pub mod extract;
 pub mod fallback;
+pub mod mail;
 pub mod offices;
 pub mod ops;
 pub mod problem;
@@ -81,6 +82,7 @@ impl AppState {
         (name = "audit", description = "Who changed what"),
         (name = "bookings", description = "Applicants book, view, cancel and move their visit"),
         (name = "desk", description = "The office runs the day: agenda, search, check-in, no-show, cancel"),
+        (name = "mail", description = "The office's outbox and the letters mail replaced"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -148,7 +150,10 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(bookings::check_in)
         .service(bookings::attended)
         .service(bookings::no_show)
-        .service(bookings::cancel_by_office);
+        .service(bookings::cancel_by_office)
+        .service(mail::outbox_list)
+        .service(mail::outbox_retry)
+        .service(mail::stats);
 }
 
 /// The OpenAPI document, collected from the handlers (the same one `/openapi.json` serves and

@@ -13,6 +13,7 @@ pub mod closures;
 pub mod connection;
 pub mod login_attempts;
 pub mod offices;
+pub mod outbox;
 pub mod schema;
 pub mod services;
 pub mod slots;

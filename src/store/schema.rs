@@ -217,7 +217,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_outbox (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        booking_id -> BigInt,
+        kind -> Text,
+        booking_sequence -> Integer,
+        recipient -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(staff -> offices (office_id));
+diesel::joinable!(mail_outbox -> bookings (booking_id));
 diesel::joinable!(bookings -> slots (slot_id));
 diesel::joinable!(bookings -> office_services (office_service_id));
 diesel::joinable!(bookings -> offices (office_id));
@@ -250,4 +271,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     seat_releases,
     idempotency_keys,
     booking_events,
+    mail_outbox,
 );

@@ -260,6 +260,46 @@ on_both_databases! {
     }
 }
 
+on_both_databases! {
+    async fn a_separate_worker_process_delivers_the_mail(backend: Backend) {
+        let smtp = crate::smtp::SmtpSink::start();
+        // The web instance, with its own worker off…
+        let app = crate::helpers::spawn_app(backend).await;
+        let (_, slots) = crate::bookings::open_rome(&app).await;
+        let booked: Value = crate::bookings::book(&app, &crate::bookings::applicant(&slots[0], 1)).await.json().await.unwrap();
+        // …and `sportello worker` beside it on the same database.
+        let mut worker = Command::new(env!("CARGO_BIN_EXE_sportello"))
+            .env_clear()
+            .env("APP_CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+            .env("DATABASE_URL", app.database.url())
+            .env("APP__MAIL__SMTP_HOST", "127.0.0.1")
+            .env("APP__MAIL__SMTP_PORT", smtp.port.to_string())
+            .env("APP__MAIL__SMTP_SECURITY", "none")
+            .env("APP__MAIL__POLL_INTERVAL_MS", "100")
+            .arg("worker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the worker runs");
+        let received = smtp.wait_for(1, Duration::from_secs(20)).await;
+        assert_eq!(received.len(), 1);
+        let subject = received[0].parsed().subject().unwrap_or_default().to_owned();
+        assert!(subject.ends_with(booked["reference"].as_str().unwrap()), "{subject}");
+
+        let stopped = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
+        assert!(stopped.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = worker.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the worker did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{status:?}");
+    }
+}
+
 #[test]
 fn production_refuses_to_start_with_the_development_secret() {
     let database = TestDatabase::create(Backend::Sqlite);

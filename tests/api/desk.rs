@@ -18,7 +18,7 @@ use crate::{
 
 /// A slot of `calendar` that started ten minutes ago, so the day's desk work can happen now
 /// whatever the time or the date (published through the store, as publishing does).
-async fn slot_under_way(app: &TestApp, office_id: i64, calendar_id: i64) -> i64 {
+pub async fn slot_under_way(app: &TestApp, office_id: i64, calendar_id: i64) -> i64 {
     let starts_at = Utc::now() - Duration::minutes(10);
     let slot = PlannedSlot {
         calendar_id,
@@ -48,7 +48,7 @@ async fn slot_under_way(app: &TestApp, office_id: i64, calendar_id: i64) -> i64 
         .unwrap()
 }
 
-async fn office_id(app: &TestApp, code: &str) -> i64 {
+pub async fn office_id(app: &TestApp, code: &str) -> i64 {
     let code = sportello::domain::office::OfficeCode::parse(code).unwrap();
     app.store
         .read(move |conn| -> Result<i64, StoreError> {

@@ -165,6 +165,8 @@ pub struct TestApp {
     pub store: Store,
     server: ServerHandle,
     admin: tokio::sync::OnceCell<Token>,
+    /// Where mail goes when no SMTP server is set (the embedded default).
+    pub mail_dir: tempfile::TempDir,
     // Declared last so the database outlives everything that uses it.
     pub database: TestDatabase,
 }
@@ -183,6 +185,12 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
     settings.server.workers = 2;
+    // Tests deliver mail when they choose (`deliver_mail`), unless they turn the worker on.
+    settings.mail.worker_enabled = false;
+    settings.mail.retry_base_seconds = 0;
+    settings.mail.public_base_url = "https://prenota.example.it".into();
+    let mail_dir = tempfile::tempdir().expect("mail folder");
+    settings.mail.file_dir = mail_dir.path().to_owned();
     customise(&mut settings);
 
     let app = Application::build(&settings)
@@ -202,6 +210,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
         store,
         server,
         admin: tokio::sync::OnceCell::new(),
+        mail_dir,
         database,
     }
 }
@@ -216,7 +225,23 @@ impl Drop for TestApp {
     }
 }
 
+/// Sends mail to `smtp` instead of files.
+pub fn send_mail_to(settings: &mut Settings, smtp: &crate::smtp::SmtpSink) {
+    settings.mail.smtp_host = "127.0.0.1".into();
+    settings.mail.smtp_port = smtp.port;
+    settings.mail.smtp_security = sportello::config::SmtpSecurity::None;
+}
+
 impl TestApp {
+    /// Runs the mail worker until nothing is due, as the worker inside `serve` would.
+    pub async fn deliver_mail(&self) -> sportello::mail::Round {
+        sportello::mail::Mailer::new(&self.settings, self.store.clone())
+            .expect("a mailer")
+            .deliver_all_due()
+            .await
+            .expect("mail delivered")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -1,0 +1,127 @@
+//! The messages a booking owes its applicant, and when a failed delivery is tried again.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every change an applicant is told about by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Confirmed,
+    Rescheduled,
+    CancelledByApplicant,
+    CancelledByOffice,
+    Reminder,
+}
+
+impl MessageKind {
+    pub const ALL: [MessageKind; 5] = [
+        MessageKind::Confirmed,
+        MessageKind::Rescheduled,
+        MessageKind::CancelledByApplicant,
+        MessageKind::CancelledByOffice,
+        MessageKind::Reminder,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Confirmed => "confirmed",
+            MessageKind::Rescheduled => "rescheduled",
+            MessageKind::CancelledByApplicant => "cancelled_by_applicant",
+            MessageKind::CancelledByOffice => "cancelled_by_office",
+            MessageKind::Reminder => "reminder",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MessageKind> {
+        MessageKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+
+    pub fn is_cancellation(self) -> bool {
+        matches!(
+            self,
+            MessageKind::CancelledByApplicant | MessageKind::CancelledByOffice
+        )
+    }
+}
+
+/// Where an outbox message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Sending,
+    Sent,
+    /// Given up after the last attempt; staff can retry it.
+    Failed,
+    /// Not sent because a later change made it stale (a reminder for a cancelled visit…).
+    Suppressed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Suppressed => "suppressed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Sending,
+            DeliveryStatus::Sent,
+            DeliveryStatus::Failed,
+            DeliveryStatus::Suppressed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// How long to wait before attempt `attempts + 1`: doubling from `base`, capped at `max`, then
+/// spread by up to ±20% (`jitter` in 0..1) so that many failures do not retry in lockstep.
+pub fn retry_delay(attempts: i32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(20);
+    let delay = base.saturating_mul(1 << doublings).min(max);
+    delay.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_a_cap() {
+        let base = Duration::from_secs(30);
+        let max = Duration::from_secs(3600);
+        let middle = |attempts| retry_delay(attempts, base, max, 0.5);
+        assert_eq!(middle(1), Duration::from_secs(30));
+        assert_eq!(middle(2), Duration::from_secs(60));
+        assert_eq!(middle(4), Duration::from_secs(240));
+        assert_eq!(middle(30), max);
+        assert_eq!(retry_delay(1, base, max, 0.0), Duration::from_secs(24));
+        assert_eq!(retry_delay(1, base, max, 1.0), Duration::from_secs(36));
+    }
+
+    #[test]
+    fn kinds_and_statuses_read_back() {
+        for kind in MessageKind::ALL {
+            assert_eq!(MessageKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(
+            DeliveryStatus::parse("failed"),
+            Some(DeliveryStatus::Failed)
+        );
+        assert!(MessageKind::CancelledByOffice.is_cancellation());
+    }
+}

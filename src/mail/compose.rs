@@ -1,0 +1,300 @@
+//! Writing a message: one template per kind (text and HTML), with every sentence taken from the
+//! booking language's string table, falling back to English, then Italian. Arabic is laid out
+//! right to left. The calendar event rides along as an `.ics` attachment.
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::Datelike;
+use lettre::{
+    Message,
+    message::{Attachment, Mailbox, MultiPart, header::ContentType},
+};
+use minijinja::{Environment, State, context, value::Kwargs};
+
+use crate::{
+    bookings::{
+        Details,
+        ics::{self, Method},
+    },
+    domain::{catalogue::pick, mail::MessageKind},
+};
+
+type Strings = HashMap<String, String>;
+
+/// Every language's string table, by language code.
+struct Locales(HashMap<&'static str, Strings>);
+
+const LOCALES: [(&str, &str); 8] = [
+    ("it", include_str!("locales/it.json")),
+    ("en", include_str!("locales/en.json")),
+    ("fr", include_str!("locales/fr.json")),
+    ("es", include_str!("locales/es.json")),
+    ("ar", include_str!("locales/ar.json")),
+    ("sq", include_str!("locales/sq.json")),
+    ("uk", include_str!("locales/uk.json")),
+    ("zh", include_str!("locales/zh.json")),
+];
+
+const TEMPLATES: [(&str, &str); 16] = [
+    ("layout.html", include_str!("templates/layout.html")),
+    ("layout.txt", include_str!("templates/layout.txt")),
+    ("documents.html", include_str!("templates/documents.html")),
+    ("documents.txt", include_str!("templates/documents.txt")),
+    ("manage.html", include_str!("templates/manage.html")),
+    ("manage.txt", include_str!("templates/manage.txt")),
+    ("confirmed.html", include_str!("templates/confirmed.html")),
+    ("confirmed.txt", include_str!("templates/confirmed.txt")),
+    (
+        "rescheduled.html",
+        include_str!("templates/rescheduled.html"),
+    ),
+    ("rescheduled.txt", include_str!("templates/rescheduled.txt")),
+    ("reminder.html", include_str!("templates/reminder.html")),
+    ("reminder.txt", include_str!("templates/reminder.txt")),
+    (
+        "cancelled_by_applicant.html",
+        include_str!("templates/cancelled_by_applicant.html"),
+    ),
+    (
+        "cancelled_by_applicant.txt",
+        include_str!("templates/cancelled_by_applicant.txt"),
+    ),
+    (
+        "cancelled_by_office.html",
+        include_str!("templates/cancelled_by_office.html"),
+    ),
+    (
+        "cancelled_by_office.txt",
+        include_str!("templates/cancelled_by_office.txt"),
+    ),
+];
+
+impl Locales {
+    fn load() -> Result<Locales, ComposeError> {
+        let mut tables = HashMap::new();
+        for (language, json) in LOCALES {
+            let table: Strings = serde_json::from_str(json)
+                .map_err(|e| ComposeError(format!("locale {language}: {e}")))?;
+            tables.insert(language, table);
+        }
+        Ok(Locales(tables))
+    }
+
+    /// The sentence `key` in `language`, else in English, else in Italian.
+    fn text<'a>(&'a self, language: &str, key: &str) -> Option<&'a str> {
+        for candidate in [language, "en", "it"] {
+            if let Some(text) = self.0.get(candidate).and_then(|table| table.get(key)) {
+                return Some(text.as_str());
+            }
+        }
+        None
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot compose the message: {0}")]
+pub struct ComposeError(String);
+
+impl From<minijinja::Error> for ComposeError {
+    fn from(error: minijinja::Error) -> ComposeError {
+        ComposeError(format!("{error:#}"))
+    }
+}
+
+pub struct Composer {
+    env: Environment<'static>,
+    locales: Arc<Locales>,
+    from: Mailbox,
+    public_base_url: String,
+}
+
+impl Composer {
+    pub fn new(from: &str, public_base_url: &str) -> Result<Composer, ComposeError> {
+        let locales = Arc::new(Locales::load()?);
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        let strings = locales.clone();
+        // {{ t("key", name=…) }}: the sentence in the message's language, itself a template.
+        env.add_function(
+            "t",
+            move |state: &State,
+                  key: &str,
+                  arguments: Kwargs|
+                  -> Result<String, minijinja::Error> {
+                let language = state
+                    .lookup("lang")
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "en".into());
+                let text = strings.text(&language, key).ok_or_else(|| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::UndefinedError,
+                        format!("no text {key:?}"),
+                    )
+                })?;
+                state
+                    .env()
+                    .render_str(text, minijinja::Value::from(arguments))
+            },
+        );
+        Ok(Composer {
+            env,
+            locales,
+            from: from
+                .parse()
+                .map_err(|e| ComposeError(format!("mail.from {from:?}: {e}")))?,
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The message `kind` about the booking, to `recipient`, with its fixed Message-ID.
+    pub fn compose(
+        &self,
+        kind: MessageKind,
+        details: &Details,
+        recipient: &str,
+        message_id: &str,
+        manage_token: &str,
+    ) -> Result<Message, ComposeError> {
+        let booking = &details.booking;
+        let language = booking.language.as_str();
+        let office = &details.office.details;
+        let texts = &details.service.appointment_type.texts;
+        let mut subject = format!(
+            "{} – {}",
+            self.locales
+                .text(language, &format!("subject_{}", kind.as_str()))
+                .unwrap_or(kind.as_str()),
+            booking.reference
+        );
+        if booking.is_test {
+            subject = format!(
+                "{} {subject}",
+                self.locales
+                    .text(language, "test_prefix")
+                    .unwrap_or("[TEST]")
+            );
+        }
+        let context = context! {
+            lang => language,
+            dir => if language == "ar" { "rtl" } else { "ltr" },
+            subject => &subject,
+            name => &booking.full_name,
+            when => self.when(details, language),
+            office_name => &office.name,
+            office_address => format!("{}, {}", office.address, office.city),
+            service_name => pick(&texts.names, language),
+            documents => pick(&texts.documents, language),
+            reference => booking.reference.as_str(),
+            case_number => &booking.case_number,
+            manage_url => format!("{}/bookings/{}?token={manage_token}", self.public_base_url, booking.reference),
+            cutoff_hours => details.service.settings.change_cutoff_hours,
+            reason => &booking.cancel_reason,
+        };
+        let text = self
+            .env
+            .get_template(&format!("{}.txt", kind.as_str()))?
+            .render(&context)?;
+        let html = self
+            .env
+            .get_template(&format!("{}.html", kind.as_str()))?
+            .render(&context)?;
+
+        let calendar = ics::calendar(details, Method::Request);
+        let method = if kind.is_cancellation() {
+            "CANCEL"
+        } else {
+            "REQUEST"
+        };
+        let calendar_type =
+            ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                .map_err(|e| ComposeError(e.to_string()))?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(recipient
+                .parse()
+                .map_err(|e| ComposeError(format!("recipient {recipient:?}: {e}")))?)
+            .subject(subject)
+            .message_id(Some(message_id.to_owned()));
+        if let Some(email) = office
+            .email
+            .as_deref()
+            .and_then(|e| e.parse::<Mailbox>().ok())
+        {
+            builder = builder.reply_to(email);
+        }
+        builder
+            .multipart(
+                MultiPart::mixed()
+                    .multipart(MultiPart::alternative_plain_html(text, html))
+                    .singlepart(
+                        Attachment::new(format!("{}.ics", booking.reference))
+                            .body(calendar, calendar_type),
+                    ),
+            )
+            .map_err(|e| ComposeError(e.to_string()))
+    }
+
+    /// The visit's local date and time, with the zone named: `lunedì 13/09/2027, 09:00
+    /// (Europe/Rome, UTC+02:00)`.
+    fn when(&self, details: &Details, language: &str) -> String {
+        let zone = details.office.details.timezone;
+        let local = details.slot.starts_at.with_timezone(&zone);
+        let weekday = self
+            .locales
+            .text(language, "weekdays")
+            .and_then(|names| {
+                names
+                    .split(',')
+                    .nth(local.weekday().num_days_from_monday() as usize)
+            })
+            .unwrap_or_default();
+        format!(
+            "{weekday} {}, {} ({}, UTC{})",
+            local.format("%d/%m/%Y"),
+            local.format("%H:%M"),
+            zone.name(),
+            local.format("%:z")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_language_has_every_sentence_and_they_render() {
+        let locales = Locales::load().unwrap();
+        let english: Vec<&String> = locales.0["en"].keys().collect();
+        for (language, table) in &locales.0 {
+            for key in &english {
+                assert!(table.contains_key(*key), "{language} lacks {key}");
+            }
+            assert_eq!(
+                table["weekdays"].split(',').count(),
+                7,
+                "{language} weekdays"
+            );
+        }
+        let composer = Composer::new(
+            "Sportello <noreply@example.it>",
+            "https://prenota.example.it/",
+        )
+        .unwrap();
+        let greeting = composer
+            .env
+            .render_str(
+                "{{ t('greeting', name='Amina') }}",
+                context! { lang => "ar" },
+            )
+            .unwrap();
+        assert_eq!(greeting, "عزيزي/عزيزتي Amina،");
+        let fallback = composer
+            .env
+            .render_str("{{ t('label_when') }}", context! { lang => "de" })
+            .unwrap();
+        assert_eq!(fallback, "When");
+    }
+}

@@ -1,0 +1,230 @@
+//! The mailer that replaces the registered letter. Booking changes queue their messages in the
+//! outbox, in the same transaction as the change; this worker claims due messages, writes them
+//! in the applicant's language and hands them to SMTP (or to files), retrying with backoff.
+//! Any number of instances may run it: a message is claimed by one of them at a time.
+
+pub mod compose;
+pub mod transport;
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use futures_util::StreamExt;
+
+use crate::{
+    bookings::{self, BookingError, token::TokenKey},
+    config::{MailSettings, Settings},
+    domain::{
+        booking::Status,
+        mail::{DeliveryStatus, MessageKind, retry_delay},
+    },
+    store::{
+        Store, StoreError, bookings as stored,
+        outbox::{self, Claimed},
+    },
+};
+use compose::Composer;
+use transport::Transport;
+
+/// What one round of delivery did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+    pub suppressed: usize,
+}
+
+impl Round {
+    pub fn handled(&self) -> usize {
+        self.sent + self.retrying + self.failed + self.suppressed
+    }
+}
+
+pub struct Mailer {
+    store: Store,
+    transport: Transport,
+    composer: Composer,
+    tokens: TokenKey,
+    settings: MailSettings,
+}
+
+/// A claimed message, written and ready to go, or the reason it must not go.
+enum Prepared {
+    Send(Box<lettre::Message>),
+    Suppress(&'static str),
+}
+
+impl Mailer {
+    pub fn new(settings: &Settings, store: Store) -> anyhow::Result<Mailer> {
+        Ok(Mailer {
+            store,
+            transport: Transport::from_settings(&settings.mail)?,
+            composer: Composer::new(&settings.mail.from, &settings.mail.public_base_url)?,
+            tokens: TokenKey::derive(&settings.auth.jwt_secret),
+            settings: settings.mail.clone(),
+        })
+    }
+
+    /// Queues reminders for visits coming within the reminder lead time.
+    pub async fn schedule_reminders(&self) -> Result<usize, StoreError> {
+        let lead = chrono::Duration::hours(self.settings.reminder_hours_before as i64);
+        self.store
+            .write(move |conn| -> Result<usize, StoreError> {
+                Ok(outbox::enqueue_reminders(conn, lead, Utc::now(), 500)?)
+            })
+            .await
+    }
+
+    /// Claims a batch of due messages and delivers them, a few at a time.
+    pub async fn deliver_due(&self) -> Result<Round, StoreError> {
+        let lease = chrono::Duration::seconds(self.settings.lease_seconds as i64);
+        let batch = self.settings.batch_size;
+        let claimed = self
+            .store
+            .write(move |conn| -> Result<Vec<Claimed>, StoreError> {
+                Ok(outbox::claim_due(conn, Utc::now(), lease, batch)?)
+            })
+            .await?;
+        let outcomes: Vec<Result<DeliveryStatus, StoreError>> = futures_util::stream::iter(claimed)
+            .map(|message| self.deliver(message))
+            .buffer_unordered(self.settings.send_concurrency.max(1))
+            .collect()
+            .await;
+        let mut round = Round::default();
+        for outcome in outcomes {
+            match outcome? {
+                DeliveryStatus::Sent => round.sent += 1,
+                DeliveryStatus::Failed => round.failed += 1,
+                DeliveryStatus::Suppressed => round.suppressed += 1,
+                DeliveryStatus::Pending | DeliveryStatus::Sending => round.retrying += 1,
+            }
+        }
+        Ok(round)
+    }
+
+    /// Delivers until nothing is due (for tests and the `worker` command's first pass).
+    pub async fn deliver_all_due(&self) -> Result<Round, StoreError> {
+        let mut total = Round::default();
+        loop {
+            let round = self.deliver_due().await?;
+            if round.handled() == 0 {
+                return Ok(total);
+            }
+            total.sent += round.sent;
+            total.retrying += round.retrying;
+            total.failed += round.failed;
+            total.suppressed += round.suppressed;
+        }
+    }
+
+    async fn deliver(&self, message: Claimed) -> Result<DeliveryStatus, StoreError> {
+        let prepared = self.prepare(&message).await?;
+        let now = Utc::now();
+        let (status, error, next) = match prepared {
+            Prepared::Suppress(reason) => {
+                (DeliveryStatus::Suppressed, Some(reason.to_owned()), None)
+            }
+            Prepared::Send(email) => match self.transport.send(&email, &message.message_id).await {
+                Ok(()) => (DeliveryStatus::Sent, None, None),
+                Err(error) if message.attempts >= self.settings.max_attempts => {
+                    tracing::error!(message = message.id, attempts = message.attempts, %error, "mail delivery failed for good");
+                    (DeliveryStatus::Failed, Some(error), None)
+                }
+                Err(error) => {
+                    let delay = retry_delay(
+                        message.attempts,
+                        Duration::from_secs(self.settings.retry_base_seconds),
+                        Duration::from_secs(self.settings.retry_max_seconds),
+                        rand::random::<f64>(),
+                    );
+                    tracing::warn!(message = message.id, attempts = message.attempts, %error, retry_in = ?delay, "mail delivery failed; will retry");
+                    let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                    (DeliveryStatus::Pending, Some(error), Some(next))
+                }
+            },
+        };
+        let id = message.id;
+        self.store
+            .write(move |conn| -> Result<(), StoreError> {
+                Ok(outbox::settle(
+                    conn,
+                    id,
+                    status,
+                    error.as_deref(),
+                    next,
+                    Utc::now(),
+                )?)
+            })
+            .await?;
+        Ok(status)
+    }
+
+    /// Writes the message from the booking as it is now, unless a later change made it stale:
+    /// the booking moved or was cancelled since, or a reminder's visit is no longer ahead.
+    async fn prepare(&self, message: &Claimed) -> Result<Prepared, StoreError> {
+        let booking_id = message.booking_id;
+        let details = self
+            .store
+            .read(
+                move |conn| -> Result<Option<bookings::Details>, BookingError> {
+                    match stored::find(conn, booking_id)? {
+                        Some(booking) => Ok(Some(bookings::details(conn, booking)?)),
+                        None => Ok(None),
+                    }
+                },
+            )
+            .await
+            .map_err(|error| match error {
+                BookingError::Store(error) => error,
+                other => StoreError::Migration(format!("{other:?}")),
+            })?;
+        let Some(details) = details else {
+            return Ok(Prepared::Suppress("the booking no longer exists"));
+        };
+        if details.booking.sequence != message.booking_sequence {
+            return Ok(Prepared::Suppress(
+                "superseded by a later change to the booking",
+            ));
+        }
+        if message.kind == MessageKind::Reminder
+            && (details.booking.status != Status::Confirmed || details.slot.starts_at <= Utc::now())
+        {
+            return Ok(Prepared::Suppress("the visit is no longer ahead"));
+        }
+        let token = self.tokens.token(&details.booking.token_salt);
+        match self.composer.compose(
+            message.kind,
+            &details,
+            &message.recipient,
+            &message.message_id,
+            &token,
+        ) {
+            Ok(email) => Ok(Prepared::Send(Box::new(email))),
+            Err(error) => {
+                tracing::error!(message = message.id, %error, "cannot write a message");
+                Ok(Prepared::Suppress("the message could not be written"))
+            }
+        }
+    }
+
+    /// Delivers forever: reminders queued, due messages sent, every poll interval.
+    pub async fn run(self: Arc<Self>) {
+        let mut ticker =
+            tokio::time::interval(Duration::from_millis(self.settings.poll_interval_ms));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = self.schedule_reminders().await {
+                tracing::warn!(%error, "cannot queue reminders; trying again next round");
+            }
+            match self.deliver_all_due().await {
+                Ok(round) if round.handled() > 0 => tracing::info!(?round, "mail delivered"),
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "mail delivery round failed; trying again next round")
+                }
+            }
+        }
+    }
+}

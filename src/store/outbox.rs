@@ -1,0 +1,410 @@
+//! The mail outbox. Messages are queued in the transaction of the change they report, claimed
+//! by a worker for a limited time (a crashed worker's claim lapses), and recorded as sent,
+//! retried, failed or suppressed.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::{dsl::count_star, prelude::*};
+
+use super::{
+    DbConnection, corrupt, db_time, on_backend,
+    schema::{bookings, mail_outbox, slots},
+};
+use crate::domain::{
+    booking::Status,
+    mail::{DeliveryStatus, MessageKind},
+};
+
+/// A fresh Message-ID for a message about `reference`.
+fn new_message_id(reference: &str) -> String {
+    format!(
+        "<{}.{}@sportello>",
+        reference.to_lowercase(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Queues the message `kind` about a booking, addressed to its email at its current sequence.
+/// Bookings without an email address (made at the desk) get none.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    booking_id: i64,
+    kind: MessageKind,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let (office_id, reference, email, sequence): (i64, String, Option<String>, i32) =
+        bookings::table
+            .find(booking_id)
+            .select((
+                bookings::office_id,
+                bookings::reference,
+                bookings::email,
+                bookings::sequence,
+            ))
+            .first(conn)?;
+    let Some(recipient) = email else {
+        return Ok(false);
+    };
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::office_id.eq(office_id),
+            mail_outbox::booking_id.eq(booking_id),
+            mail_outbox::kind.eq(kind.as_str()),
+            mail_outbox::booking_sequence.eq(sequence),
+            mail_outbox::recipient.eq(recipient),
+            mail_outbox::message_id.eq(new_message_id(&reference)),
+            mail_outbox::status.eq(DeliveryStatus::Pending.as_str()),
+            mail_outbox::attempts.eq(0),
+            mail_outbox::next_attempt_at.eq(db_time(now)),
+            mail_outbox::created_at.eq(db_time(now)),
+            mail_outbox::updated_at.eq(db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = mail_outbox)]
+struct NewReminder {
+    office_id: i64,
+    booking_id: i64,
+    kind: &'static str,
+    booking_sequence: i32,
+    recipient: String,
+    message_id: String,
+    status: &'static str,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A confirmed booking whose visit is coming: id, office, reference, email, sequence, when it
+/// was made and when the visit starts.
+type ReminderCandidate = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    i32,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+/// Queues a reminder for every confirmed booking whose visit is within `lead` of `now` (and
+/// still ahead), once per visit time. Bookings made within `lead` of their visit get none:
+/// their confirmation has just told them. Several instances may run this at once: the unique
+/// index lets exactly one reminder per booking and sequence in.
+pub fn enqueue_reminders(
+    conn: &mut DbConnection,
+    lead: Duration,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<usize> {
+    let due: Vec<ReminderCandidate> = bookings::table
+        .inner_join(slots::table)
+        .filter(bookings::status.eq(Status::Confirmed.as_str()))
+        .filter(bookings::email.is_not_null())
+        .filter(slots::starts_at.gt(db_time(now)))
+        .filter(slots::starts_at.le(db_time(now + lead)))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            mail_outbox::table
+                .filter(mail_outbox::booking_id.eq(bookings::id))
+                .filter(mail_outbox::booking_sequence.eq(bookings::sequence))
+                .filter(mail_outbox::kind.eq(MessageKind::Reminder.as_str())),
+        )))
+        .select((
+            bookings::id,
+            bookings::office_id,
+            bookings::reference,
+            bookings::email,
+            bookings::sequence,
+            bookings::created_at,
+            slots::starts_at,
+        ))
+        .limit(limit)
+        .load(conn)?;
+    let rows: Vec<NewReminder> = due
+        .into_iter()
+        .filter(|(.., created_at, starts_at)| created_at.and_utc() + lead <= starts_at.and_utc())
+        .filter_map(
+            |(booking_id, office_id, reference, email, sequence, _, _)| {
+                Some(NewReminder {
+                    office_id,
+                    booking_id,
+                    kind: MessageKind::Reminder.as_str(),
+                    booking_sequence: sequence,
+                    recipient: email?,
+                    message_id: new_message_id(&reference),
+                    status: DeliveryStatus::Pending.as_str(),
+                    attempts: 0,
+                    next_attempt_at: db_time(now),
+                    created_at: db_time(now),
+                    updated_at: db_time(now),
+                })
+            },
+        )
+        .collect();
+    let mut queued = 0;
+    for row in &rows {
+        queued += on_backend!(conn, |c| diesel::insert_into(mail_outbox::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c))?;
+    }
+    Ok(queued)
+}
+
+/// A message a worker has claimed and must now send.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub office_id: i64,
+    pub booking_id: i64,
+    pub kind: MessageKind,
+    pub booking_sequence: i32,
+    pub recipient: String,
+    pub message_id: String,
+    /// Including this one.
+    pub attempts: i32,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+struct ClaimedRow {
+    id: i64,
+    office_id: i64,
+    booking_id: i64,
+    kind: String,
+    booking_sequence: i32,
+    recipient: String,
+    message_id: String,
+    attempts: i32,
+}
+
+/// Claims up to `limit` due messages (pending and due, or claimed by a worker whose claim has
+/// lapsed) for `lease`. On PostgreSQL rows another worker is claiming are skipped
+/// (`FOR UPDATE SKIP LOCKED`), so several instances never take the same message; on SQLite the
+/// write transaction already has the database to itself. Runs in the caller's transaction.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: i64,
+) -> QueryResult<Vec<Claimed>> {
+    let at = db_time(now);
+    // Due: pending and its time has come, or claimed by a worker whose claim has lapsed.
+    macro_rules! due_ids {
+        () => {
+            mail_outbox::table
+                .filter(
+                    mail_outbox::status
+                        .eq(DeliveryStatus::Pending.as_str())
+                        .and(mail_outbox::next_attempt_at.le(at))
+                        .or(mail_outbox::status
+                            .eq(DeliveryStatus::Sending.as_str())
+                            .and(mail_outbox::claimed_until.le(at))),
+                )
+                .order(mail_outbox::next_attempt_at)
+                .select(mail_outbox::id)
+                .limit(limit)
+        };
+    }
+    let ids: Vec<i64> = match conn {
+        DbConnection::Postgres(pg) => due_ids!().for_update().skip_locked().load(pg)?,
+        DbConnection::Sqlite(lite) => due_ids!().load(lite)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
+        .set((
+            mail_outbox::status.eq(DeliveryStatus::Sending.as_str()),
+            mail_outbox::claimed_until.eq(db_time(now + lease)),
+            mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            mail_outbox::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    mail_outbox::table
+        .filter(mail_outbox::id.eq_any(&ids))
+        .select(ClaimedRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| {
+            Ok(Claimed {
+                kind: MessageKind::parse(&row.kind)
+                    .ok_or_else(|| corrupt(format!("message kind {:?}", row.kind)))?,
+                id: row.id,
+                office_id: row.office_id,
+                booking_id: row.booking_id,
+                booking_sequence: row.booking_sequence,
+                recipient: row.recipient,
+                message_id: row.message_id,
+                attempts: row.attempts,
+            })
+        })
+        .collect()
+}
+
+/// Records what became of a claimed message; ignored if the claim was lost meanwhile.
+pub fn settle(
+    conn: &mut DbConnection,
+    id: i64,
+    status: DeliveryStatus,
+    error: Option<&str>,
+    next_attempt_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let at = db_time(now);
+    let sent_at = (status == DeliveryStatus::Sent).then_some(at);
+    diesel::update(
+        mail_outbox::table
+            .find(id)
+            .filter(mail_outbox::status.eq(DeliveryStatus::Sending.as_str())),
+    )
+    .set((
+        mail_outbox::status.eq(status.as_str()),
+        mail_outbox::last_error.eq(error),
+        mail_outbox::sent_at.eq(sent_at),
+        mail_outbox::claimed_until.eq(None::<NaiveDateTime>),
+        mail_outbox::next_attempt_at.eq(next_attempt_at.map_or(at, db_time)),
+        mail_outbox::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// An outbox message as staff see it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: i64,
+    pub reference: String,
+    pub kind: MessageKind,
+    pub recipient: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+type EntryRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    Option<String>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+);
+
+/// The office's messages, newest first, optionally in one status.
+pub fn list(
+    conn: &mut DbConnection,
+    office_id: i64,
+    status: Option<DeliveryStatus>,
+    limit: i64,
+) -> QueryResult<Vec<Entry>> {
+    let mut query = mail_outbox::table
+        .inner_join(bookings::table)
+        .filter(mail_outbox::office_id.eq(office_id))
+        .select((
+            mail_outbox::id,
+            bookings::reference,
+            mail_outbox::kind,
+            mail_outbox::recipient,
+            mail_outbox::status,
+            mail_outbox::attempts,
+            mail_outbox::last_error,
+            mail_outbox::next_attempt_at,
+            mail_outbox::sent_at,
+            mail_outbox::created_at,
+        ))
+        .order(mail_outbox::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(mail_outbox::status.eq(status.as_str()));
+    }
+    query
+        .load::<EntryRow>(conn)?
+        .into_iter()
+        .map(
+            |(
+                id,
+                reference,
+                kind,
+                recipient,
+                status,
+                attempts,
+                last_error,
+                next,
+                sent_at,
+                created_at,
+            )| {
+                Ok(Entry {
+                    id,
+                    reference,
+                    kind: MessageKind::parse(&kind)
+                        .ok_or_else(|| corrupt(format!("message kind {kind:?}")))?,
+                    recipient,
+                    status: DeliveryStatus::parse(&status)
+                        .ok_or_else(|| corrupt(format!("delivery status {status:?}")))?,
+                    attempts,
+                    last_error,
+                    next_attempt_at: next.and_utc(),
+                    sent_at: sent_at.map(|t| t.and_utc()),
+                    created_at: created_at.and_utc(),
+                })
+            },
+        )
+        .collect()
+}
+
+/// Puts a failed message of the office back in the queue, with a fresh round of attempts;
+/// false when it has no failed message with this id.
+pub fn retry(
+    conn: &mut DbConnection,
+    office_id: i64,
+    id: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        mail_outbox::table
+            .find(id)
+            .filter(mail_outbox::office_id.eq(office_id))
+            .filter(mail_outbox::status.eq(DeliveryStatus::Failed.as_str())),
+    )
+    .set((
+        mail_outbox::status.eq(DeliveryStatus::Pending.as_str()),
+        mail_outbox::attempts.eq(0),
+        mail_outbox::next_attempt_at.eq(db_time(now)),
+        mail_outbox::updated_at.eq(db_time(now)),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Messages of each kind the office delivered between `from` and `to`.
+pub fn delivered(
+    conn: &mut DbConnection,
+    office_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<(MessageKind, i64)>> {
+    let rows: Vec<(String, i64)> = mail_outbox::table
+        .filter(mail_outbox::office_id.eq(office_id))
+        .filter(mail_outbox::status.eq(DeliveryStatus::Sent.as_str()))
+        .filter(mail_outbox::sent_at.ge(db_time(from)))
+        .filter(mail_outbox::sent_at.lt(db_time(to)))
+        .group_by(mail_outbox::kind)
+        .select((mail_outbox::kind, count_star()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(kind, count)| MessageKind::parse(&kind).map(|kind| (kind, count)))
+        .collect())
+}
