@@ -92,13 +92,21 @@ pub struct Served {
     pub handle: actix_web::dev::ServerHandle,
 }
 
-pub async fn serve(scratch: &Scratch, pool_size: u32) -> anyhow::Result<Served> {
+/// Settings for a benchmark over the scratch database: the server on a free port, the mail
+/// worker off (benchmarks run it themselves when they measure it).
+pub fn settings(scratch: &Scratch, pool_size: u32) -> anyhow::Result<Settings> {
     let mut settings = Settings::defaults()?;
     settings.database.url = SecretString::from(scratch.url());
     settings.database.pool_size = pool_size;
     settings.server.port = 0;
     settings.server.workers = 2;
     settings.booking.max_active_per_email = 1_000_000;
+    settings.mail.worker_enabled = false;
+    Ok(settings)
+}
+
+pub async fn serve(scratch: &Scratch, pool_size: u32) -> anyhow::Result<Served> {
+    let settings = settings(scratch, pool_size)?;
     let app = Application::build(&settings).await?;
     let served = Served {
         port: app.port(),

@@ -78,7 +78,22 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        // TCP_NODELAY on the listening socket is inherited by the connections it accepts (on
+        // Linux): without it, small SMTP replies wait for delayed ACKs, ~40 ms each, and the
+        // test server rather than the mailer would set the pace.
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a socket");
+        socket.set_tcp_nodelay(true).expect("TCP_NODELAY");
+        socket
+            .bind(
+                &"127.0.0.1:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .expect("a free port");
+        socket.listen(128).expect("listening");
+        let listener: TcpListener = socket.into();
         let port = listener.local_addr().unwrap().port();
         let mailbox = Arc::new(Mutex::new(Mailbox::default()));
         let session = Session {
@@ -89,7 +104,8 @@ impl SmtpSink {
         let mut server = Server::new(session);
         server
             .with_name("smtp.test")
-            .with_num_threads(8)
+            // A thread per open connection: room for several workers' connection pools.
+            .with_num_threads(64)
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
