@@ -319,6 +319,37 @@ on_both_databases! {
         assert_eq!(ids.len(), 30, "30 different messages");
     }
 
+    async fn a_message_claimed_by_a_worker_that_died_goes_out_once_its_claim_lapses(backend: Backend) {
+        let smtp = SmtpSink::start();
+        let app = app_mailing_to(backend, &smtp).await;
+        let (_, slots) = open_rome(&app).await;
+        book_as(&app, &slots[0], 1, "it").await;
+        // A worker claims the message for a minute, then dies without sending or recording.
+        let claimed = app
+            .store
+            .write(|conn| -> Result<_, StoreError> { Ok(outbox::claim_due(conn, Utc::now(), chrono::Duration::seconds(60), 10)?) })
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        // While the claim holds, no other worker takes it…
+        assert_eq!(app.deliver_mail().await.handled(), 0);
+        assert!(smtp.received().is_empty());
+        // …and once it lapses, the message goes, with the Message-ID it was queued with.
+        let id = claimed[0].id;
+        app.store
+            .write(move |conn| -> Result<(), StoreError> {
+                let lapsed = (Utc::now() - chrono::Duration::seconds(1)).naive_utc();
+                diesel::update(mail_outbox::table.find(id)).set(mail_outbox::claimed_until.eq(lapsed)).execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(app.deliver_mail().await.sent, 1);
+        let received = smtp.received();
+        assert_eq!(format!("<{}>", received[0].parsed().message_id().unwrap()), claimed[0].message_id);
+        assert_eq!(outbox_rows(&app).await, [("confirmed".to_owned(), "sent".to_owned(), 2)]);
+    }
+
     async fn one_reminder_per_visit_and_none_for_what_changed(backend: Backend) {
         let smtp = SmtpSink::start();
         // A lead time long enough to cover next year's visits.
