@@ -2,7 +2,7 @@
 //! visit with the token they were given; staff book at the desk and run the day's agenda.
 
 use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
-use chrono::{DateTime, Days, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -12,7 +12,7 @@ use super::{
     extract::{JsonBody, MaybeStaff, QueryParams, Staff},
     problem::{ApiError, Problem},
     scope::{Need, audit, staff_office, visible_office},
-    slots::local,
+    time::{LocalTime, local},
 };
 use crate::{
     bookings::{
@@ -166,8 +166,8 @@ pub struct BookingConfirmation {
     /// (`X-Booking-Token` header). It is not stored and cannot be shown again.
     pub manage_token: String,
     pub status: Status,
-    pub starts_at: DateTime<FixedOffset>,
-    pub ends_at: DateTime<FixedOffset>,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
     #[schema(example = "RM")]
     pub office: String,
     pub office_name: String,
@@ -335,8 +335,8 @@ pub struct ServiceSummary {
 pub struct BookingView {
     pub reference: String,
     pub status: Status,
-    pub starts_at: DateTime<FixedOffset>,
-    pub ends_at: DateTime<FixedOffset>,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
     pub office: OfficeSummary,
     pub service: ServiceSummary,
     pub case_number: String,
@@ -347,7 +347,7 @@ pub struct BookingView {
     pub channel: Channel,
     pub is_test: bool,
     /// Until when it can still be cancelled or moved online.
-    pub changeable_until: DateTime<FixedOffset>,
+    pub changeable_until: LocalTime,
     pub cancelled_at: Option<DateTime<Utc>>,
     /// `applicant` or `office`.
     pub cancelled_by: Option<String>,
@@ -600,8 +600,8 @@ pub struct StaffBookingView {
     pub status: Status,
     /// The local day of the visit.
     pub date: NaiveDate,
-    pub starts_at: DateTime<FixedOffset>,
-    pub ends_at: DateTime<FixedOffset>,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
     pub slot_id: i64,
     pub calendar_id: i64,
     pub service: String,

@@ -18,6 +18,7 @@ pub mod services;
 pub mod slots;
 pub mod staff;
 pub mod telemetry;
+pub mod time;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Publishing slots, the staff view of them, blocking one, and what applicants can book.
 
 use actix_web::{HttpRequest, get, patch, post, web};
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,6 +11,7 @@ use super::{
     extract::{JsonBody, MaybeStaff, QueryParams, Staff},
     problem::{ApiError, Problem},
     scope::{Need, audit, staff_office, visible_office},
+    time::{LocalTime, local},
 };
 use crate::{
     agenda::{self, Mode, PublishError, PublishReport},
@@ -21,24 +22,19 @@ use crate::{
         slots::{Conflict, ConflictReason, start_of_day, today},
     },
     store::{
-        DbConnection, catalogue,
+        DbConnection,
         offices::Office,
-        services::{self, OfficeService},
+        services,
         slots::{self, Slot},
     },
 };
-
-/// An instant as clients see it: RFC 3339 with the office's UTC offset.
-pub fn local(instant: DateTime<Utc>, zone: Tz) -> DateTime<FixedOffset> {
-    instant.with_timezone(&zone).fixed_offset()
-}
 
 /// A booked slot publishing could not change, for the office to sort out.
 #[derive(Serialize, ToSchema)]
 pub struct ConflictView {
     pub slot_id: i64,
-    pub starts_at: DateTime<FixedOffset>,
-    pub ends_at: DateTime<FixedOffset>,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
     /// Seats booked in it.
     pub booked: i32,
     pub reason: ConflictReason,
@@ -215,8 +211,8 @@ pub struct StaffSlotView {
     pub calendar_id: i64,
     /// The local day.
     pub date: NaiveDate,
-    pub starts_at: DateTime<FixedOffset>,
-    pub ends_at: DateTime<FixedOffset>,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
     /// Seats: the calendar's desks.
     pub capacity: i32,
     /// Seats kept for the desk and phone channel.
@@ -267,18 +263,16 @@ fn day_range(
 }
 
 /// The service `code` names among the office's services (active or not).
+/// How the office runs the service `code` names (active or not), if it offers it at all.
 fn office_service(
     conn: &mut DbConnection,
     office: &Office,
     code: &str,
-) -> Result<Option<OfficeService>, ApiError> {
-    let Ok(code) = TypeCode::parse(code) else {
-        return Ok(None);
-    };
-    let Some(appointment_type) = catalogue::find_by_code(conn, &code)? else {
-        return Ok(None);
-    };
-    Ok(services::find(conn, office.id, appointment_type.id)?)
+) -> Result<Option<services::Rules>, ApiError> {
+    match TypeCode::parse(code) {
+        Ok(code) => Ok(services::rules(conn, office.id, &code)?),
+        Err(_) => Ok(None),
+    }
 }
 
 /// All of the office's slots in a range of local days, with their counters, for staff.
@@ -418,8 +412,8 @@ pub async fn block(
 #[derive(Serialize, ToSchema)]
 pub struct AvailableSlot {
     pub id: i64,
-    pub starts_at: DateTime<FixedOffset>,
-    pub ends_at: DateTime<FixedOffset>,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
     /// Seats an applicant can book.
     pub available: i32,
 }
@@ -501,7 +495,7 @@ pub async fn availability(
                     id: slot.id,
                     starts_at: local(slot.starts_at, zone),
                     ends_at: local(slot.ends_at, zone),
-                    available: slot.web_available(),
+                    available: slot.available,
                 };
                 match days.last_mut() {
                     Some(day) if day.date == slot.local_date => day.slots.push(available),
@@ -513,7 +507,7 @@ pub async fn availability(
             }
             Ok(Availability {
                 office: office.code.to_string(),
-                service: service.appointment_type.code.to_string(),
+                service: service_code.trim().to_owned(),
                 timezone: zone.name().to_owned(),
                 days,
             })

@@ -3,6 +3,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use crate::domain::catalogue::TypeCode;
+
 use super::{
     DbConnection,
     catalogue::{AppointmentType, TypeRow},
@@ -103,6 +105,41 @@ pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Office
         .optional()?
         .map(service)
         .transpose()
+}
+
+/// How an office runs one type, without the type's texts: what availability and booking
+/// rules need, in one indexed query.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub id: i64,
+    pub active: bool,
+    pub settings: ServiceSettings,
+}
+
+pub fn rules(
+    conn: &mut DbConnection,
+    office_id: i64,
+    type_code: &TypeCode,
+) -> QueryResult<Option<Rules>> {
+    Ok(office_services::table
+        .inner_join(appointment_types::table)
+        .filter(office_services::office_id.eq(office_id))
+        .filter(appointment_types::code.eq(type_code.as_str()))
+        .select(ServiceRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|row| Rules {
+            id: row.id,
+            active: row.active,
+            settings: ServiceSettings {
+                duration_minutes: row.duration_minutes,
+                invite_only: row.invite_only,
+                min_notice_hours: row.min_notice_hours,
+                horizon_days: row.horizon_days,
+                desk_share_percent: row.desk_share_percent,
+                change_cutoff_hours: row.change_cutoff_hours,
+            },
+        }))
 }
 
 /// The office's services, active or not, by type code.

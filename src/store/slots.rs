@@ -264,6 +264,31 @@ pub fn for_staff(
     Ok(query.load(conn)?.into_iter().map(Slot::from).collect())
 }
 
+/// A slot the web can book, with no more than an applicant is shown.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = slots)]
+struct BookableRow {
+    id: i64,
+    local_date: NaiveDate,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    capacity: i32,
+    held_for_desk: i32,
+    booked_web: i32,
+    booked_desk: i32,
+    cooling: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bookable {
+    pub id: i64,
+    pub local_date: NaiveDate,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Seats the web may book.
+    pub available: i32,
+}
+
 /// Slots of calendars serving `office_service_id`, starting in `[from, to)`, with at least one
 /// seat the web may book, in time order.
 pub fn web_bookable(
@@ -271,7 +296,7 @@ pub fn web_bookable(
     office_service_id: i64,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> QueryResult<Vec<Slot>> {
+) -> QueryResult<Vec<Bookable>> {
     let calendars = calendar_services::table
         .filter(calendar_services::office_service_id.eq(office_service_id))
         .select(calendar_services::calendar_id);
@@ -282,11 +307,24 @@ pub fn web_bookable(
         .filter(slots::blocked.eq(false))
         .filter((slots::booked_web + slots::booked_desk + slots::cooling).lt(slots::capacity))
         .filter((slots::booked_web + slots::cooling).lt(slots::capacity - slots::held_for_desk))
-        .select(SlotRow::as_select())
+        .select(BookableRow::as_select())
         .order((slots::starts_at, slots::id))
-        .load(conn)?
+        .load::<BookableRow>(conn)?
         .into_iter()
-        .map(Slot::from)
+        .map(|row| Bookable {
+            id: row.id,
+            local_date: row.local_date,
+            starts_at: row.starts_at.and_utc(),
+            ends_at: row.ends_at.and_utc(),
+            available: Seats {
+                capacity: row.capacity,
+                held_for_desk: row.held_for_desk,
+                booked_web: row.booked_web,
+                booked_desk: row.booked_desk,
+                cooling: row.cooling,
+            }
+            .web_available(),
+        })
         .collect())
 }
 
