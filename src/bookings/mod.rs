@@ -54,7 +54,7 @@ pub enum Booker {
 }
 
 impl Booker {
-    fn channel(&self) -> Channel {
+    pub fn channel(&self) -> Channel {
         match self {
             Booker::Applicant => Channel::Web,
             Booker::Staff(_) => Channel::Desk,
@@ -124,7 +124,7 @@ fn invalid(field: &str, message: impl Into<String>) -> BookingError {
 
 /// A confirmed booking and the token to manage it.
 pub struct Booked {
-    pub booking: Booking,
+    pub details: Details,
     pub manage_token: String,
     /// The answer to an earlier request with the same Idempotency-Key.
     pub replayed: bool,
@@ -155,7 +155,7 @@ pub fn book(
             let booking = bookings::find(conn, booking_id)?.ok_or(BookingError::KeyRace)?;
             let manage_token = policy.tokens.token(&booking.token_salt);
             return Ok(Booked {
-                booking,
+                details: details(conn, booking)?,
                 manage_token,
                 replayed: true,
             });
@@ -176,7 +176,7 @@ pub fn book(
     if slot.blocked {
         return Err(Refusal::SlotUnavailable.into());
     }
-    let service = service_for(conn, office, &slot, request.service.as_ref())?;
+    let service = service_for(conn, &slot, request.service.as_ref())?;
     let channel = booker.channel();
     match booker {
         Booker::Applicant => {
@@ -234,14 +234,13 @@ pub fn book(
         created_by: booker.actor_id(),
     };
     // The partial unique index settles a race between two bookings of the same case.
-    let id = bookings::insert(conn, new, now).map_err(|e| {
+    let booking = bookings::insert(conn, new, now).map_err(|e| {
         if is_unique_violation(&e) {
             BookingError::Refused(Refusal::CaseAlreadyBooked)
         } else {
             e.into()
         }
     })?;
-    let booking = bookings::find(conn, id)?.ok_or(BookingError::NotFound("booking"))?;
     bookings::record_event(
         conn,
         &booking,
@@ -250,29 +249,74 @@ pub fn book(
         booker.actor_id(),
         now,
     )?;
-    outbox::enqueue(conn, booking.id, MessageKind::Confirmed, now)?;
+    outbox::enqueue(
+        conn,
+        about(&booking, booking.sequence),
+        MessageKind::Confirmed,
+        now,
+    )?;
     if let Some(key) = key {
-        bookings::set_key_booking(conn, office.id, &key.key, id)?;
+        bookings::set_key_booking(conn, office.id, &key.key, booking.id)?;
     }
-    Ok(Booked {
+    // Everything the answer needs is at hand: no need to read it back.
+    let details = Details {
         booking,
+        slot,
+        service,
+        office: office.clone(),
+    };
+    Ok(Booked {
+        details,
         manage_token,
         replayed: false,
     })
 }
 
+/// The outbox's view of a booking, at `sequence`.
+fn about(booking: &Booking, sequence: i32) -> outbox::About<'_> {
+    outbox::About {
+        office_id: booking.office_id,
+        booking_id: booking.id,
+        reference: booking.reference.as_str(),
+        email: booking.email.as_deref(),
+        sequence,
+    }
+}
+
+/// A refusal that needs no write transaction: the slot is blocked, or has no seat for this
+/// channel and none about to come back from a cool-down. Read without locks, it may miss a
+/// seat freed this very moment (the applicant tries again); it never sells anything: only the
+/// claim in `book` does. On a click day this answers the crowd after the sell-out cheaply.
+pub fn quick_refusal(
+    conn: &mut DbConnection,
+    office_id: i64,
+    slot_id: i64,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> Result<Option<Refusal>, BookingError> {
+    let Some(slot) = slots::find(conn, office_id, slot_id)? else {
+        return Ok(None); // `book` explains what is wrong with it.
+    };
+    if slot.blocked {
+        return Ok(Some(Refusal::SlotUnavailable));
+    }
+    let free = match channel {
+        Channel::Web => slot.seats().web_available(),
+        Channel::Desk => slot.seats().desk_available(),
+    };
+    if free > 0 || (slot.cooling > 0 && bookings::has_cooled_seat(conn, slot_id, now)?) {
+        return Ok(None);
+    }
+    Ok(Some(Refusal::SlotFull))
+}
+
 /// The service a booking in `slot` is for: the one asked for, or the calendar's only one.
 fn service_for(
     conn: &mut DbConnection,
-    office: &Office,
     slot: &Slot,
     asked: Option<&TypeCode>,
 ) -> Result<OfficeService, BookingError> {
-    let served = calendars::service_ids(conn, slot.calendar_id)?;
-    let mut candidates: Vec<OfficeService> = services::list(conn, office.id)?
-        .into_iter()
-        .filter(|service| service.active && served.contains(&service.id))
-        .collect();
+    let mut candidates = services::serving(conn, slot.calendar_id)?;
     match asked {
         Some(code) => candidates
             .into_iter()
@@ -347,7 +391,7 @@ pub fn cancel_by_applicant(
         details.service.settings.change_cutoff_hours,
     )?;
     bookings::lock_slots(conn, &[booking.slot_id])?;
-    if !bookings::cancel(
+    let cancelled = bookings::cancel(
         conn,
         booking.id,
         Status::Confirmed,
@@ -355,15 +399,21 @@ pub fn cancel_by_applicant(
         "applicant",
         None,
         now,
-    )? {
+    )?;
+    let Some(sequence) = cancelled else {
         return Err(Refusal::NotChangeable {
             status: booking.status,
         }
         .into());
-    }
+    };
     bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
     bookings::record_event(conn, booking, "cancelled_by_applicant", None, None, now)?;
-    outbox::enqueue(conn, booking.id, MessageKind::CancelledByApplicant, now)?;
+    outbox::enqueue(
+        conn,
+        about(booking, sequence),
+        MessageKind::CancelledByApplicant,
+        now,
+    )?;
     Ok(())
 }
 
@@ -413,24 +463,30 @@ pub fn reschedule(
     if !bookings::claim_seat(conn, booking.office_id, target.id, Channel::Web)? {
         return Err(Refusal::SlotFull.into());
     }
-    if !bookings::move_to(
+    let moved = bookings::move_to(
         conn,
         booking.id,
         booking.slot_id,
         target.id,
         Channel::Web,
         now,
-    )? {
+    )?;
+    let Some(sequence) = moved else {
         // Changed meanwhile by another request; the transaction rolls the claim back.
         return Err(Refusal::NotChangeable {
             status: booking.status,
         }
         .into());
-    }
+    };
     bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
     let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
     bookings::record_event(conn, booking, "rescheduled", Some(detail), None, now)?;
-    outbox::enqueue(conn, booking.id, MessageKind::Rescheduled, now)?;
+    outbox::enqueue(
+        conn,
+        about(booking, sequence),
+        MessageKind::Rescheduled,
+        now,
+    )?;
     Ok(())
 }
 
@@ -458,6 +514,7 @@ pub fn desk_action(
         }
         _ => {}
     }
+    // The sequence after the change, when it changed.
     let changed = if action == DeskAction::Cancel {
         bookings::lock_slots(conn, &[booking.slot_id])?;
         bookings::cancel(
@@ -471,22 +528,28 @@ pub fn desk_action(
         )?
     } else {
         bookings::set_status(conn, booking.id, booking.status, next, now)?
+            .then_some(booking.sequence)
     };
-    if !changed {
+    let Some(sequence) = changed else {
         let current = bookings::find(conn, booking.id)?.map_or(booking.status, |b| b.status);
         return Err(Refusal::InvalidTransition {
             status: current,
             action,
         }
         .into());
-    }
+    };
     let (kind, detail) = match action {
         DeskAction::CheckIn => ("checked_in", None),
         DeskAction::MarkAttended => ("attended", None),
         DeskAction::MarkNoShow => ("no_show", None),
         DeskAction::Cancel => {
             bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
-            outbox::enqueue(conn, booking.id, MessageKind::CancelledByOffice, now)?;
+            outbox::enqueue(
+                conn,
+                about(booking, sequence),
+                MessageKind::CancelledByOffice,
+                now,
+            )?;
             ("cancelled_by_office", Some(json!({"reason": reason})))
         }
     };

@@ -23,7 +23,8 @@ use crate::{
     domain::{
         FieldErrors,
         booking::{
-            CaseNumber, Channel, DeskAction, Reference, Status, parse_full_name, parse_language,
+            CaseNumber, Channel, DeskAction, Reference, Refusal, Status, parse_full_name,
+            parse_language,
         },
         catalogue::{DocumentLists, Texts, TypeCode, pick},
         email::EmailAddress,
@@ -248,18 +249,34 @@ pub async fn create(
     };
     let request = parse_request(&body, matches!(booker, Booker::Applicant))?;
     let key = idempotency_key(&req, &body, &booker)?;
-    let office = {
-        let booker = booker.clone();
+    // The office, and a cheap answer when the slot is plainly full (a retry with an
+    // Idempotency-Key goes through, to get its first answer).
+    let (office, refusal) = {
+        let (booker, slot_id, retry) = (booker.clone(), request.slot_id, key.is_some());
         state
             .store
-            .read(move |conn| -> Result<Office, ApiError> {
-                match &booker {
-                    Booker::Applicant => visible_office(conn, None, &code),
-                    Booker::Staff(actor) => staff_office(conn, actor, &code, Need::Read),
-                }
+            .read(move |conn| -> Result<(Office, Option<Refusal>), ApiError> {
+                let office = match &booker {
+                    Booker::Applicant => visible_office(conn, None, &code)?,
+                    Booker::Staff(actor) => staff_office(conn, actor, &code, Need::Read)?,
+                };
+                let refusal = match retry {
+                    true => None,
+                    false => bookings::quick_refusal(
+                        conn,
+                        office.id,
+                        slot_id,
+                        booker.channel(),
+                        Utc::now(),
+                    )?,
+                };
+                Ok((office, refusal))
             })
             .await?
     };
+    if let Some(refusal) = refusal {
+        return Err(BookingError::Refused(refusal).into());
+    }
 
     let attempt = || {
         let (office, booker, request, key, policy) = (
@@ -272,7 +289,7 @@ pub async fn create(
         state.store.write(
             move |conn| -> Result<(Details, String, bool), BookingError> {
                 let Booked {
-                    booking,
+                    details,
                     manage_token,
                     replayed,
                 } = bookings::book(
@@ -284,7 +301,6 @@ pub async fn create(
                     &policy,
                     Utc::now(),
                 )?;
-                let details = bookings::details(conn, booking)?;
                 if let (Booker::Staff(actor), false) = (&booker, replayed) {
                     let view = staff_view(&details);
                     audit(

@@ -208,7 +208,7 @@ pub fn insert(
     conn: &mut DbConnection,
     new: NewBooking<'_>,
     now: DateTime<Utc>,
-) -> QueryResult<i64> {
+) -> QueryResult<Booking> {
     diesel::insert_into(bookings::table)
         .values((
             bookings::office_id.eq(new.office_id),
@@ -230,8 +230,9 @@ pub fn insert(
             bookings::created_at.eq(db_time(now)),
             bookings::updated_at.eq(db_time(now)),
         ))
-        .returning(bookings::id)
-        .get_result(conn)
+        .returning(bookings::all_columns)
+        .get_result::<BookingRow>(conn)?
+        .into_booking()
 }
 
 /// Moves the booking from status `from` to `to`, noting when; false when it was no longer in
@@ -267,8 +268,8 @@ pub fn set_status(
 }
 
 /// Cancels a booking still in status `from` and in slot `slot_id`, noting by whom
-/// (`applicant` or `office`) and why, and raises its sequence; false when another request
-/// changed it first (so its seat is not freed twice).
+/// (`applicant` or `office`) and why, and raises its sequence; returns the new sequence, or
+/// `None` when another request changed it first (so its seat is not freed twice).
 pub fn cancel(
     conn: &mut DbConnection,
     id: i64,
@@ -277,7 +278,7 @@ pub fn cancel(
     by: &str,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<i32>> {
     let at = db_time(now);
     let current = bookings::table
         .find(id)
@@ -292,12 +293,15 @@ pub fn cancel(
             bookings::sequence.eq(bookings::sequence + 1),
             bookings::updated_at.eq(at),
         ))
-        .execute(conn)?;
-    Ok(updated == 1)
+        .returning(bookings::sequence)
+        .get_result(conn)
+        .optional()?;
+    Ok(updated)
 }
 
 /// Moves a confirmed booking from one slot to another, now held by `channel`, and raises its
-/// sequence; false when it was no longer confirmed in `from_slot`.
+/// sequence; returns the new sequence, or `None` when it was no longer confirmed in
+/// `from_slot`.
 pub fn move_to(
     conn: &mut DbConnection,
     id: i64,
@@ -305,7 +309,7 @@ pub fn move_to(
     to_slot: i64,
     channel: Channel,
     now: DateTime<Utc>,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<i32>> {
     let updated = diesel::update(
         bookings::table
             .find(id)
@@ -318,8 +322,10 @@ pub fn move_to(
         bookings::sequence.eq(bookings::sequence + 1),
         bookings::updated_at.eq(db_time(now)),
     ))
-    .execute(conn)?;
-    Ok(updated == 1)
+    .returning(bookings::sequence)
+    .get_result(conn)
+    .optional()?;
+    Ok(updated)
 }
 
 /// The office's bookings with this case number or reference, newest first.
@@ -484,6 +490,20 @@ pub fn release_cooled(
             .execute(conn)?;
     }
     Ok(released)
+}
+
+/// Whether a seat of the slot has finished cooling down (and can go back on sale).
+pub fn has_cooled_seat(
+    conn: &mut DbConnection,
+    slot_id: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let due: i64 = seat_releases::table
+        .filter(seat_releases::slot_id.eq(slot_id))
+        .filter(seat_releases::available_at.le(db_time(now)))
+        .select(count_star())
+        .first(conn)?;
+    Ok(due > 0)
 }
 
 /// The slots with seats whose cool-down has passed, for the periodic sweep.

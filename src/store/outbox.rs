@@ -23,35 +23,35 @@ fn new_message_id(reference: &str) -> String {
     )
 }
 
-/// Queues the message `kind` about a booking, addressed to its email at its current sequence.
-/// Bookings without an email address (made at the desk) get none.
+/// The booking a message is about, as the code that changed it knows it.
+pub struct About<'a> {
+    pub office_id: i64,
+    pub booking_id: i64,
+    pub reference: &'a str,
+    /// Where the message goes; bookings made at the desk without an email address get none.
+    pub email: Option<&'a str>,
+    /// The booking's sequence after the change.
+    pub sequence: i32,
+}
+
+/// Queues the message `kind` about a booking. Returns whether one was queued.
 pub fn enqueue(
     conn: &mut DbConnection,
-    booking_id: i64,
+    about: About<'_>,
     kind: MessageKind,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let (office_id, reference, email, sequence): (i64, String, Option<String>, i32) =
-        bookings::table
-            .find(booking_id)
-            .select((
-                bookings::office_id,
-                bookings::reference,
-                bookings::email,
-                bookings::sequence,
-            ))
-            .first(conn)?;
-    let Some(recipient) = email else {
+    let Some(recipient) = about.email else {
         return Ok(false);
     };
     diesel::insert_into(mail_outbox::table)
         .values((
-            mail_outbox::office_id.eq(office_id),
-            mail_outbox::booking_id.eq(booking_id),
+            mail_outbox::office_id.eq(about.office_id),
+            mail_outbox::booking_id.eq(about.booking_id),
             mail_outbox::kind.eq(kind.as_str()),
-            mail_outbox::booking_sequence.eq(sequence),
+            mail_outbox::booking_sequence.eq(about.sequence),
             mail_outbox::recipient.eq(recipient),
-            mail_outbox::message_id.eq(new_message_id(&reference)),
+            mail_outbox::message_id.eq(new_message_id(about.reference)),
             mail_outbox::status.eq(DeliveryStatus::Pending.as_str()),
             mail_outbox::attempts.eq(0),
             mail_outbox::next_attempt_at.eq(db_time(now)),

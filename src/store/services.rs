@@ -9,7 +9,7 @@ use super::{
     DbConnection,
     catalogue::{AppointmentType, TypeRow},
     db_time,
-    schema::{appointment_types, office_services},
+    schema::{appointment_types, calendar_services, office_services},
 };
 
 /// How an office runs one appointment type.
@@ -140,6 +140,21 @@ pub fn rules(
                 change_cutoff_hours: row.change_cutoff_hours,
             },
         }))
+}
+
+/// The active services a calendar serves.
+pub fn serving(conn: &mut DbConnection, calendar_id: i64) -> QueryResult<Vec<OfficeService>> {
+    office_services::table
+        .inner_join(appointment_types::table)
+        .inner_join(calendar_services::table)
+        .filter(calendar_services::calendar_id.eq(calendar_id))
+        .filter(office_services::active.eq(true))
+        .select((ServiceRow::as_select(), TypeRow::as_select()))
+        .order(appointment_types::code)
+        .load(conn)?
+        .into_iter()
+        .map(service)
+        .collect()
 }
 
 /// The office's services, active or not, by type code.

@@ -410,7 +410,17 @@ on_both_databases! {
             .await
             .unwrap();
         app.store
-            .write(move |conn| -> Result<bool, StoreError> { Ok(outbox::enqueue(conn, id, MessageKind::Reminder, Utc::now())?) })
+            .write(move |conn| -> Result<bool, StoreError> {
+                let booking = sportello::store::bookings::find(conn, id)?.expect("the booking");
+                let about = outbox::About {
+                    office_id: booking.office_id,
+                    booking_id: booking.id,
+                    reference: booking.reference.as_str(),
+                    email: booking.email.as_deref(),
+                    sequence: booking.sequence,
+                };
+                Ok(outbox::enqueue(conn, about, MessageKind::Reminder, Utc::now())?)
+            })
             .await
             .unwrap();
         assert_eq!(mailer.deliver_all_due().await.unwrap().suppressed, 1);
