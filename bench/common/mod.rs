@@ -140,17 +140,13 @@ pub fn office_code(index: usize) -> OfficeCode {
 pub fn configure_office(conn: &mut DbConnection, index: usize) -> Result<i64, StoreError> {
     let now = Utc::now();
     let details = OfficeDetails {
-        name: format!("Sportello Unico {index}"),
-        address: "Piazza del Viminale 1".into(),
-        city: "Roma".into(),
-        province: "RM".into(),
-        latitude: None,
-        longitude: None,
-        timezone: chrono_tz::Europe::Rome,
-        email: None,
-        phone: None,
-        languages: vec!["it".into()],
         patron_day: Some(PatronDay::parse("06-29").expect("day")),
+        ..OfficeDetails::new(
+            &format!("Sportello Unico {index}"),
+            "Piazza del Viminale 1",
+            "Roma",
+            "RM",
+        )
     };
     let office = offices::insert(conn, &office_code(index), &details, now)?;
     offices::set_stage(conn, office, Stage::Live, now)?;

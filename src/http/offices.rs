@@ -242,19 +242,8 @@ pub async fn create(
         ));
     }
     let code = OfficeCode::parse(&body.code);
-    let blank = OfficeDetails {
-        name: String::new(),
-        address: String::new(),
-        city: String::new(),
-        province: String::new(),
-        latitude: None,
-        longitude: None,
-        timezone: chrono_tz::Europe::Rome,
-        email: None,
-        phone: None,
-        languages: vec!["it".into()],
-        patron_day: None,
-    };
+    // Every field below is set from the request; only the defaults are taken from here.
+    let blank = OfficeDetails::new("", "", "", "");
     let changes = UpdateOfficeRequest {
         name: Some(body.name),
         address: Some(body.address),

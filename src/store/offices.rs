@@ -33,6 +33,25 @@ pub struct OfficeDetails {
     pub patron_day: Option<PatronDay>,
 }
 
+impl OfficeDetails {
+    /// An office in Rome's time zone where Italian is spoken, until told otherwise.
+    pub fn new(name: &str, address: &str, city: &str, province: &str) -> OfficeDetails {
+        OfficeDetails {
+            name: name.to_owned(),
+            address: address.to_owned(),
+            city: city.to_owned(),
+            province: province.to_owned(),
+            latitude: None,
+            longitude: None,
+            timezone: chrono_tz::Europe::Rome,
+            email: None,
+            phone: None,
+            languages: vec!["it".into()],
+            patron_day: None,
+        }
+    }
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = offices)]
 struct OfficeRow {
@@ -144,8 +163,39 @@ pub fn list(
         .collect()
 }
 
-fn languages_json(details: &OfficeDetails) -> String {
-    serde_json::to_string(&details.languages).unwrap_or_else(|_| "[]".into())
+/// An office's editable columns, as stored; `None` writes NULL (a cleared field).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = offices, treat_none_as_null = true)]
+struct DetailsRow<'a> {
+    name: &'a str,
+    address: &'a str,
+    city: &'a str,
+    province: &'a str,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    timezone: &'a str,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    languages: String,
+    patron_day: Option<String>,
+}
+
+impl<'a> From<&'a OfficeDetails> for DetailsRow<'a> {
+    fn from(details: &'a OfficeDetails) -> DetailsRow<'a> {
+        DetailsRow {
+            name: &details.name,
+            address: &details.address,
+            city: &details.city,
+            province: &details.province,
+            latitude: details.latitude,
+            longitude: details.longitude,
+            timezone: details.timezone.name(),
+            email: details.email.as_deref(),
+            phone: details.phone.as_deref(),
+            languages: serde_json::to_string(&details.languages).unwrap_or_else(|_| "[]".into()),
+            patron_day: details.patron_day.map(|day| day.to_string()),
+        }
+    }
 }
 
 /// Creates an office in stage `draft`; returns its id. A taken code fails with a unique
@@ -158,18 +208,8 @@ pub fn insert(
 ) -> QueryResult<i64> {
     diesel::insert_into(offices::table)
         .values((
+            DetailsRow::from(details),
             offices::code.eq(code.as_str()),
-            offices::name.eq(&details.name),
-            offices::address.eq(&details.address),
-            offices::city.eq(&details.city),
-            offices::province.eq(&details.province),
-            offices::latitude.eq(details.latitude),
-            offices::longitude.eq(details.longitude),
-            offices::timezone.eq(details.timezone.name()),
-            offices::email.eq(&details.email),
-            offices::phone.eq(&details.phone),
-            offices::languages.eq(languages_json(details)),
-            offices::patron_day.eq(details.patron_day.map(|d| d.to_string())),
             offices::stage.eq(Stage::Draft.as_str()),
             offices::created_at.eq(db_time(now)),
             offices::updated_at.eq(db_time(now)),
@@ -186,17 +226,7 @@ pub fn update_details(
 ) -> QueryResult<()> {
     diesel::update(offices::table.find(id))
         .set((
-            offices::name.eq(&details.name),
-            offices::address.eq(&details.address),
-            offices::city.eq(&details.city),
-            offices::province.eq(&details.province),
-            offices::latitude.eq(details.latitude),
-            offices::longitude.eq(details.longitude),
-            offices::timezone.eq(details.timezone.name()),
-            offices::email.eq(&details.email),
-            offices::phone.eq(&details.phone),
-            offices::languages.eq(languages_json(details)),
-            offices::patron_day.eq(details.patron_day.map(|d| d.to_string())),
+            DetailsRow::from(details),
             offices::updated_at.eq(db_time(now)),
         ))
         .execute(conn)?;

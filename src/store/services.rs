@@ -77,19 +77,50 @@ struct ServiceRow {
     updated_at: NaiveDateTime,
 }
 
+impl ServiceRow {
+    fn settings(&self) -> ServiceSettings {
+        ServiceSettings {
+            duration_minutes: self.duration_minutes,
+            invite_only: self.invite_only,
+            min_notice_hours: self.min_notice_hours,
+            horizon_days: self.horizon_days,
+            desk_share_percent: self.desk_share_percent,
+            change_cutoff_hours: self.change_cutoff_hours,
+        }
+    }
+}
+
+/// The settings' columns, as stored; `None` writes NULL (the catalogue's duration).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = office_services, treat_none_as_null = true)]
+struct SettingsRow {
+    duration_minutes: Option<i32>,
+    invite_only: bool,
+    min_notice_hours: i32,
+    horizon_days: i32,
+    desk_share_percent: i32,
+    change_cutoff_hours: i32,
+}
+
+impl From<&ServiceSettings> for SettingsRow {
+    fn from(settings: &ServiceSettings) -> SettingsRow {
+        SettingsRow {
+            duration_minutes: settings.duration_minutes,
+            invite_only: settings.invite_only,
+            min_notice_hours: settings.min_notice_hours,
+            horizon_days: settings.horizon_days,
+            desk_share_percent: settings.desk_share_percent,
+            change_cutoff_hours: settings.change_cutoff_hours,
+        }
+    }
+}
+
 fn service((row, appointment_type): (ServiceRow, TypeRow)) -> QueryResult<OfficeService> {
     Ok(OfficeService {
         id: row.id,
         office_id: row.office_id,
         appointment_type: appointment_type.into_type()?,
-        settings: ServiceSettings {
-            duration_minutes: row.duration_minutes,
-            invite_only: row.invite_only,
-            min_notice_hours: row.min_notice_hours,
-            horizon_days: row.horizon_days,
-            desk_share_percent: row.desk_share_percent,
-            change_cutoff_hours: row.change_cutoff_hours,
-        },
+        settings: row.settings(),
         active: row.active,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
@@ -131,14 +162,7 @@ pub fn rules(
         .map(|row| Rules {
             id: row.id,
             active: row.active,
-            settings: ServiceSettings {
-                duration_minutes: row.duration_minutes,
-                invite_only: row.invite_only,
-                min_notice_hours: row.min_notice_hours,
-                horizon_days: row.horizon_days,
-                desk_share_percent: row.desk_share_percent,
-                change_cutoff_hours: row.change_cutoff_hours,
-            },
+            settings: row.settings(),
         }))
 }
 
@@ -195,14 +219,9 @@ pub fn insert(
 ) -> QueryResult<i64> {
     diesel::insert_into(office_services::table)
         .values((
+            SettingsRow::from(settings),
             office_services::office_id.eq(office_id),
             office_services::appointment_type_id.eq(appointment_type_id),
-            office_services::duration_minutes.eq(settings.duration_minutes),
-            office_services::invite_only.eq(settings.invite_only),
-            office_services::min_notice_hours.eq(settings.min_notice_hours),
-            office_services::horizon_days.eq(settings.horizon_days),
-            office_services::desk_share_percent.eq(settings.desk_share_percent),
-            office_services::change_cutoff_hours.eq(settings.change_cutoff_hours),
             office_services::active.eq(true),
             office_services::created_at.eq(db_time(now)),
             office_services::updated_at.eq(db_time(now)),
@@ -220,12 +239,7 @@ pub fn update(
 ) -> QueryResult<()> {
     diesel::update(office_services::table.find(id))
         .set((
-            office_services::duration_minutes.eq(settings.duration_minutes),
-            office_services::invite_only.eq(settings.invite_only),
-            office_services::min_notice_hours.eq(settings.min_notice_hours),
-            office_services::horizon_days.eq(settings.horizon_days),
-            office_services::desk_share_percent.eq(settings.desk_share_percent),
-            office_services::change_cutoff_hours.eq(settings.change_cutoff_hours),
+            SettingsRow::from(settings),
             office_services::active.eq(true),
             office_services::updated_at.eq(db_time(now)),
         ))

@@ -45,7 +45,12 @@ async fn two_processes_writing_to_one_sqlite_file_wait_for_each_other() {
                     let before: i64 = schema::offices::table.count().get_result(conn)?;
                     std::thread::sleep(Duration::from_millis(3));
                     let code = OfficeCode::parse(&format!("T{i:03}")).unwrap();
-                    let details = crate::store::details(&format!("Office {before}"));
+                    let details = offices::OfficeDetails::new(
+                        &format!("Office {before}"),
+                        "Via Roma 1",
+                        "Roma",
+                        "RM",
+                    );
                     offices::insert(conn, &code, &details, Utc::now())?;
                     Ok(())
                 })
@@ -70,20 +75,4 @@ async fn two_processes_writing_to_one_sqlite_file_wait_for_each_other() {
         .await
         .unwrap();
     assert_eq!(count, 40);
-}
-
-pub fn details(name: &str) -> offices::OfficeDetails {
-    offices::OfficeDetails {
-        name: name.to_owned(),
-        address: "Via Roma 1".into(),
-        city: "Roma".into(),
-        province: "RM".into(),
-        latitude: None,
-        longitude: None,
-        timezone: chrono_tz::Europe::Rome,
-        email: None,
-        phone: None,
-        languages: vec!["it".into()],
-        patron_day: None,
-    }
 }
