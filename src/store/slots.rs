@@ -354,19 +354,3 @@ pub fn set_blocked(
         .execute(conn)?;
     Ok(())
 }
-
-/// Takes seats in a slot, for tests and fixtures that need a booked seat before bookings
-/// exist as such: the same conditional update a booking makes.
-pub fn take_seats(conn: &mut DbConnection, id: i64, web: i32, desk: i32) -> QueryResult<bool> {
-    let updated = diesel::update(
-        slots::table
-            .find(id)
-            .filter((slots::booked_web + slots::booked_desk + web + desk).le(slots::capacity)),
-    )
-    .set((
-        slots::booked_web.eq(slots::booked_web + web),
-        slots::booked_desk.eq(slots::booked_desk + desk),
-    ))
-    .execute(conn)?;
-    Ok(updated == 1)
-}

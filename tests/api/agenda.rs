@@ -5,7 +5,6 @@
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sportello::store::{StoreError, slots};
 
 use crate::helpers::{Backend, TestApp, Token, assert_problem, field_errors, spawn_app};
 
@@ -114,16 +113,21 @@ const DAY_OF_SLOTS: [&str; 11] = [
     "15:30",
 ];
 
-/// Books seats the way a booking will, straight in the store.
-pub async fn take_seats(app: &TestApp, slot_id: i64, seats: i32) {
-    let taken = app
-        .store
-        .write(move |conn| -> Result<bool, StoreError> {
-            Ok(slots::take_seats(conn, slot_id, seats, 0)?)
-        })
-        .await
-        .unwrap();
-    assert!(taken, "seat taken in slot {slot_id}");
+/// Books `seats` seats of a slot at the desk (the office is put in preview, where staff can
+/// book), as people who phoned would.
+pub async fn take_seats(app: &TestApp, token: &Token, slot_id: i64, seats: usize) {
+    app.set_stage("RM", "preview").await;
+    for n in 0..seats {
+        let body = json!({"slot_id": slot_id, "case_number": format!("RM/PHONE/{slot_id}/{n}"), "full_name": "Amina Diallo", "language": "it"});
+        let response = app
+            .post("/api/v1/offices/RM/bookings", &body, Some(token))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "seat taken in slot {slot_id}"
+        );
+    }
 }
 
 on_both_databases! {
@@ -244,8 +248,8 @@ on_both_databases! {
         };
         let afternoon = at(1, "15:30");
         let morning = at(2, "09:00");
-        take_seats(&app, afternoon, 1).await;
-        take_seats(&app, morning, 2).await;
+        take_seats(&app, &manager, afternoon, 1).await;
+        take_seats(&app, &manager, morning, 2).await;
 
         // The office drops its afternoons and goes down to one desk.
         let mornings: Vec<Value> = (1..=5).map(|d| json!({"weekday": d, "opens": "09:00", "closes": "12:30"})).collect();
@@ -264,7 +268,7 @@ on_both_databases! {
         // Both booked slots are still there; the crowded one sells nothing more.
         let slots = staff_slots(&app, &manager, monday, friday).await;
         let by_id = |id: i64| slots.iter().find(|s| s["id"] == id).cloned().unwrap();
-        assert_eq!(by_id(afternoon)["booked_web"], 1);
+        assert_eq!(by_id(afternoon)["booked_desk"], 1);
         assert_eq!((by_id(morning)["capacity"].as_i64(), by_id(morning)["available_web"].as_i64()), (Some(2), Some(0)));
         assert_eq!(slots.len(), 36);
         assert!(slots.iter().filter(|s| s["id"] != morning && s["id"] != afternoon).all(|s| s["capacity"] == 1));
@@ -289,7 +293,7 @@ on_both_databases! {
         let wednesday = monday + Days::new(2);
         let thursday = monday + Days::new(3);
         let slots = staff_slots(&app, &manager, wednesday, wednesday).await;
-        take_seats(&app, slots[0]["id"].as_i64().unwrap(), 1).await;
+        take_seats(&app, &manager, slots[0]["id"].as_i64().unwrap(), 1).await;
 
         let response = app
             .post("/api/v1/offices/RM/closures", &json!({"from": wednesday, "to": wednesday, "reason": "Sciopero"}), Some(&manager))
