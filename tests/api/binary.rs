@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use diesel::{Connection, RunQueryDsl};
+use diesel::{Connection, RunQueryDsl, connection::SimpleConnection};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -246,7 +246,10 @@ on_both_databases! {
             }
             Backend::Sqlite => {
                 let path = database.url().strip_prefix("sqlite://").unwrap().to_owned();
-                drop_table.execute(&mut diesel::SqliteConnection::establish(&path).unwrap()).unwrap();
+                let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
+                // The service's mail worker may be writing at this moment: wait for it, as the service would.
+                conn.batch_execute("PRAGMA busy_timeout = 5000").unwrap();
+                drop_table.execute(&mut conn).unwrap();
             }
         }
         let response = login(&reqwest::Client::new(), &served, "chiara@interno.it").await;
