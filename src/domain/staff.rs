@@ -108,6 +108,15 @@ impl Actor {
         }
     }
 
+    /// National actions (offices and their stages, the catalogue, the national audit log) are
+    /// for admins; anyone else is refused with `reason`.
+    pub fn must_be_admin(&self, reason: &'static str) -> Result<(), Forbidden> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Manager | Role::Operator => Err(Forbidden(reason)),
+        }
+    }
+
     /// Whether the actor may see or change the account of `role` in `office`: admins all,
     /// managers the operators of their office, operators nobody else.
     pub fn manages(&self, role: Role, office: Option<&OfficeCode>) -> bool {

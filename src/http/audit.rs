@@ -124,11 +124,9 @@ pub async fn national_log(
     req: HttpRequest,
 ) -> Result<web::Json<Vec<AuditEntryView>>, ApiError> {
     let (before, limit) = page(&req)?;
-    if staff.actor.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "The national audit log is for the administration.",
-        ));
-    }
+    staff
+        .actor
+        .must_be_admin("The national audit log is for the administration.")?;
     let entries = state
         .store
         .read(move |conn| -> Result<_, ApiError> {

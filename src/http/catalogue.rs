@@ -15,7 +15,6 @@ use crate::{
     domain::{
         FieldErrors,
         catalogue::{DocumentLists, Texts, TypeCode, check_documents, check_duration, check_texts},
-        staff::{Actor, Role},
     },
     store::{
         catalogue::{self, AppointmentType, TypeTexts},
@@ -92,15 +91,7 @@ fn check(
     (texts, duration)
 }
 
-fn require_admin(actor: &Actor) -> Result<(), ApiError> {
-    if actor.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "Only the national administration edits the catalogue.",
-        ))
-    }
-}
+const ADMINS_ONLY: &str = "Only the national administration edits the catalogue.";
 
 /// The national catalogue. Public.
 #[utoipa::path(
@@ -138,7 +129,7 @@ pub async fn create(
     staff: Staff,
     JsonBody(body): JsonBody<CreateTypeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&staff.actor)?;
+    staff.actor.must_be_admin(ADMINS_ONLY)?;
     let mut errors = FieldErrors::new();
     let code = errors.check("code", TypeCode::parse(&body.code));
     let (texts, duration) = check(
@@ -205,7 +196,7 @@ pub async fn update(
     type_code: web::Path<String>,
     JsonBody(body): JsonBody<UpdateTypeRequest>,
 ) -> Result<web::Json<AppointmentTypeView>, ApiError> {
-    require_admin(&staff.actor)?;
+    staff.actor.must_be_admin(ADMINS_ONLY)?;
     let actor = staff.actor;
     let view = state
         .store

@@ -236,11 +236,9 @@ pub async fn create(
     staff: Staff,
     JsonBody(body): JsonBody<CreateOfficeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    if staff.actor.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "Only the national administration creates offices.",
-        ));
-    }
+    staff
+        .actor
+        .must_be_admin("Only the national administration creates offices.")?;
     let code = OfficeCode::parse(&body.code);
     // Every field below is set from the request; only the defaults are taken from here.
     let blank = OfficeDetails::new("", "", "", "");
@@ -449,11 +447,7 @@ pub async fn set_stage(
         .store
         .write(move |conn| -> Result<_, ApiError> {
             let office = staff_office(conn, &actor, &code, Need::Read)?;
-            if actor.role != Role::Admin {
-                return Err(ApiError::forbidden(
-                    "Only the national administration changes an office's stage.",
-                ));
-            }
+            actor.must_be_admin("Only the national administration changes an office's stage.")?;
             offices::set_stage(conn, office.id, body.stage, Utc::now())?;
             #[derive(Serialize)]
             struct StageChange {
