@@ -208,10 +208,7 @@ pub fn book(
         }
     }
 
-    bookings::release_cooled(conn, slot.id, now)?;
-    if !bookings::claim_seat(conn, office.id, slot.id, channel)? {
-        return Err(Refusal::SlotFull.into());
-    }
+    claim_seat(conn, office.id, &slot, channel, now)?;
 
     let reference = unused_reference(conn)?;
     let salt = TokenKey::new_salt();
@@ -270,6 +267,81 @@ pub fn book(
         manage_token,
         replayed: false,
     })
+}
+
+/// Takes a seat of `channel` in `slot`, after putting back on sale those of its seats whose
+/// cool-down has passed. A slot read with nothing cooling has nothing to put back: a seat freed
+/// since that read cools until after `now`.
+fn claim_seat(
+    conn: &mut DbConnection,
+    office_id: i64,
+    slot: &Slot,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    if slot.cooling > 0 {
+        bookings::release_cooled(conn, slot.id, now)?;
+    }
+    if bookings::claim_seat(conn, office_id, slot.id, channel)? {
+        Ok(())
+    } else {
+        Err(Refusal::SlotFull.into())
+    }
+}
+
+/// Who cancels: it decides the event recorded and the message the applicant gets.
+enum Canceller<'a> {
+    Applicant,
+    Office {
+        actor: &'a Actor,
+        reason: Option<&'a str>,
+    },
+}
+
+/// Cancels the booking if it is still as it was read, gives its seat back (to cool down first)
+/// and queues the applicant's message. `None` when another request changed the booking first:
+/// then nothing was done, so its seat is never freed twice.
+fn cancel(
+    conn: &mut DbConnection,
+    booking: &Booking,
+    by: Canceller,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>, BookingError> {
+    let (cancelled_by, reason, event, actor_id, kind) = match by {
+        Canceller::Applicant => (
+            "applicant",
+            None,
+            "cancelled_by_applicant",
+            None,
+            MessageKind::CancelledByApplicant,
+        ),
+        Canceller::Office { actor, reason } => (
+            "office",
+            reason,
+            "cancelled_by_office",
+            Some(actor.staff_id),
+            MessageKind::CancelledByOffice,
+        ),
+    };
+    bookings::lock_slots(conn, &[booking.slot_id])?;
+    let cancelled = bookings::cancel(
+        conn,
+        booking.id,
+        booking.status,
+        booking.slot_id,
+        cancelled_by,
+        reason,
+        now,
+    )?;
+    let Some(sequence) = cancelled else {
+        return Ok(None);
+    };
+    bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
+    let detail = reason.map(|reason| json!({ "reason": reason }));
+    bookings::record_event(conn, booking, event, detail, actor_id, now)?;
+    outbox::enqueue(conn, about(booking, sequence), kind, now)?;
+    Ok(Some(sequence))
 }
 
 /// The outbox's view of a booking, at `sequence`.
@@ -371,6 +443,20 @@ pub fn details(conn: &mut DbConnection, booking: Booking) -> Result<Details, Boo
     })
 }
 
+/// The booking as this transaction has just changed it: the booking and its slot (whose seats,
+/// or which, changed) are read again; its office and service stay what they were.
+pub fn reread(conn: &mut DbConnection, details: Details) -> Result<Details, BookingError> {
+    let booking =
+        bookings::find(conn, details.booking.id)?.ok_or(BookingError::NotFound("booking"))?;
+    let slot = slots::find(conn, booking.office_id, booking.slot_id)?
+        .ok_or(BookingError::NotFound("slot"))?;
+    Ok(Details {
+        booking,
+        slot,
+        ..details
+    })
+}
+
 /// The applicant cancels, up to the service's cut-off before the visit.
 pub fn cancel_by_applicant(
     conn: &mut DbConnection,
@@ -390,31 +476,13 @@ pub fn cancel_by_applicant(
         now,
         details.service.settings.change_cutoff_hours,
     )?;
-    bookings::lock_slots(conn, &[booking.slot_id])?;
-    let cancelled = bookings::cancel(
-        conn,
-        booking.id,
-        Status::Confirmed,
-        booking.slot_id,
-        "applicant",
-        None,
-        now,
-    )?;
-    let Some(sequence) = cancelled else {
-        return Err(Refusal::NotChangeable {
+    match cancel(conn, booking, Canceller::Applicant, policy, now)? {
+        Some(_) => Ok(()),
+        None => Err(Refusal::NotChangeable {
             status: booking.status,
         }
-        .into());
-    };
-    bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
-    bookings::record_event(conn, booking, "cancelled_by_applicant", None, None, now)?;
-    outbox::enqueue(
-        conn,
-        about(booking, sequence),
-        MessageKind::CancelledByApplicant,
-        now,
-    )?;
-    Ok(())
+        .into()),
+    }
 }
 
 /// The applicant moves the visit to another slot of the same service: the new seat is claimed
@@ -459,10 +527,7 @@ pub fn reschedule(
         settings.horizon_days,
     )?;
     bookings::lock_slots(conn, &[booking.slot_id, target.id])?;
-    bookings::release_cooled(conn, target.id, now)?;
-    if !bookings::claim_seat(conn, booking.office_id, target.id, Channel::Web)? {
-        return Err(Refusal::SlotFull.into());
-    }
+    claim_seat(conn, booking.office_id, &target, Channel::Web, now)?;
     let moved = bookings::move_to(
         conn,
         booking.id,
@@ -514,47 +579,37 @@ pub fn desk_action(
         }
         _ => {}
     }
-    // The sequence after the change, when it changed.
-    let changed = if action == DeskAction::Cancel {
-        bookings::lock_slots(conn, &[booking.slot_id])?;
-        bookings::cancel(
-            conn,
-            booking.id,
-            booking.status,
-            booking.slot_id,
-            "office",
-            reason,
-            now,
-        )?
-    } else {
-        bookings::set_status(conn, booking.id, booking.status, next, now)?
-            .then_some(booking.sequence)
-    };
-    let Some(sequence) = changed else {
-        let current = bookings::find(conn, booking.id)?.map_or(booking.status, |b| b.status);
-        return Err(Refusal::InvalidTransition {
-            status: current,
-            action,
-        }
-        .into());
-    };
-    let (kind, detail) = match action {
-        DeskAction::CheckIn => ("checked_in", None),
-        DeskAction::MarkAttended => ("attended", None),
-        DeskAction::MarkNoShow => ("no_show", None),
+    let event = match action {
+        DeskAction::CheckIn => "checked_in",
+        DeskAction::MarkAttended => "attended",
+        DeskAction::MarkNoShow => "no_show",
         DeskAction::Cancel => {
-            bookings::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
-            outbox::enqueue(
-                conn,
-                about(booking, sequence),
-                MessageKind::CancelledByOffice,
-                now,
-            )?;
-            ("cancelled_by_office", Some(json!({"reason": reason})))
+            let by = Canceller::Office { actor, reason };
+            return match cancel(conn, booking, by, policy, now)? {
+                Some(_) => Ok(next),
+                None => Err(invalid_transition(conn, booking, action)?),
+            };
         }
     };
-    bookings::record_event(conn, booking, kind, detail, Some(actor.staff_id), now)?;
+    if !bookings::set_status(conn, booking.id, booking.status, next, now)? {
+        return Err(invalid_transition(conn, booking, action)?);
+    }
+    bookings::record_event(conn, booking, event, None, Some(actor.staff_id), now)?;
     Ok(next)
+}
+
+/// Another request changed the booking first: the refusal names its status now.
+fn invalid_transition(
+    conn: &mut DbConnection,
+    booking: &Booking,
+    action: DeskAction,
+) -> Result<BookingError, BookingError> {
+    let current = bookings::find(conn, booking.id)?.map_or(booking.status, |b| b.status);
+    Ok(Refusal::InvalidTransition {
+        status: current,
+        action,
+    }
+    .into())
 }
 
 /// Puts seats whose cool-down has passed back on sale, a batch of slots at a time. Safe to run

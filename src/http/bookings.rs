@@ -507,9 +507,7 @@ pub async fn cancel(
         .write(move |conn| -> Result<BookingView, BookingError> {
             let details = with_token(conn, &reference, &token)?;
             bookings::cancel_by_applicant(conn, &details, &policy, Utc::now())?;
-            let reloaded =
-                stored::find(conn, details.booking.id)?.ok_or(BookingError::NotFound("booking"))?;
-            Ok(applicant_view(&bookings::details(conn, reloaded)?))
+            Ok(applicant_view(&bookings::reread(conn, details)?))
         })
         .await?;
     Ok(web::Json(view))
@@ -553,9 +551,7 @@ pub async fn reschedule(
         .write(move |conn| -> Result<BookingView, BookingError> {
             let details = with_token(conn, &reference, &token)?;
             bookings::reschedule(conn, &details, body.slot_id, &policy, Utc::now())?;
-            let reloaded =
-                stored::find(conn, details.booking.id)?.ok_or(BookingError::NotFound("booking"))?;
-            Ok(applicant_view(&bookings::details(conn, reloaded)?))
+            Ok(applicant_view(&bookings::reread(conn, details)?))
         })
         .await?;
     Ok(web::Json(view))
@@ -853,8 +849,7 @@ async fn desk_action(
                 &policy,
                 Utc::now(),
             )?;
-            let reloaded = stored::find(conn, details.booking.id)?.ok_or_else(not_found)?;
-            let after = staff_view(&bookings::details(conn, reloaded)?);
+            let after = staff_view(&bookings::reread(conn, details)?);
             let name = match action {
                 DeskAction::CheckIn => "booking.check_in",
                 DeskAction::MarkAttended => "booking.attended",
