@@ -167,18 +167,19 @@ impl Mailer {
         let details = self
             .store
             .read(
-                move |conn| -> Result<Option<bookings::Details>, BookingError> {
-                    match stored::find(conn, booking_id)? {
-                        Some(booking) => Ok(Some(bookings::details(conn, booking)?)),
-                        None => Ok(None),
+                move |conn| -> Result<Option<bookings::Details>, StoreError> {
+                    let Some(booking) = stored::find(conn, booking_id)? else {
+                        return Ok(None);
+                    };
+                    match bookings::details(conn, booking) {
+                        Ok(details) => Ok(Some(details)),
+                        Err(BookingError::Store(error)) => Err(error),
+                        // Its office, slot or service is gone with it: nothing is left to tell.
+                        Err(_) => Ok(None),
                     }
                 },
             )
-            .await
-            .map_err(|error| match error {
-                BookingError::Store(error) => error,
-                other => StoreError::Migration(format!("{other:?}")),
-            })?;
+            .await?;
         let Some(details) = details else {
             return Ok(Prepared::Suppress("the booking no longer exists"));
         };
