@@ -47,6 +47,10 @@ pub async fn login(
     let max_failures = i64::from(throttle.max_failures);
 
     let lookup_email = email.clone();
+    // Deliberately no transaction: each statement commits on its own, so the attempt is visible
+    // before it is counted, and a burst of concurrent guesses counts every one of them. In a
+    // transaction each guess would count without the others' uncommitted attempts and a burst
+    // would get more password checks than allowed (the burst test catches it on PostgreSQL).
     let credentials = store
         .read(
             move |conn| -> Result<Result<Option<Credentials>, Duration>, StoreError> {

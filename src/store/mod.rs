@@ -133,7 +133,8 @@ impl Store {
     }
 
     /// Runs `work` on a pooled connection, off the async threads, without a transaction:
-    /// for reads and for single statements that are atomic on their own.
+    /// for reads, and for statements that are each atomic on their own and must commit one by
+    /// one (the login throttle's attempts).
     pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
