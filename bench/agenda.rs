@@ -19,12 +19,11 @@ use std::time::Instant;
 use chrono::{Days, Utc};
 use diesel::RunQueryDsl;
 use sportello::{
-    agenda::{self, Mode},
-    domain::slots::{start_of_day, today},
-    store::{Backend, Store, StoreError, offices, services, slots},
+    domain::days::{start_of_day, today},
+    store::{Backend, Store, services, slots},
 };
 
-use common::{Scratch, configure_office, office_code, percentiles, pick};
+use common::{Scratch, configure_office, percentiles, pick};
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,31 +56,14 @@ async fn run(backend: Backend, office_count: usize) -> anyhow::Result<()> {
     let seeding = Instant::now();
     for index in 1..=office_count {
         let (created, first, again) = store
-            .write(move |conn| -> Result<_, StoreError> {
+            .write(move |conn| -> anyhow::Result<_> {
                 configure_office(conn, index)?;
-                let office = offices::find_by_code(conn, &office_code(index))?
-                    .ok_or_else(|| StoreError::Migration("office missing".into()))?;
+                let office = common::office(conn, index)?;
                 let started = Instant::now();
-                let report = agenda::publish(
-                    conn,
-                    &office,
-                    first_day,
-                    last_day,
-                    Mode::Publish,
-                    Utc::now(),
-                )
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+                let report = common::publish(conn, &office, first_day, last_day)?;
                 let first = started.elapsed();
                 let started = Instant::now();
-                let again = agenda::publish(
-                    conn,
-                    &office,
-                    first_day,
-                    last_day,
-                    Mode::Publish,
-                    Utc::now(),
-                )
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+                let again = common::publish(conn, &office, first_day, last_day)?;
                 assert_eq!(again.created, 0);
                 Ok((report.created, first, started.elapsed()))
             })
@@ -106,7 +88,7 @@ async fn run(backend: Backend, office_count: usize) -> anyhow::Result<()> {
 
     if backend == Backend::Postgres {
         store
-            .read(|conn| -> Result<(), StoreError> {
+            .read(|conn| -> anyhow::Result<()> {
                 diesel::sql_query("ANALYZE").execute(conn)?;
                 Ok(())
             })
@@ -124,9 +106,8 @@ async fn run(backend: Backend, office_count: usize) -> anyhow::Result<()> {
     for i in 0..2000 {
         let index = pick(i, office_count);
         let (elapsed, found) = store
-            .read(move |conn| -> Result<_, StoreError> {
-                let office = offices::find_by_code(conn, &office_code(index))?
-                    .ok_or_else(|| StoreError::Migration("office missing".into()))?;
+            .read(move |conn| -> anyhow::Result<_> {
+                let office = common::office(conn, index)?;
                 let service = services::list(conn, office.id)?.remove(0);
                 let started = Instant::now();
                 let found = slots::web_bookable(conn, service.id, window.0, window.1)?;
@@ -183,7 +164,7 @@ async fn run(backend: Backend, office_count: usize) -> anyhow::Result<()> {
 
     if backend == Backend::Postgres {
         let plan = store
-            .read(move |conn| -> Result<Vec<String>, StoreError> {
+            .read(move |conn| -> anyhow::Result<Vec<String>> {
                 #[derive(diesel::QueryableByName)]
                 struct Line {
                     #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]

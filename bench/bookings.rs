@@ -17,16 +17,18 @@ use std::time::{Duration, Instant};
 use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
-    agenda::{self, Mode},
-    domain::slots::{start_of_day, today},
+    domain::{
+        days::{start_of_day, today},
+        ids::SlotId,
+    },
     store::{
-        Backend, StoreError, offices,
+        Backend,
         schema::{bookings, slots},
         services,
     },
 };
 
-use common::{Scratch, configure_office, office_code, percentiles};
+use common::{Scratch, configure_office, percentiles};
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -53,23 +55,14 @@ async fn run(backend: Backend, office_count: usize, requests: usize) -> anyhow::
     let zone = chrono_tz::Europe::Rome;
     let first_day = today(zone, Utc::now()) + Days::new(1);
     let last_day = first_day + Days::new(364);
-    // Every office, with (slot id, office code) of its document-delivery slots.
-    let mut targets: Vec<(i64, String)> = Vec::new();
+    // Every office's document-delivery slots, each with its office's code.
+    let mut targets: Vec<(SlotId, String)> = Vec::new();
     for index in 1..=office_count {
         let found = store
-            .write(move |conn| -> Result<Vec<(i64, String)>, StoreError> {
+            .write(move |conn| -> anyhow::Result<Vec<(SlotId, String)>> {
                 configure_office(conn, index)?;
-                let office = offices::find_by_code(conn, &office_code(index))?
-                    .ok_or_else(|| StoreError::Migration("office missing".into()))?;
-                agenda::publish(
-                    conn,
-                    &office,
-                    first_day,
-                    last_day,
-                    Mode::Publish,
-                    Utc::now(),
-                )
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+                let office = common::office(conn, index)?;
+                common::publish(conn, &office, first_day, last_day)?;
                 let service = services::list(conn, office.id)?.remove(0);
                 let from = start_of_day(zone, first_day);
                 let to = start_of_day(zone, last_day);
@@ -83,14 +76,14 @@ async fn run(backend: Backend, office_count: usize, requests: usize) -> anyhow::
         targets.extend(found);
     }
     // Interleave offices so that concurrent clients spread over them.
-    targets.sort_by_key(|(id, _)| common::pick(*id as usize, usize::MAX / 4));
+    targets.sort_by_key(|(id, _)| common::pick(id.get() as usize, usize::MAX / 4));
     println!(
         "seeded {office_count} offices, {} bookable slots",
         targets.len()
     );
     if backend == Backend::Postgres {
         store
-            .read(|conn| -> Result<(), StoreError> {
+            .read(|conn| -> anyhow::Result<()> {
                 diesel::sql_query("ANALYZE").execute(conn)?;
                 Ok(())
             })
@@ -103,7 +96,7 @@ async fn run(backend: Backend, office_count: usize, requests: usize) -> anyhow::
     let mut next_slot = 0usize;
     for clients in [16usize, 64] {
         let per_client = requests / clients;
-        let batch: Vec<(i64, String)> = targets
+        let batch: Vec<(SlotId, String)> = targets
             .iter()
             .skip(next_slot)
             .take(per_client * clients)
@@ -114,7 +107,7 @@ async fn run(backend: Backend, office_count: usize, requests: usize) -> anyhow::
         let tasks: Vec<_> = (0..clients)
             .map(|c| {
                 let client = client.clone();
-                let mine: Vec<(i64, String)> =
+                let mine: Vec<(SlotId, String)> =
                     batch.iter().skip(c).step_by(clients).cloned().collect();
                 tokio::spawn(async move {
                     let mut times = Vec::with_capacity(mine.len());
@@ -170,7 +163,7 @@ async fn run(backend: Backend, office_count: usize, requests: usize) -> anyhow::
     }
 
     let (booked, seats) = store
-        .read(|conn| -> Result<(i64, i64), StoreError> {
+        .read(|conn| -> anyhow::Result<(i64, i64)> {
             let booked: i64 = bookings::table.count().get_result(conn)?;
             let seats: Option<i64> = slots::table
                 .select(diesel::dsl::sum(slots::booked_web + slots::booked_desk))

@@ -35,22 +35,25 @@ use std::{
     time::{Duration, Instant},
 };
 
+use anyhow::Context;
 use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
-    agenda::{self, Mode},
-    bookings::token::{TokenKey, fingerprint},
     domain::{
-        booking::{Channel, Reference},
+        booking::{CaseNumber, Channel, Reference},
+        calendar::CalendarFields,
+        days::{start_of_day, today},
+        ids::{OfficeId, ServiceId, SlotId},
+        language::Language,
         office::Stage,
-        slots::{start_of_day, today},
+        service::ServiceSettings,
     },
     store::{
-        Backend, DbConnection, Store, StoreError, bookings as stored, calendars, catalogue,
-        offices,
+        Backend, DbConnection, Store, bookings as stored, calendars, catalogue, offices,
         schema::{bookings, mail_outbox, slots},
-        services::{self, ServiceSettings},
+        services,
     },
+    use_cases::bookings::token::{TokenKey, fingerprint},
 };
 
 use common::{Scratch, configure_office, office_code, percentiles};
@@ -286,12 +289,16 @@ fn seeded_reference(n: usize) -> Reference {
     Reference::from_random(bytes)
 }
 
+/// A bookable seat: a slot, the office it belongs to and the service it is for.
+#[derive(Clone, Copy)]
+struct Target {
+    office: OfficeId,
+    slot: SlotId,
+    service: ServiceId,
+}
+
 /// Books `count` seats of the given slots straight in the store, a thousand per transaction.
-async fn seed_bookings(
-    store: &Store,
-    targets: &[(i64, i64, i64)],
-    count: usize,
-) -> anyhow::Result<()> {
+async fn seed_bookings(store: &Store, targets: &[Target], count: usize) -> anyhow::Result<()> {
     let key = TokenKey::derive(&secrecy::SecretString::from("seed".to_owned()));
     for (batch, chunk) in targets
         .iter()
@@ -300,23 +307,24 @@ async fn seed_bookings(
         .chunks(1000)
         .enumerate()
     {
-        let rows: Vec<(i64, i64, i64)> = chunk.iter().map(|t| **t).collect();
+        let rows: Vec<Target> = chunk.iter().map(|t| **t).collect();
         let key = key.clone();
         store
-            .write(move |conn| -> Result<(), StoreError> {
+            .write(move |conn| -> anyhow::Result<()> {
                 let salt = TokenKey::new_salt();
                 let token_hash = fingerprint(&key.token(&salt));
-                for (i, (office_id, slot_id, service_id)) in rows.iter().enumerate() {
+                let italian = Language::italian();
+                for (i, target) in rows.iter().enumerate() {
                     let n = batch * 1000 + i;
                     let reference = seeded_reference(n);
-                    let case = format!("SEED/{n}");
+                    let case = CaseNumber::parse(&format!("SEED/{n}"))?;
                     let email = format!("seed{n}@example.org");
                     stored::insert(
                         conn,
                         stored::NewBooking {
-                            office_id: *office_id,
-                            slot_id: *slot_id,
-                            office_service_id: *service_id,
+                            office_id: target.office,
+                            slot_id: target.slot,
+                            office_service_id: target.service,
                             reference: &reference,
                             token_hash: &token_hash,
                             token_salt: &salt,
@@ -324,7 +332,7 @@ async fn seed_bookings(
                             full_name: "Seeded Applicant",
                             email: Some(&email),
                             phone: None,
-                            language: "it",
+                            language: &italian,
                             channel: Channel::Web,
                             is_test: false,
                             created_by: None,
@@ -332,7 +340,7 @@ async fn seed_bookings(
                         Utc::now(),
                     )?;
                 }
-                let ids: Vec<i64> = rows.iter().map(|(_, slot, _)| *slot).collect();
+                let ids: Vec<SlotId> = rows.iter().map(|target| target.slot).collect();
                 diesel::update(slots::table.filter(slots::id.eq_any(ids)))
                     .set(slots::booked_web.eq(slots::booked_web + 1))
                     .execute(conn)?;
@@ -349,15 +357,14 @@ fn configure_click_day(
     conn: &mut DbConnection,
     seats: usize,
     first: chrono::NaiveDate,
-) -> Result<Vec<i64>, StoreError> {
+) -> anyhow::Result<Vec<SlotId>> {
     let id = configure_office(conn, 999)?;
     let now = Utc::now();
     offices::set_stage(conn, id, Stage::Preview, now)?;
-    let office = offices::find_by_code(conn, &office_code(999))?
-        .ok_or_else(|| StoreError::Migration("office".into()))?;
+    let office = common::office(conn, 999)?;
     // Four desks on the document-delivery calendar, no seats held back.
     for calendar in calendars::list(conn, id)? {
-        let fields = calendars::CalendarFields {
+        let fields = CalendarFields {
             desks: 4,
             ..calendar.fields.clone()
         };
@@ -370,22 +377,14 @@ fn configure_click_day(
         };
         services::update(conn, service.id, &settings, now)?;
     }
-    agenda::publish(
-        conn,
-        &office,
-        first,
-        first + Days::new(120),
-        Mode::Publish,
-        now,
-    )
-    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    common::publish(conn, &office, first, first + Days::new(120))?;
     let delivery = catalogue::find_by_code(
         conn,
         &sportello::domain::catalogue::TypeCode::parse("document_delivery").expect("code"),
     )?
-    .ok_or_else(|| StoreError::Migration("type".into()))?;
+    .context("document_delivery is not in the catalogue")?;
     let service = services::find(conn, id, delivery.id)?
-        .ok_or_else(|| StoreError::Migration("service".into()))?;
+        .context("the click-day office does not offer document_delivery")?;
     let all = sportello::store::slots::web_bookable(
         conn,
         service.id,
@@ -423,16 +422,14 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     let zone = chrono_tz::Europe::Rome;
     let first = today(zone, Utc::now()) + Days::new(1);
     let last = first + Days::new(364);
-    let mut targets: Vec<(i64, i64, i64)> = Vec::new(); // (office, slot, service)
+    let mut targets: Vec<Target> = Vec::new();
     let mut office_days: Vec<(String, chrono::NaiveDate)> = Vec::new();
     for index in 1..=offices_count {
         let found = store
-            .write(move |conn| -> Result<Vec<(i64, i64, i64)>, StoreError> {
+            .write(move |conn| -> anyhow::Result<Vec<Target>> {
                 configure_office(conn, index)?;
-                let office = offices::find_by_code(conn, &office_code(index))?
-                    .ok_or_else(|| StoreError::Migration("office".into()))?;
-                agenda::publish(conn, &office, first, last, Mode::Publish, Utc::now())
-                    .map_err(|e| StoreError::Migration(e.to_string()))?;
+                let office = common::office(conn, index)?;
+                common::publish(conn, &office, first, last)?;
                 let service = services::list(conn, office.id)?.remove(0);
                 let slots = sportello::store::slots::web_bookable(
                     conn,
@@ -442,7 +439,11 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
                 )?;
                 Ok(slots
                     .into_iter()
-                    .map(|slot| (office.id, slot.id, service.id))
+                    .map(|slot| Target {
+                        office: office.id,
+                        slot: slot.id,
+                        service: service.id,
+                    })
                     .collect())
             })
             .await?;
@@ -452,25 +453,23 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
         }
     }
     // Mix offices and days, deterministically.
-    targets.sort_by_key(|(_, slot, _)| common::pick(*slot as usize, usize::MAX / 4));
+    targets.sort_by_key(|target| common::pick(target.slot.get() as usize, usize::MAX / 4));
     seed_bookings(&store, &targets, seeded).await?;
     let click_first = first + Days::new(30);
     let click_seats = common::env_number("BENCH_CLICK_SEATS", 2_000);
     let click_slots = store
-        .write(move |conn| -> Result<Vec<i64>, StoreError> {
-            configure_click_day(conn, click_seats, click_first)
-        })
+        .write(move |conn| configure_click_day(conn, click_seats, click_first))
         .await?;
     if backend == Backend::Postgres {
         store
-            .read(|conn| -> Result<(), StoreError> {
+            .read(|conn| -> anyhow::Result<()> {
                 diesel::sql_query("VACUUM ANALYZE").execute(conn)?;
                 Ok(())
             })
             .await?;
     }
     let slot_rows: i64 = store
-        .read(|conn| -> Result<i64, StoreError> { Ok(slots::table.count().get_result(conn)?) })
+        .read(|conn| -> anyhow::Result<i64> { Ok(slots::table.count().get_result(conn)?) })
         .await?;
     writeln!(
         out,
@@ -530,19 +529,19 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     }
 
     // 2. Bookings on distinct slots (those the seed left free).
-    let codes: std::collections::HashMap<i64, String> = store
-        .read(|conn| -> Result<_, StoreError> {
+    let codes: std::collections::HashMap<OfficeId, String> = store
+        .read(|conn| -> anyhow::Result<_> {
             Ok(offices::list(conn, None, None)?
                 .into_iter()
                 .map(|o| (o.id, o.code.to_string()))
                 .collect())
         })
         .await?;
-    let free: Arc<Vec<(String, i64)>> = Arc::new(
+    let free: Arc<Vec<(String, SlotId)>> = Arc::new(
         targets
             .iter()
             .skip(seeded)
-            .map(|(office, slot, _)| (codes[office].clone(), *slot))
+            .map(|target| (codes[&target.office].clone(), target.slot))
             .collect(),
     );
     let next = Arc::new(AtomicUsize::new(0));
@@ -595,7 +594,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
                 // A transaction that found its slot full commits having booked nothing: count
                 // the bookings pgbench really made.
                 let made: i64 = store
-                    .read(|conn| -> Result<i64, StoreError> {
+                    .read(|conn| -> anyhow::Result<i64> {
                         Ok(bookings::table
                             .filter(bookings::reference.like("PGB%"))
                             .count()
@@ -624,7 +623,7 @@ async fn click_day(
     store: &Store,
     client: &reqwest::Client,
     base: &str,
-    slot_ids: &[i64],
+    slot_ids: &[SlotId],
 ) -> anyhow::Result<String> {
     let attempts = common::env_number("BENCH_CLICK_ATTEMPTS", 50_000);
     let clients = 256;
@@ -676,9 +675,8 @@ async fn click_day(
         .collect();
     // Release the seats at one instant: the office goes live, and everyone clicks.
     store
-        .write(|conn| -> Result<(), StoreError> {
-            let office = offices::find_by_code(conn, &office_code(999))?
-                .ok_or_else(|| StoreError::Migration("office".into()))?;
+        .write(|conn| -> anyhow::Result<()> {
+            let office = common::office(conn, 999)?;
             offices::set_stage(conn, office.id, Stage::Live, Utc::now())?;
             Ok(())
         })
@@ -692,12 +690,12 @@ async fn click_day(
     let duration = started.get().map_or(Duration::ZERO, |s| s.elapsed());
     let ids = slot_ids.to_vec();
     let (sold, seats_taken, oversold, without_one_confirmation) = store
-        .read(move |conn| -> Result<(i64, i64, i64, i64), StoreError> {
+        .read(move |conn| -> anyhow::Result<(i64, i64, i64, i64)> {
             let sold: i64 = bookings::table
                 .filter(bookings::slot_id.eq_any(&ids))
                 .count()
                 .get_result(conn)?;
-            let rows: Vec<(i64, i32, i32, i32)> = slots::table
+            let rows: Vec<(SlotId, i32, i32, i32)> = slots::table
                 .filter(slots::id.eq_any(&ids))
                 .select((
                     slots::id,
@@ -750,19 +748,14 @@ async fn click_day(
 
 /// Runs the booking transaction as raw SQL (the statements sportello's booking makes, without
 /// the service around them) through pgbench, 64 clients; returns transactions per second.
-fn pgbench(
-    url: &str,
-    targets: &[(i64, i64, i64)],
-    seeded: usize,
-    seconds: Duration,
-) -> anyhow::Result<f64> {
+fn pgbench(url: &str, targets: &[Target], seeded: usize, seconds: Duration) -> anyhow::Result<f64> {
     // Slots neither seeded nor booked by the HTTP scenarios: the far end of the list.
-    let pool: Vec<&(i64, i64, i64)> = targets.iter().skip(seeded).rev().take(200_000).collect();
-    let (office, _, service) = *pool
-        .first()
-        .ok_or_else(|| anyhow::anyhow!("no free slots"))?;
-    let (min, max) = pool.iter().fold((i64::MAX, 0), |(lo, hi), (_, slot, _)| {
-        (lo.min(*slot), hi.max(*slot))
+    let pool: Vec<&Target> = targets.iter().skip(seeded).rev().take(200_000).collect();
+    let Target {
+        office, service, ..
+    } = **pool.first().context("no free slots")?;
+    let (min, max) = pool.iter().fold((i64::MAX, 0), |(lo, hi), target| {
+        (lo.min(target.slot.get()), hi.max(target.slot.get()))
     });
     let script = format!(
         r#"\set slot random({min}, {max})

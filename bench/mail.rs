@@ -18,16 +18,22 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, Utc};
 use sportello::{
-    agenda::{self, Mode},
-    bookings::{self, Booker, Policy, Request, token::TokenKey},
     config::SmtpSecurity,
     domain::{
         booking::CaseNumber,
+        days::{start_of_day, today},
         email::EmailAddress,
-        slots::{start_of_day, today},
+        ids::SlotId,
+        language::Language,
     },
+    error::Error,
     mail::Mailer,
-    store::{Backend, Store, StoreError, offices, services},
+    store::{Backend, Store, services},
+    use_cases::bookings::{
+        Booker, BookingFailure, Policy,
+        book::{self, NewVisit},
+        token::TokenKey,
+    },
 };
 
 use common::{Scratch, configure_office, office_code};
@@ -63,9 +69,8 @@ async fn queue_confirmations(
     let zone = chrono_tz::Europe::Rome;
     let first = today(zone, Utc::now()) + Days::new(1);
     let slots = store
-        .read(move |conn| -> Result<Vec<i64>, StoreError> {
-            let office = offices::find_by_code(conn, &office_code(1))?
-                .ok_or_else(|| StoreError::Migration("office".into()))?;
+        .read(move |conn| -> anyhow::Result<Vec<SlotId>> {
+            let office = common::office(conn, 1)?;
             let service = services::list(conn, office.id)?.remove(0);
             let found = sportello::store::slots::web_bookable(
                 conn,
@@ -77,40 +82,33 @@ async fn queue_confirmations(
         })
         .await?;
     for n in 0..count {
-        let slot_id = slots[(run * count + n) % slots.len()];
-        let policy = policy.clone();
-        store
-            .write(move |conn| -> Result<(), bookings::BookingError> {
-                let office = offices::find_by_code(conn, &office_code(1))?
-                    .ok_or(bookings::BookingError::NotFound("office"))?;
-                let request = Request {
-                    slot_id,
-                    service: None,
-                    case_number: CaseNumber::parse(&format!("MAIL/{run}/{n}")).expect("case"),
-                    full_name: "Amina Diallo".into(),
-                    email: Some(
-                        EmailAddress::parse(&format!("amina.{run}.{n}@example.org"))
-                            .expect("email"),
-                    ),
-                    phone: None,
-                    language: ["it", "en", "fr", "ar"][n % 4].into(),
-                };
-                // Full slots are simply skipped: the benchmark needs queued mail, not bookings.
-                match bookings::book(
-                    conn,
-                    &office,
-                    &Booker::Applicant,
-                    &request,
-                    None,
-                    &policy,
-                    Utc::now(),
-                ) {
-                    Ok(_) | Err(bookings::BookingError::Refused(_)) => Ok(()),
-                    Err(other) => Err(other),
-                }
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let visit = NewVisit {
+            slot_id: slots[(run * count + n) % slots.len()],
+            service: None,
+            case_number: CaseNumber::parse(&format!("MAIL/{run}/{n}"))?,
+            full_name: "Amina Diallo".into(),
+            email: Some(EmailAddress::parse(&format!(
+                "amina.{run}.{n}@example.org"
+            ))?),
+            phone: None,
+            language: Language::parse_supported(["it", "en", "fr", "ar"][n % 4])?,
+        };
+        // Full slots are simply skipped: the benchmark needs queued mail, not bookings.
+        let booker = Booker::Applicant;
+        match book::book(
+            store,
+            &policy,
+            booker,
+            office_code(1),
+            visit,
+            None,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(_) | Err(Error::Feature(BookingFailure::Refused(_))) => {}
+            Err(other) => return Err(other.into()),
+        }
     }
     Ok(())
 }
@@ -128,19 +126,10 @@ async fn run(backend: Backend, messages: usize) -> anyhow::Result<()> {
     let zone = chrono_tz::Europe::Rome;
     let first = today(zone, Utc::now()) + Days::new(1);
     store
-        .write(move |conn| -> Result<(), StoreError> {
+        .write(move |conn| -> anyhow::Result<()> {
             configure_office(conn, 1)?;
-            let office = offices::find_by_code(conn, &office_code(1))?
-                .ok_or_else(|| StoreError::Migration("office".into()))?;
-            agenda::publish(
-                conn,
-                &office,
-                first,
-                first + Days::new(399),
-                Mode::Publish,
-                Utc::now(),
-            )
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
+            let office = common::office(conn, 1)?;
+            common::publish(conn, &office, first, first + Days::new(399))?;
             Ok(())
         })
         .await?;

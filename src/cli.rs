@@ -7,13 +7,13 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    auth::password,
     config::Settings,
-    domain::staff::{EmailAddress, NewPassword, Role},
+    domain::staff::{EmailAddress, NewPassword},
     logging,
     mail::Mailer,
     startup::Application,
-    store::{self, Store, staff},
+    store::Store,
+    use_cases::staff,
     worker::Housekeeping,
 };
 
@@ -143,25 +143,7 @@ async fn create_admin(email: &str, password_stdin: bool) -> anyhow::Result<()> {
     let settings = settings()?;
     let store = Store::open(&settings.database)?;
     store.migrate().await?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await??;
-    let shown_email = email.clone();
-    let id = store
-        .write(move |conn| -> anyhow::Result<i64> {
-            let new = staff::NewStaff {
-                email: &email,
-                password_hash: &hash,
-                role: Role::Admin,
-                office_id: None,
-            };
-            staff::insert(conn, new, Utc::now()).map_err(|e| {
-                if store::is_unique_violation(&e) {
-                    anyhow::anyhow!("a staff account with the email {email} already exists")
-                } else {
-                    e.into()
-                }
-            })
-        })
-        .await?;
-    println!("created admin {shown_email} (id {id})");
+    let admin = staff::create_admin(&store, email, password, Utc::now()).await?;
+    println!("created admin {} (id {})", admin.email, admin.id);
     Ok(())
 }

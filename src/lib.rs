@@ -1,22 +1,25 @@
 //! sportello: self-booked appointments for Italy's one-stop immigration offices.
 //!
-//! The layers, from the outside in:
-//! - [`http`]: routes, extractors, problem+json errors, middleware (the edge);
-//! - [`auth`]: staff passwords, tokens and login;
+//! The layers, from the outside in (ARCHITECTURE.md says more):
+//! - [`http`]: routes, extractors, problem+json, middleware: the edge, which parses a request,
+//!   calls one use case and maps its answer;
+//! - [`use_cases`]: what each feature does, one transaction each, with scope checks and audit;
 //! - [`domain`]: validated types and rules, free of I/O;
-//! - [`store`]: the database (PostgreSQL or SQLite) and the one way to run a transaction.
+//! - [`store`]: the database (PostgreSQL or SQLite) and the one way to run a transaction;
+//! - [`mail`] beside them: the outbox worker that delivers what the use cases queued.
 //!
-//! [`startup`] puts them together; [`cli`] is what the binary runs.
+//! [`error`] is the error policy of all of them. [`startup`] puts them together; [`cli`] is what
+//! the binary runs.
 
-pub mod agenda;
 pub mod auth;
-pub mod bookings;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod logging;
 pub mod mail;
 pub mod startup;
 pub mod store;
+pub mod use_cases;
 pub mod worker;

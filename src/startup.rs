@@ -11,12 +11,15 @@ use actix_web::{
 use anyhow::Context;
 
 use crate::{
-    auth::{LoginThrottle, password, token::Tokens},
-    bookings::{Policy, token::TokenKey},
+    auth::{password, token::Tokens},
     config::Settings,
     http::{self, AppState, fallback::RouteTable, telemetry::Metrics},
     mail::Mailer,
     store::Store,
+    use_cases::{
+        bookings::{Policy, token::TokenKey},
+        login::LoginThrottle,
+    },
     worker::{self, Housekeeping},
 };
 

@@ -5,11 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::{
-    bookings::{self, BookingError},
-    config::Settings,
-    store::{Store, bookings as stored},
-};
+use crate::{config::Settings, store::Store, use_cases::bookings};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Housekeeping {
@@ -33,15 +29,7 @@ pub async fn housekeeping(store: Store, settings: Housekeeping) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let ttl = settings.idempotency_ttl;
-        let done = store
-            .write(move |conn| -> Result<(i32, usize), BookingError> {
-                let now = Utc::now();
-                let released = bookings::release_cooled_seats(conn, now)?;
-                let forgotten = stored::purge_keys(conn, now - ttl)?;
-                Ok((released, forgotten))
-            })
-            .await;
+        let done = bookings::tidy(&store, settings.idempotency_ttl, Utc::now()).await;
         match done {
             Ok((0, 0)) => {}
             Ok((released, forgotten)) => tracing::info!(released, forgotten, "housekeeping"),

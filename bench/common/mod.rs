@@ -5,22 +5,27 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use anyhow::Context;
+use chrono::{NaiveDate, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use secrecy::SecretString;
 use sportello::{
     config::Settings,
     domain::{
+        calendar::CalendarFields,
         catalogue::TypeCode,
         hours::{IntervalInput, WeeklyHours},
-        office::{OfficeCode, PatronDay, Stage},
+        ids::OfficeId,
+        office::{OfficeCode, OfficeDetails, PatronDay, Stage},
+        service::ServiceSettings,
     },
     startup::Application,
     store::{
-        Backend, DbConnection, Store, StoreError, calendars, catalogue,
-        offices::{self, OfficeDetails},
-        services::{self, ServiceSettings},
+        Backend, DbConnection, Store, calendars, catalogue,
+        offices::{self, Office},
+        services,
     },
+    use_cases::publication::{MixedDurations, Mode, PublishReport, reconcile_slots},
 };
 
 /// The backends `BENCH_DATABASES` asks for (default both).
@@ -137,7 +142,7 @@ pub fn office_code(index: usize) -> OfficeCode {
 /// Office `B001`…, live: document delivery (30 min) on three desks and permit collection
 /// (15 min) on two, Monday to Friday 08:30–13:00 and 14:00–16:30, a 20% desk share, bookable
 /// from now to 400 days ahead. Returns its id.
-pub fn configure_office(conn: &mut DbConnection, index: usize) -> Result<i64, StoreError> {
+pub fn configure_office(conn: &mut DbConnection, index: usize) -> anyhow::Result<OfficeId> {
     let now = Utc::now();
     let details = OfficeDetails {
         patron_day: Some(PatronDay::parse("06-29").expect("day")),
@@ -159,9 +164,9 @@ pub fn configure_office(conn: &mut DbConnection, index: usize) -> Result<i64, St
     for (type_code, desks) in [("document_delivery", 3), ("permit_collection", 2)] {
         let appointment_type =
             catalogue::find_by_code(conn, &TypeCode::parse(type_code).expect("code"))?
-                .ok_or_else(|| StoreError::Migration(format!("{type_code} missing")))?;
+                .with_context(|| format!("{type_code} is not in the catalogue"))?;
         let service = services::insert(conn, office, appointment_type.id, &settings, now)?;
-        let fields = calendars::CalendarFields {
+        let fields = CalendarFields {
             name: format!("{type_code} desks"),
             desks,
             valid_from: None,
@@ -171,6 +176,24 @@ pub fn configure_office(conn: &mut DbConnection, index: usize) -> Result<i64, St
         calendars::replace_hours(conn, calendar, &hours(), now)?;
     }
     Ok(office)
+}
+
+/// The office with this index, as the store has it.
+pub fn office(conn: &mut DbConnection, index: usize) -> anyhow::Result<Office> {
+    offices::find_by_code(conn, &office_code(index))?
+        .with_context(|| format!("office {} is missing", office_code(index)))
+}
+
+/// Publishes the office's slots on the local days `from..=to`, as staff publishing would.
+pub fn publish(
+    conn: &mut DbConnection,
+    office: &Office,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<PublishReport> {
+    let report =
+        reconcile_slots::<MixedDurations>(conn, office, from, to, Mode::Publish, Utc::now())?;
+    Ok(report)
 }
 
 pub fn percentiles(mut samples: Vec<Duration>) -> String {

@@ -7,7 +7,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::{config::AuthSettings, domain::staff::Role, store::staff::StaffMember};
+use crate::{
+    config::AuthSettings,
+    domain::{ids::StaffId, staff::Role},
+    store::staff::StaffMember,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -22,8 +26,8 @@ pub struct Claims {
 }
 
 impl Claims {
-    pub fn staff_id(&self) -> Option<i64> {
-        self.sub.parse().ok()
+    pub fn staff_id(&self) -> Option<StaffId> {
+        self.sub.parse().ok().map(StaffId::new)
     }
 }
 
@@ -100,7 +104,7 @@ mod tests {
 
     fn member() -> StaffMember {
         StaffMember {
-            id: 7,
+            id: StaffId::new(7),
             email: "anna@prefettura.it".into(),
             role: Role::Manager,
             office_code: Some(crate::domain::staff::OfficeCode::parse("RM").unwrap()),
@@ -115,7 +119,7 @@ mod tests {
         let issued = tokens.issue(&member(), Utc::now()).unwrap();
         assert_eq!(issued.expires_in, Duration::from_secs(3600));
         let claims = tokens.verify(&issued.token).unwrap();
-        assert_eq!(claims.staff_id(), Some(7));
+        assert_eq!(claims.staff_id(), Some(StaffId::new(7)));
         assert_eq!(claims.role, Role::Manager);
         assert_eq!(claims.office.as_deref(), Some("RM"));
         assert_eq!(claims.exp - claims.iat, 3600);

@@ -7,14 +7,19 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{
+    audit::Action,
+    validation::{Invalid, Named},
+};
+
 /// A case number (numero di pratica), uppercased, spaces removed: letters, digits, `/` and `-`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CaseNumber(String);
 
 impl CaseNumber {
-    pub fn parse(text: &str) -> Result<CaseNumber, &'static str> {
-        const MESSAGE: &str = "must be your case number (numero di pratica) as printed on your documents: \
-                               letters, digits, / and -, such as RM/2026/001234";
+    pub fn parse(text: &str) -> Result<CaseNumber, Invalid> {
+        const MESSAGE: &str = "must be your case number (numero di pratica) as printed on your \
+                               documents: letters, digits, / and -, such as RM/2026/001234";
         let normalised: String = text
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -30,7 +35,7 @@ impl CaseNumber {
         if well_formed {
             Ok(CaseNumber(normalised))
         } else {
-            Err(MESSAGE)
+            Err(Invalid::new(MESSAGE))
         }
     }
 
@@ -49,7 +54,8 @@ impl fmt::Display for CaseNumber {
 pub const REFERENCE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 
 /// A booking's reference, `XXXX-XXXX` (40 random bits).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Reference(String);
 
 impl Reference {
@@ -63,14 +69,16 @@ impl Reference {
     }
 
     /// Reads a reference as people type it: any case, with or without the dash or spaces.
-    pub fn parse(text: &str) -> Option<Reference> {
+    pub fn parse(text: &str) -> Result<Reference, Invalid> {
         let chars: String = text
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
             .collect::<String>()
             .to_uppercase();
         let valid = chars.len() == 8 && chars.bytes().all(|b| REFERENCE_ALPHABET.contains(&b));
-        valid.then(|| Reference(format!("{}-{}", &chars[..4], &chars[4..])))
+        valid
+            .then(|| Reference(format!("{}-{}", &chars[..4], &chars[4..])))
+            .ok_or_else(|| Invalid::new("must be a reference like K7P3-Q9XD"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -84,27 +92,26 @@ impl fmt::Display for Reference {
     }
 }
 
-/// Languages the confirmation mail is written in.
-pub const LANGUAGES: [&str; 8] = ["it", "en", "fr", "es", "ar", "sq", "uk", "zh"];
+/// Read from a path or query by the same rule as everywhere else.
+impl TryFrom<String> for Reference {
+    type Error = Invalid;
 
-pub fn parse_language(text: &str) -> Result<String, String> {
-    let code = text.trim().to_lowercase();
-    if LANGUAGES.contains(&code.as_str()) {
-        Ok(code)
-    } else {
-        Err(format!("must be one of {}", LANGUAGES.join(", ")))
+    fn try_from(text: String) -> Result<Reference, Invalid> {
+        Reference::parse(&text)
     }
 }
 
 /// A person's name as written on their passport.
-pub fn parse_full_name(text: &str) -> Result<String, &'static str> {
+pub fn parse_full_name(text: &str) -> Result<String, Invalid> {
     let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let letters = name.chars().filter(|c| c.is_alphabetic()).count();
     if letters < 2
         || name.chars().count() > 120
         || name.chars().any(|c| c.is_control() || c.is_ascii_digit())
     {
-        Err("must be the full name as on the passport (2 to 120 characters, no digits)")
+        Err(Invalid::new(
+            "must be the full name as on the passport (2 to 120 characters, no digits)",
+        ))
     } else {
         Ok(name)
     }
@@ -118,19 +125,13 @@ pub enum Channel {
     Desk,
 }
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
+impl Named for Channel {
+    const ALL: &'static [Channel] = &[Channel::Web, Channel::Desk];
+
+    fn as_str(self) -> &'static str {
         match self {
             Channel::Web => "web",
             Channel::Desk => "desk",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Channel> {
-        match text {
-            "web" => Some(Channel::Web),
-            "desk" => Some(Channel::Desk),
-            _ => None,
         }
     }
 }
@@ -147,8 +148,16 @@ pub enum Status {
     Cancelled,
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
+impl Named for Status {
+    const ALL: &'static [Status] = &[
+        Status::Confirmed,
+        Status::CheckedIn,
+        Status::Attended,
+        Status::NoShow,
+        Status::Cancelled,
+    ];
+
+    fn as_str(self) -> &'static str {
         match self {
             Status::Confirmed => "confirmed",
             Status::CheckedIn => "checked_in",
@@ -157,28 +166,56 @@ impl Status {
             Status::Cancelled => "cancelled",
         }
     }
+}
 
-    pub fn parse(text: &str) -> Option<Status> {
-        [
-            Status::Confirmed,
-            Status::CheckedIn,
-            Status::Attended,
-            Status::NoShow,
-            Status::Cancelled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
-    }
+impl Status {
+    /// Still ahead or under way: these count against the per-case and per-email limits.
+    pub const ACTIVE: [Status; 2] = [Status::Confirmed, Status::CheckedIn];
 
-    /// Still ahead or under way: counts against the per-case and per-email limits.
     pub fn is_active(self) -> bool {
-        matches!(self, Status::Confirmed | Status::CheckedIn)
+        Status::ACTIVE.contains(&self)
     }
 }
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Something that happened to a booking, as its history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Confirmed,
+    Rescheduled,
+    CancelledByApplicant,
+    CancelledByOffice,
+    CheckedIn,
+    Attended,
+    NoShow,
+}
+
+impl Named for EventKind {
+    const ALL: &'static [EventKind] = &[
+        EventKind::Confirmed,
+        EventKind::Rescheduled,
+        EventKind::CancelledByApplicant,
+        EventKind::CancelledByOffice,
+        EventKind::CheckedIn,
+        EventKind::Attended,
+        EventKind::NoShow,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Confirmed => "confirmed",
+            EventKind::Rescheduled => "rescheduled",
+            EventKind::CancelledByApplicant => "cancelled_by_applicant",
+            EventKind::CancelledByOffice => "cancelled_by_office",
+            EventKind::CheckedIn => "checked_in",
+            EventKind::Attended => "attended",
+            EventKind::NoShow => "no_show",
+        }
     }
 }
 
@@ -192,6 +229,26 @@ pub enum DeskAction {
 }
 
 impl DeskAction {
+    /// The event the change records in the booking's history.
+    pub fn event(self) -> EventKind {
+        match self {
+            DeskAction::CheckIn => EventKind::CheckedIn,
+            DeskAction::MarkAttended => EventKind::Attended,
+            DeskAction::MarkNoShow => EventKind::NoShow,
+            DeskAction::Cancel => EventKind::CancelledByOffice,
+        }
+    }
+
+    /// How the audit log names the change.
+    pub fn audited_as(self) -> Action {
+        match self {
+            DeskAction::CheckIn => Action::BookingCheckIn,
+            DeskAction::MarkAttended => Action::BookingAttended,
+            DeskAction::MarkNoShow => Action::BookingNoShow,
+            DeskAction::Cancel => Action::BookingCancel,
+        }
+    }
+
     pub fn verb(self) -> &'static str {
         match self {
             DeskAction::CheckIn => "checked in",
@@ -352,10 +409,10 @@ mod tests {
     fn references_avoid_confusable_characters_and_read_back_loosely() {
         let reference = Reference::from_random([0, 1, 2, 3, 30, 31, 32, 255]);
         assert_eq!(reference.as_str(), "2345-YZ2Z");
-        assert_eq!(Reference::parse("2345yz2z"), Some(reference.clone()));
-        assert_eq!(Reference::parse(" 2345 - YZ2Z "), Some(reference));
-        assert_eq!(Reference::parse("2345-YZ2O"), None, "no letter O");
-        assert_eq!(Reference::parse("2345-YZ21"), None, "no digit 1");
+        assert_eq!(Reference::parse("2345yz2z"), Ok(reference.clone()));
+        assert_eq!(Reference::parse(" 2345 - YZ2Z "), Ok(reference));
+        assert!(Reference::parse("2345-YZ2O").is_err(), "no letter O");
+        assert!(Reference::parse("2345-YZ21").is_err(), "no digit 1");
         assert!(!REFERENCE_ALPHABET.iter().any(|c| b"01OI".contains(c)));
     }
 
@@ -410,14 +467,14 @@ mod tests {
     }
 
     #[test]
-    fn names_and_languages() {
+    fn names() {
         assert_eq!(
             parse_full_name("  Amina   Diallo ").unwrap(),
             "Amina Diallo"
         );
         assert!(parse_full_name("A").is_err() && parse_full_name("R2D2").is_err());
         assert!(parse_full_name("Олена Коваленко").is_ok());
-        assert_eq!(parse_language("AR").unwrap(), "ar");
-        assert!(parse_language("de").unwrap_err().contains("it, en, fr"));
+        assert!(Status::ACTIVE.iter().all(|status| status.is_active()));
+        assert_eq!(Status::parse("no_show"), Ok(Status::NoShow));
     }
 }

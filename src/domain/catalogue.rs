@@ -3,14 +3,17 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use super::{FieldErrors, office::parse_language};
+use serde::Deserialize;
+
+use super::{FieldErrors, Invalid, language::Language};
 
 /// An appointment type's code, such as `document_delivery`: lowercase words joined by `_`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct TypeCode(String);
 
 impl TypeCode {
-    pub fn parse(text: &str) -> Result<TypeCode, &'static str> {
+    pub fn parse(text: &str) -> Result<TypeCode, Invalid> {
         let code = text.trim();
         let well_formed = (3..=40).contains(&code.len())
             && code.starts_with(|c: char| c.is_ascii_lowercase())
@@ -20,7 +23,9 @@ impl TypeCode {
         if well_formed {
             Ok(TypeCode(code.to_owned()))
         } else {
-            Err("must be 3 to 40 lowercase letters, digits or _, like document_delivery")
+            Err(Invalid::new(
+                "must be 3 to 40 lowercase letters, digits or _, like document_delivery",
+            ))
         }
     }
 
@@ -35,18 +40,27 @@ impl fmt::Display for TypeCode {
     }
 }
 
+/// Read from a path or query by the same rule as everywhere else.
+impl TryFrom<String> for TypeCode {
+    type Error = Invalid;
+
+    fn try_from(text: String) -> Result<TypeCode, Invalid> {
+        TypeCode::parse(&text)
+    }
+}
+
 /// Shortest and longest appointment, in minutes.
 pub const DURATION_RANGE: std::ops::RangeInclusive<i32> = 5..=480;
 
-pub fn check_duration(minutes: i32) -> Result<i32, String> {
+pub fn check_duration(minutes: i32) -> Result<i32, Invalid> {
     if DURATION_RANGE.contains(&minutes) {
         Ok(minutes)
     } else {
-        Err(format!(
+        Err(Invalid::new(format!(
             "must be between {} and {} minutes",
             DURATION_RANGE.start(),
             DURATION_RANGE.end()
-        ))
+        )))
     }
 }
 
@@ -72,9 +86,10 @@ pub fn check_texts(
     let mut checked = Texts::new();
     for (language, text) in texts {
         let path = format!("{field}.{language}");
-        let Some(language) = errors.check(&path, parse_language(language)) else {
+        let Some(language) = errors.check(&path, Language::parse(language)) else {
             continue;
         };
+        let language = language.to_string();
         let text = text.trim();
         if text.is_empty() {
             errors.add(path, "must not be empty");
@@ -95,9 +110,10 @@ pub fn check_documents(
     let mut checked = DocumentLists::new();
     for (language, items) in documents {
         let path = format!("{field}.{language}");
-        let Some(language) = errors.check(&path, parse_language(language)) else {
+        let Some(language) = errors.check(&path, Language::parse(language)) else {
             continue;
         };
+        let language = language.to_string();
         let mut list = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let item = item.trim();

@@ -2,22 +2,26 @@
 
 use std::fmt;
 
+use super::validation::Invalid;
+
 /// An email address, trimmed and lowercased so that uniqueness and lookups ignore case
 /// identically on every database.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
-    pub fn parse(text: &str) -> Result<EmailAddress, &'static str> {
+    pub fn parse(text: &str) -> Result<EmailAddress, Invalid> {
         let email = text.trim().to_lowercase();
         if email.is_empty() {
-            return Err("is required");
+            return Err(Invalid::new("is required"));
         }
         if email.len() > 254 {
-            return Err("must be at most 254 characters");
+            return Err(Invalid::new("must be at most 254 characters"));
         }
         let Some((local, domain)) = email.rsplit_once('@') else {
-            return Err("must be an email address like name@example.it");
+            return Err(Invalid::new(
+                "must be an email address like name@example.it",
+            ));
         };
         let domain_ok = domain.contains('.')
             && !domain.starts_with('.')
@@ -25,7 +29,9 @@ impl EmailAddress {
             && !domain.contains("..");
         let clean = !email.chars().any(|c| c.is_whitespace() || c.is_control());
         if local.is_empty() || !domain_ok || !clean {
-            return Err("must be an email address like name@example.it");
+            return Err(Invalid::new(
+                "must be an email address like name@example.it",
+            ));
         }
         Ok(EmailAddress(email))
     }

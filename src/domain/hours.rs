@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::FieldErrors;
+use super::{FieldErrors, Invalid};
 
 /// A wall-clock time in the office's time zone, to the minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -13,16 +13,16 @@ pub struct TimeOfDay(u16);
 
 impl TimeOfDay {
     /// Parses `HH:MM` (24-hour).
-    pub fn parse(text: &str) -> Result<TimeOfDay, &'static str> {
-        const MESSAGE: &str = "must be a time as HH:MM, such as 09:00";
-        let (hours, minutes) = text.trim().split_once(':').ok_or(MESSAGE)?;
+    pub fn parse(text: &str) -> Result<TimeOfDay, Invalid> {
+        let invalid = || Invalid::new("must be a time as HH:MM, such as 09:00");
+        let (hours, minutes) = text.trim().split_once(':').ok_or_else(invalid)?;
         if hours.len() != 2 || minutes.len() != 2 {
-            return Err(MESSAGE);
+            return Err(invalid());
         }
-        let hours: u16 = hours.parse().map_err(|_| MESSAGE)?;
-        let minutes: u16 = minutes.parse().map_err(|_| MESSAGE)?;
+        let hours: u16 = hours.parse().map_err(|_| invalid())?;
+        let minutes: u16 = minutes.parse().map_err(|_| invalid())?;
         if hours > 23 || minutes > 59 {
-            return Err(MESSAGE);
+            return Err(invalid());
         }
         Ok(TimeOfDay(hours * 60 + minutes))
     }

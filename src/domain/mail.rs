@@ -5,6 +5,8 @@ use std::time::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::validation::Named;
+
 /// Every change an applicant is told about by mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -16,8 +18,8 @@ pub enum MessageKind {
     Reminder,
 }
 
-impl MessageKind {
-    pub const ALL: [MessageKind; 5] = [
+impl Named for MessageKind {
+    const ALL: &'static [MessageKind] = &[
         MessageKind::Confirmed,
         MessageKind::Rescheduled,
         MessageKind::CancelledByApplicant,
@@ -25,7 +27,7 @@ impl MessageKind {
         MessageKind::Reminder,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             MessageKind::Confirmed => "confirmed",
             MessageKind::Rescheduled => "rescheduled",
@@ -34,13 +36,9 @@ impl MessageKind {
             MessageKind::Reminder => "reminder",
         }
     }
+}
 
-    pub fn parse(text: &str) -> Option<MessageKind> {
-        MessageKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-    }
-
+impl MessageKind {
     pub fn is_cancellation(self) -> bool {
         matches!(
             self,
@@ -62,8 +60,16 @@ pub enum DeliveryStatus {
     Suppressed,
 }
 
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
+impl Named for DeliveryStatus {
+    const ALL: &'static [DeliveryStatus] = &[
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Suppressed,
+    ];
+
+    fn as_str(self) -> &'static str {
         match self {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Sending => "sending",
@@ -71,18 +77,6 @@ impl DeliveryStatus {
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::Suppressed => "suppressed",
         }
-    }
-
-    pub fn parse(text: &str) -> Option<DeliveryStatus> {
-        [
-            DeliveryStatus::Pending,
-            DeliveryStatus::Sending,
-            DeliveryStatus::Sent,
-            DeliveryStatus::Failed,
-            DeliveryStatus::Suppressed,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
     }
 }
 
@@ -116,11 +110,13 @@ mod tests {
     #[test]
     fn kinds_and_statuses_read_back() {
         for kind in MessageKind::ALL {
-            assert_eq!(MessageKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(MessageKind::parse(kind.as_str()), Ok(*kind));
         }
+        assert_eq!(DeliveryStatus::parse("failed"), Ok(DeliveryStatus::Failed));
+        let refused = DeliveryStatus::parse("lost").unwrap_err();
         assert_eq!(
-            DeliveryStatus::parse("failed"),
-            Some(DeliveryStatus::Failed)
+            refused.message(),
+            "must be one of pending, sending, sent, failed, suppressed"
         );
         assert!(MessageKind::CancelledByOffice.is_cancellation());
     }

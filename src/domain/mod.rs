@@ -1,15 +1,24 @@
-//! The rules of the service, free of I/O: validated types parsed from requests at the edge, and
-//! decisions such as who may do what. Nothing in here knows about HTTP or SQL.
+//! The rules of the service, free of I/O: validated types parsed from input, and decisions such
+//! as who may do what, which slots a calendar has and when a booking is refused. Each rule is
+//! stated once, here; nothing in here knows about HTTP or SQL.
 
+pub mod audit;
 pub mod booking;
+pub mod calendar;
 pub mod catalogue;
+pub mod days;
 pub mod email;
 pub mod holidays;
 pub mod hours;
+pub mod ids;
+pub mod language;
 pub mod mail;
 pub mod office;
+pub mod seats;
+pub mod service;
 pub mod slots;
 pub mod staff;
+pub mod time;
 pub mod validation;
 
-pub use validation::{FieldError, FieldErrors};
+pub use validation::{FieldError, FieldErrors, Invalid, Named, Parsed};

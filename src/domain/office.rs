@@ -8,13 +8,19 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{
+    language::Language,
+    validation::{Invalid, Named},
+};
+
 /// An office's short code, such as `RM` (Rome) or `LT` (Latina): 2–8 letters or digits,
 /// starting with a letter, uppercased.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct OfficeCode(String);
 
 impl OfficeCode {
-    pub fn parse(text: &str) -> Result<OfficeCode, &'static str> {
+    pub fn parse(text: &str) -> Result<OfficeCode, Invalid> {
         let code = text.trim().to_uppercase();
         let well_formed = (2..=8).contains(&code.len())
             && code.starts_with(|c: char| c.is_ascii_uppercase())
@@ -24,7 +30,9 @@ impl OfficeCode {
         if well_formed {
             Ok(OfficeCode(code))
         } else {
-            Err("must be 2 to 8 letters or digits starting with a letter, like RM")
+            Err(Invalid::new(
+                "must be 2 to 8 letters or digits starting with a letter, like RM",
+            ))
         }
     }
 
@@ -36,6 +44,15 @@ impl OfficeCode {
 impl fmt::Display for OfficeCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Read from a path or query by the same rule as everywhere else.
+impl TryFrom<String> for OfficeCode {
+    type Error = Invalid;
+
+    fn try_from(text: String) -> Result<OfficeCode, Invalid> {
+        OfficeCode::parse(&text)
     }
 }
 
@@ -51,8 +68,16 @@ pub enum Stage {
     Suspended,
 }
 
-impl Stage {
-    pub fn as_str(self) -> &'static str {
+impl Named for Stage {
+    const ALL: &'static [Stage] = &[
+        Stage::Draft,
+        Stage::Preview,
+        Stage::Pilot,
+        Stage::Live,
+        Stage::Suspended,
+    ];
+
+    fn as_str(self) -> &'static str {
         match self {
             Stage::Draft => "draft",
             Stage::Preview => "preview",
@@ -61,22 +86,14 @@ impl Stage {
             Stage::Suspended => "suspended",
         }
     }
+}
 
-    pub fn parse(text: &str) -> Option<Stage> {
-        [
-            Stage::Draft,
-            Stage::Preview,
-            Stage::Pilot,
-            Stage::Live,
-            Stage::Suspended,
-        ]
-        .into_iter()
-        .find(|stage| stage.as_str() == text)
-    }
+impl Stage {
+    /// The stages in which applicants can find the office and book there.
+    pub const PUBLIC: [Stage; 2] = [Stage::Pilot, Stage::Live];
 
-    /// Whether applicants can find the office and book there.
     pub fn is_public(self) -> bool {
-        matches!(self, Stage::Pilot | Stage::Live)
+        Stage::PUBLIC.contains(&self)
     }
 }
 
@@ -86,11 +103,46 @@ impl fmt::Display for Stage {
     }
 }
 
+/// Everything about an office that its manager may edit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfficeDetails {
+    pub name: String,
+    pub address: String,
+    pub city: String,
+    pub province: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub timezone: Tz,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub languages: Vec<Language>,
+    pub patron_day: Option<PatronDay>,
+}
+
+impl OfficeDetails {
+    /// An office in Rome's time zone where Italian is spoken, until told otherwise.
+    pub fn new(name: &str, address: &str, city: &str, province: &str) -> OfficeDetails {
+        OfficeDetails {
+            name: name.to_owned(),
+            address: address.to_owned(),
+            city: city.to_owned(),
+            province: province.to_owned(),
+            latitude: None,
+            longitude: None,
+            timezone: chrono_tz::Europe::Rome,
+            email: None,
+            phone: None,
+            languages: vec![Language::italian()],
+            patron_day: None,
+        }
+    }
+}
+
 /// An IANA time zone name, checked against the tz database.
-pub fn parse_time_zone(text: &str) -> Result<Tz, &'static str> {
+pub fn parse_time_zone(text: &str) -> Result<Tz, Invalid> {
     text.trim()
         .parse::<Tz>()
-        .map_err(|_| "must be an IANA time zone such as Europe/Rome")
+        .map_err(|_| Invalid::new("must be an IANA time zone such as Europe/Rome"))
 }
 
 /// The day of the city's patron saint, when the office is closed (Rome: 29 June).
@@ -102,15 +154,15 @@ pub struct PatronDay {
 
 impl PatronDay {
     /// Parses `MM-DD`, such as `06-29`.
-    pub fn parse(text: &str) -> Result<PatronDay, &'static str> {
-        const MESSAGE: &str = "must be a month and day as MM-DD, such as 06-29";
-        let (month, day) = text.trim().split_once('-').ok_or(MESSAGE)?;
+    pub fn parse(text: &str) -> Result<PatronDay, Invalid> {
+        let invalid = || Invalid::new("must be a month and day as MM-DD, such as 06-29");
+        let (month, day) = text.trim().split_once('-').ok_or_else(invalid)?;
         let (month, day): (u32, u32) = (
-            month.parse().map_err(|_| MESSAGE)?,
-            day.parse().map_err(|_| MESSAGE)?,
+            month.parse().map_err(|_| invalid())?,
+            day.parse().map_err(|_| invalid())?,
         );
         // 2024 is a leap year, so 02-29 is accepted (and observed only in leap years).
-        NaiveDate::from_ymd_opt(2024, month, day).ok_or(MESSAGE)?;
+        NaiveDate::from_ymd_opt(2024, month, day).ok_or_else(invalid)?;
         Ok(PatronDay { month, day })
     }
 
@@ -129,34 +181,24 @@ impl fmt::Display for PatronDay {
     }
 }
 
-/// A language code such as `it`, `en` or `uk` (ISO 639-1, lowercase).
-pub fn parse_language(text: &str) -> Result<String, &'static str> {
-    let code = text.trim().to_lowercase();
-    if (2..=3).contains(&code.len()) && code.chars().all(|c| c.is_ascii_lowercase()) {
-        Ok(code)
-    } else {
-        Err("must be a language code such as it, en or fr")
-    }
-}
-
-pub fn check_latitude(value: f64) -> Result<f64, &'static str> {
+pub fn check_latitude(value: f64) -> Result<f64, Invalid> {
     if value.is_finite() && (-90.0..=90.0).contains(&value) {
         Ok(value)
     } else {
-        Err("must be between -90 and 90")
+        Err(Invalid::new("must be between -90 and 90"))
     }
 }
 
-pub fn check_longitude(value: f64) -> Result<f64, &'static str> {
+pub fn check_longitude(value: f64) -> Result<f64, Invalid> {
     if value.is_finite() && (-180.0..=180.0).contains(&value) {
         Ok(value)
     } else {
-        Err("must be between -180 and 180")
+        Err(Invalid::new("must be between -180 and 180"))
     }
 }
 
 /// A phone number as people write it: digits, spaces, and an optional leading `+`.
-pub fn parse_phone(text: &str) -> Result<String, &'static str> {
+pub fn parse_phone(text: &str) -> Result<String, Invalid> {
     let phone = text.trim();
     let digits = phone.chars().filter(char::is_ascii_digit).count();
     let allowed = phone
@@ -166,21 +208,23 @@ pub fn parse_phone(text: &str) -> Result<String, &'static str> {
     if allowed && (6..=15).contains(&digits) {
         Ok(phone.to_owned())
     } else {
-        Err("must be a phone number such as +39 06 4650 1")
+        Err(Invalid::new("must be a phone number such as +39 06 4650 1"))
     }
 }
 
-/// A required line of text (a name, an address) with a sensible length.
-pub fn parse_text(text: &str, max_chars: usize) -> Result<String, String> {
+/// A required line of text (a name, an address, a reason) with a sensible length.
+pub fn parse_text(text: &str, max_chars: usize) -> Result<String, Invalid> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("is required".into());
+        return Err(Invalid::new("is required"));
     }
     if text.chars().count() > max_chars {
-        return Err(format!("must be at most {max_chars} characters"));
+        return Err(Invalid::new(format!(
+            "must be at most {max_chars} characters"
+        )));
     }
     if text.chars().any(char::is_control) {
-        return Err("must be a single line of text".into());
+        return Err(Invalid::new("must be a single line of text"));
     }
     Ok(text.to_owned())
 }
@@ -199,19 +243,14 @@ mod tests {
 
     #[test]
     fn only_pilot_and_live_are_public() {
-        let public: Vec<Stage> = [
-            Stage::Draft,
-            Stage::Preview,
-            Stage::Pilot,
-            Stage::Live,
-            Stage::Suspended,
-        ]
-        .into_iter()
-        .filter(|s| s.is_public())
-        .collect();
+        let public: Vec<Stage> = Stage::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_public())
+            .collect();
         assert_eq!(public, [Stage::Pilot, Stage::Live]);
-        assert_eq!(Stage::parse("preview"), Some(Stage::Preview));
-        assert_eq!(Stage::parse("open"), None);
+        assert_eq!(Stage::parse("preview"), Ok(Stage::Preview));
+        assert!(Stage::parse("open").is_err());
     }
 
     #[test]
@@ -239,8 +278,8 @@ mod tests {
     fn contact_details_are_checked() {
         assert!(parse_phone("+39 06 4650 1").is_ok());
         assert!(parse_phone("06-4650").is_err());
-        assert!(parse_language("EN").unwrap() == "en");
-        assert!(parse_language("english").is_err());
+        assert!(Language::parse("EN").unwrap().as_str() == "en");
+        assert!(Language::parse("english").is_err());
         assert!(check_latitude(41.9).is_ok() && check_latitude(91.0).is_err());
         assert!(check_longitude(f64::NAN).is_err());
         assert!(parse_text("  Via Ostiense 131/L ", 200).unwrap() == "Via Ostiense 131/L");

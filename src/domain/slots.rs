@@ -3,21 +3,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
+    days::instant,
     holidays::national_holiday,
     hours::{TimeOfDay, WeeklyHours},
+    ids::{CalendarId, SlotId},
     office::PatronDay,
 };
 
 /// What publishing needs to know about one calendar.
 #[derive(Debug, Clone)]
 pub struct CalendarPlan {
-    pub calendar_id: i64,
+    pub calendar_id: CalendarId,
     pub desks: i32,
     /// The duration shared by the services the calendar serves.
     pub slot_minutes: i32,
@@ -69,7 +71,7 @@ impl ClosedTimes<'_> {
 /// A slot as publishing wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedSlot {
-    pub calendar_id: i64,
+    pub calendar_id: CalendarId,
     /// The day in the office's time zone.
     pub local_date: NaiveDate,
     pub starts_at: DateTime<Utc>,
@@ -135,15 +137,6 @@ pub fn plan_calendar(
     planned
 }
 
-/// The instant of a wall-clock time, or `None` when the clocks skip it.
-fn instant(zone: Tz, date: NaiveDate, time: TimeOfDay) -> Option<DateTime<Utc>> {
-    match zone.from_local_datetime(&date.and_time(time.as_naive())) {
-        LocalResult::Single(at) => Some(at.with_timezone(&Utc)),
-        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
-        LocalResult::None => None,
-    }
-}
-
 /// Spreads the desk share over a day's slots by cumulative rounding, so the day as a whole
 /// holds back the right share even when one slot's share is a fraction of a seat (20% of 3
 /// desks holds one seat in every other slot, not none).
@@ -159,27 +152,11 @@ fn spread_held_seats(slots: usize, capacity: i32, share_percent: i32) -> Vec<i32
         .collect()
 }
 
-/// The instant a local day begins in `zone` (midnight, or the first minute after it that
-/// exists when a clock change skips midnight).
-pub fn start_of_day(zone: Tz, date: NaiveDate) -> DateTime<Utc> {
-    (0..=180)
-        .step_by(30)
-        .find_map(|minutes| {
-            TimeOfDay::from_minutes(minutes).and_then(|time| instant(zone, date, time))
-        })
-        .unwrap_or_else(|| date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-}
-
-/// The local date in `zone` at the instant `now`.
-pub fn today(zone: Tz, now: DateTime<Utc>) -> NaiveDate {
-    now.with_timezone(&zone).date_naive()
-}
-
 /// A slot as stored.
 #[derive(Debug, Clone)]
 pub struct ExistingSlot {
-    pub id: i64,
-    pub calendar_id: i64,
+    pub id: SlotId,
+    pub calendar_id: CalendarId,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub capacity: i32,
@@ -203,7 +180,7 @@ pub enum ConflictReason {
 /// who booked it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
-    pub slot_id: i64,
+    pub slot_id: SlotId,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub booked: i32,
@@ -212,7 +189,7 @@ pub struct Conflict {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotUpdate {
-    pub id: i64,
+    pub id: SlotId,
     pub ends_at: DateTime<Utc>,
     pub capacity: i32,
     pub held_for_desk: i32,
@@ -223,7 +200,7 @@ pub struct SlotUpdate {
 pub struct Reconciliation {
     pub create: Vec<PlannedSlot>,
     pub update: Vec<SlotUpdate>,
-    pub remove: Vec<i64>,
+    pub remove: Vec<SlotId>,
     /// Planned slots that already existed (updated in place or unchanged).
     pub kept: usize,
     pub conflicts: Vec<Conflict>,
@@ -233,7 +210,7 @@ pub struct Reconciliation {
 /// are created, adjusted or removed freely; a booked seat is never dropped: its slot stays and
 /// is reported as a conflict instead.
 pub fn reconcile(planned: Vec<PlannedSlot>, existing: Vec<ExistingSlot>) -> Reconciliation {
-    let mut stored: HashMap<(i64, DateTime<Utc>), ExistingSlot> = existing
+    let mut stored: HashMap<(CalendarId, DateTime<Utc>), ExistingSlot> = existing
         .into_iter()
         .map(|slot| ((slot.calendar_id, slot.starts_at), slot))
         .collect();
@@ -268,7 +245,7 @@ pub fn reconcile(planned: Vec<PlannedSlot>, existing: Vec<ExistingSlot>) -> Reco
             result.update.push(update);
         }
     }
-    let mut leftovers: BTreeMap<(DateTime<Utc>, i64), ExistingSlot> = stored
+    let mut leftovers: BTreeMap<(DateTime<Utc>, SlotId), ExistingSlot> = stored
         .into_values()
         .map(|slot| ((slot.starts_at, slot.id), slot))
         .collect();
@@ -295,37 +272,11 @@ fn conflict(slot: &ExistingSlot, reason: ConflictReason) -> Conflict {
     }
 }
 
-/// A slot's seat counters. The database keeps the same rules in its conditional updates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seats {
-    pub capacity: i32,
-    /// Held back for the desk and phone channel.
-    pub held_for_desk: i32,
-    pub booked_web: i32,
-    pub booked_desk: i32,
-    /// Freed recently and not yet back on public sale.
-    pub cooling: i32,
-}
-
-impl Seats {
-    /// Seats the web may still book: every seat neither taken nor cooling down, except those
-    /// held for the desk (seats the desk already took count against its share first).
-    pub fn web_available(self) -> i32 {
-        let free = self.capacity - self.booked_web - self.booked_desk - self.cooling;
-        let web_share_left = self.capacity - self.held_for_desk - self.booked_web - self.cooling;
-        free.min(web_share_left).max(0)
-    }
-
-    /// Seats the desk may still book: any seat not taken (staff may reuse a cooling seat).
-    pub fn desk_available(self) -> i32 {
-        (self.capacity - self.booked_web - self.booked_desk).max(0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::hours::IntervalInput;
+    use chrono::TimeZone;
     use chrono_tz::Europe::Rome;
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -342,7 +293,7 @@ mod tests {
             })
             .collect();
         CalendarPlan {
-            calendar_id: 1,
+            calendar_id: CalendarId::new(1),
             desks,
             slot_minutes,
             hours: WeeklyHours::parse(&input).unwrap(),
@@ -516,49 +467,11 @@ mod tests {
         assert_eq!(held, 28);
     }
 
-    #[test]
-    fn web_availability_leaves_the_desk_share_and_cooling_seats_alone() {
-        let seats = |held, web, desk, cooling| Seats {
-            capacity: 3,
-            held_for_desk: held,
-            booked_web: web,
-            booked_desk: desk,
-            cooling,
-        };
-        assert_eq!(seats(1, 0, 0, 0).web_available(), 2);
-        assert_eq!(
-            seats(1, 0, 1, 0).web_available(),
-            2,
-            "the desk used its own seat"
-        );
-        assert_eq!(
-            seats(1, 0, 2, 0).web_available(),
-            1,
-            "the desk used one of the web's"
-        );
-        assert_eq!(
-            seats(1, 2, 0, 0).web_available(),
-            0,
-            "the held seat is not for the web"
-        );
-        assert_eq!(seats(0, 3, 0, 0).web_available(), 0);
-        assert_eq!(
-            seats(0, 1, 0, 1).web_available(),
-            1,
-            "a freed seat cools down first"
-        );
-        assert_eq!(
-            seats(0, 1, 0, 1).desk_available(),
-            2,
-            "the desk may use it at once"
-        );
-    }
-
     fn planned(minute: i64, capacity: i32) -> PlannedSlot {
         let starts_at =
             Utc.with_ymd_and_hms(2027, 6, 28, 7, 0, 0).unwrap() + Duration::minutes(minute);
         PlannedSlot {
-            calendar_id: 1,
+            calendar_id: CalendarId::new(1),
             local_date: date(2027, 6, 28),
             starts_at,
             ends_at: starts_at + Duration::minutes(30),
@@ -570,8 +483,8 @@ mod tests {
     fn stored(id: i64, minute: i64, capacity: i32, booked: i32) -> ExistingSlot {
         let slot = planned(minute, capacity);
         ExistingSlot {
-            id,
-            calendar_id: 1,
+            id: SlotId::new(id),
+            calendar_id: CalendarId::new(1),
             starts_at: slot.starts_at,
             ends_at: slot.ends_at,
             capacity,
@@ -597,11 +510,11 @@ mod tests {
             vec![planned(0, 3)],
             vec![stored(1, 0, 3, 0), stored(2, 30, 3, 0), stored(3, 60, 3, 1)],
         );
-        assert_eq!(result.remove, [2]);
+        assert_eq!(result.remove, [SlotId::new(2)]);
         assert_eq!(result.conflicts.len(), 1);
         assert_eq!(
             (result.conflicts[0].slot_id, result.conflicts[0].reason),
-            (3, ConflictReason::NoLongerOpen)
+            (SlotId::new(3), ConflictReason::NoLongerOpen)
         );
     }
 
@@ -615,8 +528,11 @@ mod tests {
             result.conflicts[0].reason,
             ConflictReason::FewerDesksThanBookings
         );
-        let capacities: Vec<(i64, i32)> =
-            result.update.iter().map(|u| (u.id, u.capacity)).collect();
+        let capacities: Vec<(i64, i32)> = result
+            .update
+            .iter()
+            .map(|u| (u.id.get(), u.capacity))
+            .collect();
         assert_eq!(capacities, [(1, 2), (2, 1)]);
     }
 }

@@ -9,6 +9,11 @@ pub use super::office::OfficeCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{
+    ids::StaffId,
+    validation::{Invalid, Named},
+};
+
 /// What a staff member may do. Admins act for the national administration; managers configure
 /// their own office; operators run its desk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -19,24 +24,19 @@ pub enum Role {
     Operator,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
+impl Named for Role {
+    const ALL: &'static [Role] = &[Role::Admin, Role::Manager, Role::Operator];
+
+    fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Manager => "manager",
             Role::Operator => "operator",
         }
     }
+}
 
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "admin" => Some(Role::Admin),
-            "manager" => Some(Role::Manager),
-            "operator" => Some(Role::Operator),
-            _ => None,
-        }
-    }
-
+impl Role {
     /// Admins are national; every other role belongs to exactly one office.
     pub fn has_office(self) -> bool {
         self != Role::Admin
@@ -57,16 +57,22 @@ impl NewPassword {
     pub const MIN_CHARS: usize = 12;
     pub const MAX_CHARS: usize = 128;
 
-    pub fn parse(text: &str) -> Result<NewPassword, String> {
+    pub fn parse(text: &str) -> Result<NewPassword, Invalid> {
         let chars = text.chars().count();
         if chars < Self::MIN_CHARS {
-            return Err(format!("must be at least {} characters", Self::MIN_CHARS));
+            return Err(Invalid::new(format!(
+                "must be at least {} characters",
+                Self::MIN_CHARS
+            )));
         }
         if chars > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+            return Err(Invalid::new(format!(
+                "must be at most {} characters",
+                Self::MAX_CHARS
+            )));
         }
         if text.trim().is_empty() {
-            return Err("must not be only spaces".into());
+            return Err(Invalid::new("must not be only spaces"));
         }
         Ok(NewPassword(SecretString::from(text.to_owned())))
     }
@@ -79,7 +85,7 @@ impl NewPassword {
 /// The signed-in staff member on whose behalf a request acts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    pub staff_id: i64,
+    pub staff_id: StaffId,
     pub role: Role,
     /// `None` exactly for admins.
     pub office: Option<OfficeCode>,
@@ -117,6 +123,24 @@ impl Actor {
         }
     }
 
+    /// Admins list every account, managers their office's; operators none.
+    pub fn may_list_staff(&self) -> Result<(), Forbidden> {
+        match self.role {
+            Role::Admin | Role::Manager => Ok(()),
+            Role::Operator => Err(Forbidden("Operators cannot list staff accounts.")),
+        }
+    }
+
+    /// An office's audit log is for its managers and the administration.
+    pub fn may_read_office_audit(&self) -> Result<(), Forbidden> {
+        match self.role {
+            Role::Admin | Role::Manager => Ok(()),
+            Role::Operator => Err(Forbidden(
+                "The audit log is for managers and administrators.",
+            )),
+        }
+    }
+
     /// Whether the actor may see or change the account of `role` in `office`: admins all,
     /// managers the operators of their office, operators nobody else.
     pub fn manages(&self, role: Role, office: Option<&OfficeCode>) -> bool {
@@ -151,10 +175,10 @@ impl Actor {
 }
 
 /// Checks that the office fits the role: admins have none, everyone else exactly one.
-pub fn check_office_for_role(role: Role, office: Option<&OfficeCode>) -> Result<(), &'static str> {
+pub fn check_office_for_role(role: Role, office: Option<&OfficeCode>) -> Result<(), Invalid> {
     match (role.has_office(), office.is_some()) {
-        (true, false) => Err("is required for managers and operators"),
-        (false, true) => Err("must be empty for admins, who are national"),
+        (true, false) => Err(Invalid::new("is required for managers and operators")),
+        (false, true) => Err(Invalid::new("must be empty for admins, who are national")),
         _ => Ok(()),
     }
 }
@@ -167,6 +191,14 @@ mod tests {
         OfficeCode::parse(text).unwrap()
     }
 
+    fn actor(id: i64, role: Role, office: Option<&str>) -> Actor {
+        Actor {
+            staff_id: StaffId::new(id),
+            role,
+            office: office.map(code),
+        }
+    }
+
     #[test]
     fn passwords_must_be_long_but_not_unbounded() {
         assert!(NewPassword::parse("short").is_err());
@@ -177,21 +209,9 @@ mod tests {
 
     #[test]
     fn who_may_create_whom() {
-        let admin = Actor {
-            staff_id: 1,
-            role: Role::Admin,
-            office: None,
-        };
-        let manager = Actor {
-            staff_id: 2,
-            role: Role::Manager,
-            office: Some(code("RM")),
-        };
-        let operator = Actor {
-            staff_id: 3,
-            role: Role::Operator,
-            office: Some(code("RM")),
-        };
+        let admin = actor(1, Role::Admin, None);
+        let manager = actor(2, Role::Manager, Some("RM"));
+        let operator = actor(3, Role::Operator, Some("RM"));
 
         assert!(
             admin
@@ -219,27 +239,17 @@ mod tests {
                 .may_create_staff(Role::Operator, Some(&code("RM")))
                 .is_err()
         );
+        assert!(operator.may_list_staff().is_err() && manager.may_list_staff().is_ok());
+        assert!(operator.may_read_office_audit().is_err());
+        assert!(manager.may_read_office_audit().is_ok());
     }
 
     #[test]
     fn staff_reach_their_own_office_only() {
-        let rome = code("RM");
-        let latina = code("LT");
-        let admin = Actor {
-            staff_id: 1,
-            role: Role::Admin,
-            office: None,
-        };
-        let manager = Actor {
-            staff_id: 2,
-            role: Role::Manager,
-            office: Some(rome.clone()),
-        };
-        let operator = Actor {
-            staff_id: 3,
-            role: Role::Operator,
-            office: Some(rome.clone()),
-        };
+        let (rome, latina) = (code("RM"), code("LT"));
+        let admin = actor(1, Role::Admin, None);
+        let manager = actor(2, Role::Manager, Some("RM"));
+        let operator = actor(3, Role::Operator, Some("RM"));
         assert_eq!(admin.access_to(&latina), OfficeAccess::Configure);
         assert_eq!(manager.access_to(&rome), OfficeAccess::Configure);
         assert_eq!(manager.access_to(&latina), OfficeAccess::None);

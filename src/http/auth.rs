@@ -2,40 +2,16 @@
 
 use actix_web::{get, post, web};
 use chrono::Utc;
-use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{
     AppState,
     extract::{JsonBody, Staff},
     problem::{ApiError, Problem},
+};
+use crate::use_cases::{
+    login::{LoginRequest, TokenResponse},
     staff::StaffView,
 };
-use crate::{
-    auth::{self, LoginOutcome},
-    domain::staff::EmailAddress,
-};
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    #[schema(example = "anna.rossi@prefettura.it")]
-    pub email: String,
-    #[schema(format = Password)]
-    pub password: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TokenResponse {
-    /// A JWT to send as `Authorization: Bearer <access_token>`.
-    pub access_token: String,
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
-    /// Seconds until the token expires.
-    #[schema(example = 3600)]
-    pub expires_in: u64,
-}
 
 /// Exchanges a staff email and password for an access token. A wrong password, an unknown
 /// email and a deactivated account get the same answer. After repeated failures for one email
@@ -55,45 +31,12 @@ pub async fn login(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    let email =
-        EmailAddress::parse(&body.email).map_err(|message| ApiError::field("email", message))?;
-    if body.password.is_empty() {
-        return Err(ApiError::field("password", "is required"));
-    }
-    let outcome = auth::login(
-        &state.store,
-        &state.throttle,
-        email,
-        SecretString::from(body.password),
-    )
-    .await?;
-    match outcome {
-        LoginOutcome::Authenticated(member) => {
-            let issued = state
-                .tokens
-                .issue(&member, Utc::now())
-                .map_err(ApiError::internal)?;
-            Ok(web::Json(TokenResponse {
-                access_token: issued.token,
-                token_type: "Bearer",
-                expires_in: issued.expires_in.as_secs(),
-            }))
-        }
-        LoginOutcome::Refused => Err(ApiError::unauthorized(
-            "The email or the password is not correct.",
-        )),
-        LoginOutcome::Throttled { retry_after } => {
-            let seconds = retry_after.as_secs().max(1);
-            Err(ApiError::too_many_requests(
-                "too_many_attempts",
-                format!(
-                    "Too many failed logins for this email. Try again in {} minute(s).",
-                    seconds.div_ceil(60)
-                ),
-                seconds,
-            ))
-        }
-    }
+    let (email, password) = body.parse()?;
+    let (store, throttle, tokens) = (&state.store, &state.throttle, &state.tokens);
+    let now = Utc::now();
+    let token =
+        crate::use_cases::login::login(store, throttle, tokens, email, password, now).await?;
+    Ok(web::Json(token))
 }
 
 /// The staff member the access token belongs to.
@@ -107,5 +50,5 @@ pub async fn login(
 )]
 #[get("/api/v1/auth/me")]
 pub async fn me(staff: Staff) -> web::Json<StaffView> {
-    web::Json(StaffView::from(staff.member))
+    web::Json(StaffView::from(&staff.member))
 }

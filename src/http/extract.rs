@@ -6,20 +6,11 @@ use actix_web::{
     http::{StatusCode, header},
     web,
 };
-use std::collections::HashMap;
-
-use chrono::NaiveDate;
 use futures_util::{StreamExt, future::LocalBoxFuture};
 use serde::de::DeserializeOwned;
 
 use super::{AppState, problem::ApiError};
-use crate::{
-    domain::{FieldErrors, staff::Actor},
-    store::{
-        StoreError,
-        staff::{self, StaffMember},
-    },
-};
+use crate::{domain::staff::Actor, store::staff::StaffMember, use_cases::login};
 
 /// A JSON request body. Unlike `web::Json` it answers with problem documents: 415 without a
 /// JSON content type, 413 over the body limit, 400 for broken JSON and 422 naming the field for
@@ -185,26 +176,11 @@ impl FromRequest for Staff {
                     "Log in and send the access token as Authorization: Bearer <token>.",
                 )
             })?;
-            let claims = state.tokens.verify(&token).map_err(|reason| {
-                tracing::info!(%reason, "refused a staff token");
-                ApiError::unauthorized("The access token is invalid or has expired. Log in again.")
-            })?;
-            let id = claims.staff_id().ok_or_else(|| {
-                ApiError::unauthorized("The access token does not name a staff member.")
-            })?;
-            let member = state
-                .store
-                .read(move |conn| staff::find(conn, id).map_err(StoreError::from))
-                .await?;
-            match member {
-                Some(member) if member.active => Ok(Staff {
-                    actor: member.actor(),
-                    member,
-                }),
-                _ => Err(ApiError::unauthorized(
-                    "This staff account is no longer active.",
-                )),
-            }
+            let member = login::signed_in(&state.store, &state.tokens, &token).await?;
+            Ok(Staff {
+                actor: member.actor(),
+                member,
+            })
         })
     }
 }
@@ -214,8 +190,8 @@ impl FromRequest for Staff {
 pub struct MaybeStaff(pub Option<Staff>);
 
 impl MaybeStaff {
-    pub fn actor(&self) -> Option<&Actor> {
-        self.0.as_ref().map(|staff| &staff.actor)
+    pub fn actor(self) -> Option<Actor> {
+        self.0.map(|staff| staff.actor)
     }
 }
 
@@ -230,77 +206,6 @@ impl FromRequest for MaybeStaff {
         } else {
             Box::pin(async { Ok(MaybeStaff(None)) })
         }
-    }
-}
-
-/// Query-string parameters, checked one by one into field errors. Unknown names are refused: a
-/// misspelt `form=` would otherwise silently fall back to a default.
-pub struct QueryParams(HashMap<String, String>);
-
-impl QueryParams {
-    pub fn parse(req: &HttpRequest, known: &[&str]) -> Result<QueryParams, ApiError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(req.query_string()).map_err(|e| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    format!("The query string is not valid: {e}"),
-                )
-            })?;
-        let mut errors = FieldErrors::new();
-        let mut values = HashMap::new();
-        for (name, value) in pairs {
-            if !known.contains(&name.as_str()) {
-                errors.add(
-                    name,
-                    format!("is not a known parameter (known: {})", known.join(", ")),
-                );
-            } else if values.insert(name.clone(), value).is_some() {
-                errors.add(name, "is given more than once");
-            }
-        }
-        if errors.is_empty() {
-            Ok(QueryParams(values))
-        } else {
-            Err(errors.into())
-        }
-    }
-
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|value| !value.is_empty())
-    }
-
-    /// A `YYYY-MM-DD` date; a malformed one is recorded in `errors`.
-    pub fn date(&self, errors: &mut FieldErrors, name: &str) -> Option<NaiveDate> {
-        let text = self.text(name)?;
-        errors.check(
-            name,
-            NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "must be a date as YYYY-MM-DD"),
-        )
-    }
-
-    /// An integer within `range`; a malformed or out-of-range one is recorded in `errors`.
-    pub fn integer(
-        &self,
-        errors: &mut FieldErrors,
-        name: &str,
-        range: std::ops::RangeInclusive<i64>,
-    ) -> Option<i64> {
-        let text = self.text(name)?;
-        let parsed = text
-            .parse::<i64>()
-            .ok()
-            .filter(|value| range.contains(value))
-            .ok_or_else(|| {
-                format!(
-                    "must be a whole number from {} to {}",
-                    range.start(),
-                    range.end()
-                )
-            });
-        errors.check(name, parsed)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The HTTP edge: routes, extractors, the error policy and the middleware. Handlers are short:
-//! extract and parse the input, call the domain and the store, shape the answer.
+//! The HTTP edge: routes, extractors, problem documents and the middleware. A handler extracts
+//! and parses the request (path, query, body, who is asking), calls one use case, and maps its
+//! answer or its error to HTTP; it never opens a transaction itself.
 
 pub mod audit;
 pub mod auth;
@@ -13,12 +14,11 @@ pub mod mail;
 pub mod offices;
 pub mod ops;
 pub mod problem;
-pub mod scope;
+pub mod query;
 pub mod services;
 pub mod slots;
 pub mod staff;
 pub mod telemetry;
-pub mod time;
 
 use std::sync::Arc;
 
@@ -38,9 +38,9 @@ use utoipa_actix_web::{AppExt, service_config::ServiceConfig};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    auth::{LoginThrottle, token::Tokens},
-    bookings::Policy,
+    auth::token::Tokens,
     store::Store,
+    use_cases::{bookings::Policy, login::LoginThrottle},
 };
 use fallback::RouteTable;
 use problem::ApiError;
@@ -141,17 +141,17 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(slots::availability)
         .service(audit::office_log)
         .service(audit::national_log)
-        .service(bookings::create)
-        .service(bookings::show)
-        .service(bookings::cancel)
-        .service(bookings::reschedule)
-        .service(bookings::calendar)
-        .service(bookings::agenda)
-        .service(bookings::search)
-        .service(bookings::check_in)
-        .service(bookings::attended)
-        .service(bookings::no_show)
-        .service(bookings::cancel_by_office)
+        .service(bookings::applicant::create)
+        .service(bookings::applicant::show)
+        .service(bookings::applicant::cancel)
+        .service(bookings::applicant::reschedule)
+        .service(bookings::applicant::calendar)
+        .service(bookings::desk::agenda)
+        .service(bookings::desk::search)
+        .service(bookings::desk::check_in)
+        .service(bookings::desk::attended)
+        .service(bookings::desk::no_show)
+        .service(bookings::desk::cancel_by_office)
         .service(mail::outbox_list)
         .service(mail::outbox_retry)
         .service(mail::stats);

@@ -1,10 +1,9 @@
-//! The error policy of the HTTP edge, in one place.
+//! Failures as the HTTP edge sends them: `application/problem+json` (RFC 9457) with a stable
+//! `code`. The policy is written in [`crate::error`]; this module gives each [`Answer`] its
+//! status, and builds the edge's own problems (bad JSON, too large, no route).
 //!
-//! Every failure leaves as `application/problem+json` (RFC 9457) with a stable `code`:
-//! - problems the client can fix are built with the constructors below, with a message written
-//!   for the person reading it and, for bad input, one entry per field;
-//! - anything unexpected becomes [`ApiError::internal`]: the client sees a bare 500 and the
-//!   request id; the cause goes to the log (by the telemetry middleware), never into the body.
+//! Anything unexpected becomes [`ApiError::internal`]: the client sees a bare 500 and the
+//! request id; the cause goes to the log (by the telemetry middleware), never into the body.
 
 use std::fmt;
 
@@ -16,8 +15,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{FieldError, FieldErrors, staff::Forbidden},
-    store::StoreError,
+    domain::{FieldError, FieldErrors},
+    error::{Answer, Explain},
 };
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -190,38 +189,30 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<FieldErrors> for ApiError {
-    fn from(errors: FieldErrors) -> ApiError {
-        ApiError::validation(errors)
-    }
-}
-
-impl From<Forbidden> for ApiError {
-    fn from(refusal: Forbidden) -> ApiError {
-        ApiError::forbidden(refusal.0)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> ApiError {
-        match error {
-            // Every connection is busy: the client may simply retry, so say so.
-            StoreError::Pool(cause) => {
-                tracing::warn!(error = %cause, "no database connection available");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "service_unavailable",
-                    "The service is busy. Please try again in a moment.",
-                )
-                .with_header(header::RETRY_AFTER, "1")
+/// Every use case's error, and every domain and store error, reaches the client this way.
+impl<E: Explain> From<E> for ApiError {
+    fn from(error: E) -> ApiError {
+        match error.answer() {
+            Answer::Invalid(errors) => ApiError::validation(errors),
+            Answer::NotFound(detail) => ApiError::not_found(detail),
+            Answer::Forbidden(detail) => ApiError::forbidden(detail),
+            Answer::Unauthorized(detail) => ApiError::unauthorized(detail),
+            Answer::Conflict { code, detail } => ApiError::conflict(code, detail),
+            Answer::Unprocessable { code, detail } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
             }
-            other => ApiError::internal(other),
+            Answer::TooManyRequests {
+                code,
+                detail,
+                retry_after,
+            } => ApiError::too_many_requests(code, detail, retry_after.as_secs().max(1)),
+            Answer::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "The service is busy. Please try again in a moment.",
+            )
+            .with_header(header::RETRY_AFTER, "1"),
+            Answer::Internal(cause) => ApiError::internal(cause),
         }
-    }
-}
-
-impl From<diesel::result::Error> for ApiError {
-    fn from(error: diesel::result::Error) -> ApiError {
-        ApiError::from(StoreError::from(error))
     }
 }

@@ -12,11 +12,12 @@ use lettre::{
 use minijinja::{Environment, State, context, value::Kwargs};
 
 use crate::{
-    bookings::{
+    domain::Named,
+    domain::{catalogue::pick, mail::MessageKind},
+    use_cases::bookings::{
         Details,
         ics::{self, Method},
     },
-    domain::{catalogue::pick, mail::MessageKind},
 };
 
 type Strings = HashMap<String, String>;

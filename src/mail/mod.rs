@@ -12,16 +12,17 @@ use chrono::Utc;
 use futures_util::StreamExt;
 
 use crate::{
-    bookings::{self, BookingError, token::TokenKey},
     config::{MailSettings, Settings},
     domain::{
         booking::Status,
         mail::{DeliveryStatus, MessageKind, retry_delay},
     },
+    error::Error,
     store::{
         Store, StoreError, bookings as stored,
         outbox::{self, Claimed},
     },
+    use_cases::bookings::{self, token::TokenKey},
 };
 use compose::Composer;
 use transport::Transport;
@@ -128,7 +129,7 @@ impl Mailer {
             Prepared::Send(email) => match self.transport.send(&email, &message.message_id).await {
                 Ok(()) => (DeliveryStatus::Sent, None, None),
                 Err(error) if message.attempts >= self.settings.max_attempts => {
-                    tracing::error!(message = message.id, attempts = message.attempts, %error, "mail delivery failed for good");
+                    tracing::error!(message = %message.id, attempts = message.attempts, %error, "mail delivery failed for good");
                     (DeliveryStatus::Failed, Some(error), None)
                 }
                 Err(error) => {
@@ -138,7 +139,7 @@ impl Mailer {
                         Duration::from_secs(self.settings.retry_max_seconds),
                         rand::random::<f64>(),
                     );
-                    tracing::warn!(message = message.id, attempts = message.attempts, %error, retry_in = ?delay, "mail delivery failed; will retry");
+                    tracing::warn!(message = %message.id, attempts = message.attempts, %error, retry_in = ?delay, "mail delivery failed; will retry");
                     let next = now + chrono::Duration::from_std(delay).unwrap_or_default();
                     (DeliveryStatus::Pending, Some(error), Some(next))
                 }
@@ -173,7 +174,7 @@ impl Mailer {
                     };
                     match bookings::details(conn, booking) {
                         Ok(details) => Ok(Some(details)),
-                        Err(BookingError::Store(error)) => Err(error),
+                        Err(Error::Store(error)) => Err(error),
                         // Its office, slot or service is gone with it: nothing is left to tell.
                         Err(_) => Ok(None),
                     }
@@ -203,7 +204,7 @@ impl Mailer {
         ) {
             Ok(email) => Ok(Prepared::Send(Box::new(email))),
             Err(error) => {
-                tracing::error!(message = message.id, %error, "cannot write a message");
+                tracing::error!(message = %message.id, %error, "cannot write a message");
                 Ok(Prepared::Suppress("the message could not be written"))
             }
         }

@@ -9,27 +9,29 @@ use super::{
     DbConnection, db_time,
     schema::{audit_log, offices, staff},
 };
+use crate::domain::{
+    audit::Action,
+    ids::{AuditEntryId, OfficeId, StaffId},
+};
 
 /// One change, as the code that makes it describes it.
-pub struct Change<'a> {
+pub struct Change {
     /// The office the change belongs to; `None` for national data such as the catalogue.
-    pub office_id: Option<i64>,
-    pub actor_id: Option<i64>,
-    /// What was done, as `entity.verb`: `calendar.create`, `office.stage`.
-    pub action: &'a str,
-    pub entity: &'a str,
+    pub office_id: Option<OfficeId>,
+    pub actor_id: Option<StaffId>,
+    pub action: Action,
     pub entity_id: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
 }
 
-pub fn record(conn: &mut DbConnection, change: Change<'_>, now: DateTime<Utc>) -> QueryResult<()> {
+pub fn record(conn: &mut DbConnection, change: Change, now: DateTime<Utc>) -> QueryResult<()> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::office_id.eq(change.office_id),
             audit_log::actor_id.eq(change.actor_id),
-            audit_log::action.eq(change.action),
-            audit_log::entity.eq(change.entity),
+            audit_log::action.eq(change.action.as_str()),
+            audit_log::entity.eq(change.action.entity()),
             audit_log::entity_id.eq(change.entity_id),
             audit_log::before.eq(change.before.map(|v| v.to_string())),
             audit_log::after.eq(change.after.map(|v| v.to_string())),
@@ -41,7 +43,7 @@ pub fn record(conn: &mut DbConnection, change: Change<'_>, now: DateTime<Utc>) -
 
 /// A stored entry, with the office's code and the actor's email.
 pub struct Entry {
-    pub id: i64,
+    pub id: AuditEntryId,
     pub office_code: Option<String>,
     pub actor_email: Option<String>,
     pub action: String,
@@ -54,12 +56,12 @@ pub struct Entry {
 
 /// Which entries to read: one office's, or (for national admins) everyone's.
 pub enum Scope {
-    Office(i64),
+    Office(OfficeId),
     Everything,
 }
 
 type EntryRow = (
-    i64,
+    AuditEntryId,
     Option<String>,
     Option<String>,
     String,
@@ -74,7 +76,7 @@ type EntryRow = (
 pub fn list(
     conn: &mut DbConnection,
     scope: Scope,
-    before_id: Option<i64>,
+    before_id: Option<AuditEntryId>,
     limit: i64,
 ) -> QueryResult<Vec<Entry>> {
     let mut query = audit_log::table

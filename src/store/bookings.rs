@@ -1,30 +1,32 @@
-//! Bookings, the seats they hold, their events, and idempotency records.
-//!
-//! A seat is claimed by one conditional UPDATE of the slot's counters: it succeeds only while a
-//! seat is free, so however many requests race for a slot, no more succeed than there are
-//! seats (and the table's CHECK would refuse an oversale anyway).
+//! Bookings, their events, and idempotency records. The seats they hold are counted on their
+//! slots (see `seats`).
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::{
-    dsl::{case_when, count_star},
+    dsl::count_star,
     prelude::*,
     sql_types::{BigInt, Text},
 };
 use serde_json::Value;
 
 use super::{
-    DbConnection, corrupt, db_time,
-    schema::{booking_events, bookings, idempotency_keys, seat_releases, slots},
+    DbConnection, corrupt, db_time, named,
+    schema::{booking_events, bookings, idempotency_keys, slots},
     slots::{Slot, SlotRow},
 };
-use crate::domain::booking::{Channel, Reference, Status};
+use crate::domain::{
+    Named,
+    booking::{CaseNumber, Channel, EventKind, Reference, Status},
+    ids::{BookingId, CalendarId, OfficeId, ServiceId, SlotId, StaffId},
+    language::Language,
+};
 
 #[derive(Debug, Clone)]
 pub struct Booking {
-    pub id: i64,
-    pub office_id: i64,
-    pub slot_id: i64,
-    pub office_service_id: i64,
+    pub id: BookingId,
+    pub office_id: OfficeId,
+    pub slot_id: SlotId,
+    pub office_service_id: ServiceId,
     pub reference: Reference,
     pub token_hash: String,
     pub token_salt: String,
@@ -32,12 +34,12 @@ pub struct Booking {
     pub full_name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
-    pub language: String,
+    pub language: Language,
     pub channel: Channel,
     pub status: Status,
     pub is_test: bool,
     pub sequence: i32,
-    pub created_by: Option<i64>,
+    pub created_by: Option<StaffId>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancelled_by: Option<String>,
     pub cancel_reason: Option<String>,
@@ -50,10 +52,10 @@ pub struct Booking {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = bookings)]
 struct BookingRow {
-    id: i64,
-    office_id: i64,
-    slot_id: i64,
-    office_service_id: i64,
+    id: BookingId,
+    office_id: OfficeId,
+    slot_id: SlotId,
+    office_service_id: ServiceId,
     reference: String,
     token_hash: String,
     token_salt: String,
@@ -66,7 +68,7 @@ struct BookingRow {
     status: String,
     is_test: bool,
     sequence: i32,
-    created_by: Option<i64>,
+    created_by: Option<StaffId>,
     cancelled_at: Option<NaiveDateTime>,
     cancelled_by: Option<String>,
     cancel_reason: Option<String>,
@@ -84,18 +86,17 @@ impl BookingRow {
             slot_id: self.slot_id,
             office_service_id: self.office_service_id,
             reference: Reference::parse(&self.reference)
-                .ok_or_else(|| corrupt(format!("reference {:?}", self.reference)))?,
+                .map_err(|_| corrupt(format!("reference {:?}", self.reference)))?,
             token_hash: self.token_hash,
             token_salt: self.token_salt,
             case_number: self.case_number,
             full_name: self.full_name,
             email: self.email,
             phone: self.phone,
-            language: self.language,
-            channel: Channel::parse(&self.channel)
-                .ok_or_else(|| corrupt(format!("channel {:?}", self.channel)))?,
-            status: Status::parse(&self.status)
-                .ok_or_else(|| corrupt(format!("status {:?}", self.status)))?,
+            language: Language::parse(&self.language)
+                .map_err(|_| corrupt(format!("language {:?}", self.language)))?,
+            channel: named(&self.channel)?,
+            status: named(&self.status)?,
             is_test: self.is_test,
             sequence: self.sequence,
             created_by: self.created_by,
@@ -127,7 +128,7 @@ pub fn find_by_reference(
         .transpose()
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Booking>> {
+pub fn find(conn: &mut DbConnection, id: BookingId) -> QueryResult<Option<Booking>> {
     bookings::table
         .find(id)
         .select(BookingRow::as_select())
@@ -145,29 +146,38 @@ pub fn reference_taken(conn: &mut DbConnection, reference: &Reference) -> QueryR
     Ok(found > 0)
 }
 
+/// The names of the active statuses, as stored.
+fn active_statuses() -> [&'static str; 2] {
+    Status::ACTIVE.map(Status::as_str)
+}
+
 /// Whether the case already has an active booking of this service.
 pub fn case_has_active(
     conn: &mut DbConnection,
-    office_id: i64,
-    case_number: &str,
-    office_service_id: i64,
+    office_id: OfficeId,
+    case_number: &CaseNumber,
+    office_service_id: ServiceId,
 ) -> QueryResult<bool> {
     let found: i64 = bookings::table
         .filter(bookings::office_id.eq(office_id))
-        .filter(bookings::case_number.eq(case_number))
+        .filter(bookings::case_number.eq(case_number.as_str()))
         .filter(bookings::office_service_id.eq(office_service_id))
-        .filter(bookings::status.eq_any([Status::Confirmed.as_str(), Status::CheckedIn.as_str()]))
+        .filter(bookings::status.eq_any(active_statuses()))
         .select(count_star())
         .first(conn)?;
     Ok(found > 0)
 }
 
 /// Active bookings made with this email address at this office.
-pub fn active_for_email(conn: &mut DbConnection, office_id: i64, email: &str) -> QueryResult<i64> {
+pub fn active_for_email(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    email: &str,
+) -> QueryResult<i64> {
     bookings::table
         .filter(bookings::office_id.eq(office_id))
         .filter(bookings::email.eq(email))
-        .filter(bookings::status.eq_any([Status::Confirmed.as_str(), Status::CheckedIn.as_str()]))
+        .filter(bookings::status.eq_any(active_statuses()))
         .select(count_star())
         .first(conn)
 }
@@ -175,31 +185,31 @@ pub fn active_for_email(conn: &mut DbConnection, office_id: i64, email: &str) ->
 /// Serialises bookings for one email address at one office until the transaction ends, so
 /// that concurrent requests cannot together pass the per-email limit. SQLite needs nothing:
 /// its write transactions already run one at a time.
-pub fn lock_email(conn: &mut DbConnection, office_id: i64, email: &str) -> QueryResult<()> {
+pub fn lock_email(conn: &mut DbConnection, office_id: OfficeId, email: &str) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = conn {
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))")
             .bind::<Text, _>(email)
-            .bind::<BigInt, _>(office_id)
+            .bind::<BigInt, _>(office_id.get())
             .execute(pg)?;
     }
     Ok(())
 }
 
 pub struct NewBooking<'a> {
-    pub office_id: i64,
-    pub slot_id: i64,
-    pub office_service_id: i64,
+    pub office_id: OfficeId,
+    pub slot_id: SlotId,
+    pub office_service_id: ServiceId,
     pub reference: &'a Reference,
     pub token_hash: &'a str,
     pub token_salt: &'a str,
-    pub case_number: &'a str,
+    pub case_number: &'a CaseNumber,
     pub full_name: &'a str,
     pub email: Option<&'a str>,
     pub phone: Option<&'a str>,
-    pub language: &'a str,
+    pub language: &'a Language,
     pub channel: Channel,
     pub is_test: bool,
-    pub created_by: Option<i64>,
+    pub created_by: Option<StaffId>,
 }
 
 /// Records a confirmed booking. A second active booking for the same case and service fails
@@ -217,11 +227,11 @@ pub fn insert(
             bookings::reference.eq(new.reference.as_str()),
             bookings::token_hash.eq(new.token_hash),
             bookings::token_salt.eq(new.token_salt),
-            bookings::case_number.eq(new.case_number),
+            bookings::case_number.eq(new.case_number.as_str()),
             bookings::full_name.eq(new.full_name),
             bookings::email.eq(new.email),
             bookings::phone.eq(new.phone),
-            bookings::language.eq(new.language),
+            bookings::language.eq(new.language.as_str()),
             bookings::channel.eq(new.channel.as_str()),
             bookings::status.eq(Status::Confirmed.as_str()),
             bookings::is_test.eq(new.is_test),
@@ -239,7 +249,7 @@ pub fn insert(
 /// `from` (another request changed it first).
 pub fn set_status(
     conn: &mut DbConnection,
-    id: i64,
+    id: BookingId,
     from: Status,
     to: Status,
     now: DateTime<Utc>,
@@ -272,9 +282,9 @@ pub fn set_status(
 /// `None` when another request changed it first (so its seat is not freed twice).
 pub fn cancel(
     conn: &mut DbConnection,
-    id: i64,
+    id: BookingId,
     from: Status,
-    slot_id: i64,
+    slot_id: SlotId,
     by: &str,
     reason: Option<&str>,
     now: DateTime<Utc>,
@@ -304,9 +314,9 @@ pub fn cancel(
 /// `from_slot`.
 pub fn move_to(
     conn: &mut DbConnection,
-    id: i64,
-    from_slot: i64,
-    to_slot: i64,
+    id: BookingId,
+    from_slot: SlotId,
+    to_slot: SlotId,
     channel: Channel,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<i32>> {
@@ -331,8 +341,8 @@ pub fn move_to(
 /// The office's bookings with this case number or reference, newest first.
 pub fn search(
     conn: &mut DbConnection,
-    office_id: i64,
-    case_number: Option<&str>,
+    office_id: OfficeId,
+    case_number: Option<&CaseNumber>,
     reference: Option<&Reference>,
 ) -> QueryResult<Vec<Booking>> {
     let mut query = bookings::table
@@ -342,7 +352,7 @@ pub fn search(
         .limit(200)
         .into_boxed();
     if let Some(case_number) = case_number {
-        query = query.filter(bookings::case_number.eq(case_number));
+        query = query.filter(bookings::case_number.eq(case_number.as_str()));
     }
     if let Some(reference) = reference {
         query = query.filter(bookings::reference.eq(reference.as_str()));
@@ -353,11 +363,11 @@ pub fn search(
 /// The bookings (not cancelled) in slots starting in `[from, to)`, with their slots, by time.
 pub fn agenda(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    calendar_id: Option<i64>,
-    office_service_id: Option<i64>,
+    calendar_id: Option<CalendarId>,
+    office_service_id: Option<ServiceId>,
 ) -> QueryResult<Vec<(Booking, Slot)>> {
     let mut query = bookings::table
         .inner_join(slots::table)
@@ -381,169 +391,19 @@ pub fn agenda(
         .collect()
 }
 
-/// Locks the slots' rows until the transaction ends, in ascending id order. Every change that
-/// touches a booking locks its slots first, and several slots always in this order, so two
-/// transactions never wait for each other in a circle. (PostgreSQL only: SQLite's write
-/// transactions already run one at a time.)
-pub fn lock_slots(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<()> {
-    if let DbConnection::Postgres(pg) = conn {
-        slots::table
-            .filter(slots::id.eq_any(ids))
-            .order(slots::id)
-            .select(slots::id)
-            .for_update()
-            .load::<i64>(pg)?;
-    }
-    Ok(())
-}
-
-/// Takes one seat of `channel` in the slot, if the office still sells one there. The web may
-/// not take seats held for the desk, nor seats cooling down after a cancellation.
-pub fn claim_seat(
-    conn: &mut DbConnection,
-    office_id: i64,
-    slot_id: i64,
-    channel: Channel,
-) -> QueryResult<bool> {
-    let slot = slots::table
-        .filter(slots::id.eq(slot_id))
-        .filter(slots::office_id.eq(office_id))
-        .filter(slots::blocked.eq(false));
-    let claimed = match channel {
-        Channel::Web => diesel::update(
-            slot.filter(
-                (slots::booked_web + slots::booked_desk + slots::cooling).lt(slots::capacity),
-            )
-            .filter(
-                (slots::booked_web + slots::cooling).lt(slots::capacity - slots::held_for_desk),
-            ),
-        )
-        .set(slots::booked_web.eq(slots::booked_web + 1))
-        .execute(conn)?,
-        Channel::Desk => diesel::update(
-            slot.filter((slots::booked_web + slots::booked_desk).lt(slots::capacity)),
-        )
-        .set(slots::booked_desk.eq(slots::booked_desk + 1))
-        .execute(conn)?,
-    };
-    Ok(claimed == 1)
-}
-
-/// Gives back a seat of `channel`. It cools down for `cooldown` before the web can book it
-/// again, so a cancelled seat cannot be handed straight to someone waiting for it.
-pub fn release_seat(
-    conn: &mut DbConnection,
-    slot_id: i64,
-    channel: Channel,
-    cooldown: Duration,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let cooling = if cooldown > Duration::zero() { 1 } else { 0 };
-    let target = slots::table.find(slot_id);
-    match channel {
-        Channel::Web => diesel::update(target)
-            .set((
-                slots::booked_web.eq(slots::booked_web - 1),
-                slots::cooling.eq(slots::cooling + cooling),
-            ))
-            .execute(conn)?,
-        Channel::Desk => diesel::update(target)
-            .set((
-                slots::booked_desk.eq(slots::booked_desk - 1),
-                slots::cooling.eq(slots::cooling + cooling),
-            ))
-            .execute(conn)?,
-    };
-    if cooling > 0 {
-        diesel::insert_into(seat_releases::table)
-            .values((
-                seat_releases::slot_id.eq(slot_id),
-                seat_releases::available_at.eq(db_time(now + cooldown)),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
-/// Puts the slot's seats whose cool-down has passed back on sale; returns how many.
-pub fn release_cooled(
-    conn: &mut DbConnection,
-    slot_id: i64,
-    now: DateTime<Utc>,
-) -> QueryResult<i32> {
-    let released = diesel::delete(
-        seat_releases::table
-            .filter(seat_releases::slot_id.eq(slot_id))
-            .filter(seat_releases::available_at.le(db_time(now))),
-    )
-    .execute(conn)?;
-    let released = i32::try_from(released).unwrap_or(i32::MAX);
-    if released > 0 {
-        diesel::update(slots::table.find(slot_id))
-            .set(
-                slots::cooling.eq(case_when(
-                    slots::cooling.gt(released),
-                    slots::cooling - released,
-                )
-                .otherwise(0)),
-            )
-            .execute(conn)?;
-    }
-    Ok(released)
-}
-
-/// Whether a seat of the slot has finished cooling down (and can go back on sale).
-pub fn has_cooled_seat(
-    conn: &mut DbConnection,
-    slot_id: i64,
-    now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let due: i64 = seat_releases::table
-        .filter(seat_releases::slot_id.eq(slot_id))
-        .filter(seat_releases::available_at.le(db_time(now)))
-        .select(count_star())
-        .first(conn)?;
-    Ok(due > 0)
-}
-
-/// The slots with seats whose cool-down has passed, for the periodic sweep.
-pub fn slots_with_cooled_seats(
-    conn: &mut DbConnection,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> QueryResult<Vec<i64>> {
-    seat_releases::table
-        .filter(seat_releases::available_at.le(db_time(now)))
-        .select(seat_releases::slot_id)
-        .distinct()
-        .limit(limit)
-        .load(conn)
-}
-
-/// One thing that happened to a booking, as the mailer and the history read it.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub id: i64,
-    pub booking_id: i64,
-    pub kind: String,
-    pub detail: Option<Value>,
-    pub actor_id: Option<i64>,
-    pub created_at: DateTime<Utc>,
-}
-
 pub fn record_event(
     conn: &mut DbConnection,
     booking: &Booking,
-    kind: &str,
+    kind: EventKind,
     detail: Option<Value>,
-    actor_id: Option<i64>,
+    actor_id: Option<StaffId>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::insert_into(booking_events::table)
         .values((
             booking_events::office_id.eq(booking.office_id),
             booking_events::booking_id.eq(booking.id),
-            booking_events::kind.eq(kind),
+            booking_events::kind.eq(kind.as_str()),
             booking_events::detail.eq(detail.map(|d| d.to_string())),
             booking_events::actor_id.eq(actor_id),
             booking_events::created_at.eq(db_time(now)),
@@ -552,53 +412,22 @@ pub fn record_event(
     Ok(())
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = booking_events)]
-struct EventRow {
-    id: i64,
-    booking_id: i64,
-    kind: String,
-    detail: Option<String>,
-    actor_id: Option<i64>,
-    created_at: NaiveDateTime,
-}
-
-/// A booking's events, oldest first.
-pub fn events(conn: &mut DbConnection, booking_id: i64) -> QueryResult<Vec<Event>> {
-    let rows: Vec<EventRow> = booking_events::table
-        .filter(booking_events::booking_id.eq(booking_id))
-        .select(EventRow::as_select())
-        .order(booking_events::id)
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Event {
-            id: row.id,
-            booking_id: row.booking_id,
-            kind: row.kind,
-            detail: row.detail.and_then(|d| serde_json::from_str(&d).ok()),
-            actor_id: row.actor_id,
-            created_at: row.created_at.and_utc(),
-        })
-        .collect())
-}
-
 /// A stored idempotency record: the request's fingerprint and the booking it made.
 pub struct KeyRecord {
     pub request_hash: String,
-    pub booking_id: Option<i64>,
+    pub booking_id: Option<BookingId>,
 }
 
 pub fn find_key(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     key: &str,
 ) -> QueryResult<Option<KeyRecord>> {
     Ok(idempotency_keys::table
         .filter(idempotency_keys::office_id.eq(office_id))
         .filter(idempotency_keys::key.eq(key))
         .select((idempotency_keys::request_hash, idempotency_keys::booking_id))
-        .first::<(String, Option<i64>)>(conn)
+        .first::<(String, Option<BookingId>)>(conn)
         .optional()?
         .map(|(request_hash, booking_id)| KeyRecord {
             request_hash,
@@ -610,7 +439,7 @@ pub fn find_key(
 /// PostgreSQL) until the first commits, then fails with a unique violation.
 pub fn insert_key(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     key: &str,
     request_hash: &str,
     now: DateTime<Utc>,
@@ -628,9 +457,9 @@ pub fn insert_key(
 
 pub fn set_key_booking(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     key: &str,
-    booking_id: i64,
+    booking_id: BookingId,
 ) -> QueryResult<()> {
     diesel::update(
         idempotency_keys::table

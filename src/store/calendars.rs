@@ -9,34 +9,29 @@ use super::{
     DbConnection, corrupt, db_time,
     schema::{calendar_services, calendars, opening_hours},
 };
-use crate::domain::hours::{Interval, TimeOfDay, WeeklyHours};
+use crate::domain::{
+    calendar::CalendarFields,
+    hours::{Interval, TimeOfDay, WeeklyHours},
+    ids::{CalendarId, OfficeId, ServiceId},
+};
 
 #[derive(Debug, Clone)]
 pub struct Calendar {
-    pub id: i64,
-    pub office_id: i64,
+    pub id: CalendarId,
+    pub office_id: OfficeId,
     pub fields: CalendarFields,
-    /// The office services (ids) the desks serve.
-    pub service_ids: Vec<i64>,
+    /// The office services the desks serve.
+    pub service_ids: Vec<ServiceId>,
     pub hours: WeeklyHours,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// What a manager sets on a calendar besides services and hours.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CalendarFields {
-    pub name: String,
-    pub desks: i32,
-    pub valid_from: Option<NaiveDate>,
-    pub valid_until: Option<NaiveDate>,
-}
-
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = calendars)]
 struct CalendarRow {
-    id: i64,
-    office_id: i64,
+    id: CalendarId,
+    office_id: OfficeId,
     name: String,
     desks: i32,
     valid_from: Option<NaiveDate>,
@@ -46,7 +41,7 @@ struct CalendarRow {
 }
 
 /// The office's calendars with their services and hours, oldest first (three queries in all).
-pub fn list(conn: &mut DbConnection, office_id: i64) -> QueryResult<Vec<Calendar>> {
+pub fn list(conn: &mut DbConnection, office_id: OfficeId) -> QueryResult<Vec<Calendar>> {
     let rows: Vec<CalendarRow> = calendars::table
         .filter(calendars::office_id.eq(office_id))
         .select(CalendarRow::as_select())
@@ -55,7 +50,11 @@ pub fn list(conn: &mut DbConnection, office_id: i64) -> QueryResult<Vec<Calendar
     assemble(conn, rows)
 }
 
-pub fn find(conn: &mut DbConnection, office_id: i64, id: i64) -> QueryResult<Option<Calendar>> {
+pub fn find(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: CalendarId,
+) -> QueryResult<Option<Calendar>> {
     let rows: Vec<CalendarRow> = calendars::table
         .filter(calendars::office_id.eq(office_id))
         .filter(calendars::id.eq(id))
@@ -65,8 +64,8 @@ pub fn find(conn: &mut DbConnection, office_id: i64, id: i64) -> QueryResult<Opt
 }
 
 fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<Calendar>> {
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let mut services: HashMap<i64, Vec<i64>> = HashMap::new();
+    let ids: Vec<CalendarId> = rows.iter().map(|row| row.id).collect();
+    let mut services: HashMap<CalendarId, Vec<ServiceId>> = HashMap::new();
     for (calendar_id, service_id) in calendar_services::table
         .filter(calendar_services::calendar_id.eq_any(&ids))
         .select((
@@ -74,11 +73,11 @@ fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<
             calendar_services::office_service_id,
         ))
         .order(calendar_services::office_service_id)
-        .load::<(i64, i64)>(conn)?
+        .load::<(CalendarId, ServiceId)>(conn)?
     {
         services.entry(calendar_id).or_default().push(service_id);
     }
-    let mut hours: HashMap<i64, Vec<Interval>> = HashMap::new();
+    let mut hours: HashMap<CalendarId, Vec<Interval>> = HashMap::new();
     for (calendar_id, weekday, opens, closes) in opening_hours::table
         .filter(opening_hours::calendar_id.eq_any(&ids))
         .select((
@@ -87,7 +86,7 @@ fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<
             opening_hours::opens_minute,
             opening_hours::closes_minute,
         ))
-        .load::<(i64, i32, i32, i32)>(conn)?
+        .load::<(CalendarId, i32, i32, i32)>(conn)?
     {
         let interval = match (
             u8::try_from(weekday),
@@ -123,7 +122,10 @@ fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<
 }
 
 /// The office services a calendar serves.
-pub fn service_ids(conn: &mut DbConnection, calendar_id: i64) -> QueryResult<Vec<i64>> {
+pub fn service_ids(
+    conn: &mut DbConnection,
+    calendar_id: CalendarId,
+) -> QueryResult<Vec<ServiceId>> {
     calendar_services::table
         .filter(calendar_services::calendar_id.eq(calendar_id))
         .select(calendar_services::office_service_id)
@@ -132,11 +134,11 @@ pub fn service_ids(conn: &mut DbConnection, calendar_id: i64) -> QueryResult<Vec
 
 pub fn insert(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     fields: &CalendarFields,
-    service_ids: &[i64],
+    service_ids: &[ServiceId],
     now: DateTime<Utc>,
-) -> QueryResult<i64> {
+) -> QueryResult<CalendarId> {
     let id = diesel::insert_into(calendars::table)
         .values((
             calendars::office_id.eq(office_id),
@@ -155,9 +157,9 @@ pub fn insert(
 
 pub fn update(
     conn: &mut DbConnection,
-    id: i64,
+    id: CalendarId,
     fields: &CalendarFields,
-    service_ids: &[i64],
+    service_ids: &[ServiceId],
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::update(calendars::table.find(id))
@@ -172,7 +174,11 @@ pub fn update(
     set_services(conn, id, service_ids)
 }
 
-fn set_services(conn: &mut DbConnection, id: i64, service_ids: &[i64]) -> QueryResult<()> {
+fn set_services(
+    conn: &mut DbConnection,
+    id: CalendarId,
+    service_ids: &[ServiceId],
+) -> QueryResult<()> {
     diesel::delete(calendar_services::table.filter(calendar_services::calendar_id.eq(id)))
         .execute(conn)?;
     for service_id in service_ids {
@@ -189,7 +195,7 @@ fn set_services(conn: &mut DbConnection, id: i64, service_ids: &[i64]) -> QueryR
 /// Replaces the calendar's weekly hours.
 pub fn replace_hours(
     conn: &mut DbConnection,
-    id: i64,
+    id: CalendarId,
     hours: &WeeklyHours,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {

@@ -4,11 +4,14 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::{DbConnection, corrupt, db_time, schema::appointment_types};
-use crate::domain::catalogue::{DocumentLists, Texts, TypeCode};
+use crate::domain::{
+    catalogue::{DocumentLists, Texts, TypeCode},
+    ids::AppointmentTypeId,
+};
 
 #[derive(Debug, Clone)]
 pub struct AppointmentType {
-    pub id: i64,
+    pub id: AppointmentTypeId,
     pub code: TypeCode,
     pub texts: TypeTexts,
     pub default_duration_minutes: i32,
@@ -27,7 +30,7 @@ pub struct TypeTexts {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = appointment_types)]
 pub(crate) struct TypeRow {
-    id: i64,
+    id: AppointmentTypeId,
     code: String,
     names: String,
     descriptions: String,
@@ -93,7 +96,7 @@ pub fn insert(
     texts: &TypeTexts,
     duration: i32,
     now: DateTime<Utc>,
-) -> QueryResult<i64> {
+) -> QueryResult<AppointmentTypeId> {
     diesel::insert_into(appointment_types::table)
         .values((
             appointment_types::code.eq(code.as_str()),
@@ -110,7 +113,7 @@ pub fn insert(
 
 pub fn update(
     conn: &mut DbConnection,
-    id: i64,
+    id: AppointmentTypeId,
     texts: &TypeTexts,
     duration: i32,
     now: DateTime<Utc>,

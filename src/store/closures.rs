@@ -4,18 +4,22 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::{DbConnection, corrupt, db_time, schema::closures};
-use crate::domain::{hours::TimeOfDay, slots::ClosureRule};
+use crate::domain::{
+    hours::TimeOfDay,
+    ids::{ClosureId, OfficeId, StaffId},
+    slots::ClosureRule,
+};
 
 #[derive(Debug, Clone)]
 pub struct Closure {
-    pub id: i64,
+    pub id: ClosureId,
     pub rule: ClosureRule,
     pub reason: String,
     pub created_at: DateTime<Utc>,
 }
 
 type ClosureRow = (
-    i64,
+    ClosureId,
     NaiveDate,
     NaiveDate,
     Option<i32>,
@@ -52,7 +56,7 @@ fn closure(
 /// Closures touching the days `from..=to`, in date order.
 pub fn overlapping(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<Closure>> {
@@ -78,12 +82,12 @@ pub fn overlapping(
 
 pub fn insert(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     rule: &ClosureRule,
     reason: &str,
-    created_by: i64,
+    created_by: StaffId,
     now: DateTime<Utc>,
-) -> QueryResult<i64> {
+) -> QueryResult<ClosureId> {
     diesel::insert_into(closures::table)
         .values((
             closures::office_id.eq(office_id),
@@ -100,7 +104,7 @@ pub fn insert(
 }
 
 /// Deletes one of the office's closures; false when it has none with this id.
-pub fn delete(conn: &mut DbConnection, office_id: i64, id: i64) -> QueryResult<bool> {
+pub fn delete(conn: &mut DbConnection, office_id: OfficeId, id: ClosureId) -> QueryResult<bool> {
     let deleted = diesel::delete(
         closures::table
             .filter(closures::office_id.eq(office_id))

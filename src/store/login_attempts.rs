@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{DbConnection, db_time, schema::login_attempts};
-use crate::domain::staff::EmailAddress;
+use crate::domain::{ids::LoginAttemptId, staff::EmailAddress};
 
 /// This attempt, and what the window held when it was recorded.
 pub struct RecordedAttempt {
-    pub id: i64,
+    pub id: LoginAttemptId,
     /// Attempts in the window, this one included.
     pub attempts_in_window: i64,
     /// When the oldest attempt in the window happened; the window frees up from then.
@@ -51,7 +51,7 @@ pub fn record(
 
 /// Takes back an attempt that was refused without checking the password, so hammering a
 /// locked account does not keep it locked forever.
-pub fn forget(conn: &mut DbConnection, id: i64) -> QueryResult<()> {
+pub fn forget(conn: &mut DbConnection, id: LoginAttemptId) -> QueryResult<()> {
     diesel::delete(login_attempts::table.find(id)).execute(conn)?;
     Ok(())
 }

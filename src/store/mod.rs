@@ -3,7 +3,8 @@
 //! Every query runs on a blocking thread (diesel is synchronous), through [`Store::read`] or,
 //! when it changes data, [`Store::write`], which wraps it in one transaction. Query functions in
 //! the submodules take `&mut DbConnection`, so the same function runs alone or inside a larger
-//! transaction.
+//! transaction; they return diesel's `QueryResult` and store only what they are given (rules
+//! and checks are the use cases' and the domain's). Only the use cases open transactions.
 
 pub mod audit;
 pub mod bookings;
@@ -15,6 +16,7 @@ pub mod login_attempts;
 pub mod offices;
 pub mod outbox;
 pub mod schema;
+pub mod seats;
 pub mod services;
 pub mod slots;
 pub mod staff;
@@ -24,7 +26,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 
 use diesel::{
-    Connection,
+    Connection, QueryResult,
     connection::{AnsiTransactionManager, TransactionManager},
     migration::MigrationSource,
     r2d2::{Pool, PoolError},
@@ -108,7 +110,7 @@ impl Store {
 
     /// Applies the migrations embedded in the binary that this database has not seen yet.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        self.read(|conn| {
+        self.on_connection(|conn| {
             let applied = match conn {
                 DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
                 DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
@@ -132,10 +134,31 @@ impl Store {
         .await
     }
 
-    /// Runs `work` on a pooled connection, off the async threads, without a transaction:
-    /// for reads, and for statements that are each atomic on their own and must commit one by
-    /// one (the login throttle's attempts).
+    /// Runs `work`, which only reads, on a pooled connection off the async threads, without a
+    /// transaction.
     pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.on_connection(work).await
+    }
+
+    /// Runs `work` with every statement committing on its own, as soon as it runs: for writes
+    /// that other requests must see before this one goes on (the login throttle counts an
+    /// attempt only once every concurrent attempt is visible). Not for anything that must
+    /// change together: that is [`Store::write`].
+    pub async fn autocommit<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.on_connection(work).await
+    }
+
+    async fn on_connection<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -162,7 +185,7 @@ impl Store {
             Some(queue) => Some(queue.clone().lock_owned().await),
             None => None,
         };
-        self.read(move |conn| {
+        self.on_connection(move |conn| {
             // Held until the transaction ends, even if the request that asked is gone.
             let _turn = turn;
             write_transaction(conn, work)
@@ -228,6 +251,11 @@ pub fn db_time(instant: DateTime<Utc>) -> NaiveDateTime {
 /// A stored value the program cannot read back: a bug, or a database edited by hand.
 pub(crate) fn corrupt(what: String) -> diesel::result::Error {
     diesel::result::Error::DeserializationError(format!("unreadable stored {what}").into())
+}
+
+/// Reads back an enum stored by its name (a stage, a status…).
+pub(crate) fn named<T: crate::domain::Named>(text: &str) -> QueryResult<T> {
+    T::parse(text).map_err(|_| corrupt(format!("{} {text:?}", std::any::type_name::<T>())))
 }
 
 /// Runs the same diesel statement against the concrete connection, for the statements diesel

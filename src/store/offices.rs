@@ -1,15 +1,19 @@
 //! Offices: their public details, time zone and rollout stage.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use chrono_tz::Tz;
 use diesel::prelude::*;
 
-use super::{DbConnection, corrupt, db_time, schema::offices};
-use crate::domain::office::{OfficeCode, PatronDay, Stage, parse_time_zone};
+use super::{DbConnection, corrupt, db_time, named, schema::offices};
+use crate::domain::{
+    Named,
+    ids::OfficeId,
+    language::Language,
+    office::{OfficeCode, OfficeDetails, PatronDay, Stage, parse_time_zone},
+};
 
 #[derive(Debug, Clone)]
 pub struct Office {
-    pub id: i64,
+    pub id: OfficeId,
     pub code: OfficeCode,
     pub details: OfficeDetails,
     pub stage: Stage,
@@ -17,45 +21,10 @@ pub struct Office {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Everything about an office that its manager may edit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OfficeDetails {
-    pub name: String,
-    pub address: String,
-    pub city: String,
-    pub province: String,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-    pub timezone: Tz,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub languages: Vec<String>,
-    pub patron_day: Option<PatronDay>,
-}
-
-impl OfficeDetails {
-    /// An office in Rome's time zone where Italian is spoken, until told otherwise.
-    pub fn new(name: &str, address: &str, city: &str, province: &str) -> OfficeDetails {
-        OfficeDetails {
-            name: name.to_owned(),
-            address: address.to_owned(),
-            city: city.to_owned(),
-            province: province.to_owned(),
-            latitude: None,
-            longitude: None,
-            timezone: chrono_tz::Europe::Rome,
-            email: None,
-            phone: None,
-            languages: vec!["it".into()],
-            patron_day: None,
-        }
-    }
-}
-
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = offices)]
 struct OfficeRow {
-    id: i64,
+    id: OfficeId,
     code: String,
     name: String,
     address: String,
@@ -79,14 +48,17 @@ impl OfficeRow {
             .map_err(|_| corrupt(format!("office code {:?}", self.code)))?;
         let timezone = parse_time_zone(&self.timezone)
             .map_err(|_| corrupt(format!("time zone {:?}", self.timezone)))?;
-        let languages = serde_json::from_str(&self.languages)
-            .map_err(|_| corrupt(format!("languages {:?}", self.languages)))?;
+        let unreadable = || corrupt(format!("languages {:?}", self.languages));
+        let languages = serde_json::from_str::<Vec<String>>(&self.languages)
+            .map_err(|_| unreadable())?
+            .iter()
+            .map(|code| Language::parse(code).map_err(|_| unreadable()))
+            .collect::<QueryResult<Vec<Language>>>()?;
         let patron_day = self
             .patron_day
             .map(|day| PatronDay::parse(&day).map_err(|_| corrupt(format!("patron day {day:?}"))))
             .transpose()?;
-        let stage =
-            Stage::parse(&self.stage).ok_or_else(|| corrupt(format!("stage {:?}", self.stage)))?;
+        let stage = named::<Stage>(&self.stage)?;
         Ok(Office {
             id: self.id,
             code,
@@ -120,7 +92,7 @@ pub fn find_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<O
         .transpose()
 }
 
-pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Office>> {
+pub fn find_by_id(conn: &mut DbConnection, id: OfficeId) -> QueryResult<Option<Office>> {
     offices::table
         .find(id)
         .select(OfficeRow::as_select())
@@ -131,7 +103,7 @@ pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Office
 }
 
 /// The office's row id, when an office has this code.
-pub fn id_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<Option<i64>> {
+pub fn id_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<Option<OfficeId>> {
     offices::table
         .filter(offices::code.eq(code.as_str()))
         .select(offices::id)
@@ -143,7 +115,7 @@ pub fn id_by_code(conn: &mut DbConnection, code: &OfficeCode) -> QueryResult<Opt
 pub fn list(
     conn: &mut DbConnection,
     stages: Option<&[Stage]>,
-    also_id: Option<i64>,
+    also_id: Option<OfficeId>,
 ) -> QueryResult<Vec<Office>> {
     let mut query = offices::table
         .select(OfficeRow::as_select())
@@ -205,7 +177,7 @@ pub fn insert(
     code: &OfficeCode,
     details: &OfficeDetails,
     now: DateTime<Utc>,
-) -> QueryResult<i64> {
+) -> QueryResult<OfficeId> {
     diesel::insert_into(offices::table)
         .values((
             DetailsRow::from(details),
@@ -220,7 +192,7 @@ pub fn insert(
 
 pub fn update_details(
     conn: &mut DbConnection,
-    id: i64,
+    id: OfficeId,
     details: &OfficeDetails,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
@@ -235,7 +207,7 @@ pub fn update_details(
 
 pub fn set_stage(
     conn: &mut DbConnection,
-    id: i64,
+    id: OfficeId,
     stage: Stage,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {

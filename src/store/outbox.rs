@@ -6,11 +6,13 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{
-    DbConnection, corrupt, db_time, on_backend,
+    DbConnection, db_time, named, on_backend,
     schema::{bookings, mail_outbox, slots},
 };
 use crate::domain::{
+    Named,
     booking::Status,
+    ids::{BookingId, OfficeId, OutboxId},
     mail::{DeliveryStatus, MessageKind},
 };
 
@@ -25,8 +27,8 @@ fn new_message_id(reference: &str) -> String {
 
 /// The booking a message is about, as the code that changed it knows it.
 pub struct About<'a> {
-    pub office_id: i64,
-    pub booking_id: i64,
+    pub office_id: OfficeId,
+    pub booking_id: BookingId,
     pub reference: &'a str,
     /// Where the message goes; bookings made at the desk without an email address get none.
     pub email: Option<&'a str>,
@@ -65,8 +67,8 @@ pub fn enqueue(
 #[derive(Insertable)]
 #[diesel(table_name = mail_outbox)]
 struct NewReminder {
-    office_id: i64,
-    booking_id: i64,
+    office_id: OfficeId,
+    booking_id: BookingId,
     kind: &'static str,
     booking_sequence: i32,
     recipient: String,
@@ -81,8 +83,8 @@ struct NewReminder {
 /// A confirmed booking whose visit is coming: id, office, reference, email, sequence, when it
 /// was made and when the visit starts.
 type ReminderCandidate = (
-    i64,
-    i64,
+    BookingId,
+    OfficeId,
     String,
     Option<String>,
     i32,
@@ -157,9 +159,9 @@ pub fn enqueue_reminders(
 /// A message a worker has claimed and must now send.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    pub id: i64,
-    pub office_id: i64,
-    pub booking_id: i64,
+    pub id: OutboxId,
+    pub office_id: OfficeId,
+    pub booking_id: BookingId,
     pub kind: MessageKind,
     pub booking_sequence: i32,
     pub recipient: String,
@@ -171,9 +173,9 @@ pub struct Claimed {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = mail_outbox)]
 struct ClaimedRow {
-    id: i64,
-    office_id: i64,
-    booking_id: i64,
+    id: OutboxId,
+    office_id: OfficeId,
+    booking_id: BookingId,
     kind: String,
     booking_sequence: i32,
     recipient: String,
@@ -209,7 +211,7 @@ pub fn claim_due(
                 .limit(limit)
         };
     }
-    let ids: Vec<i64> = match conn {
+    let ids: Vec<OutboxId> = match conn {
         DbConnection::Postgres(pg) => due_ids!().for_update().skip_locked().load(pg)?,
         DbConnection::Sqlite(lite) => due_ids!().load(lite)?,
     };
@@ -231,8 +233,7 @@ pub fn claim_due(
         .into_iter()
         .map(|row| {
             Ok(Claimed {
-                kind: MessageKind::parse(&row.kind)
-                    .ok_or_else(|| corrupt(format!("message kind {:?}", row.kind)))?,
+                kind: named(&row.kind)?,
                 id: row.id,
                 office_id: row.office_id,
                 booking_id: row.booking_id,
@@ -248,7 +249,7 @@ pub fn claim_due(
 /// Records what became of a claimed message; ignored if the claim was lost meanwhile.
 pub fn settle(
     conn: &mut DbConnection,
-    id: i64,
+    id: OutboxId,
     status: DeliveryStatus,
     error: Option<&str>,
     next_attempt_at: Option<DateTime<Utc>>,
@@ -276,7 +277,7 @@ pub fn settle(
 /// An outbox message as staff see it.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub id: i64,
+    pub id: OutboxId,
     pub reference: String,
     pub kind: MessageKind,
     pub recipient: String,
@@ -289,7 +290,7 @@ pub struct Entry {
 }
 
 type EntryRow = (
-    i64,
+    OutboxId,
     String,
     String,
     String,
@@ -301,11 +302,12 @@ type EntryRow = (
     NaiveDateTime,
 );
 
-/// The office's messages, newest first, optionally in one status.
+/// The office's messages, newest first, optionally in one status or only the one with `id`.
 pub fn list(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     status: Option<DeliveryStatus>,
+    only: Option<OutboxId>,
     limit: i64,
 ) -> QueryResult<Vec<Entry>> {
     let mut query = mail_outbox::table
@@ -329,6 +331,9 @@ pub fn list(
     if let Some(status) = status {
         query = query.filter(mail_outbox::status.eq(status.as_str()));
     }
+    if let Some(id) = only {
+        query = query.filter(mail_outbox::id.eq(id));
+    }
     query
         .load::<EntryRow>(conn)?
         .into_iter()
@@ -348,11 +353,9 @@ pub fn list(
                 Ok(Entry {
                     id,
                     reference,
-                    kind: MessageKind::parse(&kind)
-                        .ok_or_else(|| corrupt(format!("message kind {kind:?}")))?,
+                    kind: named(&kind)?,
                     recipient,
-                    status: DeliveryStatus::parse(&status)
-                        .ok_or_else(|| corrupt(format!("delivery status {status:?}")))?,
+                    status: named(&status)?,
                     attempts,
                     last_error,
                     next_attempt_at: next.and_utc(),
@@ -368,8 +371,8 @@ pub fn list(
 /// false when it has no failed message with this id.
 pub fn retry(
     conn: &mut DbConnection,
-    office_id: i64,
-    id: i64,
+    office_id: OfficeId,
+    id: OutboxId,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let updated = diesel::update(
@@ -391,7 +394,7 @@ pub fn retry(
 /// Messages of each kind the office delivered between `from` and `to`.
 pub fn delivered(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<(MessageKind, i64)>> {
@@ -405,6 +408,6 @@ pub fn delivered(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(kind, count)| MessageKind::parse(&kind).map(|kind| (kind, count)))
+        .filter_map(|(kind, count)| MessageKind::parse(&kind).ok().map(|kind| (kind, count)))
         .collect())
 }

@@ -3,7 +3,11 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::domain::catalogue::TypeCode;
+use crate::domain::{
+    catalogue::TypeCode,
+    ids::{AppointmentTypeId, CalendarId, OfficeId, ServiceId},
+    service::ServiceSettings,
+};
 
 use super::{
     DbConnection,
@@ -12,40 +16,10 @@ use super::{
     schema::{appointment_types, calendar_services, office_services},
 };
 
-/// How an office runs one appointment type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceSettings {
-    /// `None`: the catalogue's default duration.
-    pub duration_minutes: Option<i32>,
-    /// Bookable only by invitation (convocazione), not by self-booking.
-    pub invite_only: bool,
-    /// How long before a visit booking closes.
-    pub min_notice_hours: i32,
-    /// How far ahead applicants may book.
-    pub horizon_days: i32,
-    /// Share of each day's seats held back for the desk and phone channel.
-    pub desk_share_percent: i32,
-    /// Applicants may cancel or move a visit until this long before it.
-    pub change_cutoff_hours: i32,
-}
-
-impl Default for ServiceSettings {
-    fn default() -> ServiceSettings {
-        ServiceSettings {
-            duration_minutes: None,
-            invite_only: false,
-            min_notice_hours: 24,
-            horizon_days: 60,
-            desk_share_percent: 0,
-            change_cutoff_hours: 24,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct OfficeService {
-    pub id: i64,
-    pub office_id: i64,
+    pub id: ServiceId,
+    pub office_id: OfficeId,
     pub appointment_type: AppointmentType,
     pub settings: ServiceSettings,
     pub active: bool,
@@ -56,16 +30,15 @@ pub struct OfficeService {
 impl OfficeService {
     pub fn duration_minutes(&self) -> i32 {
         self.settings
-            .duration_minutes
-            .unwrap_or(self.appointment_type.default_duration_minutes)
+            .duration(self.appointment_type.default_duration_minutes)
     }
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = office_services)]
 struct ServiceRow {
-    id: i64,
-    office_id: i64,
+    id: ServiceId,
+    office_id: OfficeId,
     duration_minutes: Option<i32>,
     invite_only: bool,
     min_notice_hours: i32,
@@ -127,7 +100,7 @@ fn service((row, appointment_type): (ServiceRow, TypeRow)) -> QueryResult<Office
     })
 }
 
-pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<OfficeService>> {
+pub fn find_by_id(conn: &mut DbConnection, id: ServiceId) -> QueryResult<Option<OfficeService>> {
     office_services::table
         .inner_join(appointment_types::table)
         .filter(office_services::id.eq(id))
@@ -142,14 +115,14 @@ pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Office
 /// rules need, in one indexed query.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    pub id: i64,
+    pub id: ServiceId,
     pub active: bool,
     pub settings: ServiceSettings,
 }
 
 pub fn rules(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     type_code: &TypeCode,
 ) -> QueryResult<Option<Rules>> {
     Ok(office_services::table
@@ -167,7 +140,10 @@ pub fn rules(
 }
 
 /// The active services a calendar serves.
-pub fn serving(conn: &mut DbConnection, calendar_id: i64) -> QueryResult<Vec<OfficeService>> {
+pub fn serving(
+    conn: &mut DbConnection,
+    calendar_id: CalendarId,
+) -> QueryResult<Vec<OfficeService>> {
     office_services::table
         .inner_join(appointment_types::table)
         .inner_join(calendar_services::table)
@@ -182,7 +158,7 @@ pub fn serving(conn: &mut DbConnection, calendar_id: i64) -> QueryResult<Vec<Off
 }
 
 /// The office's services, active or not, by type code.
-pub fn list(conn: &mut DbConnection, office_id: i64) -> QueryResult<Vec<OfficeService>> {
+pub fn list(conn: &mut DbConnection, office_id: OfficeId) -> QueryResult<Vec<OfficeService>> {
     office_services::table
         .inner_join(appointment_types::table)
         .filter(office_services::office_id.eq(office_id))
@@ -196,8 +172,8 @@ pub fn list(conn: &mut DbConnection, office_id: i64) -> QueryResult<Vec<OfficeSe
 
 pub fn find(
     conn: &mut DbConnection,
-    office_id: i64,
-    appointment_type_id: i64,
+    office_id: OfficeId,
+    appointment_type_id: AppointmentTypeId,
 ) -> QueryResult<Option<OfficeService>> {
     office_services::table
         .inner_join(appointment_types::table)
@@ -212,11 +188,11 @@ pub fn find(
 
 pub fn insert(
     conn: &mut DbConnection,
-    office_id: i64,
-    appointment_type_id: i64,
+    office_id: OfficeId,
+    appointment_type_id: AppointmentTypeId,
     settings: &ServiceSettings,
     now: DateTime<Utc>,
-) -> QueryResult<i64> {
+) -> QueryResult<ServiceId> {
     diesel::insert_into(office_services::table)
         .values((
             SettingsRow::from(settings),
@@ -233,7 +209,7 @@ pub fn insert(
 /// Replaces the settings and turns the service on.
 pub fn update(
     conn: &mut DbConnection,
-    id: i64,
+    id: ServiceId,
     settings: &ServiceSettings,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
@@ -249,7 +225,7 @@ pub fn update(
 
 pub fn set_active(
     conn: &mut DbConnection,
-    id: i64,
+    id: ServiceId,
     active: bool,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {

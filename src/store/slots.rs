@@ -10,13 +10,17 @@ use super::{
     DbConnection, db_time, on_backend,
     schema::{calendar_services, slots},
 };
-use crate::domain::slots::{Conflict, ConflictReason, ExistingSlot, Reconciliation, Seats};
+use crate::domain::{
+    ids::{CalendarId, OfficeId, ServiceId, SlotId},
+    seats::Seats,
+    slots::{Conflict, ConflictReason, ExistingSlot, Reconciliation},
+};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = slots)]
 pub(crate) struct SlotRow {
-    id: i64,
-    calendar_id: i64,
+    id: SlotId,
+    calendar_id: CalendarId,
     local_date: NaiveDate,
     starts_at: NaiveDateTime,
     ends_at: NaiveDateTime,
@@ -31,8 +35,8 @@ pub(crate) struct SlotRow {
 
 #[derive(Debug, Clone)]
 pub struct Slot {
-    pub id: i64,
-    pub calendar_id: i64,
+    pub id: SlotId,
+    pub calendar_id: CalendarId,
     pub local_date: NaiveDate,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -88,7 +92,7 @@ impl From<SlotRow> for Slot {
 /// The stored slots of these calendars on the local days `from..=to`, for publishing.
 pub fn stored(
     conn: &mut DbConnection,
-    calendar_ids: &[i64],
+    calendar_ids: &[CalendarId],
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<ExistingSlot>> {
@@ -113,8 +117,8 @@ pub fn stored(
 #[derive(Insertable)]
 #[diesel(table_name = slots)]
 struct NewSlot {
-    office_id: i64,
-    calendar_id: i64,
+    office_id: OfficeId,
+    calendar_id: CalendarId,
     local_date: NaiveDate,
     starts_at: NaiveDateTime,
     ends_at: NaiveDateTime,
@@ -136,7 +140,7 @@ const INSERT_CHUNK: usize = 1000;
 /// blocked.
 pub fn apply(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     plan: &mut Reconciliation,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
@@ -210,7 +214,7 @@ pub fn apply(
 
     // A booked slot the office no longer holds keeps its bookings but sells nothing more, not
     // even a seat freed by a cancellation.
-    let mut to_block: Vec<(i64, &str)> = plan
+    let mut to_block: Vec<(SlotId, &str)> = plan
         .conflicts
         .iter()
         .filter_map(|conflict| match conflict.reason {
@@ -240,10 +244,10 @@ pub fn apply(
 /// office service, for the staff view.
 pub fn for_staff(
     conn: &mut DbConnection,
-    office_id: i64,
+    office_id: OfficeId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    office_service_id: Option<i64>,
+    office_service_id: Option<ServiceId>,
 ) -> QueryResult<Vec<Slot>> {
     let mut query = slots::table
         .filter(slots::office_id.eq(office_id))
@@ -268,7 +272,7 @@ pub fn for_staff(
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = slots)]
 struct BookableRow {
-    id: i64,
+    id: SlotId,
     local_date: NaiveDate,
     starts_at: NaiveDateTime,
     ends_at: NaiveDateTime,
@@ -281,7 +285,7 @@ struct BookableRow {
 
 #[derive(Debug, Clone)]
 pub struct Bookable {
-    pub id: i64,
+    pub id: SlotId,
     pub local_date: NaiveDate,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -293,7 +297,7 @@ pub struct Bookable {
 /// seat the web may book, in time order.
 pub fn web_bookable(
     conn: &mut DbConnection,
-    office_service_id: i64,
+    office_service_id: ServiceId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<Bookable>> {
@@ -328,7 +332,7 @@ pub fn web_bookable(
         .collect())
 }
 
-pub fn find(conn: &mut DbConnection, office_id: i64, id: i64) -> QueryResult<Option<Slot>> {
+pub fn find(conn: &mut DbConnection, office_id: OfficeId, id: SlotId) -> QueryResult<Option<Slot>> {
     Ok(slots::table
         .filter(slots::office_id.eq(office_id))
         .filter(slots::id.eq(id))
@@ -340,7 +344,7 @@ pub fn find(conn: &mut DbConnection, office_id: i64, id: i64) -> QueryResult<Opt
 
 pub fn set_blocked(
     conn: &mut DbConnection,
-    id: i64,
+    id: SlotId,
     blocked: bool,
     reason: Option<&str>,
     now: DateTime<Utc>,

@@ -4,15 +4,19 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{
-    DbConnection, corrupt, db_time,
+    DbConnection, corrupt, db_time, named,
     schema::{offices, staff},
 };
-use crate::domain::staff::{Actor, EmailAddress, OfficeCode, Role};
+use crate::domain::{
+    Named,
+    ids::{OfficeId, StaffId},
+    staff::{Actor, EmailAddress, OfficeCode, Role},
+};
 
 /// A staff account as the rest of the program sees it (never with its password hash).
 #[derive(Debug, Clone)]
 pub struct StaffMember {
-    pub id: i64,
+    pub id: StaffId,
     pub email: String,
     pub role: Role,
     pub office_code: Option<OfficeCode>,
@@ -58,7 +62,7 @@ fn member_columns() -> MemberColumns {
 }
 
 type MemberRow = (
-    i64,
+    StaffId,
     String,
     String,
     Option<String>,
@@ -68,7 +72,7 @@ type MemberRow = (
 
 fn member(row: MemberRow) -> QueryResult<StaffMember> {
     let (id, email, role, office_code, active, created_at) = row;
-    let role = Role::parse(&role).ok_or_else(|| corrupt(format!("unknown staff role {role:?}")))?;
+    let role = named::<Role>(&role)?;
     let office_code = office_code
         .map(|code| {
             OfficeCode::parse(&code).map_err(|_| corrupt(format!("bad office code {code:?}")))
@@ -84,7 +88,7 @@ fn member(row: MemberRow) -> QueryResult<StaffMember> {
     })
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<StaffMember>> {
+pub fn find(conn: &mut DbConnection, id: StaffId) -> QueryResult<Option<StaffMember>> {
     staff::table
         .left_join(offices::table)
         .filter(staff::id.eq(id))
@@ -116,7 +120,7 @@ pub fn find_credentials(
 }
 
 /// Staff of one office, or everyone when `office_id` is `None`, oldest first.
-pub fn list(conn: &mut DbConnection, office_id: Option<i64>) -> QueryResult<Vec<StaffMember>> {
+pub fn list(conn: &mut DbConnection, office_id: Option<OfficeId>) -> QueryResult<Vec<StaffMember>> {
     let mut query = staff::table
         .left_join(offices::table)
         .select(member_columns())
@@ -136,11 +140,15 @@ pub struct NewStaff<'a> {
     pub email: &'a EmailAddress,
     pub password_hash: &'a str,
     pub role: Role,
-    pub office_id: Option<i64>,
+    pub office_id: Option<OfficeId>,
 }
 
 /// Inserts the account and returns its id. A taken email fails with a unique violation.
-pub fn insert(conn: &mut DbConnection, new: NewStaff<'_>, now: DateTime<Utc>) -> QueryResult<i64> {
+pub fn insert(
+    conn: &mut DbConnection,
+    new: NewStaff<'_>,
+    now: DateTime<Utc>,
+) -> QueryResult<StaffId> {
     diesel::insert_into(staff::table)
         .values((
             staff::email.eq(new.email.as_str()),
@@ -157,7 +165,7 @@ pub fn insert(conn: &mut DbConnection, new: NewStaff<'_>, now: DateTime<Utc>) ->
 
 pub fn set_active(
     conn: &mut DbConnection,
-    id: i64,
+    id: StaffId,
     active: bool,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {

@@ -6,7 +6,10 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sportello::{
-    domain::slots::{PlannedSlot, Reconciliation, today},
+    domain::{
+        days::today,
+        slots::{PlannedSlot, Reconciliation},
+    },
     store::{StoreError, slots},
 };
 
@@ -21,7 +24,7 @@ use crate::{
 pub async fn slot_under_way(app: &TestApp, office_id: i64, calendar_id: i64) -> i64 {
     let starts_at = Utc::now() - Duration::minutes(10);
     let slot = PlannedSlot {
-        calendar_id,
+        calendar_id: sportello::domain::ids::CalendarId::new(calendar_id),
         local_date: today(chrono_tz::Europe::Rome, Utc::now()),
         starts_at,
         ends_at: starts_at + Duration::minutes(30),
@@ -34,6 +37,7 @@ pub async fn slot_under_way(app: &TestApp, office_id: i64, calendar_id: i64) -> 
                 create: vec![slot],
                 ..Reconciliation::default()
             };
+            let office_id = sportello::domain::ids::OfficeId::new(office_id);
             slots::apply(conn, office_id, &mut plan, Utc::now())?;
             let found = slots::for_staff(
                 conn,
@@ -42,7 +46,7 @@ pub async fn slot_under_way(app: &TestApp, office_id: i64, calendar_id: i64) -> 
                 starts_at + Duration::seconds(1),
                 None,
             )?;
-            Ok(found[0].id)
+            Ok(found[0].id.get())
         })
         .await
         .unwrap()
@@ -52,7 +56,9 @@ pub async fn office_id(app: &TestApp, code: &str) -> i64 {
     let code = sportello::domain::office::OfficeCode::parse(code).unwrap();
     app.store
         .read(move |conn| -> Result<i64, StoreError> {
-            Ok(sportello::store::offices::id_by_code(conn, &code)?.unwrap())
+            Ok(sportello::store::offices::id_by_code(conn, &code)?
+                .unwrap()
+                .get())
         })
         .await
         .unwrap()

@@ -360,7 +360,7 @@ impl TestApp {
                     role,
                     office_id,
                 };
-                Ok(staff::insert(conn, new, Utc::now())?)
+                Ok(staff::insert(conn, new, Utc::now())?.get())
             })
             .await
             .expect("staff created")

@@ -411,7 +411,7 @@ on_both_databases! {
             .unwrap();
         app.store
             .write(move |conn| -> Result<bool, StoreError> {
-                let booking = sportello::store::bookings::find(conn, id)?.expect("the booking");
+                let booking = sportello::store::bookings::find(conn, sportello::domain::ids::BookingId::new(id))?.expect("the booking");
                 let about = outbox::About {
                     office_id: booking.office_id,
                     booking_id: booking.id,

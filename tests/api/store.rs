@@ -45,7 +45,7 @@ async fn two_processes_writing_to_one_sqlite_file_wait_for_each_other() {
                     let before: i64 = schema::offices::table.count().get_result(conn)?;
                     std::thread::sleep(Duration::from_millis(3));
                     let code = OfficeCode::parse(&format!("T{i:03}")).unwrap();
-                    let details = offices::OfficeDetails::new(
+                    let details = sportello::domain::office::OfficeDetails::new(
                         &format!("Office {before}"),
                         "Via Roma 1",
                         "Roma",

@@ -1,0 +1,77 @@
+//! What the audit log records: every change staff make, named `entity.verb`.
+
+/// A kind of change, as the audit log names it (`calendar.create`, `office.stage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    OfficeCreate,
+    OfficeUpdate,
+    OfficeStage,
+    AppointmentTypeCreate,
+    AppointmentTypeUpdate,
+    ServicePut,
+    ServiceTurnOff,
+    CalendarCreate,
+    CalendarUpdate,
+    CalendarHours,
+    ClosureCreate,
+    ClosureDelete,
+    SlotsPublish,
+    SlotBlock,
+    SlotUnblock,
+    StaffCreate,
+    StaffUpdate,
+    OutboxRetry,
+    BookingCreate,
+    BookingCheckIn,
+    BookingAttended,
+    BookingNoShow,
+    BookingCancel,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::OfficeCreate => "office.create",
+            Action::OfficeUpdate => "office.update",
+            Action::OfficeStage => "office.stage",
+            Action::AppointmentTypeCreate => "appointment_type.create",
+            Action::AppointmentTypeUpdate => "appointment_type.update",
+            Action::ServicePut => "service.put",
+            Action::ServiceTurnOff => "service.turn_off",
+            Action::CalendarCreate => "calendar.create",
+            Action::CalendarUpdate => "calendar.update",
+            Action::CalendarHours => "calendar.hours",
+            Action::ClosureCreate => "closure.create",
+            Action::ClosureDelete => "closure.delete",
+            Action::SlotsPublish => "slots.publish",
+            Action::SlotBlock => "slot.block",
+            Action::SlotUnblock => "slot.unblock",
+            Action::StaffCreate => "staff.create",
+            Action::StaffUpdate => "staff.update",
+            Action::OutboxRetry => "outbox.retry",
+            Action::BookingCreate => "booking.create",
+            Action::BookingCheckIn => "booking.check_in",
+            Action::BookingAttended => "booking.attended",
+            Action::BookingNoShow => "booking.no_show",
+            Action::BookingCancel => "booking.cancel",
+        }
+    }
+
+    /// What kind of thing changed: the part before the dot.
+    pub fn entity(self) -> &'static str {
+        let name = self.as_str();
+        name.split_once('.').map_or(name, |(entity, _)| entity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_read_entity_dot_verb() {
+        assert_eq!(Action::OfficeStage.as_str(), "office.stage");
+        assert_eq!(Action::AppointmentTypeCreate.entity(), "appointment_type");
+        assert_eq!(Action::SlotsPublish.entity(), "slots");
+    }
+}

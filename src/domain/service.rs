@@ -1,0 +1,101 @@
+//! How an office runs one appointment type: its own duration, whether applicants may book it
+//! themselves, how early and how late, and the seats it keeps for the desk.
+
+use super::{FieldErrors, catalogue::check_duration};
+
+/// An office's settings for one of its services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// `None`: the catalogue's default duration.
+    pub duration_minutes: Option<i32>,
+    /// Bookable only by invitation (convocazione), not by self-booking.
+    pub invite_only: bool,
+    /// How long before a visit booking closes.
+    pub min_notice_hours: i32,
+    /// How far ahead applicants may book.
+    pub horizon_days: i32,
+    /// Share of each day's seats held back for the desk and phone channel.
+    pub desk_share_percent: i32,
+    /// Applicants may cancel or move a visit until this long before it.
+    pub change_cutoff_hours: i32,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> ServiceSettings {
+        ServiceSettings {
+            duration_minutes: None,
+            invite_only: false,
+            min_notice_hours: 24,
+            horizon_days: 60,
+            desk_share_percent: 0,
+            change_cutoff_hours: 24,
+        }
+    }
+}
+
+impl ServiceSettings {
+    pub const MIN_NOTICE_HOURS: std::ops::RangeInclusive<i32> = 0..=720;
+    pub const HORIZON_DAYS: std::ops::RangeInclusive<i32> = 1..=730;
+    pub const DESK_SHARE_PERCENT: std::ops::RangeInclusive<i32> = 0..=100;
+    pub const CHANGE_CUTOFF_HOURS: std::ops::RangeInclusive<i32> = 0..=720;
+
+    /// These settings if every one is within its bounds, else every one that is not.
+    pub fn check(self) -> Result<ServiceSettings, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut within = |field: &str, value: i32, range: std::ops::RangeInclusive<i32>| {
+            if !range.contains(&value) {
+                errors.add(
+                    field,
+                    format!("must be from {} to {}", range.start(), range.end()),
+                );
+            }
+        };
+        within(
+            "min_notice_hours",
+            self.min_notice_hours,
+            Self::MIN_NOTICE_HOURS,
+        );
+        within("horizon_days", self.horizon_days, Self::HORIZON_DAYS);
+        within(
+            "desk_share_percent",
+            self.desk_share_percent,
+            Self::DESK_SHARE_PERCENT,
+        );
+        within(
+            "change_cutoff_hours",
+            self.change_cutoff_hours,
+            Self::CHANGE_CUTOFF_HOURS,
+        );
+        if let Some(minutes) = self.duration_minutes {
+            errors.check("duration_minutes", check_duration(minutes));
+        }
+        errors.or_value(self)
+    }
+
+    /// The duration in force: the office's own, or the catalogue's `default_minutes`.
+    pub fn duration(&self, default_minutes: i32) -> i32 {
+        self.duration_minutes.unwrap_or(default_minutes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_out_of_bounds_are_named_one_by_one() {
+        assert!(ServiceSettings::default().check().is_ok());
+        let wild = ServiceSettings {
+            duration_minutes: Some(1000),
+            horizon_days: 0,
+            desk_share_percent: 101,
+            ..ServiceSettings::default()
+        };
+        let errors = wild.check().unwrap_err();
+        let fields: Vec<&str> = errors.as_slice().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["horizon_days", "desk_share_percent", "duration_minutes"]
+        );
+    }
+}

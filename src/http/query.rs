@@ -1,0 +1,176 @@
+//! Query parameters, declared once. A use case's query type derives `IntoParams`, which puts its
+//! parameters in the OpenAPI document, and `Deserialize`, which reads them; this extractor takes
+//! the names, the required ones and the types from the same declaration, so the document and
+//! the parser cannot disagree.
+//!
+//! Unknown or repeated names are refused at once (a misspelt `form=` would otherwise silently
+//! fall back to a default); an empty value counts as absent; a value that cannot be read is set
+//! aside with its reason, for the use case to report together with what it finds wrong itself
+//! ([`Parsed`]).
+
+use std::collections::HashSet;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use futures_util::future::{Ready, ready};
+use serde::de::DeserializeOwned;
+use utoipa::{
+    IntoParams,
+    openapi::path::{Parameter, ParameterIn},
+};
+
+use super::problem::ApiError;
+use crate::domain::{FieldErrors, Parsed};
+
+impl<T: DeserializeOwned + IntoParams> FromRequest for Parsed<T> {
+    type Error = ApiError;
+    type Future = Ready<Result<Parsed<T>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(read_query(req.query_string()))
+    }
+}
+
+/// Reads `query` into `T`, field by field.
+pub fn read_query<T: DeserializeOwned + IntoParams>(query: &str) -> Result<Parsed<T>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("The query string is not valid: {e}"),
+        )
+    })?;
+    let params = T::into_params(|| Some(ParameterIn::Query));
+    refuse_unknown_and_repeated(&pairs, &params)?;
+
+    let mut unreadable = FieldErrors::new();
+    let mut readable = Vec::new();
+    for (name, value) in pairs.into_iter().filter(|(_, value)| !value.is_empty()) {
+        // Each value alone: any other error than the absence of the rest is this value's.
+        let alone = [(name.as_str(), value.as_str())];
+        match deserialize::<T>(&alone) {
+            Err(error) if !error.to_string().starts_with("missing field") => {
+                let param = params.iter().find(|param| param.name == name);
+                unreadable.add(&name, reason(param, &error));
+            }
+            _ => readable.push((name, value)),
+        }
+    }
+    let readable: Vec<(&str, &str)> = readable
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    match deserialize::<T>(&readable) {
+        Ok(value) => Ok(Parsed { value, unreadable }),
+        Err(_) => {
+            // Only a required parameter can be missing now: name each one.
+            for param in &params {
+                let required = matches!(param.required, utoipa::openapi::Required::True);
+                if required && !readable.iter().any(|(name, _)| *name == param.name) {
+                    unreadable.add(&param.name, "is required");
+                }
+            }
+            Err(unreadable.into())
+        }
+    }
+}
+
+fn refuse_unknown_and_repeated(
+    pairs: &[(String, String)],
+    params: &[Parameter],
+) -> Result<(), ApiError> {
+    let known: Vec<&str> = params.iter().map(|param| param.name.as_str()).collect();
+    let mut errors = FieldErrors::new();
+    let mut seen = HashSet::new();
+    for (name, _) in pairs {
+        if !known.contains(&name.as_str()) {
+            errors.add(
+                name,
+                format!("is not a known parameter (known: {})", known.join(", ")),
+            );
+        } else if !seen.insert(name) {
+            errors.add(name, "is given more than once");
+        }
+    }
+    errors.or_value(()).map_err(ApiError::from)
+}
+
+fn deserialize<T: DeserializeOwned>(pairs: &[(&str, &str)]) -> Result<T, serde::de::value::Error> {
+    let encoded = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    serde_urlencoded::from_str(&encoded)
+}
+
+/// Why a value could not be read, in the words of the type the document gives it.
+fn reason(param: Option<&Parameter>, error: &serde::de::value::Error) -> String {
+    let schema = param
+        .and_then(|param| serde_json::to_value(&param.schema).ok())
+        .unwrap_or_default();
+    let has_type = |wanted: &str| match &schema["type"] {
+        serde_json::Value::String(name) => name == wanted,
+        serde_json::Value::Array(names) => names.iter().any(|name| name == wanted),
+        _ => false,
+    };
+    if schema["format"] == "date" {
+        "must be a date as YYYY-MM-DD".into()
+    } else if has_type("integer") {
+        "must be a whole number".into()
+    } else {
+        error.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    struct Days {
+        service: String,
+        from: Option<NaiveDate>,
+        limit: Option<i64>,
+    }
+
+    fn fields(result: Result<Parsed<Days>, ApiError>) -> Vec<String> {
+        match result {
+            Ok(parsed) => parsed.unreadable.into_vec(),
+            Err(error) => error.problem().errors,
+        }
+        .into_iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect()
+    }
+
+    #[test]
+    fn values_are_read_one_by_one_and_kept_apart_when_they_cannot_be() {
+        let parsed = read_query::<Days>("service=x&from=2027-01-04&limit=").unwrap();
+        assert_eq!(parsed.value.from, NaiveDate::from_ymd_opt(2027, 1, 4));
+        assert_eq!(parsed.value.limit, None, "empty is absent");
+        let parsed = read_query::<Days>("service=x&from=tomorrow&limit=ten").unwrap();
+        assert_eq!(parsed.value.service, "x");
+        assert_eq!(
+            fields(Ok(parsed)),
+            [
+                "from: must be a date as YYYY-MM-DD",
+                "limit: must be a whole number"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_unknown_and_repeated_parameters_are_refused() {
+        assert_eq!(
+            fields(read_query::<Days>("from=tomorrow")),
+            ["from: must be a date as YYYY-MM-DD", "service: is required"]
+        );
+        assert_eq!(
+            fields(read_query::<Days>("service=x&colour=red")),
+            ["colour: is not a known parameter (known: service, from, limit)"]
+        );
+        assert_eq!(
+            fields(read_query::<Days>("service=x&service=y")),
+            ["service: is given more than once"]
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The seats of a slot: claimed, given back, cooling down after a cancellation.
+//!
+//! A seat is claimed by one conditional UPDATE of the slot's counters: it succeeds only while a
+//! seat is free, so however many requests race for a slot, no more succeed than there are
+//! seats (and the table's CHECK would refuse an oversale anyway).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::{
+    dsl::{case_when, count_star},
+    prelude::*,
+};
+
+use super::{
+    DbConnection, db_time,
+    schema::{seat_releases, slots},
+};
+use crate::domain::{
+    booking::Channel,
+    ids::{OfficeId, SlotId},
+};
+
+/// Locks the slots' rows until the transaction ends, in ascending id order. Every change that
+/// touches a booking locks its slots first, and several slots always in this order, so two
+/// transactions never wait for each other in a circle. (PostgreSQL only: SQLite's write
+/// transactions already run one at a time.)
+pub fn lock_slots(conn: &mut DbConnection, ids: &[SlotId]) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        slots::table
+            .filter(slots::id.eq_any(ids))
+            .order(slots::id)
+            .select(slots::id)
+            .for_update()
+            .load::<SlotId>(pg)?;
+    }
+    Ok(())
+}
+
+/// Takes one seat of `channel` in the slot, if the office still sells one there. The web may
+/// not take seats held for the desk, nor seats cooling down after a cancellation.
+pub fn claim_seat(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    slot_id: SlotId,
+    channel: Channel,
+) -> QueryResult<bool> {
+    let slot = slots::table
+        .filter(slots::id.eq(slot_id))
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::blocked.eq(false));
+    let claimed = match channel {
+        Channel::Web => diesel::update(
+            slot.filter(
+                (slots::booked_web + slots::booked_desk + slots::cooling).lt(slots::capacity),
+            )
+            .filter(
+                (slots::booked_web + slots::cooling).lt(slots::capacity - slots::held_for_desk),
+            ),
+        )
+        .set(slots::booked_web.eq(slots::booked_web + 1))
+        .execute(conn)?,
+        Channel::Desk => diesel::update(
+            slot.filter((slots::booked_web + slots::booked_desk).lt(slots::capacity)),
+        )
+        .set(slots::booked_desk.eq(slots::booked_desk + 1))
+        .execute(conn)?,
+    };
+    Ok(claimed == 1)
+}
+
+/// Gives back a seat of `channel`. It cools down for `cooldown` before the web can book it
+/// again, so a cancelled seat cannot be handed straight to someone waiting for it.
+pub fn release_seat(
+    conn: &mut DbConnection,
+    slot_id: SlotId,
+    channel: Channel,
+    cooldown: Duration,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let cooling = if cooldown > Duration::zero() { 1 } else { 0 };
+    let target = slots::table.find(slot_id);
+    match channel {
+        Channel::Web => diesel::update(target)
+            .set((
+                slots::booked_web.eq(slots::booked_web - 1),
+                slots::cooling.eq(slots::cooling + cooling),
+            ))
+            .execute(conn)?,
+        Channel::Desk => diesel::update(target)
+            .set((
+                slots::booked_desk.eq(slots::booked_desk - 1),
+                slots::cooling.eq(slots::cooling + cooling),
+            ))
+            .execute(conn)?,
+    };
+    if cooling > 0 {
+        diesel::insert_into(seat_releases::table)
+            .values((
+                seat_releases::slot_id.eq(slot_id),
+                seat_releases::available_at.eq(db_time(now + cooldown)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Puts the slot's seats whose cool-down has passed back on sale; returns how many.
+pub fn release_cooled(
+    conn: &mut DbConnection,
+    slot_id: SlotId,
+    now: DateTime<Utc>,
+) -> QueryResult<i32> {
+    let released = diesel::delete(
+        seat_releases::table
+            .filter(seat_releases::slot_id.eq(slot_id))
+            .filter(seat_releases::available_at.le(db_time(now))),
+    )
+    .execute(conn)?;
+    let released = i32::try_from(released).unwrap_or(i32::MAX);
+    if released > 0 {
+        diesel::update(slots::table.find(slot_id))
+            .set(
+                slots::cooling.eq(case_when(
+                    slots::cooling.gt(released),
+                    slots::cooling - released,
+                )
+                .otherwise(0)),
+            )
+            .execute(conn)?;
+    }
+    Ok(released)
+}
+
+/// Whether a seat of the slot has finished cooling down (and can go back on sale).
+pub fn has_cooled_seat(
+    conn: &mut DbConnection,
+    slot_id: SlotId,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let due: i64 = seat_releases::table
+        .filter(seat_releases::slot_id.eq(slot_id))
+        .filter(seat_releases::available_at.le(db_time(now)))
+        .select(count_star())
+        .first(conn)?;
+    Ok(due > 0)
+}
+
+/// The slots with seats whose cool-down has passed, for the periodic sweep.
+pub fn slots_with_cooled_seats(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<SlotId>> {
+    seat_releases::table
+        .filter(seat_releases::available_at.le(db_time(now)))
+        .select(seat_releases::slot_id)
+        .distinct()
+        .limit(limit)
+        .load(conn)
+}

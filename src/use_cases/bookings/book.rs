@@ -1,0 +1,406 @@
+//! Booking a seat: the applicant online, bound to a case number, or staff at the desk on
+//! someone's behalf; retried safely with an `Idempotency-Key`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::{
+    Booker, BookingError, BookingFailure, Details, Policy, about, claim_seat, details, service_for,
+    slot_of_office,
+    token::{self, TokenKey, fingerprint},
+    views::{BookingConfirmation, StaffBookingView},
+};
+use crate::{
+    domain::{
+        FieldErrors,
+        audit::Action,
+        booking::{
+            CaseNumber, Channel, EventKind, Reference, Refusal, check_web_timing, parse_full_name,
+        },
+        catalogue::TypeCode,
+        email::EmailAddress,
+        ids::SlotId,
+        language::Language,
+        mail::MessageKind,
+        office::{OfficeCode, Stage, parse_phone},
+    },
+    error::Error,
+    store::{
+        DbConnection, Store,
+        bookings::{self, NewBooking},
+        is_unique_violation,
+        offices::Office,
+        outbox, seats, slots,
+    },
+    use_cases::{
+        audit::Audit,
+        scope::{Need, staff_office, visible_office},
+    },
+};
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRequest {
+    /// A slot from the office's availability.
+    #[schema(value_type = i64)]
+    pub slot_id: SlotId,
+    /// The appointment type: needed only when the slot serves several.
+    #[schema(example = "document_delivery")]
+    pub service: Option<String>,
+    /// The case number (numero di pratica) the visit is for.
+    #[schema(example = "RM/2026/001234")]
+    pub case_number: String,
+    #[schema(example = "Amina Diallo")]
+    pub full_name: String,
+    /// Where the confirmation goes. Required when applicants book; optional at the desk.
+    #[schema(example = "amina.diallo@example.org")]
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// The language of the confirmation: it, en, fr, es, ar, sq, uk or zh.
+    #[schema(example = "fr")]
+    pub language: String,
+}
+
+/// A booking request, every field checked.
+#[derive(Clone)]
+pub struct NewVisit {
+    pub slot_id: SlotId,
+    /// Needed only when the slot's calendar serves several services.
+    pub service: Option<TypeCode>,
+    pub case_number: CaseNumber,
+    pub full_name: String,
+    /// Required online; the desk may book for someone without one.
+    pub email: Option<EmailAddress>,
+    pub phone: Option<String>,
+    pub language: Language,
+}
+
+impl BookingRequest {
+    pub fn parse(&self, booker: &Booker) -> Result<NewVisit, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let service = self
+            .service
+            .as_deref()
+            .and_then(|code| errors.check("service", TypeCode::parse(code)));
+        let case_number = errors.check("case_number", CaseNumber::parse(&self.case_number));
+        let full_name = errors.check("full_name", parse_full_name(&self.full_name));
+        let email = match self.email.as_deref().filter(|e| !e.trim().is_empty()) {
+            Some(email) => errors.check("email", EmailAddress::parse(email)),
+            None if matches!(booker, Booker::Applicant) => {
+                errors.add("email", "is required: the confirmation is sent there");
+                None
+            }
+            None => None,
+        };
+        let phone = self
+            .phone
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .and_then(|p| errors.check("phone", parse_phone(p)));
+        let language = errors.check("language", Language::parse_supported(&self.language));
+        match (case_number, full_name, language) {
+            (Some(case_number), Some(full_name), Some(language)) if errors.is_empty() => {
+                Ok(NewVisit {
+                    slot_id: self.slot_id,
+                    service,
+                    case_number,
+                    full_name,
+                    email,
+                    phone,
+                    language,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// An `Idempotency-Key` and the fingerprint of who sent what with it, so that the same key
+/// with another request is told apart.
+#[derive(Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_fingerprint: String,
+}
+
+impl IdempotencyKey {
+    /// The key from the header's bytes, when the request has one.
+    pub fn parse(
+        header: Option<&[u8]>,
+        booker: &Booker,
+        request: &BookingRequest,
+    ) -> Result<Option<IdempotencyKey>, FieldErrors> {
+        let Some(value) = header else {
+            return Ok(None);
+        };
+        let key = std::str::from_utf8(value)
+            .ok()
+            .filter(|key| {
+                (1..=100).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+            })
+            .ok_or_else(|| {
+                FieldErrors::single(
+                    "Idempotency-Key",
+                    "must be 1 to 100 visible ASCII characters, such as a UUID",
+                )
+            })?;
+        let who = match booker {
+            Booker::Applicant => "web".to_owned(),
+            Booker::Staff(actor) => format!("desk:{}", actor.staff_id),
+        };
+        let mut digest = Sha256::new();
+        digest.update(who.as_bytes());
+        digest.update(serde_json::to_vec(request).unwrap_or_default());
+        Ok(Some(IdempotencyKey {
+            key: key.to_owned(),
+            request_fingerprint: format!("{:x}", digest.finalize()),
+        }))
+    }
+}
+
+/// A confirmed booking, as its applicant sees it, with the token to manage it.
+pub struct Booked {
+    pub confirmation: BookingConfirmation,
+    /// The answer to an earlier request with the same Idempotency-Key.
+    pub replayed: bool,
+}
+
+/// Books a seat. Applicants book in `pilot` and `live` offices; staff book at the desk (channel
+/// `desk`, may use the seats held for the desk; in a `preview` office the booking is a test,
+/// and every desk booking is audited).
+pub async fn book(
+    store: &Store,
+    policy: &Policy,
+    booker: Booker,
+    code: OfficeCode,
+    visit: NewVisit,
+    key: Option<IdempotencyKey>,
+    now: DateTime<Utc>,
+) -> Result<Booked, BookingError> {
+    // The office, and a cheap answer when the slot is plainly full (a retry with an
+    // Idempotency-Key goes through, to get its first answer).
+    let (office, refusal) = {
+        let (booker, slot_id, retry) = (booker.clone(), visit.slot_id, key.is_some());
+        store
+            .read(move |conn| -> Result<_, BookingError> {
+                let office = match &booker {
+                    Booker::Applicant => visible_office(conn, None, &code)?,
+                    Booker::Staff(actor) => staff_office(conn, actor, &code, Need::Read)?,
+                };
+                let refusal = match retry {
+                    true => None,
+                    false => quick_refusal(conn, &office, slot_id, booker.channel(), now)?,
+                };
+                Ok((office, refusal))
+            })
+            .await?
+    };
+    if let Some(refusal) = refusal {
+        return Err(refusal.into());
+    }
+    let attempt = || {
+        let (office, booker, visit, key, policy) = (
+            office.clone(),
+            booker.clone(),
+            visit.clone(),
+            key.clone(),
+            policy.clone(),
+        );
+        store.write(move |conn| {
+            let booked = book_in(conn, &office, &booker, &visit, key.as_ref(), &policy, now)?;
+            if let (Booker::Staff(actor), false) = (&booker, booked.replayed) {
+                let view = StaffBookingView::new(&booked.details);
+                let audit = Audit { actor, now };
+                let reference = &view.reference;
+                audit.created(
+                    conn,
+                    Some(office.id),
+                    Action::BookingCreate,
+                    reference,
+                    &view,
+                )?;
+            }
+            Ok(booked)
+        })
+    };
+    // A concurrent request with the same key committed first: the second try answers from it.
+    let booked = match attempt().await {
+        Err(Error::Feature(BookingFailure::KeyRace)) => attempt().await?,
+        other => other?,
+    };
+    Ok(Booked {
+        confirmation: BookingConfirmation::new(&booked.details, booked.manage_token),
+        replayed: booked.replayed,
+    })
+}
+
+/// A refusal that needs no write transaction: the slot is blocked, or has no seat for this
+/// channel and none about to come back from a cool-down. Read without locks, it may miss a
+/// seat freed this very moment (the applicant tries again); it never sells anything: only the
+/// claim in `book_in` does. On a click day this answers the crowd after the sell-out cheaply.
+fn quick_refusal(
+    conn: &mut DbConnection,
+    office: &Office,
+    slot_id: SlotId,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> Result<Option<Refusal>, BookingError> {
+    let Some(slot) = slots::find(conn, office.id, slot_id)? else {
+        return Ok(None); // `book_in` explains what is wrong with it.
+    };
+    if slot.blocked {
+        return Ok(Some(Refusal::SlotUnavailable));
+    }
+    let free = match channel {
+        Channel::Web => slot.seats().web_available(),
+        Channel::Desk => slot.seats().desk_available(),
+    };
+    if free > 0 || (slot.cooling > 0 && seats::has_cooled_seat(conn, slot_id, now)?) {
+        return Ok(None);
+    }
+    Ok(Some(Refusal::SlotFull))
+}
+
+/// What one booking transaction made: the booking with its views' details.
+struct Made {
+    details: Details,
+    manage_token: String,
+    replayed: bool,
+}
+
+/// Books in the caller's transaction: claims the seat and records the booking, its event, its
+/// mail and the idempotency record, or (when the transaction rolls back) none of it.
+fn book_in(
+    conn: &mut DbConnection,
+    office: &Office,
+    booker: &Booker,
+    visit: &NewVisit,
+    key: Option<&IdempotencyKey>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Made, BookingError> {
+    let is_test = match (booker, office.stage) {
+        (_, Stage::Pilot | Stage::Live) => false,
+        (Booker::Staff(_), Stage::Preview) => true,
+        _ => return Err(Refusal::OfficeNotOpen.into()),
+    };
+    if let Some(key) = key {
+        if let Some(record) = bookings::find_key(conn, office.id, &key.key)? {
+            if record.request_hash != key.request_fingerprint {
+                return Err(Refusal::IdempotencyKeyReused.into());
+            }
+            let booking_id = record.booking_id.ok_or(BookingFailure::KeyRace)?;
+            let booking = bookings::find(conn, booking_id)?.ok_or(BookingFailure::KeyRace)?;
+            let manage_token = policy.tokens.token(&booking.token_salt);
+            return Ok(Made {
+                details: details(conn, booking)?,
+                manage_token,
+                replayed: true,
+            });
+        }
+        bookings::insert_key(conn, office.id, &key.key, &key.request_fingerprint, now).map_err(
+            |e| match is_unique_violation(&e) {
+                true => BookingFailure::KeyRace.into(),
+                false => BookingError::from(e),
+            },
+        )?;
+    }
+
+    let slot = slot_of_office(conn, office.id, visit.slot_id)?;
+    if slot.blocked {
+        return Err(Refusal::SlotUnavailable.into());
+    }
+    let service = service_for(conn, &slot, visit.service.as_ref())?;
+    let channel = booker.channel();
+    match booker {
+        Booker::Applicant => {
+            if service.settings.invite_only {
+                return Err(Refusal::InviteOnly.into());
+            }
+            let settings = &service.settings;
+            let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
+            check_web_timing(slot.starts_at, now, notice, horizon)?;
+        }
+        Booker::Staff(_) if slot.ends_at <= now => return Err(Refusal::SlotInThePast.into()),
+        Booker::Staff(_) => {}
+    }
+    if bookings::case_has_active(conn, office.id, &visit.case_number, service.id)? {
+        return Err(Refusal::CaseAlreadyBooked.into());
+    }
+    if let (Booker::Applicant, Some(email)) = (booker, &visit.email) {
+        bookings::lock_email(conn, office.id, email.as_str())?;
+        let limit = policy.max_active_per_email;
+        if bookings::active_for_email(conn, office.id, email.as_str())? >= limit {
+            return Err(Refusal::TooManyBookings { limit }.into());
+        }
+    }
+
+    claim_seat(conn, office.id, &slot, channel, now)?;
+
+    let reference = unused_reference(conn)?;
+    let salt = TokenKey::new_salt();
+    let manage_token = policy.tokens.token(&salt);
+    let token_hash = fingerprint(&manage_token);
+    let actor_id = booker.actor().map(|actor| actor.staff_id);
+    let new = NewBooking {
+        office_id: office.id,
+        slot_id: slot.id,
+        office_service_id: service.id,
+        reference: &reference,
+        token_hash: &token_hash,
+        token_salt: &salt,
+        case_number: &visit.case_number,
+        full_name: &visit.full_name,
+        email: visit.email.as_ref().map(|e| e.as_str()),
+        phone: visit.phone.as_deref(),
+        language: &visit.language,
+        channel,
+        is_test,
+        created_by: actor_id,
+    };
+    // The partial unique index settles a race between two bookings of the same case.
+    let booking = bookings::insert(conn, new, now).map_err(|e| match is_unique_violation(&e) {
+        true => Refusal::CaseAlreadyBooked.into(),
+        false => BookingError::from(e),
+    })?;
+    let detail = json!({"slot_id": slot.id});
+    bookings::record_event(
+        conn,
+        &booking,
+        EventKind::Confirmed,
+        Some(detail),
+        actor_id,
+        now,
+    )?;
+    let kind = MessageKind::Confirmed;
+    outbox::enqueue(conn, about(&booking, booking.sequence), kind, now)?;
+    if let Some(key) = key {
+        bookings::set_key_booking(conn, office.id, &key.key, booking.id)?;
+    }
+    // Everything the answer needs is at hand: no need to read it back.
+    let details = Details {
+        booking,
+        slot,
+        service,
+        office: office.clone(),
+    };
+    Ok(Made {
+        details,
+        manage_token,
+        replayed: false,
+    })
+}
+
+fn unused_reference(conn: &mut DbConnection) -> Result<Reference, BookingError> {
+    // 32^8 references: a clash is rare, two in a row rarer still.
+    for _ in 0..5 {
+        let reference = Reference::from_random(token::reference_bytes());
+        if !bookings::reference_taken(conn, &reference)? {
+            return Ok(reference);
+        }
+    }
+    Err(BookingFailure::NoFreeReference.into())
+}

@@ -1,0 +1,261 @@
+//! The desk runs the day: the agenda, finding a booking, checking people in, marking them
+//! attended or absent, and cancelling with a reason. Every change is audited.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    BookingError, BookingFailure, Canceller, Details, Policy, cancel, details, reread,
+    views::{Agenda, StaffBookingView},
+};
+use crate::{
+    domain::{
+        FieldErrors, Parsed,
+        booking::{CaseNumber, DeskAction, Reference, Refusal},
+        days::{end_of_day, start_of_day, today},
+        ids::CalendarId,
+        office::{OfficeCode, parse_text},
+        staff::Actor,
+    },
+    store::{Store, bookings, services},
+    use_cases::{
+        audit::Audit,
+        scope::{Need, staff_office},
+    },
+};
+
+/// Which of the day's bookings the desk wants to see.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AgendaQuery {
+    /// The local day (default today)
+    pub date: Option<NaiveDate>,
+    /// Only this calendar
+    #[param(value_type = Option<i64>)]
+    pub calendar: Option<CalendarId>,
+    /// Only this appointment type
+    pub service: Option<String>,
+}
+
+/// The day's bookings by time, optionally for one calendar or service. Staff of the office.
+pub async fn agenda(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    query: Parsed<AgendaQuery>,
+    now: DateTime<Utc>,
+) -> Result<Agenda, BookingError> {
+    let (query, mut errors) = query.into_parts();
+    store
+        .read(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            let zone = office.details.timezone;
+            let date = query.date.unwrap_or_else(|| today(zone, now));
+            let services = services::list(conn, office.id)?;
+            let service = match &query.service {
+                Some(code) => {
+                    let offered = services
+                        .iter()
+                        .find(|s| s.appointment_type.code.as_str() == code);
+                    if offered.is_none() {
+                        errors.add("service", "the office does not offer this service");
+                    }
+                    offered.map(|s| s.id)
+                }
+                None => None,
+            };
+            errors.or_value(())?;
+            let (from, to) = (start_of_day(zone, date), end_of_day(zone, date));
+            let rows = bookings::agenda(conn, office.id, from, to, query.calendar, service)?;
+            let mut views = Vec::with_capacity(rows.len());
+            for (booking, slot) in rows {
+                let Some(service) = services
+                    .iter()
+                    .find(|s| s.id == booking.office_service_id)
+                    .cloned()
+                else {
+                    continue;
+                };
+                views.push(StaffBookingView::new(&Details {
+                    booking,
+                    slot,
+                    service,
+                    office: office.clone(),
+                }));
+            }
+            Ok(Agenda {
+                office: office.code.to_string(),
+                date,
+                timezone: zone.name().to_owned(),
+                bookings: views,
+            })
+        })
+        .await
+}
+
+/// What the desk searches by.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// The case number
+    pub case_number: Option<String>,
+    /// The booking reference
+    pub reference: Option<String>,
+}
+
+/// Finds the office's bookings by case number or reference, newest first.
+pub async fn search(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    query: Parsed<SearchQuery>,
+) -> Result<Vec<StaffBookingView>, BookingError> {
+    let (query, mut errors) = query.into_parts();
+    let case_number = errors.check_optional(
+        "case_number",
+        query.case_number.as_deref(),
+        CaseNumber::parse,
+    );
+    let reference =
+        errors.check_optional("reference", query.reference.as_deref(), Reference::parse);
+    if errors.is_empty() && case_number.is_none() && reference.is_none() {
+        errors.add(
+            "case_number",
+            "give a case_number or a reference to search for",
+        );
+    }
+    errors.or_value(())?;
+    store
+        .read(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            let found =
+                bookings::search(conn, office.id, case_number.as_ref(), reference.as_ref())?;
+            let mut views = Vec::with_capacity(found.len());
+            for booking in found {
+                views.push(StaffBookingView::new(&details(conn, booking)?));
+            }
+            Ok(views)
+        })
+        .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Told to the applicant.
+    #[schema(example = "The office is closed for a strike.")]
+    pub reason: String,
+}
+
+impl CancelRequest {
+    /// The cancellation, its reason checked.
+    pub fn parse(&self) -> Result<DeskChange, FieldErrors> {
+        let reason = parse_text(&self.reason, 500)
+            .map_err(|reason| FieldErrors::single("reason", reason.message()))?;
+        Ok(DeskChange {
+            action: DeskAction::Cancel,
+            reason: Some(reason),
+        })
+    }
+}
+
+/// What the desk does with a booking, with the reason the applicant is told when it cancels.
+pub struct DeskChange {
+    pub action: DeskAction,
+    pub reason: Option<String>,
+}
+
+impl From<DeskAction> for DeskChange {
+    fn from(action: DeskAction) -> DeskChange {
+        DeskChange {
+            action,
+            reason: None,
+        }
+    }
+}
+
+/// A status change at the desk: check-in on the day, attended, no-show once the visit was due,
+/// or cancellation with a reason (the applicant is told why). Audited with the booking before
+/// and after.
+pub async fn act(
+    store: &Store,
+    policy: &Policy,
+    actor: Actor,
+    code: OfficeCode,
+    reference: Reference,
+    change: DeskChange,
+    now: DateTime<Utc>,
+) -> Result<StaffBookingView, BookingError> {
+    let policy = policy.clone();
+    let DeskChange { action, reason } = change;
+    store
+        .write(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            let booking = bookings::find_by_reference(conn, &reference)?
+                .filter(|booking| booking.office_id == office.id)
+                .ok_or(BookingFailure::NotAtOffice)?;
+            let details = details(conn, booking)?;
+            let before = StaffBookingView::new(&details);
+            change_status(
+                conn,
+                &details,
+                action,
+                &actor,
+                reason.as_deref(),
+                &policy,
+                now,
+            )?;
+            let after = StaffBookingView::new(&reread(conn, details)?);
+            let audit = Audit { actor: &actor, now };
+            let (action, office_id) = (action.audited_as(), Some(office.id));
+            audit.changed(conn, office_id, action, &after.reference, &before, &after)?;
+            Ok(after)
+        })
+        .await
+}
+
+fn change_status(
+    conn: &mut crate::store::DbConnection,
+    details: &Details,
+    action: DeskAction,
+    actor: &Actor,
+    reason: Option<&str>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let booking = &details.booking;
+    let next = action.apply(booking.status)?;
+    match action {
+        DeskAction::CheckIn
+            if today(details.office.details.timezone, now) != details.slot.local_date =>
+        {
+            return Err(Refusal::NotTheVisitDay.into());
+        }
+        DeskAction::MarkNoShow if now < details.slot.starts_at => {
+            return Err(Refusal::VisitNotStarted.into());
+        }
+        _ => {}
+    }
+    let changed = match action {
+        DeskAction::Cancel => {
+            let by = Canceller::Office { actor, reason };
+            cancel(conn, booking, by, policy, now)?.is_some()
+        }
+        _ => bookings::set_status(conn, booking.id, booking.status, next, now)?,
+    };
+    if !changed {
+        // Another request changed the booking first: the refusal names its status now.
+        let current = bookings::find(conn, booking.id)?.map_or(booking.status, |b| b.status);
+        return Err(Refusal::InvalidTransition {
+            status: current,
+            action,
+        }
+        .into());
+    }
+    if action != DeskAction::Cancel {
+        let event = action.event();
+        bookings::record_event(conn, booking, event, None, Some(actor.staff_id), now)?;
+    }
+    Ok(())
+}

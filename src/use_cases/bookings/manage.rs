@@ -1,0 +1,197 @@
+//! The applicant manages the visit with the reference and the manage token they were given:
+//! views it, cancels it, moves it, or takes it as a calendar event.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{
+    BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, claim_seat, details,
+    ics::{self, Method},
+    reread, slot_of_office, token,
+    views::BookingView,
+};
+use crate::{
+    domain::{
+        FieldErrors,
+        booking::{
+            Channel, EventKind, Reference, Refusal, Status, check_change_cutoff, check_web_timing,
+        },
+        ids::SlotId,
+        mail::MessageKind,
+    },
+    error::Error,
+    store::{DbConnection, Store, bookings, calendars, outbox, seats},
+};
+
+/// A fingerprint no token has, compared against when the reference is unknown, so that a
+/// wrong reference and a wrong token take the same path.
+const NO_BOOKING: &str = "-";
+
+/// The booking `reference` names, if `token` is its manage token (compared in constant time).
+fn with_token(
+    conn: &mut DbConnection,
+    reference: &str,
+    token: &str,
+) -> Result<Details, BookingError> {
+    let found = match Reference::parse(reference) {
+        Ok(reference) => bookings::find_by_reference(conn, &reference)?,
+        Err(_) => None,
+    };
+    let fingerprint = found
+        .as_ref()
+        .map_or(NO_BOOKING, |booking| booking.token_hash.as_str());
+    match found {
+        Some(booking) if token::matches(token, fingerprint) => details(conn, booking),
+        _ => {
+            token::matches(token, fingerprint);
+            Err(BookingFailure::NoSuchBooking.into())
+        }
+    }
+}
+
+/// The booking, to its applicant.
+pub async fn show(
+    store: &Store,
+    reference: String,
+    token: String,
+) -> Result<BookingView, BookingError> {
+    store
+        .read(move |conn| Ok(BookingView::new(&with_token(conn, &reference, &token)?)))
+        .await
+}
+
+/// The booking as an RFC 5545 calendar: its file name and its text.
+pub async fn calendar(
+    store: &Store,
+    reference: String,
+    token: String,
+) -> Result<(String, String), BookingError> {
+    store
+        .read(move |conn| {
+            let details = with_token(conn, &reference, &token)?;
+            Ok((
+                format!("{}.ics", details.booking.reference),
+                ics::calendar(&details, Method::Publish),
+            ))
+        })
+        .await
+}
+
+/// The applicant cancels, up to the service's cut-off before the visit. The seat returns to
+/// sale after a cool-down.
+pub async fn cancel_visit(
+    store: &Store,
+    policy: &Policy,
+    reference: String,
+    token: String,
+    now: DateTime<Utc>,
+) -> Result<BookingView, BookingError> {
+    let policy = policy.clone();
+    store
+        .write(move |conn| {
+            let details = with_token(conn, &reference, &token)?;
+            let booking = &details.booking;
+            let refused = Refusal::NotChangeable {
+                status: booking.status,
+            };
+            if booking.status != Status::Confirmed {
+                return Err(refused.into());
+            }
+            let cutoff = details.service.settings.change_cutoff_hours;
+            check_change_cutoff(details.slot.starts_at, now, cutoff)?;
+            if cancel(conn, booking, Canceller::Applicant, &policy, now)?.is_none() {
+                return Err(refused.into());
+            }
+            Ok(BookingView::new(&reread(conn, details)?))
+        })
+        .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    /// The new slot, of the same service at the same office.
+    #[schema(value_type = i64)]
+    pub slot_id: SlotId,
+}
+
+/// The applicant moves the visit to another slot of the same service: the new seat is claimed
+/// and the old one freed in one transaction, so either both happen or neither does.
+pub async fn reschedule(
+    store: &Store,
+    policy: &Policy,
+    reference: String,
+    token: String,
+    to: SlotId,
+    now: DateTime<Utc>,
+) -> Result<BookingView, BookingError> {
+    let policy = policy.clone();
+    store
+        .write(move |conn| {
+            let details = with_token(conn, &reference, &token)?;
+            move_in(conn, &details, to, &policy, now)?;
+            Ok(BookingView::new(&reread(conn, details)?))
+        })
+        .await
+}
+
+fn move_in(
+    conn: &mut DbConnection,
+    details: &Details,
+    to: SlotId,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let booking = &details.booking;
+    let not_changeable = Refusal::NotChangeable {
+        status: booking.status,
+    };
+    if booking.status != Status::Confirmed {
+        return Err(not_changeable.into());
+    }
+    let settings = details.service.settings;
+    check_change_cutoff(details.slot.starts_at, now, settings.change_cutoff_hours)?;
+    if to == booking.slot_id {
+        return Err(Refusal::SameSlot.into());
+    }
+    let target = slot_of_office(conn, booking.office_id, to)?;
+    if !calendars::service_ids(conn, target.calendar_id)?.contains(&details.service.id) {
+        let code = &details.service.appointment_type.code;
+        let message = format!("this time is not for {code}");
+        return Err(Error::Invalid(FieldErrors::single("slot_id", message)));
+    }
+    if target.blocked {
+        return Err(Refusal::SlotUnavailable.into());
+    }
+    let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
+    check_web_timing(target.starts_at, now, notice, horizon)?;
+    seats::lock_slots(conn, &[booking.slot_id, target.id])?;
+    claim_seat(conn, booking.office_id, &target, Channel::Web, now)?;
+    let moved = bookings::move_to(
+        conn,
+        booking.id,
+        booking.slot_id,
+        target.id,
+        Channel::Web,
+        now,
+    )?;
+    let Some(sequence) = moved else {
+        // Changed meanwhile by another request; the transaction rolls the claim back.
+        return Err(not_changeable.into());
+    };
+    seats::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
+    let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
+    bookings::record_event(
+        conn,
+        booking,
+        EventKind::Rescheduled,
+        Some(detail),
+        None,
+        now,
+    )?;
+    let kind = MessageKind::Rescheduled;
+    outbox::enqueue(conn, about(booking, sequence), kind, now)?;
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! Bookings: applicants book, view, move and cancel their visit ([`book`], [`manage`]); the desk
+//! books on someone's behalf and runs the day ([`desk`]).
+//!
+//! Every change runs in one write transaction and records its event and queues its mail there,
+//! so the mailer sees exactly the changes that committed. State changes are conditional updates
+//! on the state that was read, so two requests racing on one booking cannot both win. This
+//! module holds the procedures they share: claiming and giving back a seat, cancelling, and
+//! reading a booking with everything its views need.
+
+pub mod book;
+pub mod desk;
+pub mod ics;
+pub mod manage;
+pub mod token;
+pub mod views;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use crate::{
+    domain::{
+        booking::{Channel, EventKind, Refusal},
+        catalogue::TypeCode,
+        ids::{OfficeId, SlotId},
+        mail::MessageKind,
+        staff::Actor,
+    },
+    error::{Answer, Error, Explain, Failure},
+    store::{
+        DbConnection, Store,
+        bookings::{self, Booking},
+        offices::{self, Office},
+        outbox, seats,
+        services::{self, OfficeService},
+        slots::{self, Slot},
+    },
+};
+use token::TokenKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookingFailure {
+    /// A booking rule said no.
+    #[error("{}", .0.message())]
+    Refused(Refusal),
+    /// No booking has this reference and manage token (alike when either is wrong).
+    #[error("no booking matches this reference and token")]
+    NoSuchBooking,
+    /// The office has no booking with this reference.
+    #[error("the office has no booking with this reference")]
+    NotAtOffice,
+    /// The booking's office, slot or service no longer exists.
+    #[error("the {0} of this booking no longer exists")]
+    Gone(&'static str),
+    /// Another request with the same Idempotency-Key committed first: answer from its record.
+    #[error("a request with this Idempotency-Key is still being processed")]
+    KeyRace,
+    /// Every reference tried was taken: 32^8 of them make this a bug, not bad luck.
+    #[error("no unused booking reference found")]
+    NoFreeReference,
+}
+
+impl Explain for BookingFailure {
+    fn answer(self) -> Answer {
+        match self {
+            BookingFailure::Refused(refusal) if refusal.is_unprocessable() => {
+                Answer::Unprocessable {
+                    code: refusal.code(),
+                    detail: refusal.message(),
+                }
+            }
+            BookingFailure::Refused(refusal) => Answer::Conflict {
+                code: refusal.code(),
+                detail: refusal.message(),
+            },
+            BookingFailure::NoSuchBooking => {
+                Answer::NotFound("No booking matches this reference and token.".into())
+            }
+            BookingFailure::NotAtOffice => {
+                Answer::NotFound("The office has no booking with this reference.".into())
+            }
+            BookingFailure::Gone(what) => {
+                Answer::NotFound(format!("The {what} of this booking no longer exists."))
+            }
+            BookingFailure::KeyRace => Answer::Conflict {
+                code: "idempotency_conflict",
+                detail: "A request with this Idempotency-Key is still being processed; retry \
+                         in a moment."
+                    .into(),
+            },
+            failure @ BookingFailure::NoFreeReference => Answer::Internal(failure.into()),
+        }
+    }
+}
+
+impl Failure for BookingFailure {}
+
+pub type BookingError = Error<BookingFailure>;
+
+impl From<Refusal> for BookingError {
+    fn from(refusal: Refusal) -> BookingError {
+        Error::Feature(BookingFailure::Refused(refusal))
+    }
+}
+
+/// The office-wide rules that are not per service.
+#[derive(Clone)]
+pub struct Policy {
+    /// Active bookings one email address may hold at one office.
+    pub max_active_per_email: i64,
+    /// How long a freed seat waits before the web can book it again.
+    pub cooldown: Duration,
+    pub tokens: TokenKey,
+}
+
+/// Who is booking: the applicant online, or staff at the desk or phone.
+#[derive(Clone)]
+pub enum Booker {
+    Applicant,
+    Staff(Actor),
+}
+
+impl Booker {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Booker::Applicant => Channel::Web,
+            Booker::Staff(_) => Channel::Desk,
+        }
+    }
+
+    fn actor(&self) -> Option<&Actor> {
+        match self {
+            Booker::Applicant => None,
+            Booker::Staff(actor) => Some(actor),
+        }
+    }
+}
+
+/// Everything a booking's views need.
+pub struct Details {
+    pub booking: Booking,
+    pub slot: Slot,
+    pub service: OfficeService,
+    pub office: Office,
+}
+
+/// The booking with its office, slot and service.
+pub fn details(conn: &mut DbConnection, booking: Booking) -> Result<Details, BookingError> {
+    let office =
+        offices::find_by_id(conn, booking.office_id)?.ok_or(BookingFailure::Gone("office"))?;
+    let slot = slots::find(conn, booking.office_id, booking.slot_id)?
+        .ok_or(BookingFailure::Gone("slot"))?;
+    let service = services::find_by_id(conn, booking.office_service_id)?
+        .ok_or(BookingFailure::Gone("service"))?;
+    Ok(Details {
+        booking,
+        slot,
+        service,
+        office,
+    })
+}
+
+/// The booking as this transaction has just changed it: the booking and its slot (whose seats,
+/// or which, changed) are read again; its office and service stay what they were.
+fn reread(conn: &mut DbConnection, details: Details) -> Result<Details, BookingError> {
+    let booking =
+        bookings::find(conn, details.booking.id)?.ok_or(BookingFailure::Gone("booking"))?;
+    let slot = slots::find(conn, booking.office_id, booking.slot_id)?
+        .ok_or(BookingFailure::Gone("slot"))?;
+    Ok(Details {
+        booking,
+        slot,
+        ..details
+    })
+}
+
+/// Takes a seat of `channel` in `slot`, after putting back on sale those of its seats whose
+/// cool-down has passed. A slot read with nothing cooling has nothing to put back: a seat freed
+/// since that read cools until after `now`.
+fn claim_seat(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    slot: &Slot,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    if slot.cooling > 0 {
+        seats::release_cooled(conn, slot.id, now)?;
+    }
+    if seats::claim_seat(conn, office_id, slot.id, channel)? {
+        Ok(())
+    } else {
+        Err(Refusal::SlotFull.into())
+    }
+}
+
+/// Who cancels: it decides the event recorded and the message the applicant gets.
+enum Canceller<'a> {
+    Applicant,
+    Office {
+        actor: &'a Actor,
+        reason: Option<&'a str>,
+    },
+}
+
+/// Cancels the booking if it is still as it was read, gives its seat back (to cool down first)
+/// and queues the applicant's message. `None` when another request changed the booking first:
+/// then nothing was done, so its seat is never freed twice.
+fn cancel(
+    conn: &mut DbConnection,
+    booking: &Booking,
+    by: Canceller,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>, BookingError> {
+    let (cancelled_by, reason, event, actor_id, kind) = match by {
+        Canceller::Applicant => (
+            "applicant",
+            None,
+            EventKind::CancelledByApplicant,
+            None,
+            MessageKind::CancelledByApplicant,
+        ),
+        Canceller::Office { actor, reason } => (
+            "office",
+            reason,
+            EventKind::CancelledByOffice,
+            Some(actor.staff_id),
+            MessageKind::CancelledByOffice,
+        ),
+    };
+    seats::lock_slots(conn, &[booking.slot_id])?;
+    let cancelled = bookings::cancel(
+        conn,
+        booking.id,
+        booking.status,
+        booking.slot_id,
+        cancelled_by,
+        reason,
+        now,
+    )?;
+    let Some(sequence) = cancelled else {
+        return Ok(None);
+    };
+    seats::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
+    let detail = reason.map(|reason| json!({ "reason": reason }));
+    bookings::record_event(conn, booking, event, detail, actor_id, now)?;
+    outbox::enqueue(conn, about(booking, sequence), kind, now)?;
+    Ok(Some(sequence))
+}
+
+/// The outbox's view of a booking, at `sequence`.
+fn about(booking: &Booking, sequence: i32) -> outbox::About<'_> {
+    outbox::About {
+        office_id: booking.office_id,
+        booking_id: booking.id,
+        reference: booking.reference.as_str(),
+        email: booking.email.as_deref(),
+        sequence,
+    }
+}
+
+/// The service a booking in `slot` is for: the one asked for, or the calendar's only one.
+fn service_for(
+    conn: &mut DbConnection,
+    slot: &Slot,
+    asked: Option<&TypeCode>,
+) -> Result<OfficeService, BookingError> {
+    let mut candidates = services::serving(conn, slot.calendar_id)?;
+    let invalid =
+        |message: String| Error::Invalid(crate::domain::FieldErrors::single("service", message));
+    match asked {
+        Some(code) => candidates
+            .into_iter()
+            .find(|service| service.appointment_type.code == *code)
+            .ok_or_else(|| invalid(format!("this time is not for {code}"))),
+        None if candidates.len() == 1 => Ok(candidates.remove(0)),
+        None if candidates.is_empty() => Err(Refusal::SlotUnavailable.into()),
+        None => {
+            let codes: Vec<String> = candidates
+                .iter()
+                .map(|s| s.appointment_type.code.to_string())
+                .collect();
+            Err(invalid(format!(
+                "is required: this time serves {}",
+                codes.join(", ")
+            )))
+        }
+    }
+}
+
+/// The slot `id` of the office, or an answer naming the field it came in.
+fn slot_of_office(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: SlotId,
+) -> Result<Slot, BookingError> {
+    slots::find(conn, office_id, id)?.ok_or_else(|| {
+        Error::Invalid(crate::domain::FieldErrors::single(
+            "slot_id",
+            "is not a slot of this office",
+        ))
+    })
+}
+
+/// Housekeeping: puts seats whose cool-down has passed back on sale, a batch of slots at a
+/// time, and forgets idempotency records older than `keep_keys_for`. Safe to run from several
+/// instances at once: each released seat is counted by whoever deleted its row. Returns the
+/// seats released and the records forgotten.
+pub async fn tidy(
+    store: &Store,
+    keep_keys_for: Duration,
+    now: DateTime<Utc>,
+) -> Result<(i32, usize), BookingError> {
+    store
+        .write(move |conn| {
+            let mut released = 0;
+            for slot_id in seats::slots_with_cooled_seats(conn, now, 500)? {
+                released += seats::release_cooled(conn, slot_id, now)?;
+            }
+            let forgotten = bookings::purge_keys(conn, now - keep_keys_for)?;
+            Ok((released, forgotten))
+        })
+        .await
+}

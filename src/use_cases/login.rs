@@ -1,0 +1,184 @@
+//! Staff log in: an email and a password become an access token, with a throttle on repeated
+//! failures that every instance behind the load balancer shares.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::{password, token::Tokens},
+    domain::ids::StaffId,
+    domain::{FieldErrors, staff::EmailAddress},
+    error::{Answer, Error, Explain, Failure},
+    store::{
+        Store, StoreError, login_attempts,
+        staff::{self, Credentials, StaffMember},
+    },
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginFailure {
+    /// Wrong password, unknown email, or a deactivated account: all answered alike.
+    #[error("the email or the password is not correct")]
+    Refused,
+    #[error("too many failed logins for this email")]
+    Throttled { retry_after: Duration },
+    /// An access token that names nobody who may act now; the reason is for the client.
+    #[error("{0}")]
+    NotSignedIn(&'static str),
+}
+
+impl Explain for LoginFailure {
+    fn answer(self) -> Answer {
+        match self {
+            LoginFailure::Refused => {
+                Answer::Unauthorized("The email or the password is not correct.".into())
+            }
+            LoginFailure::Throttled { retry_after } => Answer::TooManyRequests {
+                code: "too_many_attempts",
+                detail: format!(
+                    "Too many failed logins for this email. Try again in {} minute(s).",
+                    retry_after.as_secs().max(1).div_ceil(60)
+                ),
+                retry_after,
+            },
+            LoginFailure::NotSignedIn(reason) => Answer::Unauthorized(reason.into()),
+        }
+    }
+}
+
+impl Failure for LoginFailure {}
+
+pub type LoginError = Error<LoginFailure>;
+
+/// How many failed logins one email may have inside the window before attempts are refused
+/// unchecked. Kept in the database, so every instance behind the load balancer agrees.
+#[derive(Debug, Clone)]
+pub struct LoginThrottle {
+    pub max_failures: u32,
+    pub window: Duration,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "anna.rossi@prefettura.it")]
+    pub email: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+impl LoginRequest {
+    pub fn parse(self) -> Result<(EmailAddress, SecretString), FieldErrors> {
+        let email = EmailAddress::parse(&self.email)
+            .map_err(|reason| FieldErrors::single("email", reason.message()))?;
+        if self.password.is_empty() {
+            return Err(FieldErrors::single("password", "is required"));
+        }
+        Ok((email, SecretString::from(self.password)))
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT to send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    #[schema(example = 3600)]
+    pub expires_in: u64,
+}
+
+/// Exchanges a staff email and password for an access token. Unknown emails cost the same
+/// password check as known ones, so neither the answer nor its timing tells whether an account
+/// exists.
+pub async fn login(
+    store: &Store,
+    throttle: &LoginThrottle,
+    tokens: &Tokens,
+    email: EmailAddress,
+    password: SecretString,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, LoginError> {
+    let credentials = check_throttle(store, throttle, email.clone(), now).await?;
+    let (member, hash) = match credentials {
+        Some(c) => (Some(c.member), Some(c.password_hash)),
+        None => (None, None),
+    };
+    // Argon2 is deliberately slow: run it off the async threads and without holding a
+    // database connection.
+    let password_matches =
+        tokio::task::spawn_blocking(move || password::verify(&password, hash.as_deref()))
+            .await
+            .map_err(Error::internal)?;
+    let member: StaffMember = match member {
+        Some(member) if password_matches && member.active => member,
+        _ => return Err(LoginFailure::Refused.into()),
+    };
+    store
+        .autocommit(move |conn| login_attempts::clear(conn, &email).map_err(StoreError::from))
+        .await?;
+    let issued = tokens.issue(&member, now).map_err(Error::internal)?;
+    Ok(TokenResponse {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in.as_secs(),
+    })
+}
+
+/// Counts this attempt and, unless the email has failed too often lately, reads the account.
+async fn check_throttle(
+    store: &Store,
+    throttle: &LoginThrottle,
+    email: EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<Option<Credentials>, LoginError> {
+    let window = chrono::Duration::from_std(throttle.window).unwrap_or(chrono::Duration::MAX);
+    let max_failures = i64::from(throttle.max_failures);
+    // Deliberately no transaction: each statement commits on its own, so the attempt is visible
+    // before it is counted, and a burst of concurrent guesses counts every one of them. In a
+    // transaction each guess would count without the others' uncommitted attempts and a burst
+    // would get more password checks than allowed (the burst test catches it on PostgreSQL).
+    store
+        .autocommit(move |conn| {
+            let attempt = login_attempts::record(conn, &email, now, now - window)?;
+            if attempt.attempts_in_window > max_failures {
+                login_attempts::forget(conn, attempt.id)?;
+                let frees_at = attempt.oldest + window;
+                let retry_after = (frees_at - now).to_std().unwrap_or_default();
+                return Err(LoginFailure::Throttled {
+                    retry_after: retry_after.max(Duration::from_secs(1)),
+                }
+                .into());
+            }
+            Ok(staff::find_credentials(conn, &email)?)
+        })
+        .await
+}
+
+/// The staff member an access token belongs to, read afresh: a deactivated account stops
+/// working at once, not when its token expires.
+pub async fn signed_in(
+    store: &Store,
+    tokens: &Tokens,
+    token: &str,
+) -> Result<StaffMember, LoginError> {
+    let claims = tokens.verify(token).map_err(|reason| {
+        tracing::info!(%reason, "refused a staff token");
+        LoginFailure::NotSignedIn("The access token is invalid or has expired. Log in again.")
+    })?;
+    let id: StaffId = claims.staff_id().ok_or(LoginFailure::NotSignedIn(
+        "The access token does not name a staff member.",
+    ))?;
+    let member = store
+        .read(move |conn| Ok::<_, LoginError>(staff::find(conn, id)?))
+        .await?;
+    match member {
+        Some(member) if member.active => Ok(member),
+        _ => Err(LoginFailure::NotSignedIn("This staff account is no longer active.").into()),
+    }
+}

@@ -1,0 +1,205 @@
+//! The office's view of its mail: what is queued, what failed (and trying it again), and how
+//! many registered letters the mail replaced.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    audit::Audit,
+    scope::{Need, staff_office},
+};
+use crate::{
+    domain::{
+        Named, Parsed,
+        audit::Action,
+        days::{days_before, end_of_day, start_of_day, today},
+        ids::OutboxId,
+        mail::{DeliveryStatus, MessageKind},
+        office::OfficeCode,
+        staff::Actor,
+    },
+    error::{Answer, Error, Explain, Failure},
+    store::{
+        Store,
+        outbox::{self, Entry},
+    },
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxFailure {
+    #[error("the office has no failed message with this id")]
+    NoFailedMessage,
+}
+
+impl Explain for OutboxFailure {
+    fn answer(self) -> Answer {
+        match self {
+            OutboxFailure::NoFailedMessage => {
+                Answer::NotFound("The office has no failed message with this id.".into())
+            }
+        }
+    }
+}
+
+impl Failure for OutboxFailure {}
+
+pub type OutboxError = Error<OutboxFailure>;
+
+#[derive(Serialize, ToSchema)]
+pub struct OutboxEntry {
+    #[schema(value_type = i64)]
+    pub id: OutboxId,
+    /// The booking the message is about.
+    pub reference: String,
+    pub kind: MessageKind,
+    pub recipient: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    /// Why the last attempt failed (or why the message was suppressed).
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Entry> for OutboxEntry {
+    fn from(e: Entry) -> OutboxEntry {
+        OutboxEntry {
+            id: e.id,
+            reference: e.reference,
+            kind: e.kind,
+            recipient: e.recipient,
+            status: e.status,
+            attempts: e.attempts,
+            last_error: e.last_error,
+            next_attempt_at: e.next_attempt_at,
+            sent_at: e.sent_at,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// Which of the office's messages staff want to see.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// pending, sending, sent, failed or suppressed
+    pub status: Option<String>,
+    /// At most this many (default 100, at most 1000)
+    pub limit: Option<i64>,
+}
+
+/// The office's messages, newest first; `status=failed` lists those given up on, for staff to
+/// contact the applicant or try again.
+pub async fn list(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    query: Parsed<OutboxQuery>,
+) -> Result<Vec<OutboxEntry>, OutboxError> {
+    let (query, mut errors) = query.into_parts();
+    let status = errors.check_optional("status", query.status.as_deref(), DeliveryStatus::parse);
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        errors.add("limit", "must be a whole number from 1 to 1000");
+    }
+    errors.or_value(())?;
+    store
+        .read(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            let entries = outbox::list(conn, office.id, status, None, limit)?;
+            Ok(entries.into_iter().map(OutboxEntry::from).collect())
+        })
+        .await
+}
+
+/// Tries a failed message again, with a fresh round of attempts.
+pub async fn retry(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    id: OutboxId,
+    now: DateTime<Utc>,
+) -> Result<OutboxEntry, OutboxError> {
+    store
+        .write(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            if !outbox::retry(conn, office.id, id, now)? {
+                return Err(OutboxFailure::NoFailedMessage.into());
+            }
+            let entry = outbox::list(conn, office.id, None, None, 1000)?
+                .into_iter()
+                .find(|entry| entry.id == id)
+                .map(OutboxEntry::from)
+                .ok_or(OutboxFailure::NoFailedMessage)?;
+            let audit = Audit { actor: &actor, now };
+            audit.created(conn, Some(office.id), Action::OutboxRetry, id, &entry)?;
+            Ok(entry)
+        })
+        .await
+}
+
+/// The days to count.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// First day (default 30 days ago)
+    pub from: Option<NaiveDate>,
+    /// Last day (default today)
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MailStats {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Confirmations delivered by mail: each one a registered letter (raccomandata) not sent.
+    pub registered_letters_replaced: i64,
+    pub confirmed: i64,
+    pub rescheduled: i64,
+    pub cancelled_by_applicant: i64,
+    pub cancelled_by_office: i64,
+    pub reminder: i64,
+}
+
+/// How many messages of each kind the office delivered between two local days (inclusive).
+pub async fn stats(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    query: Parsed<StatsQuery>,
+    now: DateTime<Utc>,
+) -> Result<MailStats, OutboxError> {
+    let (query, mut errors) = query.into_parts();
+    store
+        .read(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            let zone = office.details.timezone;
+            let to = query.to.unwrap_or_else(|| today(zone, now));
+            let from = query.from.unwrap_or_else(|| days_before(to, 30));
+            if to < from {
+                errors.add("to", "must not be before from");
+            }
+            errors.or_value(())?;
+            let (start, end) = (start_of_day(zone, from), end_of_day(zone, to));
+            let counts = outbox::delivered(conn, office.id, start, end)?;
+            let count = |kind: MessageKind| {
+                counts
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map_or(0, |(_, n)| *n)
+            };
+            Ok(MailStats {
+                from,
+                to,
+                registered_letters_replaced: count(MessageKind::Confirmed),
+                confirmed: count(MessageKind::Confirmed),
+                rescheduled: count(MessageKind::Rescheduled),
+                cancelled_by_applicant: count(MessageKind::CancelledByApplicant),
+                cancelled_by_office: count(MessageKind::CancelledByOffice),
+                reminder: count(MessageKind::Reminder),
+            })
+        })
+        .await
+}

@@ -1,0 +1,286 @@
+//! The services an office offers: catalogue types it turns on, with its own settings.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    audit::Audit,
+    scope::{Need, staff_office},
+};
+use crate::{
+    domain::{
+        FieldErrors,
+        audit::Action,
+        calendar::shared_duration,
+        catalogue::{DocumentLists, Texts, TypeCode},
+        ids::{OfficeId, ServiceId},
+        office::OfficeCode,
+        service::ServiceSettings,
+        staff::Actor,
+    },
+    error::{Answer, Error, Explain, Failure},
+    store::{
+        DbConnection, Store, calendars, catalogue,
+        services::{self, OfficeService},
+    },
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceFailure {
+    #[error("there is no appointment type with this code in the catalogue")]
+    NoSuchType,
+    #[error("the office does not offer this appointment type")]
+    NotOffered,
+}
+
+impl Explain for ServiceFailure {
+    fn answer(self) -> Answer {
+        let detail = match self {
+            ServiceFailure::NoSuchType => {
+                "There is no appointment type with this code in the catalogue."
+            }
+            ServiceFailure::NotOffered => "The office does not offer this appointment type.",
+        };
+        Answer::NotFound(detail.into())
+    }
+}
+
+impl Failure for ServiceFailure {}
+
+pub type ServiceError = Error<ServiceFailure>;
+
+/// A service as applicants see it.
+#[derive(Serialize, ToSchema)]
+pub struct PublicServiceView {
+    #[schema(example = "document_delivery")]
+    pub code: String,
+    pub names: Texts,
+    pub descriptions: Texts,
+    /// What to bring, by language.
+    pub documents: DocumentLists,
+    pub duration_minutes: i32,
+    /// Booked by invitation only, not by applicants themselves.
+    pub invite_only: bool,
+}
+
+impl From<&OfficeService> for PublicServiceView {
+    fn from(service: &OfficeService) -> PublicServiceView {
+        let texts = &service.appointment_type.texts;
+        PublicServiceView {
+            code: service.appointment_type.code.to_string(),
+            names: texts.names.clone(),
+            descriptions: texts.descriptions.clone(),
+            documents: texts.documents.clone(),
+            duration_minutes: service.duration_minutes(),
+            invite_only: service.settings.invite_only,
+        }
+    }
+}
+
+/// A service with the office's settings, as staff see it.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceView {
+    #[schema(example = "document_delivery")]
+    pub code: String,
+    pub names: Texts,
+    /// The duration in force: the office's own, or the catalogue's default.
+    pub duration_minutes: i32,
+    /// The office's own duration, when it overrides the catalogue's.
+    pub duration_override: Option<i32>,
+    pub invite_only: bool,
+    pub min_notice_hours: i32,
+    pub horizon_days: i32,
+    pub desk_share_percent: i32,
+    pub change_cutoff_hours: i32,
+    /// Turned-off services are hidden from applicants; their bookings stay valid.
+    pub active: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&OfficeService> for ServiceView {
+    fn from(service: &OfficeService) -> ServiceView {
+        let settings = &service.settings;
+        ServiceView {
+            code: service.appointment_type.code.to_string(),
+            names: service.appointment_type.texts.names.clone(),
+            duration_minutes: service.duration_minutes(),
+            duration_override: settings.duration_minutes,
+            invite_only: settings.invite_only,
+            min_notice_hours: settings.min_notice_hours,
+            horizon_days: settings.horizon_days,
+            desk_share_percent: settings.desk_share_percent,
+            change_cutoff_hours: settings.change_cutoff_hours,
+            active: service.active,
+            updated_at: service.updated_at,
+        }
+    }
+}
+
+/// The office's settings for a service. Absent fields take the defaults: the catalogue's
+/// duration, not invite-only, 24 hours' notice, 60 days ahead, no desk share.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettingsRequest {
+    #[schema(example = 20)]
+    pub duration_minutes: Option<i32>,
+    pub invite_only: Option<bool>,
+    #[schema(example = 24)]
+    pub min_notice_hours: Option<i32>,
+    #[schema(example = 60)]
+    pub horizon_days: Option<i32>,
+    #[schema(example = 20)]
+    pub desk_share_percent: Option<i32>,
+    /// Applicants may cancel or move a visit until this many hours before it (default 24).
+    #[schema(example = 24)]
+    pub change_cutoff_hours: Option<i32>,
+}
+
+impl ServiceSettingsRequest {
+    /// The settings, absent ones at their defaults, every one within its bounds.
+    pub fn parse(self) -> Result<ServiceSettings, FieldErrors> {
+        let defaults = ServiceSettings::default();
+        ServiceSettings {
+            duration_minutes: self.duration_minutes,
+            invite_only: self.invite_only.unwrap_or(defaults.invite_only),
+            min_notice_hours: self.min_notice_hours.unwrap_or(defaults.min_notice_hours),
+            horizon_days: self.horizon_days.unwrap_or(defaults.horizon_days),
+            desk_share_percent: self
+                .desk_share_percent
+                .unwrap_or(defaults.desk_share_percent),
+            change_cutoff_hours: self
+                .change_cutoff_hours
+                .unwrap_or(defaults.change_cutoff_hours),
+        }
+        .check()
+    }
+}
+
+/// Refuses a duration that would give a calendar services of different lengths.
+fn check_calendars_agree(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    changed: &OfficeService,
+    duration: i32,
+) -> Result<(), ServiceError> {
+    let others: Vec<OfficeService> = services::list(conn, office_id)?
+        .into_iter()
+        .filter(|s| s.active && s.id != changed.id)
+        .collect();
+    for calendar in calendars::list(conn, office_id)? {
+        if !calendar.service_ids.contains(&changed.id) {
+            continue;
+        }
+        let partners = others
+            .iter()
+            .filter(|s| calendar.service_ids.contains(&s.id))
+            .map(|s| (&s.appointment_type.code, s.duration_minutes()));
+        let together = std::iter::once((&changed.appointment_type.code, duration)).chain(partners);
+        if let Err(differ) = shared_duration(together) {
+            let message = format!("calendar '{}': {differ}", calendar.fields.name);
+            return Err(FieldErrors::single("duration_minutes", message).into());
+        }
+    }
+    Ok(())
+}
+
+/// The office's services, turned on or off. Staff of the office and admins.
+pub async fn list(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+) -> Result<Vec<ServiceView>, ServiceError> {
+    store
+        .read(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            let services = services::list(conn, office.id)?;
+            Ok(services.iter().map(ServiceView::from).collect())
+        })
+        .await
+}
+
+/// A service turned on, or its settings replaced.
+pub struct Put {
+    /// Turned on for the first time.
+    pub created: bool,
+    pub service: ServiceView,
+}
+
+/// Turns a catalogue type on for the office, or replaces its settings (turning it back on).
+pub async fn put(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    type_code: TypeCode,
+    settings: ServiceSettings,
+    now: DateTime<Utc>,
+) -> Result<Put, ServiceError> {
+    store
+        .write(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Configure)?;
+            let appointment_type =
+                catalogue::find_by_code(conn, &type_code)?.ok_or(ServiceFailure::NoSuchType)?;
+            let existing = services::find(conn, office.id, appointment_type.id)?;
+            let id: ServiceId = match &existing {
+                Some(service) => {
+                    let duration = settings.duration(appointment_type.default_duration_minutes);
+                    check_calendars_agree(conn, office.id, service, duration)?;
+                    services::update(conn, service.id, &settings, now)?;
+                    service.id
+                }
+                None => services::insert(conn, office.id, appointment_type.id, &settings, now)?,
+            };
+            let service = services::find_by_id(conn, id)?.ok_or(ServiceFailure::NotOffered)?;
+            let view = ServiceView::from(&service);
+            let audit = Audit { actor: &actor, now };
+            let office_id = Some(office.id);
+            match &existing {
+                Some(before) => {
+                    let before = ServiceView::from(before);
+                    audit.changed(
+                        conn,
+                        office_id,
+                        Action::ServicePut,
+                        &type_code,
+                        &before,
+                        &view,
+                    )?
+                }
+                None => audit.created(conn, office_id, Action::ServicePut, &type_code, &view)?,
+            }
+            Ok(Put {
+                created: existing.is_none(),
+                service: view,
+            })
+        })
+        .await
+}
+
+/// Turns a service off: applicants no longer see it; bookings already made stay valid.
+pub async fn turn_off(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    type_code: TypeCode,
+    now: DateTime<Utc>,
+) -> Result<ServiceView, ServiceError> {
+    store
+        .write(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Configure)?;
+            let appointment_type =
+                catalogue::find_by_code(conn, &type_code)?.ok_or(ServiceFailure::NotOffered)?;
+            let service = services::find(conn, office.id, appointment_type.id)?
+                .ok_or(ServiceFailure::NotOffered)?;
+            services::set_active(conn, service.id, false, now)?;
+            let before = ServiceView::from(&service);
+            let after = ServiceView {
+                active: false,
+                ..ServiceView::from(&service)
+            };
+            let audit = Audit { actor: &actor, now };
+            let action = Action::ServiceTurnOff;
+            audit.changed(conn, Some(office.id), action, &type_code, &before, &after)?;
+            Ok(after)
+        })
+        .await
+}

@@ -1,0 +1,328 @@
+//! Published slots: the staff view with their counters, blocking one, and what applicants can
+//! book.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    audit::Audit,
+    scope::{Need, staff_office, visible_office},
+};
+use crate::{
+    domain::{
+        FieldErrors, Parsed,
+        audit::Action,
+        catalogue::TypeCode,
+        days::{days_after, end_of_day, start_of_day, today},
+        ids::{CalendarId, OfficeId, SlotId},
+        office::{OfficeCode, parse_text},
+        staff::Actor,
+        time::{LocalTime, local},
+    },
+    error::{Answer, Error, Explain, Failure},
+    store::{
+        DbConnection, Store, services,
+        slots::{self, Slot},
+    },
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SlotFailure {
+    #[error("the office has no slot with this id")]
+    NoSuchSlot,
+    #[error("the office does not offer this service")]
+    ServiceNotOffered,
+}
+
+impl Explain for SlotFailure {
+    fn answer(self) -> Answer {
+        Answer::NotFound(match self {
+            SlotFailure::NoSuchSlot => "The office has no slot with this id.".into(),
+            SlotFailure::ServiceNotOffered => "The office does not offer this service.".into(),
+        })
+    }
+}
+
+impl Failure for SlotFailure {}
+
+pub type SlotError = Error<SlotFailure>;
+
+/// A slot with its counters, as staff see it.
+#[derive(Serialize, ToSchema)]
+pub struct StaffSlotView {
+    #[schema(value_type = i64)]
+    pub id: SlotId,
+    #[schema(value_type = i64)]
+    pub calendar_id: CalendarId,
+    /// The local day.
+    pub date: NaiveDate,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
+    /// Seats: the calendar's desks.
+    pub capacity: i32,
+    /// Seats kept for the desk and phone channel.
+    pub held_for_desk: i32,
+    pub booked_web: i32,
+    pub booked_desk: i32,
+    /// Seats applicants can still book online.
+    pub available_web: i32,
+    pub blocked: bool,
+    pub block_reason: Option<String>,
+}
+
+impl StaffSlotView {
+    fn new(slot: &Slot, zone: Tz) -> StaffSlotView {
+        StaffSlotView {
+            id: slot.id,
+            calendar_id: slot.calendar_id,
+            date: slot.local_date,
+            starts_at: local(slot.starts_at, zone),
+            ends_at: local(slot.ends_at, zone),
+            capacity: slot.capacity,
+            held_for_desk: slot.held_for_desk,
+            booked_web: slot.booked_web,
+            booked_desk: slot.booked_desk,
+            available_web: slot.web_available(),
+            blocked: slot.blocked,
+            block_reason: slot.block_reason.clone(),
+        }
+    }
+}
+
+/// Which of the office's slots staff want to see.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotsQuery {
+    /// First local day (default today)
+    pub from: Option<NaiveDate>,
+    /// Last local day (default a week on; at most 62 days)
+    pub to: Option<NaiveDate>,
+    /// Only slots of calendars serving this type
+    pub service: Option<String>,
+}
+
+/// `from`/`to` local days (defaults: `today` and `default_days` later), spanning fewer than
+/// `max_days` days.
+fn day_range(
+    errors: &mut FieldErrors,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    today: NaiveDate,
+    default_days: u64,
+    max_days: i64,
+) -> (NaiveDate, NaiveDate) {
+    let from = from.unwrap_or(today);
+    let to = to.unwrap_or_else(|| days_after(from, default_days));
+    if to < from {
+        errors.add("to", "must not be before from");
+    } else if (to - from).num_days() >= max_days {
+        errors.add("to", format!("must be within {max_days} days of from"));
+    }
+    (from, to)
+}
+
+/// How the office runs the service `code` names (active or not), if it offers it at all.
+fn office_service(
+    conn: &mut DbConnection,
+    office: OfficeId,
+    code: &str,
+) -> diesel::QueryResult<Option<services::Rules>> {
+    match TypeCode::parse(code) {
+        Ok(code) => services::rules(conn, office, &code),
+        Err(_) => Ok(None),
+    }
+}
+
+/// All of the office's slots in a range of local days, with their counters, for staff.
+pub async fn for_staff(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    query: Parsed<SlotsQuery>,
+    now: DateTime<Utc>,
+) -> Result<Vec<StaffSlotView>, SlotError> {
+    let (query, mut errors) = query.into_parts();
+    store
+        .read(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            let zone = office.details.timezone;
+            let today = today(zone, now);
+            let (from, to) = day_range(&mut errors, query.from, query.to, today, 6, 62);
+            let service_id = match &query.service {
+                Some(code) => match office_service(conn, office.id, code)? {
+                    Some(service) => Some(service.id),
+                    None => {
+                        errors.add("service", "the office does not offer this service");
+                        None
+                    }
+                },
+                None => None,
+            };
+            let (from, to) = errors.or_value((start_of_day(zone, from), end_of_day(zone, to)))?;
+            let found = slots::for_staff(conn, office.id, from, to, service_id)?;
+            Ok(found
+                .iter()
+                .map(|slot| StaffSlotView::new(slot, zone))
+                .collect())
+        })
+        .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    /// `true` takes the slot off sale (bookings in it stay); `false` puts it back.
+    pub blocked: bool,
+    /// Why, when blocking (shown to staff).
+    pub reason: Option<String>,
+}
+
+/// Taking a slot off sale, with the reason staff see, or putting it back.
+pub enum Blocking {
+    Block { reason: String },
+    Unblock,
+}
+
+impl BlockRequest {
+    pub fn parse(&self) -> Result<Blocking, FieldErrors> {
+        match (self.blocked, self.reason.as_deref()) {
+            (true, Some(reason)) => parse_text(reason, 200)
+                .map(|reason| Blocking::Block { reason })
+                .map_err(|reason| FieldErrors::single("reason", reason.message())),
+            (true, None) => Err(FieldErrors::single(
+                "reason",
+                "is required when blocking a slot",
+            )),
+            (false, _) => Ok(Blocking::Unblock),
+        }
+    }
+}
+
+/// Blocks or unblocks one slot. A blocked slot sells no more seats; its bookings stay valid.
+pub async fn block(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    id: SlotId,
+    blocking: Blocking,
+    now: DateTime<Utc>,
+) -> Result<StaffSlotView, SlotError> {
+    store
+        .write(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Configure)?;
+            let zone = office.details.timezone;
+            let before = slots::find(conn, office.id, id)?.ok_or(SlotFailure::NoSuchSlot)?;
+            let (blocked, reason, action) = match &blocking {
+                Blocking::Block { reason } => (true, Some(reason.as_str()), Action::SlotBlock),
+                Blocking::Unblock => (false, None, Action::SlotUnblock),
+            };
+            slots::set_blocked(conn, id, blocked, reason, now)?;
+            let after = slots::find(conn, office.id, id)?.ok_or(SlotFailure::NoSuchSlot)?;
+            let (before, after) = (
+                StaffSlotView::new(&before, zone),
+                StaffSlotView::new(&after, zone),
+            );
+            let audit = Audit { actor: &actor, now };
+            audit.changed(conn, Some(office.id), action, id, &before, &after)?;
+            Ok(after)
+        })
+        .await
+}
+
+/// What applicants ask to see.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AvailabilityQuery {
+    /// Appointment type
+    #[param(example = "document_delivery")]
+    pub service: String,
+    /// First local day (default today)
+    pub from: Option<NaiveDate>,
+    /// Last local day (default four weeks on; at most 92 days)
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AvailableSlot {
+    #[schema(value_type = i64)]
+    pub id: SlotId,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
+    /// Seats an applicant can book.
+    pub available: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AvailableDay {
+    pub date: NaiveDate,
+    pub slots: Vec<AvailableSlot>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Availability {
+    #[schema(example = "RM")]
+    pub office: String,
+    #[schema(example = "document_delivery")]
+    pub service: String,
+    #[schema(example = "Europe/Rome")]
+    pub timezone: String,
+    /// Only days with at least one seat.
+    pub days: Vec<AvailableDay>,
+}
+
+/// What applicants can book: the slots of one service with free seats, by local day. Slots
+/// inside the service's minimum notice or beyond its booking horizon are not offered.
+pub async fn availability(
+    store: &Store,
+    viewer: Option<Actor>,
+    code: OfficeCode,
+    query: Parsed<AvailabilityQuery>,
+    now: DateTime<Utc>,
+) -> Result<Availability, SlotError> {
+    let (query, mut errors) = query.into_parts();
+    store
+        .read(move |conn| {
+            let office = visible_office(conn, viewer.as_ref(), &code)?;
+            let zone = office.details.timezone;
+            let (from, to) = day_range(&mut errors, query.from, query.to, today(zone, now), 27, 92);
+            errors.or_value(())?;
+            let service = office_service(conn, office.id, &query.service)?
+                .filter(|service| service.active)
+                .ok_or(SlotFailure::ServiceNotOffered)?;
+            let settings = service.settings;
+            let earliest = now + Duration::hours(i64::from(settings.min_notice_hours));
+            let latest = now + Duration::days(i64::from(settings.horizon_days));
+            let start = start_of_day(zone, from).max(earliest);
+            let end = end_of_day(zone, to).min(latest);
+            let found = if start < end {
+                slots::web_bookable(conn, service.id, start, end)?
+            } else {
+                Vec::new()
+            };
+            let mut days: Vec<AvailableDay> = Vec::new();
+            for slot in found {
+                let available = AvailableSlot {
+                    id: slot.id,
+                    starts_at: local(slot.starts_at, zone),
+                    ends_at: local(slot.ends_at, zone),
+                    available: slot.available,
+                };
+                match days.last_mut() {
+                    Some(day) if day.date == slot.local_date => day.slots.push(available),
+                    _ => days.push(AvailableDay {
+                        date: slot.local_date,
+                        slots: vec![available],
+                    }),
+                }
+            }
+            Ok(Availability {
+                office: office.code.to_string(),
+                service: query.service.trim().to_owned(),
+                timezone: zone.name().to_owned(),
+                days,
+            })
+        })
+        .await
+}
