@@ -1,10 +1,13 @@
-//! sportello's API tests: each one starts the real server on a fresh database and talks HTTP
-//! to it. Tests that touch data run on SQLite and on PostgreSQL (see `helpers`).
+//! sportello's API tests: each story starts the real server on a fresh database and talks HTTP
+//! to it through one typed client. Stories that touch data run on SQLite and on PostgreSQL (see
+//! `harness`); `fixtures` holds what they start from.
 
 #[macro_use]
-mod helpers;
+mod harness;
+mod client;
+mod fixtures;
+mod smtp;
 
-mod agenda;
 mod auth;
 mod binary;
 mod bookings;
@@ -13,7 +16,7 @@ mod errors;
 mod mail;
 mod offices;
 mod openapi;
+mod opening;
 mod operations;
-mod smtp;
 mod staff;
 mod store;

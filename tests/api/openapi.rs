@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Backend, spawn_app};
+use crate::harness::{Backend, spawn_app};
 
 const COMMITTED: &str = include_str!("../../openapi/openapi.json");
 
@@ -12,7 +12,8 @@ fn the_committed_document_is_what_the_handlers_generate() {
     let generated = serde_json::to_string_pretty(&sportello::http::openapi()).unwrap() + "\n";
     assert!(
         generated == COMMITTED,
-        "openapi/openapi.json is out of date: run `cargo run -q -- openapi > openapi/openapi.json` and commit it"
+        "openapi/openapi.json is out of date: run \
+         `cargo run -q -- openapi > openapi/openapi.json` and commit it"
     );
 }
 
@@ -44,19 +45,20 @@ fn the_document_describes_the_public_contract() {
     assert!(doc["components"]["schemas"]["Problem"]["properties"]["code"].is_object());
 }
 
-on_both_databases! {
-    async fn the_service_serves_the_document_and_swagger_ui(backend: Backend) {
-        let app = spawn_app(backend).await;
-        let served: Value = app.get("/openapi.json", None).await.json().await.unwrap();
-        assert_eq!(served, serde_json::from_str::<Value>(COMMITTED).unwrap());
+on_both_databases!(the_service_serves_the_document_and_swagger_ui);
 
-        let redirect = app.get("/docs", None).await;
-        assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
-        assert_eq!(redirect.headers()["location"], "/docs/");
-        let page = app.get("/docs/", None).await;
-        assert_eq!(page.status(), StatusCode::OK);
-        assert!(page.text().await.unwrap().contains("swagger-ui"));
-        let initializer = app.get("/docs/swagger-initializer.js", None).await.text().await.unwrap();
-        assert!(initializer.contains("/openapi.json"), "{initializer}");
-    }
+async fn the_service_serves_the_document_and_swagger_ui(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let anyone = app.public();
+    let served = anyone.get("/openapi.json").await.json();
+    assert_eq!(served, serde_json::from_str::<Value>(COMMITTED).unwrap());
+
+    let redirect = anyone.get("/docs").await;
+    assert_eq!(redirect.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.header("location"), "/docs/");
+    let page = anyone.get("/docs/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("swagger-ui"));
+    let initializer = anyone.get("/docs/swagger-initializer.js").await.text();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
 }

@@ -13,7 +13,7 @@ use sportello::{
     store::{Store, StoreError, offices, schema},
 };
 
-use crate::helpers::{Backend, TestDatabase, selected};
+use crate::harness::{Backend, TestDatabase, selected};
 
 /// SQLite only: PostgreSQL has no database-wide write lock to wait for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

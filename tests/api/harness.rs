@@ -1,5 +1,5 @@
-//! The harness every API test shares: a real server on port 0 over a fresh database, a typed
-//! client, and the two databases each test body runs on.
+//! The harness every API test shares: a real server on port 0 over a fresh database, and the
+//! two databases each story runs on.
 //!
 //! - `SPORTELLO_TEST_DATABASES`: which backends to run, default `sqlite,postgres`.
 //! - `SPORTELLO_TEST_POSTGRES_URL`: a PostgreSQL server where tests may create and drop
@@ -11,42 +11,44 @@ use std::sync::Once;
 use actix_web::dev::ServerHandle;
 use chrono::Utc;
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use reqwest::{Response, StatusCode, header::HeaderMap};
 use secrecy::SecretString;
-use serde_json::{Value, json};
 use sportello::{
     auth::password,
     config::Settings,
-    domain::staff::{EmailAddress, NewPassword, OfficeCode, Role},
+    domain::{
+        office::OfficeCode,
+        staff::{EmailAddress, NewPassword, Role},
+    },
     startup::Application,
-    store::{self, Store, offices, staff},
+    store::{Store, StoreError, offices, staff},
 };
 
 pub use sportello::store::Backend;
 
+use crate::smtp::SmtpSink;
+
+/// The password of every account the harness creates.
 pub const PASSWORD: &str = "a long enough passphrase";
 
-/// Declares tests whose body runs once per database, as `name::sqlite` and `name::postgres`
-/// (so `cargo test sqlite` runs one half).
-#[macro_export]
+/// Runs each named story, an `async fn(Backend)` in the same module, once per database, as
+/// `name::sqlite` and `name::postgres` (so `cargo test sqlite` runs one half).
 macro_rules! on_both_databases {
-    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: $backend_type:ty) $body:block)*) => {
+    ($($name:ident),* $(,)?) => {
         $(
-            $(#[$meta])*
-            async fn $name($backend: $backend_type) $body
-
             mod $name {
+                use $crate::harness::{Backend, selected};
+
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    if $crate::helpers::selected($crate::helpers::Backend::Sqlite) {
-                        super::$name($crate::helpers::Backend::Sqlite).await
+                    if selected(Backend::Sqlite) {
+                        super::$name(Backend::Sqlite).await
                     }
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if $crate::helpers::selected($crate::helpers::Backend::Postgres) {
-                        super::$name($crate::helpers::Backend::Postgres).await
+                    if selected(Backend::Postgres) {
+                        super::$name(Backend::Postgres).await
                     }
                 }
             }
@@ -58,7 +60,10 @@ macro_rules! on_both_databases {
 pub fn selected(backend: Backend) -> bool {
     let wanted =
         std::env::var("SPORTELLO_TEST_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
-    let name = backend_name(backend);
+    let name = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
     let chosen = wanted
         .split(',')
         .any(|w| w.trim().eq_ignore_ascii_case(name));
@@ -66,13 +71,6 @@ pub fn selected(backend: Backend) -> bool {
         eprintln!("skipped on {name}: not in SPORTELLO_TEST_DATABASES={wanted}");
     }
     chosen
-}
-
-fn backend_name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    }
 }
 
 fn init_logging() {
@@ -215,6 +213,18 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     }
 }
 
+/// A server whose mail goes to `smtp` instead of files.
+pub async fn spawn_app_mailing_to(backend: Backend, smtp: &SmtpSink) -> TestApp {
+    spawn_app_with(backend, |s| send_mail_to(s, smtp)).await
+}
+
+/// Sends mail to `smtp` instead of files.
+pub fn send_mail_to(settings: &mut Settings, smtp: &SmtpSink) {
+    settings.mail.smtp_host = "127.0.0.1".into();
+    settings.mail.smtp_port = smtp.port;
+    settings.mail.smtp_security = sportello::config::SmtpSecurity::None;
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let server = self.server.clone();
@@ -223,13 +233,6 @@ impl Drop for TestApp {
             tokio::runtime::Handle::current().block_on(server.stop(false))
         });
     }
-}
-
-/// Sends mail to `smtp` instead of files.
-pub fn send_mail_to(settings: &mut Settings, smtp: &crate::smtp::SmtpSink) {
-    settings.mail.smtp_host = "127.0.0.1".into();
-    settings.mail.smtp_port = smtp.port;
-    settings.mail.smtp_security = sportello::config::SmtpSecurity::None;
 }
 
 impl TestApp {
@@ -246,52 +249,9 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    pub async fn get(&self, path: &str, token: Option<&Token>) -> Response {
-        let mut request = self.client.get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(&token.0);
-        }
-        request.send().await.expect("GET")
-    }
-
-    pub async fn post(&self, path: &str, body: &Value, token: Option<&Token>) -> Response {
-        let mut request = self.client.post(self.url(path)).json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(&token.0);
-        }
-        request.send().await.expect("POST")
-    }
-
-    pub async fn put(&self, path: &str, body: &Value, token: Option<&Token>) -> Response {
-        let mut request = self.client.put(self.url(path)).json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(&token.0);
-        }
-        request.send().await.expect("PUT")
-    }
-
-    pub async fn patch(&self, path: &str, body: &Value, token: Option<&Token>) -> Response {
-        let mut request = self.client.patch(self.url(path)).json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(&token.0);
-        }
-        request.send().await.expect("PATCH")
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": password}),
-            None,
-        )
-        .await
-    }
-
     /// Logs in and returns the token, failing the test if login does not succeed.
     pub async fn token_for(&self, email: &str, password: &str) -> Token {
-        let response = self.login(email, password).await;
-        assert_eq!(response.status(), StatusCode::OK, "login as {email}");
-        let body: Value = response.json().await.expect("token JSON");
+        let body = self.login(email, password).await.ok();
         Token(
             body["access_token"]
                 .as_str()
@@ -300,56 +260,15 @@ impl TestApp {
         )
     }
 
-    /// Creates an office through the API (as the national administration), in stage `draft`,
-    /// in Rome's time zone with Rome's patron day.
-    pub async fn create_office(&self, code: &str) -> Value {
-        let admin = self.admin_token().await;
-        let body = json!({
-            "code": code,
-            "name": format!("Sportello Unico per l'Immigrazione {code}"),
-            "address": "Via Ostiense 131/L",
-            "city": "Roma",
-            "province": code,
-            "latitude": 41.87,
-            "longitude": 12.48,
-            "email": format!("sui.{}@interno.it", code.to_lowercase()),
-            "languages": ["it", "en"],
-            "patron_day": "06-29",
-        });
-        let response = self.post("/api/v1/offices", &body, Some(&admin)).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "office {code} created"
-        );
-        response.json().await.expect("office JSON")
-    }
-
-    /// Moves an office to `stage` (as the national administration).
-    pub async fn set_stage(&self, code: &str, stage: &str) {
-        let admin = self.admin_token().await;
-        let response = self
-            .post(
-                &format!("/api/v1/offices/{code}/stage"),
-                &json!({"stage": stage}),
-                Some(&admin),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "office {code} to {stage}"
-        );
-    }
-
-    /// Creates an account straight in the store, as `sportello admin create` does, with
-    /// [`PASSWORD`].
+    /// Creates an account straight in the store, with [`PASSWORD`], as `sportello admin
+    /// create` does for administrators (no audit entry: nobody is signed in); returns its id.
     pub async fn create_staff(&self, email: &str, role: Role, office: Option<&str>) -> i64 {
         let email = EmailAddress::parse(email).expect("email");
         let office = office.map(|code| OfficeCode::parse(code).expect("office code"));
-        let hash = password::hash(&NewPassword::parse(PASSWORD).expect("password")).expect("hash");
+        let password = NewPassword::parse(PASSWORD).expect("password");
+        let hash = password::hash(&password).expect("hash");
         self.store
-            .write(move |conn| -> Result<i64, store::StoreError> {
+            .write(move |conn| -> Result<i64, StoreError> {
                 let office_id = match &office {
                     Some(code) => Some(offices::id_by_code(conn, code)?.expect("office exists")),
                     None => None,
@@ -378,24 +297,20 @@ impl TestApp {
             .clone()
     }
 
-    pub async fn login_as_admin(&self) -> Token {
-        self.admin_token().await
-    }
-
     /// Logs in as the manager of `office` (creating the office when needed).
-    pub async fn login_as_manager(&self, office: &str) -> Token {
-        self.ensure_office(office).await;
-        let email = format!("manager.{}@prefettura.it", office.to_lowercase());
-        self.create_staff(&email, Role::Manager, Some(office)).await;
-        self.token_for(&email, PASSWORD).await
+    pub async fn manager(&self, office: &str) -> Token {
+        self.staff_of(office, Role::Manager, "manager").await
     }
 
     /// Logs in as an operator of `office` (creating the office when needed).
-    pub async fn login_as_operator(&self, office: &str) -> Token {
+    pub async fn operator(&self, office: &str) -> Token {
+        self.staff_of(office, Role::Operator, "operator").await
+    }
+
+    async fn staff_of(&self, office: &str, role: Role, title: &str) -> Token {
         self.ensure_office(office).await;
-        let email = format!("operator.{}@prefettura.it", office.to_lowercase());
-        self.create_staff(&email, Role::Operator, Some(office))
-            .await;
+        let email = format!("{title}.{}@prefettura.it", office.to_lowercase());
+        self.create_staff(&email, role, Some(office)).await;
         self.token_for(&email, PASSWORD).await
     }
 
@@ -403,63 +318,13 @@ impl TestApp {
         let code = OfficeCode::parse(office).expect("office code");
         let exists = self
             .store
-            .read(move |conn| -> Result<bool, store::StoreError> {
+            .read(move |conn| -> Result<bool, StoreError> {
                 Ok(offices::id_by_code(conn, &code)?.is_some())
             })
             .await
             .expect("office lookup");
         if !exists {
-            self.create_office(office).await;
+            crate::fixtures::create_office(self, office).await;
         }
     }
-}
-
-/// Checks that `response` is a problem document with this status and code, and returns it.
-pub async fn assert_problem(
-    response: Response,
-    status: StatusCode,
-    code: &str,
-) -> (HeaderMap, Value) {
-    assert_eq!(response.status(), status, "status of {}", response.url());
-    let headers = response.headers().clone();
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = response.json().await.expect("problem JSON");
-    assert_eq!(
-        content_type, "application/problem+json",
-        "content type of {body}"
-    );
-    assert_eq!(body["code"], code, "code in {body}");
-    assert_eq!(body["status"], status.as_u16(), "status in {body}");
-    assert!(
-        body["title"].is_string() && body["detail"].is_string(),
-        "title and detail in {body}"
-    );
-    assert_eq!(
-        body["type"],
-        format!("urn:sportello:problem:{code}"),
-        "type in {body}"
-    );
-    (headers, body)
-}
-
-/// The field errors of a `validation_failed` problem, as (field, message) pairs.
-pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    (
-                        e["field"].as_str().unwrap_or_default().to_owned(),
-                        e["message"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
