@@ -3,8 +3,47 @@
 
 use chrono::{DateTime, Days, LocalResult, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use serde::Deserialize;
 
-use super::hours::TimeOfDay;
+use super::{hours::TimeOfDay, validation::Invalid};
+
+/// A calendar day a client sent (`YYYY-MM-DD`), within the years this service keeps: far enough
+/// for any visit or record, near enough that day arithmetic cannot overflow and every database
+/// can store it (PostgreSQL's dates and timestamps begin in 4713 BC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "NaiveDate")]
+pub struct Day(NaiveDate);
+
+impl Day {
+    pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
+    pub fn get(self) -> NaiveDate {
+        self.0
+    }
+}
+
+impl TryFrom<NaiveDate> for Day {
+    type Error = Invalid;
+
+    fn try_from(date: NaiveDate) -> Result<Day, Invalid> {
+        use chrono::Datelike;
+        if Day::YEARS.contains(&date.year()) {
+            Ok(Day(date))
+        } else {
+            Err(Invalid::new(format!(
+                "must be a date from {}-01-01 to {}-12-31",
+                Day::YEARS.start(),
+                Day::YEARS.end()
+            )))
+        }
+    }
+}
+
+impl From<Day> for NaiveDate {
+    fn from(day: Day) -> NaiveDate {
+        day.0
+    }
+}
 
 /// The instant of a wall-clock time, or `None` when the clocks skip it.
 pub fn instant(zone: Tz, date: NaiveDate, time: TimeOfDay) -> Option<DateTime<Utc>> {
@@ -67,6 +106,18 @@ mod tests {
         assert_eq!(days_before(NaiveDate::MIN, 30), NaiveDate::MIN);
         assert_eq!(end_of_day(Rome, NaiveDate::MAX), DateTime::<Utc>::MAX_UTC);
         assert_eq!(days_after(date(2027, 12, 31), 1), date(2028, 1, 1));
+    }
+
+    #[test]
+    fn days_from_clients_stay_within_the_years_the_service_keeps() {
+        assert!(Day::try_from(date(2027, 9, 13)).is_ok());
+        assert!(Day::try_from(date(9999, 12, 31)).is_ok());
+        let far = Day::try_from(NaiveDate::MAX).unwrap_err();
+        assert_eq!(
+            far.message(),
+            "must be a date from 1900-01-01 to 9999-12-31"
+        );
+        assert!(Day::try_from(NaiveDate::MIN).is_err());
     }
 
     #[test]

@@ -98,8 +98,13 @@ fn deserialize<T: DeserializeOwned>(pairs: &[(&str, &str)]) -> Result<T, serde::
     serde_urlencoded::from_str(&encoded)
 }
 
-/// Why a value could not be read, in the words of the type the document gives it.
+/// Why a value could not be read: the domain's own words when they are there ("must be a date
+/// from …"), else in the words of the type the document gives it.
 fn reason(param: Option<&Parameter>, error: &serde::de::value::Error) -> String {
+    let message = error.to_string();
+    if message.starts_with("must ") {
+        return message;
+    }
     let schema = param
         .and_then(|param| serde_json::to_value(&param.schema).ok())
         .unwrap_or_default();
@@ -113,7 +118,7 @@ fn reason(param: Option<&Parameter>, error: &serde::de::value::Error) -> String 
     } else if has_type("integer") {
         "must be a whole number".into()
     } else {
-        error.to_string()
+        message
     }
 }
 

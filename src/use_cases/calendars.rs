@@ -15,6 +15,7 @@ use crate::{
         FieldErrors,
         audit::Action,
         calendar::{CalendarFields, shared_duration},
+        days::Day,
         hours::{IntervalInput, WeeklyHours},
         ids::{CalendarId, OfficeId, ServiceId},
         office::{OfficeCode, parse_text},
@@ -101,8 +102,10 @@ pub struct CreateCalendarRequest {
     pub desks: i32,
     #[schema(example = json!(["document_delivery"]))]
     pub service_codes: Vec<String>,
-    pub valid_from: Option<NaiveDate>,
-    pub valid_until: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub valid_from: Option<Day>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub valid_until: Option<Day>,
 }
 
 /// Fields to change; absent ones stay, `null` clears a validity bound.
@@ -114,10 +117,10 @@ pub struct UpdateCalendarRequest {
     pub service_codes: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<NaiveDate>)]
-    pub valid_from: Option<Option<NaiveDate>>,
+    pub valid_from: Option<Option<Day>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<NaiveDate>)]
-    pub valid_until: Option<Option<NaiveDate>>,
+    pub valid_until: Option<Option<Day>>,
 }
 
 /// A calendar's fields and services, checked against the office's services: each must be on,
@@ -205,8 +208,8 @@ pub async fn create(
             let fields = CalendarFields {
                 name,
                 desks: request.desks,
-                valid_from: request.valid_from,
-                valid_until: request.valid_until,
+                valid_from: request.valid_from.map(Day::get),
+                valid_until: request.valid_until.map(Day::get),
             };
             let (fields, service_ids) = check(errors, fields, &request.service_codes, &offered)?;
             let id = calendars::insert(conn, office.id, &fields, &service_ids, now)?;
@@ -244,8 +247,14 @@ pub async fn update(
             let fields = CalendarFields {
                 name,
                 desks: request.desks.unwrap_or(current.fields.desks),
-                valid_from: request.valid_from.unwrap_or(current.fields.valid_from),
-                valid_until: request.valid_until.unwrap_or(current.fields.valid_until),
+                valid_from: match request.valid_from {
+                    Some(day) => day.map(Day::get),
+                    None => current.fields.valid_from,
+                },
+                valid_until: match request.valid_until {
+                    Some(day) => day.map(Day::get),
+                    None => current.fields.valid_until,
+                },
             };
             let codes = request
                 .service_codes

@@ -14,7 +14,7 @@ use crate::{
     domain::{
         FieldErrors, Parsed,
         audit::Action,
-        days::{days_after, today},
+        days::{Day, days_after, today},
         holidays::national_holidays,
         hours::TimeOfDay,
         ids::ClosureId,
@@ -104,8 +104,10 @@ impl ClosureView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClosureRequest {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    #[schema(value_type = NaiveDate)]
+    pub from: Day,
+    #[schema(value_type = NaiveDate)]
+    pub to: Day,
     #[schema(example = "Staff training")]
     pub reason: String,
     /// With `end_time`: closed only between these local times each day.
@@ -133,9 +135,10 @@ pub struct NewClosure {
 impl ClosureRequest {
     pub fn parse(&self) -> Result<NewClosure, FieldErrors> {
         let mut errors = FieldErrors::new();
-        if self.to < self.from {
+        let (from, to) = (self.from.get(), self.to.get());
+        if to < from {
             errors.add("to", "must not be before from");
-        } else if (self.to - self.from).num_days() > 366 {
+        } else if (to - from).num_days() > 366 {
             errors.add("to", "must be within a year of from");
         }
         let reason = errors.check("reason", parse_text(&self.reason, 200));
@@ -165,8 +168,8 @@ impl ClosureRequest {
         match (reason, window) {
             (Some(reason), Some(window)) if errors.is_empty() => Ok(NewClosure {
                 rule: ClosureRule {
-                    starts_on: self.from,
-                    ends_on: self.to,
+                    starts_on: from,
+                    ends_on: to,
                     window,
                 },
                 reason,
@@ -214,9 +217,11 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ClosuresQuery {
     /// First day (default today)
-    pub from: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub from: Option<Day>,
     /// Last day (default a year on; at most two years)
-    pub to: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub to: Option<Day>,
 }
 
 /// Every closure in a range of days: national holidays, the patron saint's day and the
@@ -234,8 +239,8 @@ pub async fn list(
             let office = staff_office(conn, &actor, &code, Need::Read)?;
             let from = query
                 .from
-                .unwrap_or_else(|| today(office.details.timezone, now));
-            let to = query.to.unwrap_or_else(|| days_after(from, 365));
+                .map_or_else(|| today(office.details.timezone, now), Day::get);
+            let to = query.to.map_or_else(|| days_after(from, 365), Day::get);
             if to < from || (to - from).num_days() > 731 {
                 errors.add("to", "must be from `from` to two years after it");
             }

@@ -13,7 +13,7 @@ use crate::{
     domain::{
         Named, Parsed,
         audit::Action,
-        days::{days_before, end_of_day, start_of_day, today},
+        days::{Day, days_before, end_of_day, start_of_day, today},
         ids::OutboxId,
         mail::{DeliveryStatus, MessageKind},
         office::OfficeCode,
@@ -145,9 +145,11 @@ pub async fn retry(
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// First day (default 30 days ago)
-    pub from: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub from: Option<Day>,
     /// Last day (default today)
-    pub to: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub to: Option<Day>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -176,8 +178,8 @@ pub async fn stats(
         .read(move |conn| {
             let office = staff_office(conn, &actor, &code, Need::Read)?;
             let zone = office.details.timezone;
-            let to = query.to.unwrap_or_else(|| today(zone, now));
-            let from = query.from.unwrap_or_else(|| days_before(to, 30));
+            let to = query.to.map_or_else(|| today(zone, now), Day::get);
+            let from = query.from.map_or_else(|| days_before(to, 30), Day::get);
             if to < from {
                 errors.add("to", "must not be before from");
             }

@@ -16,7 +16,7 @@ use crate::{
         FieldErrors,
         audit::Action,
         calendar::{DurationsDiffer, shared_duration},
-        days::{days_after, today},
+        days::{Day, days_after, today},
         ids::SlotId,
         office::OfficeCode,
         slots::{
@@ -167,9 +167,11 @@ pub fn conflict_views(conflicts: &[Conflict], zone: Tz) -> Vec<ConflictView> {
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
     /// First local day to publish (today or later).
-    pub from: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub from: Option<Day>,
     /// Last local day to publish.
-    pub to: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub to: Option<Day>,
     /// Instead of `from`/`to`: a rolling horizon of this many days from today.
     #[schema(example = 60)]
     pub days: Option<i32>,
@@ -204,7 +206,7 @@ impl PublishRequest {
                     None
                 }
             },
-            (None, Some(from), Some(to)) => Some((from, to)),
+            (None, Some(from), Some(to)) => Some((from.get(), to.get())),
             (Some(_), _, _) => {
                 errors.add("days", "give either days or from and to, not both");
                 None

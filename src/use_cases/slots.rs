@@ -15,7 +15,7 @@ use crate::{
         FieldErrors, Parsed,
         audit::Action,
         catalogue::TypeCode,
-        days::{days_after, end_of_day, start_of_day, today},
+        days::{Day, days_after, end_of_day, start_of_day, today},
         ids::{CalendarId, OfficeId, SlotId},
         office::{OfficeCode, parse_text},
         staff::Actor,
@@ -96,9 +96,11 @@ impl StaffSlotView {
 #[into_params(parameter_in = Query)]
 pub struct SlotsQuery {
     /// First local day (default today)
-    pub from: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub from: Option<Day>,
     /// Last local day (default a week on; at most 62 days)
-    pub to: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub to: Option<Day>,
     /// Only slots of calendars serving this type
     pub service: Option<String>,
 }
@@ -107,14 +109,14 @@ pub struct SlotsQuery {
 /// `max_days` days.
 fn day_range(
     errors: &mut FieldErrors,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    from: Option<Day>,
+    to: Option<Day>,
     today: NaiveDate,
     default_days: u64,
     max_days: i64,
 ) -> (NaiveDate, NaiveDate) {
-    let from = from.unwrap_or(today);
-    let to = to.unwrap_or_else(|| days_after(from, default_days));
+    let from = from.map_or(today, Day::get);
+    let to = to.map_or_else(|| days_after(from, default_days), Day::get);
     if to < from {
         errors.add("to", "must not be before from");
     } else if (to - from).num_days() >= max_days {
@@ -239,9 +241,11 @@ pub struct AvailabilityQuery {
     #[param(example = "document_delivery")]
     pub service: String,
     /// First local day (default today)
-    pub from: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub from: Option<Day>,
     /// Last local day (default four weeks on; at most 92 days)
-    pub to: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub to: Option<Day>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -8,6 +8,7 @@ use sportello::store::StoreError;
 
 use crate::{
     client::{Api, field_errors},
+    fixtures::open_rome,
     harness::{Backend, spawn_app, spawn_app_with},
 };
 
@@ -17,6 +18,7 @@ on_both_databases!(
     oversized_bodies_are_refused_with_413,
     an_unexpected_failure_is_a_bare_500_with_a_request_id,
     every_response_carries_a_request_id_and_a_proxy_id_is_kept,
+    dates_beyond_the_years_the_service_keeps_are_refused_not_a_500,
 );
 
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow(backend: Backend) {
@@ -154,4 +156,48 @@ async fn every_response_carries_a_request_id_and_a_proxy_id_is_kept(backend: Bac
     assert_eq!(from_proxy.header("x-request-id"), "lb-7f3a-01");
     let hostile = with_id("/health", "a b <script>").await;
     assert_ne!(hostile.header("x-request-id"), "a b <script>");
+}
+
+async fn dates_beyond_the_years_the_service_keeps_are_refused_not_a_500(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = open_rome(&app).await;
+    let office = app.by(&rome.manager);
+    // chrono reads years up to ±262,142: a day after the last overflowed (a panic, so a 500),
+    // and PostgreSQL cannot store a date before 4713 BC (another 500).
+    let far = json!({"from": "-262143-01-01", "to": "-262143-01-02", "reason": "x"});
+    let far_calendar = json!({
+        "name": "Far", "desks": 1, "service_codes": ["document_delivery"],
+        "valid_until": "+262142-12-31",
+    });
+    let cases = [
+        (office.closures("RM", "from=%2B262142-12-31").await, "from"),
+        (office.mail_stats("RM", "to=-262143-01-01").await, "to"),
+        (office.agenda("RM", "date=-262143-01-01").await, "date"),
+        (office.slots("RM", "from=%2B262142-12-31").await, "from"),
+        (office.close("RM", &far).await, "from"),
+        (
+            office.create_calendar("RM", &far_calendar).await,
+            "valid_until",
+        ),
+        (
+            app.public()
+                .availability("RM", "service=document_delivery&from=%2B262142-12-31")
+                .await,
+            "from",
+        ),
+    ];
+    for (reply, field) in cases {
+        let problem = reply.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(
+            field_errors(&problem),
+            [(
+                field.to_owned(),
+                "must be a date from 1900-01-01 to 9999-12-31".to_owned()
+            )],
+            "{}",
+            reply.url
+        );
+    }
+    // The last year the service keeps is fine, though a year's default range runs past it.
+    office.closures("RM", "from=9999-12-01").await.ok();
 }

@@ -1,7 +1,7 @@
 //! The desk runs the day: the agenda, finding a booking, checking people in, marking them
 //! attended or absent, and cancelling with a reason. Every change is audited.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -13,7 +13,7 @@ use crate::{
     domain::{
         FieldErrors, Parsed,
         booking::{CaseNumber, DeskAction, Reference, Refusal},
-        days::{end_of_day, start_of_day, today},
+        days::{Day, end_of_day, start_of_day, today},
         ids::CalendarId,
         office::{OfficeCode, parse_text},
         staff::Actor,
@@ -30,7 +30,8 @@ use crate::{
 #[into_params(parameter_in = Query)]
 pub struct AgendaQuery {
     /// The local day (default today)
-    pub date: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub date: Option<Day>,
     /// Only this calendar
     #[param(value_type = Option<i64>)]
     pub calendar: Option<CalendarId>,
@@ -51,7 +52,7 @@ pub async fn agenda(
         .read(move |conn| {
             let office = staff_office(conn, &actor, &code, Need::Read)?;
             let zone = office.details.timezone;
-            let date = query.date.unwrap_or_else(|| today(zone, now));
+            let date = query.date.map_or_else(|| today(zone, now), Day::get);
             let services = services::list(conn, office.id)?;
             let service = match &query.service {
                 Some(code) => {
