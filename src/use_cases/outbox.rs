@@ -128,9 +128,9 @@ pub async fn retry(
             if !outbox::retry(conn, office.id, id, now)? {
                 return Err(OutboxFailure::NoFailedMessage.into());
             }
-            let entry = outbox::list(conn, office.id, None, None, 1000)?
+            let entry = outbox::list(conn, office.id, None, Some(id), 1)?
                 .into_iter()
-                .find(|entry| entry.id == id)
+                .next()
                 .map(OutboxEntry::from)
                 .ok_or(OutboxFailure::NoFailedMessage)?;
             let audit = Audit { actor: &actor, now };

@@ -36,6 +36,7 @@ on_both_databases!(
     the_calendar_event_keeps_the_local_time_across_the_clock_change,
     nothing_is_sent_for_a_change_that_rolled_back,
     a_refusing_mail_server_gets_the_message_once_it_accepts,
+    a_failed_message_is_retried_however_much_mail_came_after_it,
     two_workers_on_one_database_never_send_a_message_twice,
     a_message_claimed_by_a_worker_that_died_goes_out_once_its_claim_lapses,
     one_reminder_per_visit_and_none_for_what_changed,
@@ -396,6 +397,46 @@ async fn a_refusing_mail_server_gets_the_message_once_it_accepts(backend: Backen
         .outbox("RM", "")
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn a_failed_message_is_retried_however_much_mail_came_after_it(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = spawn_app_with(backend, |s| {
+        send_mail_to(s, &smtp);
+        s.mail.max_attempts = 1;
+    })
+    .await;
+    let rome = open_rome(&app).await;
+    smtp.refuse_next(1);
+    book_as(&app, &rome.slots[0], 1, "it").await;
+    assert_eq!(app.deliver_mail().await.failed, 1);
+    // A busy office: a thousand messages queued since that one failed.
+    app.store
+        .write(|conn| -> Result<(), StoreError> {
+            let booking = bookings::table.select(bookings::id).first::<i64>(conn)?;
+            let booking = sportello::store::bookings::find(conn, BookingId::new(booking))?;
+            let booking = booking.expect("the booking");
+            for _ in 0..1000 {
+                let about = outbox::About {
+                    office_id: booking.office_id,
+                    booking_id: booking.id,
+                    reference: booking.reference.as_str(),
+                    email: booking.email.as_deref(),
+                    sequence: booking.sequence,
+                };
+                outbox::enqueue(conn, about, MessageKind::Confirmed, Utc::now())?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let office = app.by(&rome.manager);
+    let failed = office.outbox("RM", "status=failed").await.json();
+    let retried = office.retry_mail("RM", &failed[0]["id"]).await.ok();
+    assert_eq!(
+        (&retried["id"], retried["status"].as_str()),
+        (&failed[0]["id"], Some("pending"))
+    );
 }
 
 async fn two_workers_on_one_database_never_send_a_message_twice(backend: Backend) {
