@@ -256,10 +256,15 @@ pub async fn update(
                     None => current.fields.valid_until,
                 },
             };
-            let codes = request
-                .service_codes
-                .unwrap_or_else(|| before.service_codes.clone());
-            let (fields, service_ids) = check(errors, fields, &codes, &offered)?;
+            // Services not named stay as they are, turned off or not: changing the desks must
+            // not need the services sent again.
+            let (fields, service_ids) = match &request.service_codes {
+                Some(codes) => check(errors, fields, codes, &offered)?,
+                None => {
+                    fields.check(&mut errors);
+                    errors.or_value((fields, current.service_ids.clone()))?
+                }
+            };
             calendars::update(conn, id, &fields, &service_ids, now)?;
             let after = read_back(conn, office.id, id)?;
             let audit = Audit { actor: &actor, now };

@@ -24,6 +24,7 @@ on_both_databases!(
     a_blocked_slot_sells_no_seats_until_unblocked,
     the_desk_share_notice_and_horizon_shape_what_the_web_sees,
     bad_configuration_is_refused_field_by_field,
+    a_calendar_stays_editable_after_one_of_its_services_is_turned_off,
 );
 
 async fn an_office_is_configured_end_to_end_and_applicants_see_its_slots(backend: Backend) {
@@ -452,4 +453,33 @@ async fn bad_configuration_is_refused_field_by_field(backend: Backend) {
     assert_eq!(field_errors(&problem)[0].0, "colour");
     let availability = office.availability("RM", "from=tomorrow").await;
     assert_eq!(availability.invalid_fields(), ["from", "service"]);
+}
+
+async fn a_calendar_stays_editable_after_one_of_its_services_is_turned_off(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = configure_rome(&app).await;
+    let office = app.by(&rome.manager);
+    // Information, as long as document delivery, served by the same desks.
+    let thirty_minutes = json!({"duration_minutes": 30});
+    office
+        .put_service("RM", "information", &thirty_minutes)
+        .await
+        .created();
+    let both = json!({"service_codes": ["document_delivery", "information"]});
+    office
+        .update_calendar("RM", rome.calendar, &both)
+        .await
+        .ok();
+
+    // The office stops giving information; its desks carry on with the rest.
+    office.turn_off_service("RM", "information").await.ok();
+    let four_desks = json!({"desks": 4});
+    let calendar = office
+        .update_calendar("RM", rome.calendar, &four_desks)
+        .await
+        .ok();
+    assert_eq!(calendar["desks"], 4);
+    // Naming a turned-off service is still refused.
+    let refused = office.update_calendar("RM", rome.calendar, &both).await;
+    assert_eq!(refused.invalid_fields(), ["service_codes[1]"]);
 }
