@@ -1,4 +1,11 @@
-//! What the audit log records: every change staff make, named `entity.verb`.
+//! What the audit log records: every change staff make, named `entity.verb`, with the state
+//! before and after.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::ids::AuditEntryId;
 
 /// A kind of change, as the audit log names it (`calendar.create`, `office.stage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +69,27 @@ impl Action {
         let name = self.as_str();
         name.split_once('.').map_or(name, |(entity, _)| entity)
     }
+}
+
+// An entry of the audit log, as staff read it (the schema keeps the name clients know).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEntryView)]
+pub struct AuditEntry {
+    #[schema(value_type = i64)]
+    pub id: AuditEntryId,
+    pub office_code: Option<String>,
+    /// Who made the change.
+    pub actor_email: Option<String>,
+    /// `entity.verb`, e.g. `calendar.create` or `office.stage`.
+    #[schema(example = "office.stage")]
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    /// The state before the change, when there was one.
+    pub before: Option<serde_json::Value>,
+    /// The state after the change.
+    pub after: Option<serde_json::Value>,
+    pub at: DateTime<Utc>,
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::validation::Named;
+use super::{ids::OutboxId, validation::Named};
 
 /// Every change an applicant is told about by mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
@@ -78,6 +79,24 @@ impl Named for DeliveryStatus {
             DeliveryStatus::Suppressed => "suppressed",
         }
     }
+}
+
+// An outbox message as staff see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutboxEntry {
+    #[schema(value_type = i64)]
+    pub id: OutboxId,
+    /// The booking the message is about.
+    pub reference: String,
+    pub kind: MessageKind,
+    pub recipient: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    /// Why the last attempt failed (or why the message was suppressed).
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// How long to wait before attempt `attempts + 1`: doubling from `base`, capped at `max`, then

@@ -40,28 +40,22 @@ mod tests {
             booked_desk: desk,
             cooling,
         };
-        assert_eq!(seats(1, 0, 0, 0).web_available(), 2);
-        assert_eq!(
-            seats(1, 0, 1, 0).web_available(),
-            2,
-            "the desk used its own seat"
-        );
-        assert_eq!(
-            seats(1, 0, 2, 0).web_available(),
-            1,
-            "the desk used one of the web's"
-        );
-        assert_eq!(
-            seats(1, 2, 0, 0).web_available(),
-            0,
-            "the held seat is not for the web"
-        );
-        assert_eq!(seats(0, 3, 0, 0).web_available(), 0);
-        assert_eq!(
-            seats(0, 1, 0, 1).web_available(),
-            1,
-            "a freed seat cools down first"
-        );
+        // (held for the desk, booked web, booked desk, cooling) → seats for the web, and why.
+        let cases = [
+            ((1, 0, 0, 0), 2, "one of three held for the desk"),
+            ((1, 0, 1, 0), 2, "the desk used its own seat"),
+            ((1, 0, 2, 0), 1, "the desk used one of the web's"),
+            ((1, 2, 0, 0), 0, "the held seat is not for the web"),
+            ((0, 3, 0, 0), 0, "all taken"),
+            ((0, 1, 0, 1), 1, "a freed seat cools down first"),
+        ];
+        for ((held, web, desk, cooling), available, why) in cases {
+            assert_eq!(
+                seats(held, web, desk, cooling).web_available(),
+                available,
+                "{why}"
+            );
+        }
         assert_eq!(
             seats(0, 1, 0, 1).desk_available(),
             2,

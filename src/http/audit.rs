@@ -9,8 +9,9 @@ use super::{
     problem::{ApiError, Problem},
 };
 use crate::{
+    domain::audit::AuditEntry,
     domain::{Parsed, office::OfficeCode},
-    use_cases::audit_log::{self, AuditEntryView, AuditPage},
+    use_cases::audit_log::{self, AuditPage},
 };
 
 /// The office's configuration changes, newest first. Managers and admins.
@@ -22,7 +23,7 @@ use crate::{
         AuditPage,
     ),
     responses(
-        (status = 200, description = "Entries, newest first", body = Vec<AuditEntryView>),
+        (status = 200, description = "Entries, newest first", body = Vec<AuditEntry>),
         (status = 403, description = "Operators cannot read the audit log", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such office among those the caller may see", body = Problem, content_type = "application/problem+json"),
     )
@@ -33,7 +34,7 @@ pub async fn office_log(
     staff: Staff,
     code: web::Path<OfficeCode>,
     page: Parsed<AuditPage>,
-) -> Result<web::Json<Vec<AuditEntryView>>, ApiError> {
+) -> Result<web::Json<Vec<AuditEntry>>, ApiError> {
     let code = code.into_inner();
     let entries = audit_log::of_office(&state.store, staff.actor, code, page).await?;
     Ok(web::Json(entries))
@@ -47,7 +48,7 @@ pub async fn office_log(
         AuditPage,
     ),
     responses(
-        (status = 200, description = "Entries, newest first", body = Vec<AuditEntryView>),
+        (status = 200, description = "Entries, newest first", body = Vec<AuditEntry>),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -56,7 +57,7 @@ pub async fn national_log(
     state: web::Data<AppState>,
     staff: Staff,
     page: Parsed<AuditPage>,
-) -> Result<web::Json<Vec<AuditEntryView>>, ApiError> {
+) -> Result<web::Json<Vec<AuditEntry>>, ApiError> {
     Ok(web::Json(
         audit_log::national(&state.store, staff.actor, page).await?,
     ))

@@ -10,8 +10,8 @@ use super::{
     problem::{ApiError, Problem},
 };
 use crate::{
-    domain::{Parsed, ids::OutboxId, office::OfficeCode},
-    use_cases::outbox::{self, MailStats, OutboxEntry, OutboxQuery, StatsQuery},
+    domain::{Parsed, ids::OutboxId, mail::OutboxEntry, office::OfficeCode},
+    use_cases::outbox::{self, MailStats, OutboxQuery, StatsQuery},
 };
 
 /// The office's messages, newest first; `?status=failed` lists those given up on, for staff to

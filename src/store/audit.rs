@@ -10,7 +10,7 @@ use super::{
     schema::{audit_log, offices, staff},
 };
 use crate::domain::{
-    audit::Action,
+    audit::{Action, AuditEntry},
     ids::{AuditEntryId, OfficeId, StaffId},
 };
 
@@ -41,19 +41,6 @@ pub fn record(conn: &mut DbConnection, change: Change, now: DateTime<Utc>) -> Qu
     Ok(())
 }
 
-/// A stored entry, with the office's code and the actor's email.
-pub struct Entry {
-    pub id: AuditEntryId,
-    pub office_code: Option<String>,
-    pub actor_email: Option<String>,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    pub at: DateTime<Utc>,
-}
-
 /// Which entries to read: one office's, or (for national admins) everyone's.
 pub enum Scope {
     Office(OfficeId),
@@ -78,7 +65,7 @@ pub fn list(
     scope: Scope,
     before_id: Option<AuditEntryId>,
     limit: i64,
-) -> QueryResult<Vec<Entry>> {
+) -> QueryResult<Vec<AuditEntry>> {
     let mut query = audit_log::table
         .left_join(offices::table)
         .left_join(staff::table.on(staff::id.nullable().eq(audit_log::actor_id)))
@@ -107,16 +94,18 @@ pub fn list(
         .load::<EntryRow>(conn)?
         .into_iter()
         .map(
-            |(id, office_code, actor_email, action, entity, entity_id, before, after, at)| Entry {
-                id,
-                office_code,
-                actor_email,
-                action,
-                entity,
-                entity_id,
-                before: parse(before),
-                after: parse(after),
-                at: at.and_utc(),
+            |(id, office_code, actor_email, action, entity, entity_id, before, after, at)| {
+                AuditEntry {
+                    id,
+                    office_code,
+                    actor_email,
+                    action,
+                    entity,
+                    entity_id,
+                    before: parse(before),
+                    after: parse(after),
+                    at: at.and_utc(),
+                }
             },
         )
         .collect())

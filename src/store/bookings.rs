@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{
     DbConnection, corrupt, db_time, named,
     schema::{booking_events, bookings, idempotency_keys, slots},
-    slots::{Slot, SlotRow},
+    slots::Slot,
 };
 use crate::domain::{
     Named,
@@ -376,7 +376,7 @@ pub fn agenda(
         .filter(slots::starts_at.lt(db_time(to)))
         .filter(bookings::status.ne(Status::Cancelled.as_str()))
         .order((slots::starts_at, slots::calendar_id, bookings::reference))
-        .select((BookingRow::as_select(), SlotRow::as_select()))
+        .select((BookingRow::as_select(), Slot::as_select()))
         .into_boxed();
     if let Some(calendar_id) = calendar_id {
         query = query.filter(slots::calendar_id.eq(calendar_id));
@@ -385,9 +385,9 @@ pub fn agenda(
         query = query.filter(bookings::office_service_id.eq(service_id));
     }
     query
-        .load::<(BookingRow, SlotRow)>(conn)?
+        .load::<(BookingRow, Slot)>(conn)?
         .into_iter()
-        .map(|(row, slot)| Ok((row.into_booking()?, Slot::from(slot))))
+        .map(|(row, slot)| Ok((row.into_booking()?, slot)))
         .collect()
 }
 

@@ -248,6 +248,17 @@ pub fn db_time(instant: DateTime<Utc>) -> NaiveDateTime {
     instant.trunc_subsecs(6).naive_utc()
 }
 
+/// An instant as stored (UTC in a `Timestamp` column, see [`db_time`]), for reading it back as
+/// a `DateTime<Utc>` with `#[diesel(deserialize_as = StoredTime)]`.
+#[derive(Debug, diesel_derive_newtype::DieselNewType)]
+pub struct StoredTime(NaiveDateTime);
+
+impl From<StoredTime> for DateTime<Utc> {
+    fn from(stored: StoredTime) -> DateTime<Utc> {
+        stored.0.and_utc()
+    }
+}
+
 /// A stored value the program cannot read back: a bug, or a database edited by hand.
 pub(crate) fn corrupt(what: String) -> diesel::result::Error {
     diesel::result::Error::DeserializationError(format!("unreadable stored {what}").into())

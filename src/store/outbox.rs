@@ -13,7 +13,7 @@ use crate::domain::{
     Named,
     booking::Status,
     ids::{BookingId, OfficeId, OutboxId},
-    mail::{DeliveryStatus, MessageKind},
+    mail::{DeliveryStatus, MessageKind, OutboxEntry},
 };
 
 /// A fresh Message-ID for a message about `reference`.
@@ -274,21 +274,6 @@ pub fn settle(
     Ok(())
 }
 
-/// An outbox message as staff see it.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub id: OutboxId,
-    pub reference: String,
-    pub kind: MessageKind,
-    pub recipient: String,
-    pub status: DeliveryStatus,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub next_attempt_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
 type EntryRow = (
     OutboxId,
     String,
@@ -309,7 +294,7 @@ pub fn list(
     status: Option<DeliveryStatus>,
     only: Option<OutboxId>,
     limit: i64,
-) -> QueryResult<Vec<Entry>> {
+) -> QueryResult<Vec<OutboxEntry>> {
     let mut query = mail_outbox::table
         .inner_join(bookings::table)
         .filter(mail_outbox::office_id.eq(office_id))
@@ -350,7 +335,7 @@ pub fn list(
                 sent_at,
                 created_at,
             )| {
-                Ok(Entry {
+                Ok(OutboxEntry {
                     id,
                     reference,
                     kind: named(&kind)?,

@@ -100,15 +100,40 @@ fn service((row, appointment_type): (ServiceRow, TypeRow)) -> QueryResult<Office
     })
 }
 
-pub fn find_by_id(conn: &mut DbConnection, id: ServiceId) -> QueryResult<Option<OfficeService>> {
+/// Office services joined with their catalogue type, by type code: what every read of whole
+/// services starts from.
+fn with_types<'a>() -> WithTypes<'a> {
     office_services::table
         .inner_join(appointment_types::table)
-        .filter(office_services::id.eq(id))
         .select((ServiceRow::as_select(), TypeRow::as_select()))
-        .first(conn)
-        .optional()?
-        .map(service)
-        .transpose()
+        .order(appointment_types::code)
+        .into_boxed()
+}
+
+type WithTypes<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::Order<
+        diesel::dsl::Select<
+            diesel::dsl::InnerJoin<office_services::table, appointment_types::table>,
+            (
+                diesel::dsl::AsSelect<ServiceRow, Db>,
+                diesel::dsl::AsSelect<TypeRow, Db>,
+            ),
+        >,
+        appointment_types::code,
+    >,
+    Db,
+>;
+
+type Db = <DbConnection as diesel::Connection>::Backend;
+
+fn all_of(rows: Vec<(ServiceRow, TypeRow)>) -> QueryResult<Vec<OfficeService>> {
+    rows.into_iter().map(service).collect()
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: ServiceId) -> QueryResult<Option<OfficeService>> {
+    let found = with_types().filter(office_services::id.eq(id));
+    Ok(all_of(found.load(conn)?)?.pop())
 }
 
 /// How an office runs one type, without the type's texts: what availability and booking
@@ -144,46 +169,34 @@ pub fn serving(
     conn: &mut DbConnection,
     calendar_id: CalendarId,
 ) -> QueryResult<Vec<OfficeService>> {
-    office_services::table
-        .inner_join(appointment_types::table)
-        .inner_join(calendar_services::table)
+    let of_calendar = calendar_services::table
         .filter(calendar_services::calendar_id.eq(calendar_id))
-        .filter(office_services::active.eq(true))
-        .select((ServiceRow::as_select(), TypeRow::as_select()))
-        .order(appointment_types::code)
-        .load(conn)?
-        .into_iter()
-        .map(service)
-        .collect()
+        .select(calendar_services::office_service_id);
+    let serving = with_types()
+        .filter(office_services::id.eq_any(of_calendar))
+        .filter(office_services::active.eq(true));
+    all_of(serving.load(conn)?)
 }
 
 /// The office's services, active or not, by type code.
 pub fn list(conn: &mut DbConnection, office_id: OfficeId) -> QueryResult<Vec<OfficeService>> {
-    office_services::table
-        .inner_join(appointment_types::table)
-        .filter(office_services::office_id.eq(office_id))
-        .select((ServiceRow::as_select(), TypeRow::as_select()))
-        .order(appointment_types::code)
-        .load(conn)?
-        .into_iter()
-        .map(service)
-        .collect()
+    all_of(
+        with_types()
+            .filter(office_services::office_id.eq(office_id))
+            .load(conn)?,
+    )
 }
 
+/// The office's service of this catalogue type, if it ever turned it on.
 pub fn find(
     conn: &mut DbConnection,
     office_id: OfficeId,
     appointment_type_id: AppointmentTypeId,
 ) -> QueryResult<Option<OfficeService>> {
-    office_services::table
-        .inner_join(appointment_types::table)
+    let found = with_types()
         .filter(office_services::office_id.eq(office_id))
-        .filter(office_services::appointment_type_id.eq(appointment_type_id))
-        .select((ServiceRow::as_select(), TypeRow::as_select()))
-        .first(conn)
-        .optional()?
-        .map(service)
-        .transpose()
+        .filter(office_services::appointment_type_id.eq(appointment_type_id));
+    Ok(all_of(found.load(conn)?)?.pop())
 }
 
 pub fn insert(

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::{dsl::case_when, prelude::*};
 
 use super::{
-    DbConnection, db_time, on_backend,
+    DbConnection, StoredTime, db_time, on_backend,
     schema::{calendar_services, slots},
 };
 use crate::domain::{
@@ -18,27 +18,13 @@ use crate::domain::{
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = slots)]
-pub(crate) struct SlotRow {
-    id: SlotId,
-    calendar_id: CalendarId,
-    local_date: NaiveDate,
-    starts_at: NaiveDateTime,
-    ends_at: NaiveDateTime,
-    capacity: i32,
-    held_for_desk: i32,
-    booked_web: i32,
-    booked_desk: i32,
-    blocked: bool,
-    block_reason: Option<String>,
-    cooling: i32,
-}
-
-#[derive(Debug, Clone)]
 pub struct Slot {
     pub id: SlotId,
     pub calendar_id: CalendarId,
     pub local_date: NaiveDate,
+    #[diesel(deserialize_as = StoredTime)]
     pub starts_at: DateTime<Utc>,
+    #[diesel(deserialize_as = StoredTime)]
     pub ends_at: DateTime<Utc>,
     pub capacity: i32,
     pub held_for_desk: i32,
@@ -70,25 +56,6 @@ impl Slot {
     }
 }
 
-impl From<SlotRow> for Slot {
-    fn from(row: SlotRow) -> Slot {
-        Slot {
-            id: row.id,
-            calendar_id: row.calendar_id,
-            local_date: row.local_date,
-            starts_at: row.starts_at.and_utc(),
-            ends_at: row.ends_at.and_utc(),
-            capacity: row.capacity,
-            held_for_desk: row.held_for_desk,
-            booked_web: row.booked_web,
-            booked_desk: row.booked_desk,
-            blocked: row.blocked,
-            block_reason: row.block_reason,
-            cooling: row.cooling,
-        }
-    }
-}
-
 /// The stored slots of these calendars on the local days `from..=to`, for publishing.
 pub fn stored(
     conn: &mut DbConnection,
@@ -99,14 +66,14 @@ pub fn stored(
     Ok(slots::table
         .filter(slots::calendar_id.eq_any(calendar_ids))
         .filter(slots::local_date.between(from, to))
-        .select(SlotRow::as_select())
+        .select(Slot::as_select())
         .load(conn)?
         .into_iter()
         .map(|row| ExistingSlot {
             id: row.id,
             calendar_id: row.calendar_id,
-            starts_at: row.starts_at.and_utc(),
-            ends_at: row.ends_at.and_utc(),
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
             capacity: row.capacity,
             held_for_desk: row.held_for_desk,
             booked: row.booked_web + row.booked_desk,
@@ -195,9 +162,9 @@ pub fn apply(
         .execute(conn)?;
     }
     // Slots that were booked between reading and removing them stay, as conflicts.
-    let remaining: Vec<SlotRow> = slots::table
+    let remaining: Vec<Slot> = slots::table
         .filter(slots::id.eq_any(&plan.remove))
-        .select(SlotRow::as_select())
+        .select(Slot::as_select())
         .load(conn)?;
     if !remaining.is_empty() {
         plan.remove
@@ -205,8 +172,8 @@ pub fn apply(
         plan.conflicts
             .extend(remaining.into_iter().map(|row| Conflict {
                 slot_id: row.id,
-                starts_at: row.starts_at.and_utc(),
-                ends_at: row.ends_at.and_utc(),
+                starts_at: row.starts_at,
+                ends_at: row.ends_at,
                 booked: row.booked_web + row.booked_desk,
                 reason: ConflictReason::NoLongerOpen,
             }));
@@ -253,7 +220,7 @@ pub fn for_staff(
         .filter(slots::office_id.eq(office_id))
         .filter(slots::starts_at.ge(db_time(from)))
         .filter(slots::starts_at.lt(db_time(to)))
-        .select(SlotRow::as_select())
+        .select(Slot::as_select())
         .order((slots::starts_at, slots::calendar_id))
         .into_boxed();
     if let Some(service_id) = office_service_id {
@@ -265,32 +232,7 @@ pub fn for_staff(
             ),
         );
     }
-    Ok(query.load(conn)?.into_iter().map(Slot::from).collect())
-}
-
-/// A slot the web can book, with no more than an applicant is shown.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = slots)]
-struct BookableRow {
-    id: SlotId,
-    local_date: NaiveDate,
-    starts_at: NaiveDateTime,
-    ends_at: NaiveDateTime,
-    capacity: i32,
-    held_for_desk: i32,
-    booked_web: i32,
-    booked_desk: i32,
-    cooling: i32,
-}
-
-#[derive(Debug, Clone)]
-pub struct Bookable {
-    pub id: SlotId,
-    pub local_date: NaiveDate,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    /// Seats the web may book.
-    pub available: i32,
+    query.load(conn)
 }
 
 /// Slots of calendars serving `office_service_id`, starting in `[from, to)`, with at least one
@@ -300,46 +242,29 @@ pub fn web_bookable(
     office_service_id: ServiceId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> QueryResult<Vec<Bookable>> {
+) -> QueryResult<Vec<Slot>> {
     let calendars = calendar_services::table
         .filter(calendar_services::office_service_id.eq(office_service_id))
         .select(calendar_services::calendar_id);
-    Ok(slots::table
+    slots::table
         .filter(slots::calendar_id.eq_any(calendars))
         .filter(slots::starts_at.ge(db_time(from)))
         .filter(slots::starts_at.lt(db_time(to)))
         .filter(slots::blocked.eq(false))
         .filter((slots::booked_web + slots::booked_desk + slots::cooling).lt(slots::capacity))
         .filter((slots::booked_web + slots::cooling).lt(slots::capacity - slots::held_for_desk))
-        .select(BookableRow::as_select())
+        .select(Slot::as_select())
         .order((slots::starts_at, slots::id))
-        .load::<BookableRow>(conn)?
-        .into_iter()
-        .map(|row| Bookable {
-            id: row.id,
-            local_date: row.local_date,
-            starts_at: row.starts_at.and_utc(),
-            ends_at: row.ends_at.and_utc(),
-            available: Seats {
-                capacity: row.capacity,
-                held_for_desk: row.held_for_desk,
-                booked_web: row.booked_web,
-                booked_desk: row.booked_desk,
-                cooling: row.cooling,
-            }
-            .web_available(),
-        })
-        .collect())
+        .load(conn)
 }
 
 pub fn find(conn: &mut DbConnection, office_id: OfficeId, id: SlotId) -> QueryResult<Option<Slot>> {
-    Ok(slots::table
+    slots::table
         .filter(slots::office_id.eq(office_id))
         .filter(slots::id.eq(id))
-        .select(SlotRow::as_select())
+        .select(Slot::as_select())
         .first(conn)
-        .optional()?
-        .map(Slot::from))
+        .optional()
 }
 
 pub fn set_blocked(

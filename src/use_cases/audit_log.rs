@@ -2,56 +2,22 @@
 
 use std::convert::Infallible;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::scope::{Need, staff_office};
 use crate::{
-    domain::{FieldErrors, Parsed, ids::AuditEntryId, office::OfficeCode, staff::Actor},
+    domain::{
+        FieldErrors, Parsed, audit::AuditEntry, ids::AuditEntryId, office::OfficeCode, staff::Actor,
+    },
     error::Error,
     store::{
         Store,
-        audit::{self, Entry, Scope},
+        audit::{self, Scope},
     },
 };
 
 pub type AuditLogError = Error<Infallible>;
-
-#[derive(Serialize, ToSchema)]
-pub struct AuditEntryView {
-    #[schema(value_type = i64)]
-    pub id: AuditEntryId,
-    pub office_code: Option<String>,
-    /// Who made the change.
-    pub actor_email: Option<String>,
-    /// `entity.verb`, e.g. `calendar.create` or `office.stage`.
-    #[schema(example = "office.stage")]
-    pub action: String,
-    pub entity: String,
-    pub entity_id: String,
-    /// The state before the change, when there was one.
-    pub before: Option<serde_json::Value>,
-    /// The state after the change.
-    pub after: Option<serde_json::Value>,
-    pub at: DateTime<Utc>,
-}
-
-impl From<Entry> for AuditEntryView {
-    fn from(e: Entry) -> AuditEntryView {
-        AuditEntryView {
-            id: e.id,
-            office_code: e.office_code,
-            actor_email: e.actor_email,
-            action: e.action,
-            entity: e.entity,
-            entity_id: e.entity_id,
-            before: e.before,
-            after: e.after,
-            at: e.at,
-        }
-    }
-}
 
 /// A page of the log.
 #[derive(Deserialize, IntoParams)]
@@ -85,14 +51,13 @@ pub async fn of_office(
     actor: Actor,
     code: OfficeCode,
     page: Parsed<AuditPage>,
-) -> Result<Vec<AuditEntryView>, AuditLogError> {
+) -> Result<Vec<AuditEntry>, AuditLogError> {
     let (before, limit) = AuditPage::checked(page)?;
     store
         .read(move |conn| {
             let office = staff_office(conn, &actor, &code, Need::Read)?;
             actor.may_read_office_audit()?;
-            let entries = audit::list(conn, Scope::Office(office.id), before, limit)?;
-            Ok(entries.into_iter().map(AuditEntryView::from).collect())
+            Ok(audit::list(conn, Scope::Office(office.id), before, limit)?)
         })
         .await
 }
@@ -102,13 +67,10 @@ pub async fn national(
     store: &Store,
     actor: Actor,
     page: Parsed<AuditPage>,
-) -> Result<Vec<AuditEntryView>, AuditLogError> {
+) -> Result<Vec<AuditEntry>, AuditLogError> {
     let (before, limit) = AuditPage::checked(page)?;
     actor.must_be_admin("The national audit log is for the administration.")?;
     store
-        .read(move |conn| {
-            let entries = audit::list(conn, Scope::Everything, before, limit)?;
-            Ok(entries.into_iter().map(AuditEntryView::from).collect())
-        })
+        .read(move |conn| Ok(audit::list(conn, Scope::Everything, before, limit)?))
         .await
 }

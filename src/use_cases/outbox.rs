@@ -15,15 +15,12 @@ use crate::{
         audit::Action,
         days::{Day, days_before, end_of_day, start_of_day, today},
         ids::OutboxId,
-        mail::{DeliveryStatus, MessageKind},
+        mail::{DeliveryStatus, MessageKind, OutboxEntry},
         office::OfficeCode,
         staff::Actor,
     },
     error::{Answer, Error, Explain, Failure},
-    store::{
-        Store,
-        outbox::{self, Entry},
-    },
+    store::{Store, outbox},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -45,40 +42,6 @@ impl Explain for OutboxFailure {
 impl Failure for OutboxFailure {}
 
 pub type OutboxError = Error<OutboxFailure>;
-
-#[derive(Serialize, ToSchema)]
-pub struct OutboxEntry {
-    #[schema(value_type = i64)]
-    pub id: OutboxId,
-    /// The booking the message is about.
-    pub reference: String,
-    pub kind: MessageKind,
-    pub recipient: String,
-    pub status: DeliveryStatus,
-    pub attempts: i32,
-    /// Why the last attempt failed (or why the message was suppressed).
-    pub last_error: Option<String>,
-    pub next_attempt_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<Entry> for OutboxEntry {
-    fn from(e: Entry) -> OutboxEntry {
-        OutboxEntry {
-            id: e.id,
-            reference: e.reference,
-            kind: e.kind,
-            recipient: e.recipient,
-            status: e.status,
-            attempts: e.attempts,
-            last_error: e.last_error,
-            next_attempt_at: e.next_attempt_at,
-            sent_at: e.sent_at,
-            created_at: e.created_at,
-        }
-    }
-}
 
 /// Which of the office's messages staff want to see.
 #[derive(Deserialize, IntoParams)]
@@ -108,8 +71,7 @@ pub async fn list(
     store
         .read(move |conn| {
             let office = staff_office(conn, &actor, &code, Need::Read)?;
-            let entries = outbox::list(conn, office.id, status, None, limit)?;
-            Ok(entries.into_iter().map(OutboxEntry::from).collect())
+            Ok(outbox::list(conn, office.id, status, None, limit)?)
         })
         .await
 }
@@ -131,7 +93,6 @@ pub async fn retry(
             let entry = outbox::list(conn, office.id, None, Some(id), 1)?
                 .into_iter()
                 .next()
-                .map(OutboxEntry::from)
                 .ok_or(OutboxFailure::NoFailedMessage)?;
             let audit = Audit { actor: &actor, now };
             audit.created(conn, Some(office.id), Action::OutboxRetry, id, &entry)?;

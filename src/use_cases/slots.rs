@@ -311,7 +311,7 @@ pub async fn availability(
                     id: slot.id,
                     starts_at: local(slot.starts_at, zone),
                     ends_at: local(slot.ends_at, zone),
-                    available: slot.available,
+                    available: slot.web_available(),
                 };
                 match days.last_mut() {
                     Some(day) if day.date == slot.local_date => day.slots.push(available),

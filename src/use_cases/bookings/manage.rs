@@ -79,6 +79,30 @@ pub async fn calendar(
         .await
 }
 
+/// Changes the visit `reference` names, if `token` is its manage token: `change` runs in one
+/// write transaction, and the answer is the booking as it changed.
+async fn change_visit<C>(
+    store: &Store,
+    policy: &Policy,
+    (reference, token): (String, String),
+    now: DateTime<Utc>,
+    change: C,
+) -> Result<BookingView, BookingError>
+where
+    C: FnOnce(&mut DbConnection, &Details, &Policy, DateTime<Utc>) -> Result<(), BookingError>
+        + Send
+        + 'static,
+{
+    let policy = policy.clone();
+    store
+        .write(move |conn| {
+            let details = with_token(conn, &reference, &token)?;
+            change(conn, &details, &policy, now)?;
+            Ok(BookingView::new(&reread(conn, details)?))
+        })
+        .await
+}
+
 /// The applicant cancels, up to the service's cut-off before the visit. The seat returns to
 /// sale after a cool-down.
 pub async fn cancel_visit(
@@ -88,25 +112,28 @@ pub async fn cancel_visit(
     token: String,
     now: DateTime<Utc>,
 ) -> Result<BookingView, BookingError> {
-    let policy = policy.clone();
-    store
-        .write(move |conn| {
-            let details = with_token(conn, &reference, &token)?;
-            let booking = &details.booking;
-            let refused = Refusal::NotChangeable {
-                status: booking.status,
-            };
-            if booking.status != Status::Confirmed {
-                return Err(refused.into());
-            }
-            let cutoff = details.service.settings.change_cutoff_hours;
-            check_change_cutoff(details.slot.starts_at, now, cutoff)?;
-            if cancel(conn, booking, Canceller::Applicant, &policy, now)?.is_none() {
-                return Err(refused.into());
-            }
-            Ok(BookingView::new(&reread(conn, details)?))
-        })
-        .await
+    change_visit(store, policy, (reference, token), now, cancel_in).await
+}
+
+fn cancel_in(
+    conn: &mut DbConnection,
+    details: &Details,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let booking = &details.booking;
+    let refused = Refusal::NotChangeable {
+        status: booking.status,
+    };
+    if booking.status != Status::Confirmed {
+        return Err(refused.into());
+    }
+    let cutoff = details.service.settings.change_cutoff_hours;
+    check_change_cutoff(details.slot.starts_at, now, cutoff)?;
+    if cancel(conn, booking, Canceller::Applicant, policy, now)?.is_none() {
+        return Err(refused.into());
+    }
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -127,14 +154,14 @@ pub async fn reschedule(
     to: SlotId,
     now: DateTime<Utc>,
 ) -> Result<BookingView, BookingError> {
-    let policy = policy.clone();
-    store
-        .write(move |conn| {
-            let details = with_token(conn, &reference, &token)?;
-            move_in(conn, &details, to, &policy, now)?;
-            Ok(BookingView::new(&reread(conn, details)?))
-        })
-        .await
+    change_visit(
+        store,
+        policy,
+        (reference, token),
+        now,
+        move |conn, details, policy, now| move_in(conn, details, to, policy, now),
+    )
+    .await
 }
 
 fn move_in(
