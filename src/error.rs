@@ -118,6 +118,12 @@ impl<F> Error<F> {
     pub fn internal(cause: impl Into<anyhow::Error>) -> Error<F> {
         Error::Internal(cause.into())
     }
+
+    /// What this transaction has just written cannot be read back: a bug, never the client's
+    /// doing, so an internal error rather than "not found".
+    pub fn vanished(what: impl std::fmt::Display) -> Error<F> {
+        Error::internal(anyhow::anyhow!("{what} vanished after it was written"))
+    }
 }
 
 impl<F: Explain> Explain for Error<F> {
@@ -154,12 +160,6 @@ impl Explain for StoreError {
             }
             other => Answer::Internal(other.into()),
         }
-    }
-}
-
-impl Explain for diesel::result::Error {
-    fn answer(self) -> Answer {
-        StoreError::from(self).answer()
     }
 }
 

@@ -85,11 +85,6 @@ impl FieldErrors {
         self.check(field, parsed)
     }
 
-    /// Adds the errors of a part of the request, in order.
-    pub fn extend(&mut self, other: FieldErrors) {
-        self.0.extend(other.0);
-    }
-
     /// `Ok(value)` when nothing was refused, else every refusal.
     pub fn or_value<T>(self, value: T) -> Result<T, FieldErrors> {
         if self.0.is_empty() {

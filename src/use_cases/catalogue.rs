@@ -157,7 +157,7 @@ pub async fn create(
                 }
             })?;
             let created =
-                catalogue::find_by_code(conn, &code)?.ok_or(CatalogueFailure::NoSuchType)?;
+                catalogue::find_by_code(conn, &code)?.ok_or_else(|| Error::vanished(&code))?;
             let view = AppointmentTypeView::from(&created);
             let audit = Audit { actor: &actor, now };
             audit.created(conn, None, Action::AppointmentTypeCreate, &code, &view)?;
@@ -197,7 +197,7 @@ pub async fn update(
             )?;
             catalogue::update(conn, current.id, &texts, duration, now)?;
             let updated =
-                catalogue::find_by_code(conn, &code)?.ok_or(CatalogueFailure::NoSuchType)?;
+                catalogue::find_by_code(conn, &code)?.ok_or_else(|| Error::vanished(&code))?;
             let before = AppointmentTypeView::from(&current);
             let after = AppointmentTypeView::from(&updated);
             let audit = Audit { actor: &actor, now };

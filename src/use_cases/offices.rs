@@ -280,7 +280,7 @@ pub async fn create(
                     OfficeError::from(e)
                 }
             })?;
-            let office = offices::find_by_id(conn, id)?.ok_or(Error::NoSuchOffice)?;
+            let office = offices::find_by_id(conn, id)?.ok_or_else(|| Error::vanished(&code))?;
             let view = OfficeView::from(&office);
             let audit = Audit { actor: &actor, now };
             audit.created(conn, Some(id), Action::OfficeCreate, &code, &view)?;
@@ -360,7 +360,8 @@ pub async fn update(
             let office = staff_office(conn, &actor, &code, Need::Configure)?;
             let details = changes.apply_to(office.details.clone())?;
             offices::update_details(conn, office.id, &details, now)?;
-            let updated = offices::find_by_id(conn, office.id)?.ok_or(Error::NoSuchOffice)?;
+            let updated =
+                offices::find_by_id(conn, office.id)?.ok_or_else(|| Error::vanished(&code))?;
             let (before, after) = (OfficeView::from(&office), OfficeView::from(&updated));
             let audit = Audit { actor: &actor, now };
             audit.changed(
@@ -408,7 +409,8 @@ pub async fn set_stage(
                 &before,
                 &after,
             )?;
-            let updated = offices::find_by_id(conn, office.id)?.ok_or(Error::NoSuchOffice)?;
+            let updated =
+                offices::find_by_id(conn, office.id)?.ok_or_else(|| Error::vanished(&code))?;
             Ok(OfficeView::from(&updated))
         })
         .await?;

@@ -230,7 +230,8 @@ pub async fn put(
                 }
                 None => services::insert(conn, office.id, appointment_type.id, &settings, now)?,
             };
-            let service = services::find_by_id(conn, id)?.ok_or(ServiceFailure::NotOffered)?;
+            let service =
+                services::find_by_id(conn, id)?.ok_or_else(|| Error::vanished(&type_code))?;
             let view = ServiceView::from(&service);
             let audit = Audit { actor: &actor, now };
             let office_id = Some(office.id);

@@ -210,7 +210,7 @@ fn insert(
         true => StaffFailure::EmailTaken(email.clone()).into(),
         false => StaffError::from(e),
     })?;
-    let member = staff::find(conn, id)?.ok_or(StaffFailure::NoSuchAccount)?;
+    let member = staff::find(conn, id)?.ok_or_else(|| Error::vanished(email))?;
     Ok(StaffView::from(&member))
 }
 
@@ -258,7 +258,7 @@ pub async fn update(
                 }
                 staff::set_active(conn, id, active, now)?;
             }
-            let updated = staff::find(conn, id)?.ok_or(StaffFailure::NoSuchAccount)?;
+            let updated = staff::find(conn, id)?.ok_or_else(|| Error::vanished(id))?;
             let office_id = match &updated.office_code {
                 Some(code) => offices::id_by_code(conn, code)?,
                 None => None,

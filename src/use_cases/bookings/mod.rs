@@ -162,10 +162,11 @@ pub fn details(conn: &mut DbConnection, booking: Booking) -> Result<Details, Boo
 /// The booking as this transaction has just changed it: the booking and its slot (whose seats,
 /// or which, changed) are read again; its office and service stay what they were.
 fn reread(conn: &mut DbConnection, details: Details) -> Result<Details, BookingError> {
+    let id = details.booking.id;
     let booking =
-        bookings::find(conn, details.booking.id)?.ok_or(BookingFailure::Gone("booking"))?;
+        bookings::find(conn, id)?.ok_or_else(|| Error::vanished(format!("booking {id}")))?;
     let slot = slots::find(conn, booking.office_id, booking.slot_id)?
-        .ok_or(BookingFailure::Gone("slot"))?;
+        .ok_or_else(|| Error::vanished(format!("slot {}", booking.slot_id)))?;
     Ok(Details {
         booking,
         slot,
