@@ -164,18 +164,21 @@ pub fn rules(
         }))
 }
 
-/// The active services a calendar serves.
+/// The active services a calendar serves. On every booking's path, so a static query (diesel
+/// prepares it once per connection) rather than one built on `with_types`.
 pub fn serving(
     conn: &mut DbConnection,
     calendar_id: CalendarId,
 ) -> QueryResult<Vec<OfficeService>> {
-    let of_calendar = calendar_services::table
+    let rows = office_services::table
+        .inner_join(appointment_types::table)
+        .inner_join(calendar_services::table)
         .filter(calendar_services::calendar_id.eq(calendar_id))
-        .select(calendar_services::office_service_id);
-    let serving = with_types()
-        .filter(office_services::id.eq_any(of_calendar))
-        .filter(office_services::active.eq(true));
-    all_of(serving.load(conn)?)
+        .filter(office_services::active.eq(true))
+        .select((ServiceRow::as_select(), TypeRow::as_select()))
+        .order(appointment_types::code)
+        .load(conn)?;
+    all_of(rows)
 }
 
 /// The office's services, active or not, by type code.
