@@ -8,20 +8,21 @@
 //! aside with its reason, for the use case to report together with what it finds wrong itself
 //! ([`Parsed`]).
 
-use std::collections::HashSet;
+use std::{
+    any::TypeId,
+    collections::{HashMap, HashSet},
+    sync::{OnceLock, PoisonError, RwLock},
+};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use futures_util::future::{Ready, ready};
 use serde::de::DeserializeOwned;
-use utoipa::{
-    IntoParams,
-    openapi::path::{Parameter, ParameterIn},
-};
+use utoipa::{IntoParams, openapi::path::ParameterIn};
 
 use super::problem::ApiError;
 use crate::domain::{FieldErrors, Parsed};
 
-impl<T: DeserializeOwned + IntoParams> FromRequest for Parsed<T> {
+impl<T: DeserializeOwned + IntoParams + 'static> FromRequest for Parsed<T> {
     type Error = ApiError;
     type Future = Ready<Result<Parsed<T>, ApiError>>;
 
@@ -30,41 +31,47 @@ impl<T: DeserializeOwned + IntoParams> FromRequest for Parsed<T> {
     }
 }
 
-/// Reads `query` into `T`, field by field.
-pub fn read_query<T: DeserializeOwned + IntoParams>(query: &str) -> Result<Parsed<T>, ApiError> {
+/// Reads `query` into `T`: at once when every value reads, which is the usual case; else value
+/// by value, to say which ones do not and why.
+pub fn read_query<T: DeserializeOwned + IntoParams + 'static>(
+    query: &str,
+) -> Result<Parsed<T>, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|e| {
         ApiError::bad_request(
             "invalid_query",
             format!("The query string is not valid: {e}"),
         )
     })?;
-    let params = T::into_params(|| Some(ParameterIn::Query));
-    refuse_unknown_and_repeated(&pairs, &params)?;
+    let params = parameters::<T>();
+    refuse_unknown_and_repeated(&pairs, params)?;
+    let given: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    if let Ok(value) = deserialize::<T>(&given) {
+        let unreadable = FieldErrors::new();
+        return Ok(Parsed { value, unreadable });
+    }
 
     let mut unreadable = FieldErrors::new();
     let mut readable = Vec::new();
-    for (name, value) in pairs.into_iter().filter(|(_, value)| !value.is_empty()) {
+    for (name, value) in given {
         // Each value alone: any other error than the absence of the rest is this value's.
-        let alone = [(name.as_str(), value.as_str())];
-        match deserialize::<T>(&alone) {
+        match deserialize::<T>(&[(name, value)]) {
             Err(error) if !error.to_string().starts_with("missing field") => {
                 let param = params.iter().find(|param| param.name == name);
-                unreadable.add(&name, reason(param, &error));
+                unreadable.add(name, reason(param, &error));
             }
             _ => readable.push((name, value)),
         }
     }
-    let readable: Vec<(&str, &str)> = readable
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
     match deserialize::<T>(&readable) {
         Ok(value) => Ok(Parsed { value, unreadable }),
         Err(_) => {
             // Only a required parameter can be missing now: name each one.
-            for param in &params {
-                let required = matches!(param.required, utoipa::openapi::Required::True);
-                if required && !readable.iter().any(|(name, _)| *name == param.name) {
+            for param in params {
+                if param.required && !readable.iter().any(|(name, _)| *name == param.name) {
                     unreadable.add(&param.name, "is required");
                 }
             }
@@ -73,9 +80,45 @@ pub fn read_query<T: DeserializeOwned + IntoParams>(query: &str) -> Result<Parse
     }
 }
 
+/// What reading needs of one declared parameter.
+struct Param {
+    name: String,
+    required: bool,
+    /// The type the document gives it, for the reason a value does not read.
+    schema: serde_json::Value,
+}
+
+/// `T`'s parameters as its `IntoParams` declares them, worked out once per type: building the
+/// declaration allocates every description and schema, too much to do on every request.
+fn parameters<T: IntoParams + 'static>() -> &'static [Param] {
+    type Cache = RwLock<HashMap<TypeId, &'static [Param]>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    let key = TypeId::of::<T>();
+    if let Some(params) = cache
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return params;
+    }
+    let params: Vec<Param> = T::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .map(|param| Param {
+            required: matches!(param.required, utoipa::openapi::Required::True),
+            schema: serde_json::to_value(&param.schema).unwrap_or_default(),
+            name: param.name,
+        })
+        .collect();
+    // One small slice per query type, kept for the life of the process.
+    let params: &'static [Param] = Box::leak(params.into_boxed_slice());
+    let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
+    cache.entry(key).or_insert(params)
+}
+
 fn refuse_unknown_and_repeated(
     pairs: &[(String, String)],
-    params: &[Parameter],
+    params: &[Param],
 ) -> Result<(), ApiError> {
     let known: Vec<&str> = params.iter().map(|param| param.name.as_str()).collect();
     let mut errors = FieldErrors::new();
@@ -100,14 +143,13 @@ fn deserialize<T: DeserializeOwned>(pairs: &[(&str, &str)]) -> Result<T, serde::
 
 /// Why a value could not be read: the domain's own words when they are there ("must be a date
 /// from …"), else in the words of the type the document gives it.
-fn reason(param: Option<&Parameter>, error: &serde::de::value::Error) -> String {
+fn reason(param: Option<&Param>, error: &serde::de::value::Error) -> String {
     let message = error.to_string();
     if message.starts_with("must ") {
         return message;
     }
-    let schema = param
-        .and_then(|param| serde_json::to_value(&param.schema).ok())
-        .unwrap_or_default();
+    let no_schema = serde_json::Value::Null;
+    let schema = param.map_or(&no_schema, |param| &param.schema);
     let has_type = |wanted: &str| match &schema["type"] {
         serde_json::Value::String(name) => name == wanted,
         serde_json::Value::Array(names) => names.iter().any(|name| name == wanted),

@@ -4,7 +4,9 @@
 //! starts_at)`), one query per request whatever the number of slots.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use diesel::{dsl::case_when, prelude::*};
+use diesel::{
+    backend::Backend, deserialize::FromStaticSqlRow, dsl::case_when, prelude::*, sql_types::Integer,
+};
 
 use super::{
     DbConnection, StoredTime, db_time, on_backend,
@@ -16,6 +18,48 @@ use crate::domain::{
     slots::{Conflict, ConflictReason, ExistingSlot, Reconciliation},
 };
 
+/// A slot's seat counters are read straight into the domain's `Seats`, wherever a query
+/// embeds them.
+impl<DB: Backend> Selectable<DB> for Seats {
+    type SelectExpression = (
+        slots::capacity,
+        slots::held_for_desk,
+        slots::booked_web,
+        slots::booked_desk,
+        slots::cooling,
+    );
+
+    fn construct_selection() -> Self::SelectExpression {
+        (
+            slots::capacity,
+            slots::held_for_desk,
+            slots::booked_web,
+            slots::booked_desk,
+            slots::cooling,
+        )
+    }
+}
+
+type SeatColumns = (Integer, Integer, Integer, Integer, Integer);
+
+impl<DB: Backend> Queryable<SeatColumns, DB> for Seats
+where
+    (i32, i32, i32, i32, i32): FromStaticSqlRow<SeatColumns, DB>,
+{
+    type Row = (i32, i32, i32, i32, i32);
+
+    fn build(row: Self::Row) -> diesel::deserialize::Result<Seats> {
+        let (capacity, held_for_desk, booked_web, booked_desk, cooling) = row;
+        Ok(Seats {
+            capacity,
+            held_for_desk,
+            booked_web,
+            booked_desk,
+            cooling,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = slots)]
 pub struct Slot {
@@ -26,34 +70,36 @@ pub struct Slot {
     pub starts_at: DateTime<Utc>,
     #[diesel(deserialize_as = StoredTime)]
     pub ends_at: DateTime<Utc>,
-    pub capacity: i32,
-    pub held_for_desk: i32,
-    pub booked_web: i32,
-    pub booked_desk: i32,
+    #[diesel(embed)]
+    pub seats: Seats,
     pub blocked: bool,
     pub block_reason: Option<String>,
-    pub cooling: i32,
 }
 
 impl Slot {
-    pub fn seats(&self) -> Seats {
-        Seats {
-            capacity: self.capacity,
-            held_for_desk: self.held_for_desk,
-            booked_web: self.booked_web,
-            booked_desk: self.booked_desk,
-            cooling: self.cooling,
-        }
-    }
-
     /// Seats an applicant can still book online.
     pub fn web_available(&self) -> i32 {
         if self.blocked {
             0
         } else {
-            self.seats().web_available()
+            self.seats.web_available()
         }
     }
+}
+
+/// A slot the web can book, read with no more than an applicant is shown: availability is the
+/// busiest read of all.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = slots)]
+pub struct Bookable {
+    pub id: SlotId,
+    pub local_date: NaiveDate,
+    #[diesel(deserialize_as = StoredTime)]
+    pub starts_at: DateTime<Utc>,
+    #[diesel(deserialize_as = StoredTime)]
+    pub ends_at: DateTime<Utc>,
+    #[diesel(embed)]
+    pub seats: Seats,
 }
 
 /// The stored slots of these calendars on the local days `from..=to`, for publishing.
@@ -74,9 +120,9 @@ pub fn stored(
             calendar_id: row.calendar_id,
             starts_at: row.starts_at,
             ends_at: row.ends_at,
-            capacity: row.capacity,
-            held_for_desk: row.held_for_desk,
-            booked: row.booked_web + row.booked_desk,
+            capacity: row.seats.capacity,
+            held_for_desk: row.seats.held_for_desk,
+            booked: row.seats.booked_web + row.seats.booked_desk,
         })
         .collect())
 }
@@ -174,7 +220,7 @@ pub fn apply(
                 slot_id: row.id,
                 starts_at: row.starts_at,
                 ends_at: row.ends_at,
-                booked: row.booked_web + row.booked_desk,
+                booked: row.seats.booked_web + row.seats.booked_desk,
                 reason: ConflictReason::NoLongerOpen,
             }));
     }
@@ -242,7 +288,7 @@ pub fn web_bookable(
     office_service_id: ServiceId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> QueryResult<Vec<Slot>> {
+) -> QueryResult<Vec<Bookable>> {
     let calendars = calendar_services::table
         .filter(calendar_services::office_service_id.eq(office_service_id))
         .select(calendar_services::calendar_id);
@@ -253,7 +299,7 @@ pub fn web_bookable(
         .filter(slots::blocked.eq(false))
         .filter((slots::booked_web + slots::booked_desk + slots::cooling).lt(slots::capacity))
         .filter((slots::booked_web + slots::cooling).lt(slots::capacity - slots::held_for_desk))
-        .select(Slot::as_select())
+        .select(Bookable::as_select())
         .order((slots::starts_at, slots::id))
         .load(conn)
 }

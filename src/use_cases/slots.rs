@@ -80,10 +80,10 @@ impl StaffSlotView {
             date: slot.local_date,
             starts_at: local(slot.starts_at, zone),
             ends_at: local(slot.ends_at, zone),
-            capacity: slot.capacity,
-            held_for_desk: slot.held_for_desk,
-            booked_web: slot.booked_web,
-            booked_desk: slot.booked_desk,
+            capacity: slot.seats.capacity,
+            held_for_desk: slot.seats.held_for_desk,
+            booked_web: slot.seats.booked_web,
+            booked_desk: slot.seats.booked_desk,
             available_web: slot.web_available(),
             blocked: slot.blocked,
             block_reason: slot.block_reason.clone(),
@@ -311,7 +311,7 @@ pub async fn availability(
                     id: slot.id,
                     starts_at: local(slot.starts_at, zone),
                     ends_at: local(slot.ends_at, zone),
-                    available: slot.web_available(),
+                    available: slot.seats.web_available(),
                 };
                 match days.last_mut() {
                     Some(day) if day.date == slot.local_date => day.slots.push(available),

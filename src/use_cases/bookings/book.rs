@@ -255,10 +255,10 @@ fn quick_refusal(
         return Ok(Some(Refusal::SlotUnavailable));
     }
     let free = match channel {
-        Channel::Web => slot.seats().web_available(),
-        Channel::Desk => slot.seats().desk_available(),
+        Channel::Web => slot.seats.web_available(),
+        Channel::Desk => slot.seats.desk_available(),
     };
-    if free > 0 || (slot.cooling > 0 && seats::has_cooled_seat(conn, slot_id, now)?) {
+    if free > 0 || (slot.seats.cooling > 0 && seats::has_cooled_seat(conn, slot_id, now)?) {
         return Ok(None);
     }
     Ok(Some(Refusal::SlotFull))

@@ -184,7 +184,7 @@ fn claim_seat(
     channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    if slot.cooling > 0 {
+    if slot.seats.cooling > 0 {
         seats::release_cooled(conn, slot.id, now)?;
     }
     if seats::claim_seat(conn, office_id, slot.id, channel)? {
