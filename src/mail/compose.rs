@@ -241,7 +241,7 @@ impl Composer {
     /// (Europe/Rome, UTC+02:00)`.
     fn when(&self, details: &Details, language: &str) -> String {
         let zone = details.office.details.timezone;
-        let local = details.slot.starts_at.with_timezone(&zone);
+        let local = details.slot.time.starts_at.with_timezone(&zone);
         let weekday = self
             .locales
             .text(language, "weekdays")

@@ -190,7 +190,8 @@ impl Mailer {
             ));
         }
         if message.kind == MessageKind::Reminder
-            && (details.booking.status != Status::Confirmed || details.slot.starts_at <= Utc::now())
+            && (details.booking.status != Status::Confirmed
+                || details.slot.time.starts_at <= Utc::now())
         {
             return Ok(Prepared::Suppress("the visit is no longer ahead"));
         }

@@ -39,32 +39,16 @@ impl OfficeService {
 struct ServiceRow {
     id: ServiceId,
     office_id: OfficeId,
-    duration_minutes: Option<i32>,
-    invite_only: bool,
-    min_notice_hours: i32,
-    horizon_days: i32,
-    desk_share_percent: i32,
-    change_cutoff_hours: i32,
+    #[diesel(embed)]
+    settings: SettingsRow,
     active: bool,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
 
-impl ServiceRow {
-    fn settings(&self) -> ServiceSettings {
-        ServiceSettings {
-            duration_minutes: self.duration_minutes,
-            invite_only: self.invite_only,
-            min_notice_hours: self.min_notice_hours,
-            horizon_days: self.horizon_days,
-            desk_share_percent: self.desk_share_percent,
-            change_cutoff_hours: self.change_cutoff_hours,
-        }
-    }
-}
-
-/// The settings' columns, as stored; `None` writes NULL (the catalogue's duration).
-#[derive(Insertable, AsChangeset)]
+/// The settings' columns, read and written together; `None` writes NULL (the catalogue's
+/// duration).
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = office_services, treat_none_as_null = true)]
 struct SettingsRow {
     duration_minutes: Option<i32>,
@@ -73,6 +57,19 @@ struct SettingsRow {
     horizon_days: i32,
     desk_share_percent: i32,
     change_cutoff_hours: i32,
+}
+
+impl From<SettingsRow> for ServiceSettings {
+    fn from(row: SettingsRow) -> ServiceSettings {
+        ServiceSettings {
+            duration_minutes: row.duration_minutes,
+            invite_only: row.invite_only,
+            min_notice_hours: row.min_notice_hours,
+            horizon_days: row.horizon_days,
+            desk_share_percent: row.desk_share_percent,
+            change_cutoff_hours: row.change_cutoff_hours,
+        }
+    }
 }
 
 impl From<&ServiceSettings> for SettingsRow {
@@ -93,7 +90,7 @@ fn service((row, appointment_type): (ServiceRow, TypeRow)) -> QueryResult<Office
         id: row.id,
         office_id: row.office_id,
         appointment_type: appointment_type.into_type()?,
-        settings: row.settings(),
+        settings: row.settings.into(),
         active: row.active,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
@@ -160,7 +157,7 @@ pub fn rules(
         .map(|row| Rules {
             id: row.id,
             active: row.active,
-            settings: row.settings(),
+            settings: row.settings.into(),
         }))
 }
 

@@ -60,16 +60,24 @@ where
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// When a slot is: its local day, and its start and end in UTC.
+#[derive(Debug, Clone, Copy, Queryable, Selectable)]
 #[diesel(table_name = slots)]
-pub struct Slot {
-    pub id: SlotId,
-    pub calendar_id: CalendarId,
+pub struct SlotTime {
     pub local_date: NaiveDate,
     #[diesel(deserialize_as = StoredTime)]
     pub starts_at: DateTime<Utc>,
     #[diesel(deserialize_as = StoredTime)]
     pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = slots)]
+pub struct Slot {
+    pub id: SlotId,
+    pub calendar_id: CalendarId,
+    #[diesel(embed)]
+    pub time: SlotTime,
     #[diesel(embed)]
     pub seats: Seats,
     pub blocked: bool,
@@ -93,11 +101,8 @@ impl Slot {
 #[diesel(table_name = slots)]
 pub struct Bookable {
     pub id: SlotId,
-    pub local_date: NaiveDate,
-    #[diesel(deserialize_as = StoredTime)]
-    pub starts_at: DateTime<Utc>,
-    #[diesel(deserialize_as = StoredTime)]
-    pub ends_at: DateTime<Utc>,
+    #[diesel(embed)]
+    pub time: SlotTime,
     #[diesel(embed)]
     pub seats: Seats,
 }
@@ -118,8 +123,8 @@ pub fn stored(
         .map(|row| ExistingSlot {
             id: row.id,
             calendar_id: row.calendar_id,
-            starts_at: row.starts_at,
-            ends_at: row.ends_at,
+            starts_at: row.time.starts_at,
+            ends_at: row.time.ends_at,
             capacity: row.seats.capacity,
             held_for_desk: row.seats.held_for_desk,
             booked: row.seats.booked_web + row.seats.booked_desk,
@@ -218,8 +223,8 @@ pub fn apply(
         plan.conflicts
             .extend(remaining.into_iter().map(|row| Conflict {
                 slot_id: row.id,
-                starts_at: row.starts_at,
-                ends_at: row.ends_at,
+                starts_at: row.time.starts_at,
+                ends_at: row.time.ends_at,
                 booked: row.seats.booked_web + row.seats.booked_desk,
                 reason: ConflictReason::NoLongerOpen,
             }));

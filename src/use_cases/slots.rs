@@ -77,9 +77,9 @@ impl StaffSlotView {
         StaffSlotView {
             id: slot.id,
             calendar_id: slot.calendar_id,
-            date: slot.local_date,
-            starts_at: local(slot.starts_at, zone),
-            ends_at: local(slot.ends_at, zone),
+            date: slot.time.local_date,
+            starts_at: local(slot.time.starts_at, zone),
+            ends_at: local(slot.time.ends_at, zone),
             capacity: slot.seats.capacity,
             held_for_desk: slot.seats.held_for_desk,
             booked_web: slot.seats.booked_web,
@@ -309,14 +309,14 @@ pub async fn availability(
             for slot in found {
                 let available = AvailableSlot {
                     id: slot.id,
-                    starts_at: local(slot.starts_at, zone),
-                    ends_at: local(slot.ends_at, zone),
+                    starts_at: local(slot.time.starts_at, zone),
+                    ends_at: local(slot.time.ends_at, zone),
                     available: slot.seats.web_available(),
                 };
                 match days.last_mut() {
-                    Some(day) if day.date == slot.local_date => day.slots.push(available),
+                    Some(day) if day.date == slot.time.local_date => day.slots.push(available),
                     _ => days.push(AvailableDay {
-                        date: slot.local_date,
+                        date: slot.time.local_date,
                         slots: vec![available],
                     }),
                 }

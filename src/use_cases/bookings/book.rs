@@ -322,9 +322,9 @@ fn book_in(
             }
             let settings = &service.settings;
             let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
-            check_web_timing(slot.starts_at, now, notice, horizon)?;
+            check_web_timing(slot.time.starts_at, now, notice, horizon)?;
         }
-        Booker::Staff(_) if slot.ends_at <= now => return Err(Refusal::SlotInThePast.into()),
+        Booker::Staff(_) if slot.time.ends_at <= now => return Err(Refusal::SlotInThePast.into()),
         Booker::Staff(_) => {}
     }
     if bookings::case_has_active(conn, office.id, &visit.case_number, service.id)? {

@@ -229,11 +229,11 @@ fn change_status(
     let next = action.apply(booking.status)?;
     match action {
         DeskAction::CheckIn
-            if today(details.office.details.timezone, now) != details.slot.local_date =>
+            if today(details.office.details.timezone, now) != details.slot.time.local_date =>
         {
             return Err(Refusal::NotTheVisitDay.into());
         }
-        DeskAction::MarkNoShow if now < details.slot.starts_at => {
+        DeskAction::MarkNoShow if now < details.slot.time.starts_at => {
             return Err(Refusal::VisitNotStarted.into());
         }
         _ => {}

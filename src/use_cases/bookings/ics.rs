@@ -46,8 +46,8 @@ pub fn calendar(details: &Details, method: Method) -> String {
         .uid(&uid(details))
         .sequence(u32::try_from(booking.sequence).unwrap_or(0))
         .timestamp(booking.updated_at)
-        .starts(details.slot.starts_at)
-        .ends(details.slot.ends_at)
+        .starts(details.slot.time.starts_at)
+        .ends(details.slot.time.ends_at)
         .summary(&format!("{service_name} – {}", office.name))
         .location(&format!(
             "{}, {}, {}",

@@ -129,7 +129,7 @@ fn cancel_in(
         return Err(refused.into());
     }
     let cutoff = details.service.settings.change_cutoff_hours;
-    check_change_cutoff(details.slot.starts_at, now, cutoff)?;
+    check_change_cutoff(details.slot.time.starts_at, now, cutoff)?;
     if cancel(conn, booking, Canceller::Applicant, policy, now)?.is_none() {
         return Err(refused.into());
     }
@@ -179,7 +179,11 @@ fn move_in(
         return Err(not_changeable.into());
     }
     let settings = details.service.settings;
-    check_change_cutoff(details.slot.starts_at, now, settings.change_cutoff_hours)?;
+    check_change_cutoff(
+        details.slot.time.starts_at,
+        now,
+        settings.change_cutoff_hours,
+    )?;
     if to == booking.slot_id {
         return Err(Refusal::SameSlot.into());
     }
@@ -193,7 +197,7 @@ fn move_in(
         return Err(Refusal::SlotUnavailable.into());
     }
     let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
-    check_web_timing(target.starts_at, now, notice, horizon)?;
+    check_web_timing(target.time.starts_at, now, notice, horizon)?;
     seats::lock_slots(conn, &[booking.slot_id, target.id])?;
     claim_seat(conn, booking.office_id, &target, Channel::Web, now)?;
     let moved = bookings::move_to(

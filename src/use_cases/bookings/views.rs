@@ -52,8 +52,8 @@ impl BookingConfirmation {
             reference: details.booking.reference.to_string(),
             manage_token,
             status: details.booking.status,
-            starts_at: local(details.slot.starts_at, zone),
-            ends_at: local(details.slot.ends_at, zone),
+            starts_at: local(details.slot.time.starts_at, zone),
+            ends_at: local(details.slot.time.ends_at, zone),
             office: details.office.code.to_string(),
             office_name: details.office.details.name.clone(),
             address: format!(
@@ -124,8 +124,8 @@ impl BookingView {
         BookingView {
             reference: booking.reference.to_string(),
             status: booking.status,
-            starts_at: local(details.slot.starts_at, zone),
-            ends_at: local(details.slot.ends_at, zone),
+            starts_at: local(details.slot.time.starts_at, zone),
+            ends_at: local(details.slot.time.ends_at, zone),
             office: OfficeSummary {
                 code: details.office.code.to_string(),
                 name: details.office.details.name.clone(),
@@ -146,7 +146,7 @@ impl BookingView {
             language: booking.language.to_string(),
             channel: booking.channel,
             is_test: booking.is_test,
-            changeable_until: local(details.slot.starts_at - cutoff, zone),
+            changeable_until: local(details.slot.time.starts_at - cutoff, zone),
             cancelled_at: booking.cancelled_at,
             cancelled_by: booking.cancelled_by.clone(),
             cancel_reason: booking.cancel_reason.clone(),
@@ -190,9 +190,9 @@ impl StaffBookingView {
         StaffBookingView {
             reference: booking.reference.to_string(),
             status: booking.status,
-            date: details.slot.local_date,
-            starts_at: local(details.slot.starts_at, zone),
-            ends_at: local(details.slot.ends_at, zone),
+            date: details.slot.time.local_date,
+            starts_at: local(details.slot.time.starts_at, zone),
+            ends_at: local(details.slot.time.ends_at, zone),
             slot_id: details.slot.id,
             calendar_id: details.slot.calendar_id,
             service: details.service.appointment_type.code.to_string(),
