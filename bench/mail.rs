@@ -63,6 +63,7 @@ async fn queue_confirmations(
 ) -> anyhow::Result<()> {
     let policy = Policy {
         max_active_per_email: i64::MAX,
+        max_moves: 2,
         cooldown: chrono::Duration::zero(),
         tokens: TokenKey::derive(&settings.auth.jwt_secret),
     };

@@ -66,6 +66,7 @@ pub struct AuthSettings {
 #[serde(deny_unknown_fields)]
 pub struct BookingSettings {
     pub max_active_per_email: u32,
+    pub max_moves_per_booking: u32,
     pub seat_cooldown_seconds: u64,
     pub housekeeping_interval_seconds: u64,
     pub idempotency_hours: u64,

@@ -53,6 +53,7 @@ impl Application {
             body_limit: settings.server.body_limit_bytes,
             booking_policy: Policy {
                 max_active_per_email: i64::from(settings.booking.max_active_per_email),
+                max_moves: i64::from(settings.booking.max_moves_per_booking),
                 cooldown: chrono::Duration::seconds(settings.booking.seat_cooldown_seconds as i64),
                 tokens: TokenKey::derive(&settings.auth.jwt_secret),
             },

@@ -304,6 +304,11 @@ pub enum Refusal {
     VisitNotStarted,
     OfficeNotOpen,
     IdempotencyKeyReused,
+    /// The office turned the service off.
+    ServiceNotOffered,
+    TooManyMoves {
+        limit: i64,
+    },
 }
 
 impl Refusal {
@@ -325,6 +330,8 @@ impl Refusal {
             Refusal::VisitNotStarted => "visit_not_started",
             Refusal::OfficeNotOpen => "office_not_open",
             Refusal::IdempotencyKeyReused => "idempotency_key_reused",
+            Refusal::ServiceNotOffered => "service_not_offered",
+            Refusal::TooManyMoves { .. } => "too_many_moves",
         }
     }
 
@@ -346,6 +353,8 @@ impl Refusal {
             Refusal::VisitNotStarted => "A no-show can be recorded only after the visit was due to start.".into(),
             Refusal::OfficeNotOpen => "This office does not take bookings at the moment.".into(),
             Refusal::IdempotencyKeyReused => "This Idempotency-Key was already used for a different request.".into(),
+            Refusal::ServiceNotOffered => "The office no longer offers this appointment online; please contact the office.".into(),
+            Refusal::TooManyMoves { limit } => format!("This appointment has been moved {limit} times, the most allowed; please contact the office."),
         }
     }
 

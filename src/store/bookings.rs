@@ -317,7 +317,6 @@ pub fn move_to(
     id: BookingId,
     from_slot: SlotId,
     to_slot: SlotId,
-    channel: Channel,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<i32>> {
     let updated = diesel::update(
@@ -328,7 +327,6 @@ pub fn move_to(
     )
     .set((
         bookings::slot_id.eq(to_slot),
-        bookings::channel.eq(channel.as_str()),
         bookings::sequence.eq(bookings::sequence + 1),
         bookings::updated_at.eq(db_time(now)),
     ))
@@ -389,6 +387,15 @@ pub fn agenda(
         .into_iter()
         .map(|(row, slot)| Ok((row.into_booking()?, slot)))
         .collect()
+}
+
+/// How many times the booking was moved to another slot.
+pub fn times_moved(conn: &mut DbConnection, id: BookingId) -> QueryResult<i64> {
+    booking_events::table
+        .filter(booking_events::booking_id.eq(id))
+        .filter(booking_events::kind.eq(EventKind::Rescheduled.as_str()))
+        .count()
+        .get_result(conn)
 }
 
 pub fn record_event(

@@ -192,6 +192,7 @@ diesel::table! {
         id -> BigInt,
         slot_id -> BigInt,
         available_at -> Timestamp,
+        booking_id -> Nullable<BigInt>,
     }
 }
 

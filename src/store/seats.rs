@@ -16,7 +16,7 @@ use super::{
 };
 use crate::domain::{
     booking::Channel,
-    ids::{OfficeId, SlotId},
+    ids::{BookingId, OfficeId, SlotId},
 };
 
 /// Locks the slots' rows until the transaction ends, in ascending id order. Every change that
@@ -67,12 +67,14 @@ pub fn claim_seat(
     Ok(claimed == 1)
 }
 
-/// Gives back a seat of `channel`. It cools down for `cooldown` before the web can book it
-/// again, so a cancelled seat cannot be handed straight to someone waiting for it.
+/// Gives back a seat of `channel` that booking `held_by` had. It cools down for `cooldown`
+/// before the web can book it again, so a cancelled seat cannot be handed straight to someone
+/// waiting for it.
 pub fn release_seat(
     conn: &mut DbConnection,
     slot_id: SlotId,
     channel: Channel,
+    held_by: BookingId,
     cooldown: Duration,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
@@ -97,9 +99,41 @@ pub fn release_seat(
             .values((
                 seat_releases::slot_id.eq(slot_id),
                 seat_releases::available_at.eq(db_time(now + cooldown)),
+                seat_releases::booking_id.eq(held_by),
             ))
             .execute(conn)?;
     }
+    Ok(())
+}
+
+/// The slots where seats that `booking` gave back are still cooling down.
+pub fn cooling_after(conn: &mut DbConnection, booking: BookingId) -> QueryResult<Vec<SlotId>> {
+    seat_releases::table
+        .filter(seat_releases::booking_id.eq(booking))
+        .select(seat_releases::slot_id)
+        .load(conn)
+}
+
+/// Puts the seats that `booking` gave back straight on sale, cooled down or not.
+pub fn end_cooling_after(conn: &mut DbConnection, booking: BookingId) -> QueryResult<()> {
+    let slot_ids: Vec<SlotId> =
+        diesel::delete(seat_releases::table.filter(seat_releases::booking_id.eq(booking)))
+            .returning(seat_releases::slot_id)
+            .get_results(conn)?;
+    for slot_id in slot_ids {
+        less_cooling(conn, slot_id, 1)?;
+    }
+    Ok(())
+}
+
+/// Takes `seats` off the slot's cooling count (never below zero).
+fn less_cooling(conn: &mut DbConnection, slot_id: SlotId, seats: i32) -> QueryResult<()> {
+    diesel::update(slots::table.find(slot_id))
+        .set(
+            slots::cooling
+                .eq(case_when(slots::cooling.gt(seats), slots::cooling - seats).otherwise(0)),
+        )
+        .execute(conn)?;
     Ok(())
 }
 
@@ -117,15 +151,7 @@ pub fn release_cooled(
     .execute(conn)?;
     let released = i32::try_from(released).unwrap_or(i32::MAX);
     if released > 0 {
-        diesel::update(slots::table.find(slot_id))
-            .set(
-                slots::cooling.eq(case_when(
-                    slots::cooling.gt(released),
-                    slots::cooling - released,
-                )
-                .otherwise(0)),
-            )
-            .execute(conn)?;
+        less_cooling(conn, slot_id, released)?;
     }
     Ok(released)
 }

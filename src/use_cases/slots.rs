@@ -66,6 +66,8 @@ pub struct StaffSlotView {
     pub held_for_desk: i32,
     pub booked_web: i32,
     pub booked_desk: i32,
+    /// Seats given back by a cancellation or a move, on sale again after a cool-down.
+    pub cooling: i32,
     /// Seats applicants can still book online.
     pub available_web: i32,
     pub blocked: bool,
@@ -84,6 +86,7 @@ impl StaffSlotView {
             held_for_desk: slot.seats.held_for_desk,
             booked_web: slot.seats.booked_web,
             booked_desk: slot.seats.booked_desk,
+            cooling: slot.seats.cooling,
             available_web: slot.web_available(),
             blocked: slot.blocked,
             block_reason: slot.block_reason.clone(),

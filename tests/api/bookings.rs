@@ -16,8 +16,8 @@ use sportello::store::{
 use crate::{
     client::{Api, field_errors},
     fixtures::{
-        applicant, assert_seat_counts_match_bookings, open_rome, september_monday, set_stage,
-        staff_slots,
+        applicant, assert_seat_counts_match_bookings, open_rome, publish, september_monday,
+        set_stage, staff_slots, walk_in,
     },
     harness::{Backend, spawn_app, spawn_app_with},
 };
@@ -32,6 +32,8 @@ on_both_databases!(
     cancelling_frees_the_seat_after_a_cool_down,
     a_move_takes_the_new_seat_and_frees_the_old_or_changes_nothing,
     racing_moves_and_cancels_never_leave_a_seat_count_wrong,
+    a_move_passes_every_rule_a_new_booking_passes_and_keeps_its_channel,
+    moving_again_and_again_keeps_one_seat_off_sale_and_stops_at_the_limit,
 );
 
 fn reference_shape(reference: &str) -> bool {
@@ -570,4 +572,137 @@ async fn racing_moves_and_cancels_never_leave_a_seat_count_wrong(backend: Backen
     );
     // Seats taken equal bookings holding them, seat for seat, and no slot is oversold.
     assert_seat_counts_match_bookings(&app).await;
+}
+
+async fn a_move_passes_every_rule_a_new_booking_passes_and_keeps_its_channel(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = open_rome(&app).await;
+    let (slots, anyone, office) = (&rome.slots, app.public(), app.by(&rome.manager));
+    let booked = anyone.book("RM", &applicant(&slots[0], 1)).await.created();
+    let (reference, token) = held(&booked);
+    let later = &slots[1]["id"];
+
+    set_stage(&app, "RM", "suspended").await;
+    anyone
+        .reschedule(&reference, &token, later)
+        .await
+        .problem(StatusCode::CONFLICT, "office_not_open");
+    set_stage(&app, "RM", "live").await;
+
+    let by_invitation = json!({"horizon_days": 730, "invite_only": true});
+    office
+        .put_service("RM", "document_delivery", &by_invitation)
+        .await
+        .ok();
+    anyone
+        .reschedule(&reference, &token, later)
+        .await
+        .problem(StatusCode::CONFLICT, "invite_only");
+    let near = json!({"horizon_days": 1});
+    office
+        .put_service("RM", "document_delivery", &near)
+        .await
+        .ok();
+    anyone
+        .reschedule(&reference, &token, later)
+        .await
+        .problem(StatusCode::CONFLICT, "beyond_horizon");
+    office
+        .turn_off_service("RM", "document_delivery")
+        .await
+        .ok();
+    anyone
+        .reschedule(&reference, &token, later)
+        .await
+        .problem(StatusCode::CONFLICT, "service_not_offered");
+
+    // Back on, and the Tuesday after is all for the desk: the web cannot move there.
+    let all_for_the_desk = json!({"horizon_days": 730, "desk_share_percent": 100});
+    office
+        .put_service("RM", "document_delivery", &all_for_the_desk)
+        .await
+        .ok();
+    let tuesday = september_monday() + Days::new(1);
+    publish(&app, &rome.manager, tuesday, tuesday).await;
+    let desk_seats = staff_slots(&app, &rome.manager, tuesday, tuesday).await;
+    anyone
+        .reschedule(&reference, &token, &desk_seats[0]["id"])
+        .await
+        .problem(StatusCode::CONFLICT, "slot_full");
+    let view = anyone.booking(&reference, &token).await.ok();
+    assert_eq!(view["starts_at"], booked["starts_at"], "nothing changed");
+
+    // Someone who phoned was booked at the desk; moving with their token, the booking stays a
+    // desk booking and takes a seat the desk may give.
+    let slot = slots[2]["id"].as_i64().unwrap();
+    let phoned = office.book("RM", &walk_in(slot, 1)).await.created();
+    let (phoned_reference, phoned_token) = held(&phoned);
+    anyone
+        .reschedule(&phoned_reference, &phoned_token, &desk_seats[0]["id"])
+        .await
+        .ok();
+    let found = office
+        .search("RM", &format!("reference={phoned_reference}"))
+        .await
+        .ok();
+    assert_eq!(found[0]["channel"], "desk", "{found}");
+    assert_eq!(found[0]["slot_id"], desk_seats[0]["id"]);
+    let tuesday_slots = staff_slots(&app, &rome.manager, tuesday, tuesday).await;
+    assert_eq!(
+        (
+            tuesday_slots[0]["booked_desk"].as_i64(),
+            tuesday_slots[0]["booked_web"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
+    assert_eq!(assert_seat_counts_match_bookings(&app).await, 2);
+}
+
+async fn moving_again_and_again_keeps_one_seat_off_sale_and_stops_at_the_limit(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = open_rome(&app).await;
+    let (slots, anyone) = (&rome.slots, app.public());
+    let booked = anyone.book("RM", &applicant(&slots[0], 1)).await.created();
+    let (reference, token) = held(&booked);
+    let monday = september_monday();
+    let cooling = || async {
+        let now = staff_slots(&app, &rome.manager, monday, monday).await;
+        now.iter()
+            .map(|slot| slot["cooling"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+
+    anyone
+        .reschedule(&reference, &token, &slots[1]["id"])
+        .await
+        .ok();
+    assert_eq!(cooling().await[..3], [1, 0, 0], "the seat left cools down");
+    anyone
+        .reschedule(&reference, &token, &slots[2]["id"])
+        .await
+        .ok();
+    assert_eq!(
+        cooling().await[..3],
+        [0, 1, 0],
+        "the first seat left is back on sale: one booking keeps one seat cooling"
+    );
+    let problem = anyone
+        .reschedule(&reference, &token, &slots[3]["id"])
+        .await
+        .problem(StatusCode::CONFLICT, "too_many_moves");
+    assert!(
+        problem["detail"].as_str().unwrap().contains('2'),
+        "{problem}"
+    );
+
+    // Cancelling still cools its seat down, and lets go of the one it left before.
+    anyone.cancel_booking(&reference, &token).await.ok();
+    assert_eq!(cooling().await[..4], [0, 0, 1, 0]);
+    assert_eq!(assert_seat_counts_match_bookings(&app).await, 0);
+    let all_seats_but_one: i64 = staff_slots(&app, &rome.manager, monday, monday)
+        .await
+        .iter()
+        .map(|slot| slot["available_web"].as_i64().unwrap())
+        .sum();
+    assert_eq!(all_seats_but_one, 11 * 3 - 1);
 }

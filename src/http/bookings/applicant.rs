@@ -162,7 +162,10 @@ pub async fn cancel(
 }
 
 /// Moves the visit to another slot, atomically: the new seat is taken and the old one freed,
-/// or nothing changes.
+/// or nothing changes. A move passes every rule a new booking passes, keeps the booking's
+/// channel, and is allowed a few times per booking (`booking.max_moves_per_booking`). The seat
+/// left behind cools down like a cancelled one, but a booking keeps only one seat cooling: moving
+/// again puts the seat it left before straight back on sale.
 #[utoipa::path(
     tag = "bookings",
     params(
@@ -174,7 +177,7 @@ pub async fn cancel(
         (status = 200, description = "Moved", body = BookingView),
         (status = 401, description = "`booking_token_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No booking with this reference and token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_full`, `slot_unavailable`, `same_slot`, `min_notice`, `beyond_horizon`, `change_cutoff_passed`, `booking_not_changeable`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_full`, `slot_unavailable`, `same_slot`, `min_notice`, `beyond_horizon`, `change_cutoff_passed`, `booking_not_changeable`, `office_not_open`, `service_not_offered`, `invite_only`, `too_many_moves`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a slot of this office and service", body = Problem, content_type = "application/problem+json"),
     )
 )]

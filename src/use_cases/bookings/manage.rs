@@ -8,21 +8,20 @@ use utoipa::ToSchema;
 
 use super::{
     BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, claim_seat, details,
+    give_back_seat,
     ics::{self, Method},
-    reread, slot_of_office, token,
+    lock_seats_of, reread, slot_of_office, token,
     views::BookingView,
 };
 use crate::{
     domain::{
         FieldErrors,
-        booking::{
-            Channel, EventKind, Reference, Refusal, Status, check_change_cutoff, check_web_timing,
-        },
+        booking::{EventKind, Reference, Refusal, Status, check_change_cutoff, check_web_timing},
         ids::SlotId,
         mail::MessageKind,
     },
     error::Error,
-    store::{DbConnection, Store, bookings, calendars, outbox, seats},
+    store::{DbConnection, Store, bookings, calendars, outbox},
 };
 
 /// A fingerprint no token has, compared against when the reference is unknown, so that a
@@ -178,7 +177,8 @@ fn move_in(
     if booking.status != Status::Confirmed {
         return Err(not_changeable.into());
     }
-    let settings = details.service.settings;
+    let service = &details.service;
+    let settings = service.settings;
     check_change_cutoff(
         details.slot.time.starts_at,
         now,
@@ -187,9 +187,23 @@ fn move_in(
     if to == booking.slot_id {
         return Err(Refusal::SameSlot.into());
     }
+    // A move is a new booking of the new seat: every rule of booking online holds for it.
+    if !details.office.stage.is_public() {
+        return Err(Refusal::OfficeNotOpen.into());
+    }
+    if !service.active {
+        return Err(Refusal::ServiceNotOffered.into());
+    }
+    if settings.invite_only {
+        return Err(Refusal::InviteOnly.into());
+    }
+    let limit = policy.max_moves;
+    if bookings::times_moved(conn, booking.id)? >= limit {
+        return Err(Refusal::TooManyMoves { limit }.into());
+    }
     let target = slot_of_office(conn, booking.office_id, to)?;
-    if !calendars::service_ids(conn, target.calendar_id)?.contains(&details.service.id) {
-        let code = &details.service.appointment_type.code;
+    if !calendars::service_ids(conn, target.calendar_id)?.contains(&service.id) {
+        let code = &service.appointment_type.code;
         let message = format!("this time is not for {code}");
         return Err(Error::Invalid(FieldErrors::single("slot_id", message)));
     }
@@ -198,21 +212,15 @@ fn move_in(
     }
     let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
     check_web_timing(target.time.starts_at, now, notice, horizon)?;
-    seats::lock_slots(conn, &[booking.slot_id, target.id])?;
-    claim_seat(conn, booking.office_id, &target, Channel::Web, now)?;
-    let moved = bookings::move_to(
-        conn,
-        booking.id,
-        booking.slot_id,
-        target.id,
-        Channel::Web,
-        now,
-    )?;
+    lock_seats_of(conn, booking, Some(target.id))?;
+    // The booking keeps its channel: a desk booking moves to a seat the desk may give.
+    claim_seat(conn, booking.office_id, &target, booking.channel, now)?;
+    let moved = bookings::move_to(conn, booking.id, booking.slot_id, target.id, now)?;
     let Some(sequence) = moved else {
         // Changed meanwhile by another request; the transaction rolls the claim back.
         return Err(not_changeable.into());
     };
-    seats::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
+    give_back_seat(conn, booking, policy, now)?;
     let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
     bookings::record_event(
         conn,

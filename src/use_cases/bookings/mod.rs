@@ -109,6 +109,8 @@ pub struct Policy {
     pub max_active_per_email: i64,
     /// How long a freed seat waits before the web can book it again.
     pub cooldown: Duration,
+    /// How many times an applicant may move one booking.
+    pub max_moves: i64,
     pub tokens: TokenKey,
 }
 
@@ -194,6 +196,37 @@ fn claim_seat(
     }
 }
 
+/// Locks the slots whose seats a change of `booking` touches: its own, those it left cooling
+/// down, and the one it moves to.
+fn lock_seats_of(
+    conn: &mut DbConnection,
+    booking: &Booking,
+    moving_to: Option<SlotId>,
+) -> Result<(), BookingError> {
+    let mut ids = seats::cooling_after(conn, booking.id)?;
+    ids.push(booking.slot_id);
+    ids.extend(moving_to);
+    ids.sort_unstable();
+    ids.dedup();
+    seats::lock_slots(conn, &ids)?;
+    Ok(())
+}
+
+/// Gives the booking's seat back, to cool down before the web can sell it again. A booking
+/// keeps at most one seat out of sale: a seat it gave back earlier (moving away from it) goes
+/// back on sale now, so moving again and again cannot take seat after seat off sale.
+fn give_back_seat(
+    conn: &mut DbConnection,
+    booking: &Booking,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    seats::end_cooling_after(conn, booking.id)?;
+    let (slot, channel) = (booking.slot_id, booking.channel);
+    seats::release_seat(conn, slot, channel, booking.id, policy.cooldown, now)?;
+    Ok(())
+}
+
 /// Who cancels: it decides the event recorded and the message the applicant gets.
 enum Canceller<'a> {
     Applicant,
@@ -229,7 +262,7 @@ fn cancel(
             MessageKind::CancelledByOffice,
         ),
     };
-    seats::lock_slots(conn, &[booking.slot_id])?;
+    lock_seats_of(conn, booking, None)?;
     let cancelled = bookings::cancel(
         conn,
         booking.id,
@@ -242,7 +275,7 @@ fn cancel(
     let Some(sequence) = cancelled else {
         return Ok(None);
     };
-    seats::release_seat(conn, booking.slot_id, booking.channel, policy.cooldown, now)?;
+    give_back_seat(conn, booking, policy, now)?;
     let detail = reason.map(|reason| json!({ "reason": reason }));
     bookings::record_event(conn, booking, event, detail, actor_id, now)?;
     outbox::enqueue(conn, about(booking, sequence), kind, now)?;

@@ -1,0 +1,2 @@
+DROP INDEX seat_releases_booking;
+ALTER TABLE seat_releases DROP COLUMN booking_id;
