@@ -43,6 +43,7 @@ use sportello::{
         booking::{CaseNumber, Channel, Reference},
         calendar::CalendarFields,
         days::{start_of_day, today},
+        email::EmailAddress,
         ids::{OfficeId, ServiceId, SlotId},
         language::Language,
         office::Stage,
@@ -318,7 +319,7 @@ async fn seed_bookings(store: &Store, targets: &[Target], count: usize) -> anyho
                     let n = batch * 1000 + i;
                     let reference = seeded_reference(n);
                     let case = CaseNumber::parse(&format!("SEED/{n}"))?;
-                    let email = format!("seed{n}@example.org");
+                    let email = EmailAddress::parse(&format!("seed{n}@example.org"))?;
                     stored::insert(
                         conn,
                         stored::NewBooking {

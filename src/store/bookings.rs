@@ -17,6 +17,7 @@ use super::{
 use crate::domain::{
     Named,
     booking::{CaseNumber, Channel, EventKind, Reference, Status},
+    email::EmailAddress,
     ids::{BookingId, CalendarId, OfficeId, ServiceId, SlotId, StaffId},
     language::Language,
 };
@@ -76,6 +77,10 @@ struct BookingRow {
     closed_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    /// Only queries use it ([`active_for_email`]); it is here because RETURNING can only name
+    /// all the columns (diesel's MultiConnection cannot return a selection).
+    #[diesel(column_name = mailbox)]
+    _mailbox: Option<String>,
 }
 
 impl BookingRow {
@@ -168,27 +173,31 @@ pub fn case_has_active(
     Ok(found > 0)
 }
 
-/// Active bookings made with this email address at this office.
+/// Active bookings made with an address reaching this email's mailbox at this office.
 pub fn active_for_email(
     conn: &mut DbConnection,
     office_id: OfficeId,
-    email: &str,
+    email: &EmailAddress,
 ) -> QueryResult<i64> {
     bookings::table
         .filter(bookings::office_id.eq(office_id))
-        .filter(bookings::email.eq(email))
+        .filter(bookings::mailbox.eq(email.mailbox()))
         .filter(bookings::status.eq_any(active_statuses()))
         .select(count_star())
         .first(conn)
 }
 
-/// Serialises bookings for one email address at one office until the transaction ends, so
-/// that concurrent requests cannot together pass the per-email limit. SQLite needs nothing:
-/// its write transactions already run one at a time.
-pub fn lock_email(conn: &mut DbConnection, office_id: OfficeId, email: &str) -> QueryResult<()> {
+/// Serialises bookings for one mailbox at one office until the transaction ends, so that
+/// concurrent requests cannot together pass the per-email limit. SQLite needs nothing: its
+/// write transactions already run one at a time.
+pub fn lock_email(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    email: &EmailAddress,
+) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = conn {
         diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))")
-            .bind::<Text, _>(email)
+            .bind::<Text, _>(email.mailbox())
             .bind::<BigInt, _>(office_id.get())
             .execute(pg)?;
     }
@@ -204,7 +213,7 @@ pub struct NewBooking<'a> {
     pub token_salt: &'a str,
     pub case_number: &'a CaseNumber,
     pub full_name: &'a str,
-    pub email: Option<&'a str>,
+    pub email: Option<&'a EmailAddress>,
     pub phone: Option<&'a str>,
     pub language: &'a Language,
     pub channel: Channel,
@@ -229,7 +238,8 @@ pub fn insert(
             bookings::token_salt.eq(new.token_salt),
             bookings::case_number.eq(new.case_number.as_str()),
             bookings::full_name.eq(new.full_name),
-            bookings::email.eq(new.email),
+            bookings::email.eq(new.email.map(EmailAddress::as_str)),
+            bookings::mailbox.eq(new.email.map(EmailAddress::mailbox)),
             bookings::phone.eq(new.phone),
             bookings::language.eq(new.language.as_str()),
             bookings::channel.eq(new.channel.as_str()),

@@ -184,6 +184,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        mailbox -> Nullable<Text>,
     }
 }
 

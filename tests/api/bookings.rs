@@ -34,6 +34,7 @@ on_both_databases!(
     racing_moves_and_cancels_never_leave_a_seat_count_wrong,
     a_move_passes_every_rule_a_new_booking_passes_and_keeps_its_channel,
     moving_again_and_again_keeps_one_seat_off_sale_and_stops_at_the_limit,
+    one_mailbox_is_one_applicant_however_its_address_is_written,
 );
 
 fn reference_shape(reference: &str) -> bool {
@@ -705,4 +706,43 @@ async fn moving_again_and_again_keeps_one_seat_off_sale_and_stops_at_the_limit(b
         .map(|slot| slot["available_web"].as_i64().unwrap())
         .sum();
     assert_eq!(all_seats_but_one, 11 * 3 - 1);
+}
+
+async fn one_mailbox_is_one_applicant_however_its_address_is_written(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = open_rome(&app).await;
+    let (slots, anyone) = (&rome.slots, app.public());
+    let with_email = |n: usize, email: &str| {
+        let mut visit = applicant(&slots[n], n);
+        visit["email"] = json!(email);
+        visit
+    };
+    // A display name or a list would send the confirmation somewhere else, or to several.
+    for address in [
+        "decoy<victim@example.net>",
+        "Decoy <victim@example.net>",
+        "a@example.it,b@example.net",
+        "\"a,b\"@example.it",
+    ] {
+        let problem = anyone
+            .book("RM", &with_email(0, address))
+            .await
+            .problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(field_errors(&problem)[0].0, "email", "{address}: {problem}");
+    }
+
+    // Sub-addresses reach one mailbox, so they share its limit of three active bookings.
+    for n in 1..=3 {
+        let address = format!("amina+{n}@example.org");
+        anyone.book("RM", &with_email(n, &address)).await.created();
+    }
+    anyone
+        .book("RM", &with_email(4, "Amina+more@Example.org"))
+        .await
+        .problem(StatusCode::CONFLICT, "too_many_bookings");
+    anyone
+        .book("RM", &with_email(4, "someone.else@example.org"))
+        .await
+        .created();
+    assert_eq!(assert_seat_counts_match_bookings(&app).await, 4);
 }

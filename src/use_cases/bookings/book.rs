@@ -331,9 +331,9 @@ fn book_in(
         return Err(Refusal::CaseAlreadyBooked.into());
     }
     if let (Booker::Applicant, Some(email)) = (booker, &visit.email) {
-        bookings::lock_email(conn, office.id, email.as_str())?;
+        bookings::lock_email(conn, office.id, email)?;
         let limit = policy.max_active_per_email;
-        if bookings::active_for_email(conn, office.id, email.as_str())? >= limit {
+        if bookings::active_for_email(conn, office.id, email)? >= limit {
             return Err(Refusal::TooManyBookings { limit }.into());
         }
     }
@@ -354,7 +354,7 @@ fn book_in(
         token_salt: &salt,
         case_number: &visit.case_number,
         full_name: &visit.full_name,
-        email: visit.email.as_ref().map(|e| e.as_str()),
+        email: visit.email.as_ref(),
         phone: visit.phone.as_deref(),
         language: &visit.language,
         channel,
