@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::{
     audit::Action,
+    text::is_hidden_control,
     validation::{Invalid, Named},
 };
 
@@ -107,7 +108,9 @@ pub fn parse_full_name(text: &str) -> Result<String, Invalid> {
     let letters = name.chars().filter(|c| c.is_alphabetic()).count();
     if letters < 2
         || name.chars().count() > 120
-        || name.chars().any(|c| c.is_control() || c.is_ascii_digit())
+        || name
+            .chars()
+            .any(|c| is_hidden_control(c) || c.is_ascii_digit())
     {
         Err(Invalid::new(
             "must be the full name as on the passport (2 to 120 characters, no digits)",

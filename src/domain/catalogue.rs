@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, fmt};
 
 use serde::Deserialize;
 
-use super::{FieldErrors, Invalid, language::Language};
+use super::{FieldErrors, Invalid, language::Language, text::parse_line};
 
 /// An appointment type's code, such as `document_delivery`: lowercase words joined by `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
@@ -69,13 +69,14 @@ pub type Texts = BTreeMap<String, String>;
 /// Lists of documents to bring, by language.
 pub type DocumentLists = BTreeMap<String, Vec<String>>;
 
-/// Checks texts by language into `errors` under `field`; `require_italian` for names.
+/// Checks texts by language into `errors` under `field`, each with `parse` (a line for names,
+/// paragraphs for descriptions); `require_italian` for names.
 pub fn check_texts(
     errors: &mut FieldErrors,
     field: &str,
     texts: &Texts,
     require_italian: bool,
-    max_chars: usize,
+    parse: impl Fn(&str) -> Result<String, Invalid>,
 ) -> Texts {
     if require_italian && !texts.contains_key("it") {
         errors.add(
@@ -89,14 +90,8 @@ pub fn check_texts(
         let Some(language) = errors.check(&path, Language::parse(language)) else {
             continue;
         };
-        let language = language.to_string();
-        let text = text.trim();
-        if text.is_empty() {
-            errors.add(path, "must not be empty");
-        } else if text.chars().count() > max_chars {
-            errors.add(path, format!("must be at most {max_chars} characters"));
-        } else {
-            checked.insert(language, text.to_owned());
+        if let Some(text) = errors.check(&path, parse(text)) {
+            checked.insert(language.to_string(), text);
         }
     }
     checked
@@ -113,17 +108,12 @@ pub fn check_documents(
         let Some(language) = errors.check(&path, Language::parse(language)) else {
             continue;
         };
-        let language = language.to_string();
-        let mut list = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let item = item.trim();
-            if item.is_empty() || item.chars().count() > 300 {
-                errors.add(format!("{path}[{i}]"), "must be 1 to 300 characters");
-            } else {
-                list.push(item.to_owned());
-            }
-        }
-        checked.insert(language, list);
+        let list = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| errors.check(&format!("{path}[{i}]"), parse_line(item, 300)))
+            .collect();
+        checked.insert(language.to_string(), list);
     }
     checked
 }
@@ -156,7 +146,7 @@ mod tests {
             ("en".into(), "Information".into()),
             ("english".into(), "x".into()),
         ]);
-        check_texts(&mut errors, "names", &names, true, 100);
+        check_texts(&mut errors, "names", &names, true, |t| parse_line(t, 100));
         let fields: Vec<&str> = errors.as_slice().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["names.it", "names.english"]);
     }

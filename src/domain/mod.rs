@@ -18,6 +18,7 @@ pub mod seats;
 pub mod service;
 pub mod slots;
 pub mod staff;
+pub mod text;
 pub mod time;
 pub mod validation;
 

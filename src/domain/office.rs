@@ -212,23 +212,6 @@ pub fn parse_phone(text: &str) -> Result<String, Invalid> {
     }
 }
 
-/// A required line of text (a name, an address, a reason) with a sensible length.
-pub fn parse_text(text: &str, max_chars: usize) -> Result<String, Invalid> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Invalid::new("is required"));
-    }
-    if text.chars().count() > max_chars {
-        return Err(Invalid::new(format!(
-            "must be at most {max_chars} characters"
-        )));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(Invalid::new("must be a single line of text"));
-    }
-    Ok(text.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,7 +265,5 @@ mod tests {
         assert!(Language::parse("english").is_err());
         assert!(check_latitude(41.9).is_ok() && check_latitude(91.0).is_err());
         assert!(check_longitude(f64::NAN).is_err());
-        assert!(parse_text("  Via Ostiense 131/L ", 200).unwrap() == "Via Ostiense 131/L");
-        assert!(parse_text("", 10).is_err() && parse_text("a\nb", 10).is_err());
     }
 }

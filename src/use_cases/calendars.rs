@@ -10,6 +10,7 @@ use super::{
     present,
     scope::{Need, staff_office},
 };
+use crate::domain::text::parse_line;
 use crate::{
     domain::{
         FieldErrors,
@@ -18,7 +19,7 @@ use crate::{
         days::Day,
         hours::{IntervalInput, WeeklyHours},
         ids::{CalendarId, OfficeId, ServiceId},
-        office::{OfficeCode, parse_text},
+        office::OfficeCode,
         staff::Actor,
     },
     error::{Answer, Error, Explain, Failure},
@@ -203,7 +204,7 @@ pub async fn create(
             let offered = services::list(conn, office.id)?;
             let mut errors = FieldErrors::new();
             let name = errors
-                .check("name", parse_text(&request.name, 100))
+                .check("name", parse_line(&request.name, 100))
                 .unwrap_or_default();
             let fields = CalendarFields {
                 name,
@@ -240,7 +241,7 @@ pub async fn update(
             let mut errors = FieldErrors::new();
             let name = match request.name {
                 Some(name) => errors
-                    .check("name", parse_text(&name, 100))
+                    .check("name", parse_line(&name, 100))
                     .unwrap_or_default(),
                 None => current.fields.name.clone(),
             };

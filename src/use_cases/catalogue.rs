@@ -11,6 +11,7 @@ use crate::{
         audit::Action,
         catalogue::{DocumentLists, Texts, TypeCode, check_documents, check_duration, check_texts},
         staff::Actor,
+        text::{parse_line, parse_paragraphs},
     },
     error::{Answer, Error, Explain, Failure},
     store::{
@@ -106,8 +107,10 @@ fn check(
     duration: i32,
 ) -> Result<(TypeTexts, i32), FieldErrors> {
     let texts = TypeTexts {
-        names: check_texts(&mut errors, "names", names, true, 200),
-        descriptions: check_texts(&mut errors, "descriptions", descriptions, false, 2000),
+        names: check_texts(&mut errors, "names", names, true, |t| parse_line(t, 200)),
+        descriptions: check_texts(&mut errors, "descriptions", descriptions, false, |t| {
+            parse_paragraphs(t, 2000)
+        }),
         documents: check_documents(&mut errors, "documents", documents),
     };
     errors.check("default_duration_minutes", check_duration(duration));

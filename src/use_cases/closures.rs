@@ -10,6 +10,7 @@ use super::{
     publication::{ConflictView, MixedDurations, Mode, conflict_views, reconcile_slots},
     scope::{Need, staff_office},
 };
+use crate::domain::text::parse_line;
 use crate::{
     domain::{
         FieldErrors, Parsed,
@@ -18,7 +19,7 @@ use crate::{
         holidays::national_holidays,
         hours::TimeOfDay,
         ids::ClosureId,
-        office::{OfficeCode, parse_text},
+        office::OfficeCode,
         slots::ClosureRule,
         staff::Actor,
     },
@@ -141,7 +142,7 @@ impl ClosureRequest {
         } else if (to - from).num_days() > 366 {
             errors.add("to", "must be within a year of from");
         }
-        let reason = errors.check("reason", parse_text(&self.reason, 200));
+        let reason = errors.check("reason", parse_line(&self.reason, 200));
         let window = match (self.start_time.as_deref(), self.end_time.as_deref()) {
             (None, None) => Some(None),
             (Some(start), Some(end)) => {

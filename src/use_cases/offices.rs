@@ -11,6 +11,7 @@ use super::{
     scope::{Need, staff_office, visible_office},
     services::PublicServiceView,
 };
+use crate::domain::text::parse_line;
 use crate::{
     domain::{
         FieldErrors,
@@ -20,7 +21,7 @@ use crate::{
         language::Language,
         office::{
             OfficeCode, OfficeDetails, PatronDay, Stage, check_latitude, check_longitude,
-            parse_phone, parse_text, parse_time_zone,
+            parse_phone, parse_time_zone,
         },
         staff::{Actor, Role},
     },
@@ -208,7 +209,7 @@ impl UpdateOfficeRequest {
         let mut errors = FieldErrors::new();
         let mut text = |field: &str, value: Option<String>, max: usize, target: &mut String| {
             if let Some(value) = value
-                && let Some(value) = errors.check(field, parse_text(&value, max))
+                && let Some(value) = errors.check(field, parse_line(&value, max))
             {
                 *target = value;
             }

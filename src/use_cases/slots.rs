@@ -10,6 +10,7 @@ use super::{
     audit::Audit,
     scope::{Need, staff_office, visible_office},
 };
+use crate::domain::text::parse_line;
 use crate::{
     domain::{
         FieldErrors, Parsed,
@@ -17,7 +18,7 @@ use crate::{
         catalogue::TypeCode,
         days::{Day, days_after, end_of_day, start_of_day, today},
         ids::{CalendarId, OfficeId, SlotId},
-        office::{OfficeCode, parse_text},
+        office::OfficeCode,
         staff::Actor,
         time::{LocalTime, local},
     },
@@ -193,7 +194,7 @@ pub enum Blocking {
 impl BlockRequest {
     pub fn parse(&self) -> Result<Blocking, FieldErrors> {
         match (self.blocked, self.reason.as_deref()) {
-            (true, Some(reason)) => parse_text(reason, 200)
+            (true, Some(reason)) => parse_line(reason, 200)
                 .map(|reason| Blocking::Block { reason })
                 .map_err(|reason| FieldErrors::single("reason", reason.message())),
             (true, None) => Err(FieldErrors::single(

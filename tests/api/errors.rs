@@ -8,7 +8,7 @@ use sportello::store::StoreError;
 
 use crate::{
     client::{Api, field_errors},
-    fixtures::open_rome,
+    fixtures::{applicant, open_rome},
     harness::{Backend, spawn_app, spawn_app_with},
 };
 
@@ -19,6 +19,7 @@ on_both_databases!(
     an_unexpected_failure_is_a_bare_500_with_a_request_id,
     every_response_carries_a_request_id_and_a_proxy_id_is_kept,
     dates_beyond_the_years_the_service_keeps_are_refused_not_a_500,
+    text_that_would_change_how_the_rest_is_shown_is_refused,
 );
 
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow(backend: Backend) {
@@ -200,4 +201,57 @@ async fn dates_beyond_the_years_the_service_keeps_are_refused_not_a_500(backend:
     }
     // The last year the service keeps is fine, though a year's default range runs past it.
     office.closures("RM", "from=9999-12-01").await.ok();
+}
+
+async fn text_that_would_change_how_the_rest_is_shown_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = open_rome(&app).await;
+    let admin = app.admin_token().await;
+    let national = app.by(&admin);
+
+    // A raw CR in a name would split a line of the calendar file mailed to applicants.
+    let new_type = |name: &str, description: &str, document: &str| {
+        json!({
+            "code": "residence_card",
+            "default_duration_minutes": 20,
+            "names": {"it": name},
+            "descriptions": {"it": description},
+            "documents": {"it": [document]},
+        })
+    };
+    let fields = national
+        .create_type(&new_type(
+            "Carta\rdi soggiorno",
+            "Ok",
+            "Passaporto\u{202E}fdp.exe",
+        ))
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["names.it", "documents.it[0]"]);
+    let paragraphs = "Per il rilascio.\nPortare le foto.";
+    let created = national
+        .create_type(&new_type("Carta di soggiorno", paragraphs, "Passaporto"))
+        .await
+        .created();
+    assert_eq!(created["descriptions"]["it"], paragraphs);
+
+    // A right-to-left override would make a name read as someone else's in the agenda and mail.
+    let mut visit = applicant(&rome.slots[0], 1);
+    visit["full_name"] = json!("Amina \u{202E}ilaiD");
+    let problem = app
+        .public()
+        .book("RM", &visit)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(field_errors(&problem)[0].0, "full_name");
+    visit["full_name"] = json!("أمينة ديالو");
+    app.public().book("RM", &visit).await.created();
+
+    let closure = json!({"from": "2030-01-02", "to": "2030-01-02", "reason": "Sciopero\u{2066}"});
+    let fields = app
+        .by(&rome.manager)
+        .close("RM", &closure)
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["reason"]);
 }

@@ -9,13 +9,14 @@ use super::{
     BookingError, BookingFailure, Canceller, Details, Policy, cancel, details, reread,
     views::{Agenda, StaffBookingView},
 };
+use crate::domain::text::parse_line;
 use crate::{
     domain::{
         FieldErrors, Parsed,
         booking::{CaseNumber, DeskAction, Reference, Refusal},
         days::{Day, end_of_day, start_of_day, today},
         ids::CalendarId,
-        office::{OfficeCode, parse_text},
+        office::OfficeCode,
         staff::Actor,
     },
     store::{Store, bookings, services},
@@ -152,7 +153,7 @@ pub struct CancelRequest {
 impl CancelRequest {
     /// The cancellation, its reason checked.
     pub fn parse(&self) -> Result<DeskChange, FieldErrors> {
-        let reason = parse_text(&self.reason, 500)
+        let reason = parse_line(&self.reason, 500)
             .map_err(|reason| FieldErrors::single("reason", reason.message()))?;
         Ok(DeskChange {
             action: DeskAction::Cancel,
