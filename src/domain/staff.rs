@@ -123,6 +123,16 @@ impl Actor {
         }
     }
 
+    /// Whether the actor may know of an account of `office` (`None`: an admin's): admins know
+    /// every account, managers their office's.
+    pub fn knows_staff_of(&self, office: Option<&OfficeCode>) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Manager => office.is_some() && office == self.office.as_ref(),
+            Role::Operator => false,
+        }
+    }
+
     /// Admins list every account, managers their office's; operators none.
     pub fn may_list_staff(&self) -> Result<(), Forbidden> {
         match self.role {

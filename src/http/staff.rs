@@ -24,7 +24,7 @@ use crate::{
         (status = 201, description = "Created", body = StaffView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not create this account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`: an account with this email exists", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`: an account with this email exists; `email_unavailable` (to a manager, when the account is not one of their office's)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]

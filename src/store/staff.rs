@@ -119,6 +119,14 @@ pub fn find_credentials(
         .transpose()
 }
 
+/// The office of the account with this email (`Some(None)` for an admin's), if there is one.
+pub fn office_of(
+    conn: &mut DbConnection,
+    email: &EmailAddress,
+) -> QueryResult<Option<Option<OfficeCode>>> {
+    find_credentials(conn, email).map(|found| found.map(|c| c.member.office_code))
+}
+
 /// Staff of one office, or everyone when `office_id` is `None`, oldest first.
 pub fn list(conn: &mut DbConnection, office_id: Option<OfficeId>) -> QueryResult<Vec<StaffMember>> {
     let mut query = staff::table

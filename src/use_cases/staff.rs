@@ -27,6 +27,9 @@ pub enum StaffFailure {
     NoSuchAccount,
     #[error("a staff account with the email {0} already exists")]
     EmailTaken(EmailAddress),
+    /// The address is taken by an account the actor may not know of.
+    #[error("this email address cannot be used for a new account")]
+    EmailUnavailable,
     #[error("staff cannot deactivate their own account")]
     CannotDeactivateSelf,
 }
@@ -40,6 +43,12 @@ impl Explain for StaffFailure {
             StaffFailure::EmailTaken(email) => Answer::Conflict {
                 code: "email_taken",
                 detail: format!("A staff account with the email {email} already exists."),
+            },
+            StaffFailure::EmailUnavailable => Answer::Conflict {
+                code: "email_unavailable",
+                detail: "This email address cannot be used for a new account of your office. \
+                         A national administrator can help."
+                    .into(),
             },
             StaffFailure::CannotDeactivateSelf => Answer::Conflict {
                 code: "cannot_deactivate_self",
@@ -158,7 +167,23 @@ pub async fn create(
                     FieldErrors::single("office_code", "no office has this code")
                 })?),
             };
-            let view = insert(conn, &email, &password_hash, role, office_id, now)?;
+            // Emails are unique across offices, so whether one is taken is said only to those
+            // who may know of its account: a manager learns nothing of other offices' staff.
+            let unavailable = |holder: Option<&OfficeCode>| match actor.knows_staff_of(holder) {
+                true => StaffFailure::EmailTaken(email.clone()),
+                false => StaffFailure::EmailUnavailable,
+            };
+            if let Some(holder) = staff::office_of(conn, &email)? {
+                return Err(unavailable(holder.as_ref()).into());
+            }
+            let view =
+                insert(conn, &email, &password_hash, role, office_id, now).map_err(|error| {
+                    match error {
+                        // Taken a moment ago by a request we cannot look at any more.
+                        Error::Feature(StaffFailure::EmailTaken(_)) => unavailable(None).into(),
+                        other => other,
+                    }
+                })?;
             let audit = Audit { actor: &actor, now };
             audit.created(conn, office_id, Action::StaffCreate, view.id, &view)?;
             Ok(view)

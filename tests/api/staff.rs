@@ -16,6 +16,7 @@ on_both_databases!(
     every_bad_field_is_named_in_one_answer,
     managers_see_and_manage_only_their_own_office,
     concurrent_writers_queue_instead_of_failing,
+    a_manager_learns_nothing_of_other_offices_staff_from_a_taken_email,
 );
 
 fn new_staff(email: &str, role: &str, office: Option<&str>) -> Value {
@@ -266,4 +267,49 @@ async fn concurrent_writers_queue_instead_of_failing(backend: Backend) {
 
     let everyone = national.staff().await.json();
     assert_eq!(everyone.as_array().unwrap().len(), 22);
+}
+
+async fn a_manager_learns_nothing_of_other_offices_staff_from_a_taken_email(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = app.manager("RM").await;
+    let latina = app.manager("LT").await;
+    let roman = new_staff("luca@prefettura.it", "operator", Some("RM"));
+    app.by(&rome).create_staff(&roman).await.created();
+
+    // Latina's manager tries the same address: the answer neither says that it exists nor
+    // where, only that it cannot be used.
+    let same_in_latina = new_staff("luca@prefettura.it", "operator", Some("LT"));
+    let problem = app
+        .by(&latina)
+        .create_staff(&same_in_latina)
+        .await
+        .problem(StatusCode::CONFLICT, "email_unavailable");
+    let detail = problem["detail"].as_str().unwrap();
+    for hint in ["luca", "exists", "RM", "Rom"] {
+        assert!(!detail.contains(hint), "{hint} in {detail}");
+    }
+    // An administrator's address is no different to them.
+    let admin_address = new_staff("admin@interno.gov.it", "operator", Some("LT"));
+    app.create_staff(
+        "admin@interno.gov.it",
+        sportello::domain::staff::Role::Admin,
+        None,
+    )
+    .await;
+    app.by(&latina)
+        .create_staff(&admin_address)
+        .await
+        .problem(StatusCode::CONFLICT, "email_unavailable");
+
+    // Rome's manager, who can see the account anyway, and the administration are told plainly.
+    let again_in_rome = new_staff("LUCA@prefettura.it", "operator", Some("RM"));
+    app.by(&rome)
+        .create_staff(&again_in_rome)
+        .await
+        .problem(StatusCode::CONFLICT, "email_taken");
+    let admin = app.admin_token().await;
+    app.by(&admin)
+        .create_staff(&same_in_latina)
+        .await
+        .problem(StatusCode::CONFLICT, "email_taken");
 }
