@@ -222,6 +222,17 @@ impl Settings {
                 ),
             });
         }
+        if self.is_production()
+            && let Some(message) = unreachable_link_base(&self.mail.public_base_url)
+        {
+            return Err(SettingsError::Invalid {
+                setting: "mail.public_base_url",
+                message: format!(
+                    "{message}: applicants open the links in their mail from their own phones; \
+                     set APP__MAIL__PUBLIC_BASE_URL to the public https address of the site"
+                ),
+            });
+        }
         if secret.is_empty() {
             return Err(SettingsError::Invalid {
                 setting: "auth.jwt_secret",
@@ -265,6 +276,27 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Why links built on `base` would not reach an applicant, if they would not: not https (the
+/// links carry booking tokens), or a host only this machine or its network can reach.
+fn unreachable_link_base(base: &str) -> Option<String> {
+    use url::Host;
+    let Ok(url) = url::Url::parse(base) else {
+        return Some(format!("{base:?} is not a URL"));
+    };
+    if url.scheme() != "https" {
+        return Some(format!("{base} is not https"));
+    }
+    let local = match url.host() {
+        None => true,
+        Some(Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+        Some(Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || ip.is_private() || ip.is_link_local()
+        }
+        Some(Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+    };
+    local.then(|| format!("{base} is not a public address"))
 }
 
 fn read_secret(setting: &'static str, path: &Path) -> Result<SecretString, SettingsError> {
@@ -372,12 +404,46 @@ mod tests {
             &env(&[
                 ("APP_ENV", "production"),
                 ("APP__AUTH__JWT_SECRET", &"k".repeat(48)),
+                (
+                    "APP__MAIL__PUBLIC_BASE_URL",
+                    "https://prenota.interno.gov.it",
+                ),
             ]),
         )
         .unwrap();
         assert!(ok.is_production());
         assert_eq!(ok.server.host, "0.0.0.0");
         assert_eq!(ok.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn production_refuses_mail_links_that_would_lead_nowhere() {
+        for base in [
+            "http://127.0.0.1:8080",
+            "https://localhost",
+            "https://app.localhost:8443",
+            "https://127.0.0.1",
+            "https://[::1]",
+            "https://10.1.2.3",
+            "https://0.0.0.0",
+            "http://prenota.interno.gov.it",
+            "prenota.interno.gov.it",
+        ] {
+            let err = Settings::load_from(
+                &repo_config(),
+                &env(&[
+                    ("APP_ENV", "production"),
+                    ("APP__AUTH__JWT_SECRET", &"k".repeat(48)),
+                    ("APP__MAIL__PUBLIC_BASE_URL", base),
+                ]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("mail.public_base_url"), "{base}: {err}");
+        }
+        // Development keeps its local links.
+        let dev = Settings::load_from(&repo_config(), &env(&[])).unwrap();
+        assert_eq!(dev.mail.public_base_url, "http://127.0.0.1:8080");
     }
 
     #[test]
