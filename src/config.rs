@@ -48,6 +48,7 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub pool_timeout_seconds: u64,
     pub sqlite_busy_timeout_ms: u64,
+    pub postgres_lock_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,11 +20,14 @@
 //! **How a failure reaches the client**: `application/problem+json` (RFC 9457) with a stable
 //! `code`. Each [`Answer`] has one status; unexpected failures are [`Answer::Internal`]: the client
 //! gets a bare 500 with the request id, and the cause goes to the log, never into the body. No
-//! free database connection is [`Answer::Busy`]: 503 with `Retry-After`, because a retry will do.
+//! free database connection, or a writer that could not start in time (its turn, SQLite's busy
+//! timeout, PostgreSQL's `lock_timeout`), is [`Answer::Busy`]: 503 with `Retry-After`, because a
+//! retry will do.
 //!
 //! **Codes**: `validation_failed` (422, with `errors: [{field, message}]`), `not_found` (404),
 //! `forbidden` (403), `unauthorized` (401), `booking_token_required` (401), `too_many_attempts`
-//! (429), `office_code_taken`, `type_code_taken`, `email_taken`, `cannot_deactivate_self`,
+//! (429), `office_code_taken`, `type_code_taken`, `email_taken`, `email_unavailable`,
+//! `cannot_deactivate_self`,
 //! `calendar_durations_differ`, `idempotency_conflict` and every booking [`Refusal`] code
 //! (`slot_full`, `case_already_booked`, …) (409), `idempotency_key_reused` (422),
 //! `service_unavailable` and `not_ready` (503), `internal_error` (500); and from the edge itself
@@ -38,7 +41,7 @@ use std::{convert::Infallible, time::Duration};
 
 use crate::{
     domain::{FieldErrors, Invalid, staff::Forbidden},
-    store::StoreError,
+    store::{StoreError, is_busy},
 };
 
 /// How a failure reads to whoever asked, whatever the transport: the HTTP edge gives each its
@@ -156,6 +159,14 @@ impl Explain for StoreError {
         match self {
             StoreError::Pool(cause) => {
                 tracing::warn!(error = %cause, "no database connection available");
+                Answer::Busy
+            }
+            StoreError::Busy(why) => {
+                tracing::warn!(why, "database busy");
+                Answer::Busy
+            }
+            StoreError::Query(error) if is_busy(&error) => {
+                tracing::warn!(%error, "database busy");
                 Answer::Busy
             }
             other => Answer::Internal(other.into()),

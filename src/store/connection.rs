@@ -82,6 +82,7 @@ impl DatabaseUrl {
 pub struct ConnectionManager {
     pub url: DatabaseUrl,
     pub sqlite_busy_timeout: Duration,
+    pub postgres_lock_timeout: Duration,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -90,9 +91,17 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url.expose_secret())
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = diesel::PgConnection::establish(url.expose_secret())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // A row lock held by a stuck transaction must not hold requests forever.
+                conn.batch_execute(&format!(
+                    "SET lock_timeout = {}",
+                    self.postgres_lock_timeout.as_millis()
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_string_lossy();
                 let mut conn = diesel::SqliteConnection::establish(&path)

@@ -27,6 +27,7 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 
 use diesel::{
     Connection, QueryResult,
+    connection::SimpleConnection,
     connection::{AnsiTransactionManager, TransactionManager},
     migration::MigrationSource,
     r2d2::{Pool, PoolError},
@@ -49,6 +50,9 @@ pub enum StoreError {
     Query(#[from] diesel::result::Error),
     #[error("no database connection available: {0}")]
     Pool(#[from] PoolError),
+    /// A writer could not start in time: other writers, or a lock held elsewhere.
+    #[error("the database is busy: {0}")]
+    Busy(&'static str),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("database task did not finish: {0}")]
@@ -71,6 +75,10 @@ pub struct Store {
     /// one writer at a time anyway, and its busy handler wakes waiters in no fair order, so
     /// under load one writer could wait past the busy timeout while others overtake it.
     sqlite_writers: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// How long an SQLite writer waits for its turn before it is told to come back later.
+    sqlite_turn_timeout: Duration,
+    /// PostgreSQL connections' `lock_timeout`.
+    postgres_lock_timeout: Duration,
 }
 
 impl Store {
@@ -86,9 +94,12 @@ impl Store {
             })?;
         }
         let backend = url.backend();
+        let sqlite_busy_timeout = Duration::from_millis(settings.sqlite_busy_timeout_ms);
+        let postgres_lock_timeout = Duration::from_millis(settings.postgres_lock_timeout_ms);
         let manager = ConnectionManager {
             url,
-            sqlite_busy_timeout: Duration::from_millis(settings.sqlite_busy_timeout_ms),
+            sqlite_busy_timeout,
+            postgres_lock_timeout,
         };
         let pool = Pool::builder()
             .max_size(settings.pool_size)
@@ -101,6 +112,8 @@ impl Store {
             pool,
             backend,
             sqlite_writers,
+            sqlite_turn_timeout: sqlite_busy_timeout,
+            postgres_lock_timeout,
         })
     }
 
@@ -110,13 +123,29 @@ impl Store {
 
     /// Applies the migrations embedded in the binary that this database has not seen yet.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        self.on_connection(|conn| {
+        let lock_timeout = format!(
+            "SET lock_timeout = {}",
+            self.postgres_lock_timeout.as_millis()
+        );
+        self.on_connection(move |conn| {
             let applied = match conn {
-                DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-                DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-            }
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-            Ok(applied.len())
+                DbConnection::Postgres(c) => {
+                    // A migration waits for the requests of running instances to finish,
+                    // however long: this connection alone, then back to the pool's timeout.
+                    c.batch_execute("SET lock_timeout = 0")?;
+                    let applied = c
+                        .run_pending_migrations(POSTGRES_MIGRATIONS)
+                        .map(|versions| versions.len())
+                        .map_err(|e| e.to_string());
+                    c.batch_execute(&lock_timeout)?;
+                    applied
+                }
+                DbConnection::Sqlite(c) => c
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|versions| versions.len())
+                    .map_err(|e| e.to_string()),
+            };
+            applied.map_err(StoreError::Migration)
         })
         .await
     }
@@ -182,7 +211,12 @@ impl Store {
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
         let turn = match &self.sqlite_writers {
-            Some(queue) => Some(queue.clone().lock_owned().await),
+            Some(queue) => {
+                let wait =
+                    tokio::time::timeout(self.sqlite_turn_timeout, queue.clone().lock_owned());
+                let busy = StoreError::Busy("waited too long for a turn to write");
+                Some(wait.await.map_err(|_| busy)?)
+            }
             None => None,
         };
         self.on_connection(move |conn| {
@@ -283,6 +317,21 @@ macro_rules! on_backend {
 pub(crate) use on_backend;
 
 /// True when a query failed on a unique constraint (e.g. an email already taken).
+/// Whether a statement gave up waiting for a lock another transaction holds: SQLite's busy
+/// timeout ran out (`database is locked`) or PostgreSQL's `lock_timeout` did (SQLSTATE 55P03).
+/// Nothing is wrong but the moment: the client may retry.
+pub fn is_busy(error: &diesel::result::Error) -> bool {
+    match error {
+        diesel::result::Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.starts_with("database is locked")
+                || message.starts_with("database table is locked")
+                || message.starts_with("canceling statement due to lock timeout")
+        }
+        _ => false,
+    }
+}
+
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(
         error,

@@ -1,14 +1,14 @@
 //! Whatever goes wrong, the client gets a problem document it can act on, and never our
 //! internals.
 
-use diesel::RunQueryDsl;
+use diesel::{Connection, RunQueryDsl, connection::SimpleConnection};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sportello::store::StoreError;
 
 use crate::{
     client::{Api, field_errors},
-    fixtures::{applicant, open_rome},
+    fixtures::{applicant, assert_seat_counts_match_bookings, open_rome},
     harness::{Backend, spawn_app, spawn_app_with},
 };
 
@@ -20,6 +20,7 @@ on_both_databases!(
     every_response_carries_a_request_id_and_a_proxy_id_is_kept,
     dates_beyond_the_years_the_service_keeps_are_refused_not_a_500,
     text_that_would_change_how_the_rest_is_shown_is_refused,
+    a_booking_that_cannot_get_the_database_in_time_is_told_to_retry,
 );
 
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow(backend: Backend) {
@@ -254,4 +255,64 @@ async fn text_that_would_change_how_the_rest_is_shown_is_refused(backend: Backen
         .await
         .invalid_fields();
     assert_eq!(fields, ["reason"]);
+}
+
+/// Another program holding the database's write lock (SQLite) or the slots table (PostgreSQL),
+/// until dropped.
+enum LockHolder {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+impl LockHolder {
+    fn take(app: &crate::harness::TestApp) -> LockHolder {
+        let url = app.database.url();
+        match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+                conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+                LockHolder::Sqlite(conn)
+            }
+            None => {
+                let mut conn = diesel::PgConnection::establish(&url).unwrap();
+                conn.batch_execute("BEGIN; LOCK TABLE slots IN EXCLUSIVE MODE")
+                    .unwrap();
+                LockHolder::Postgres(conn)
+            }
+        }
+    }
+
+    fn release(self) {
+        match self {
+            LockHolder::Sqlite(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
+            LockHolder::Postgres(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
+        }
+    }
+}
+
+async fn a_booking_that_cannot_get_the_database_in_time_is_told_to_retry(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.database.sqlite_busy_timeout_ms = 300;
+        s.database.postgres_lock_timeout_ms = 300;
+    })
+    .await;
+    let rome = open_rome(&app).await;
+    let anyone = app.public();
+
+    let holder = LockHolder::take(&app);
+    let visits: Vec<_> = (0..4).map(|n| applicant(&rome.slots[n], n)).collect();
+    let attempts = visits.iter().map(|visit| anyone.book("RM", visit));
+    for reply in futures_util::future::join_all(attempts).await {
+        let problem = reply.problem(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+        assert_eq!(reply.header("retry-after"), "1", "{problem}");
+    }
+    holder.release();
+
+    // Retried once the database is free, the booking goes through; the refused ones left
+    // nothing behind.
+    anyone
+        .book("RM", &applicant(&rome.slots[0], 0))
+        .await
+        .created();
+    assert_eq!(assert_seat_counts_match_bookings(&app).await, 1);
 }
