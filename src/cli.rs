@@ -102,19 +102,22 @@ async fn worker() -> anyhow::Result<()> {
     let store = Store::open(&settings.database)?;
     store.migrate().await?;
     let mailer = std::sync::Arc::new(Mailer::new(&settings, store.clone())?);
-    let housekeeping = tokio::spawn(crate::worker::housekeeping(
+    let running = crate::startup::run_workers(
+        &crate::worker::Workers::default(),
+        std::time::Duration::from_secs(settings.workers.stuck_after_seconds),
         store,
         Housekeeping::from_settings(&settings),
-    ));
-    let delivery = tokio::spawn(mailer.run());
+        Some(mailer),
+    );
     tracing::info!("sportello worker running: mail delivery and housekeeping");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
-    housekeeping.abort();
-    delivery.abort();
+    for worker in running {
+        worker.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub booking: BookingSettings,
+    pub workers: WorkersSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
 }
@@ -71,6 +72,12 @@ pub struct BookingSettings {
     pub seat_cooldown_seconds: u64,
     pub housekeeping_interval_seconds: u64,
     pub idempotency_hours: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersSettings {
+    pub stuck_after_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -266,6 +273,10 @@ impl Settings {
             ("mail.send_concurrency", self.mail.send_concurrency as u64),
             ("mail.max_attempts", self.mail.max_attempts.max(0) as u64),
             ("mail.lease_seconds", self.mail.lease_seconds),
+            (
+                "workers.stuck_after_seconds",
+                self.workers.stuck_after_seconds,
+            ),
         ];
         for (setting, value) in positive {
             if value == 0 {

@@ -20,7 +20,7 @@ use crate::{
         bookings::{Policy, token::TokenKey},
         login::LoginThrottle,
     },
-    worker::{self, Housekeeping},
+    worker::{self, Backoff, Housekeeping, Workers},
 };
 
 pub struct Application {
@@ -30,6 +30,8 @@ pub struct Application {
     housekeeping: Housekeeping,
     /// The mail worker, when it runs inside this process (`mail.worker_enabled`).
     mailer: Option<Arc<Mailer>>,
+    workers: Arc<Workers>,
+    stuck_after: Duration,
 }
 
 impl Application {
@@ -42,7 +44,9 @@ impl Application {
         tracing::info!(backend = ?store.backend(), migrations_applied = applied, "database ready");
         tokio::task::spawn_blocking(password::warm_up).await?;
 
+        let workers = Arc::new(Workers::default());
         let state = web::Data::new(AppState {
+            workers: workers.clone(),
             store: store.clone(),
             tokens: Tokens::new(&settings.auth),
             throttle: LoginThrottle {
@@ -64,12 +68,12 @@ impl Application {
         let listener = TcpListener::bind(address)
             .with_context(|| format!("cannot listen on {}:{}", address.0, address.1))?;
         let port = listener.local_addr()?.port();
-        let workers = match settings.server.workers {
+        let http_workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
         let server = HttpServer::new(move || http::app(state.clone(), route_table.clone()))
-            .workers(workers)
+            .workers(http_workers)
             .shutdown_timeout(settings.server.shutdown_timeout_seconds)
             .listen(listener)?
             .run();
@@ -84,6 +88,8 @@ impl Application {
             store,
             housekeeping,
             mailer,
+            workers,
+            stuck_after: Duration::from_secs(settings.workers.stuck_after_seconds),
         })
     }
 
@@ -100,19 +106,50 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped. On SIGTERM or SIGINT it stops accepting connections and lets
-    /// in-flight requests finish (up to `server.shutdown_timeout_seconds`).
+    /// Serves until stopped, with the background workers supervised beside it. On SIGTERM or
+    /// SIGINT it stops accepting connections and lets in-flight requests finish (up to
+    /// `server.shutdown_timeout_seconds`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let housekeeping =
-            tokio::spawn(worker::housekeeping(self.store.clone(), self.housekeeping));
-        let mailer = self.mailer.map(|mailer| tokio::spawn(mailer.run()));
+        let workers = run_workers(
+            &self.workers,
+            self.stuck_after,
+            self.store.clone(),
+            self.housekeeping,
+            self.mailer,
+        );
         let served = self.server.await;
-        housekeeping.abort();
-        if let Some(mailer) = mailer {
-            // A message cut off mid-send stays claimed until its lease lapses, then goes again
-            // with the same Message-ID.
-            mailer.abort();
+        // A message cut off mid-send stays claimed until its lease lapses, then goes again
+        // with the same Message-ID.
+        for worker in workers {
+            worker.abort();
         }
         served
     }
+}
+
+/// Starts housekeeping and, when given, mail delivery, each under a supervisor that restarts it
+/// if it fails, and stuck when a round ends more than `stuck_after` after it was due; returns
+/// the supervisors (abort them to stop the workers).
+pub fn run_workers(
+    workers: &Workers,
+    stuck_after: Duration,
+    store: Store,
+    housekeeping: Housekeeping,
+    mailer: Option<Arc<Mailer>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let pulse = workers.watch("housekeeping", housekeeping.every + stuck_after);
+    let mut running = vec![tokio::spawn(worker::supervise(
+        pulse,
+        Backoff::STANDARD,
+        move |pulse| worker::housekeeping(store.clone(), housekeeping, pulse),
+    ))];
+    if let Some(mailer) = mailer {
+        let pulse = workers.watch("mail", mailer.poll_interval() + stuck_after);
+        running.push(tokio::spawn(worker::supervise(
+            pulse,
+            Backoff::STANDARD,
+            move |pulse| mailer.clone().run(pulse),
+        )));
+    }
+    running
 }

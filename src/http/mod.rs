@@ -41,6 +41,7 @@ use crate::{
     auth::token::Tokens,
     store::Store,
     use_cases::{bookings::Policy, login::LoginThrottle},
+    worker::Workers,
 };
 use fallback::RouteTable;
 use problem::ApiError;
@@ -50,6 +51,8 @@ use telemetry::Metrics;
 /// number of instances can serve the same offices.
 pub struct AppState {
     pub store: Store,
+    /// This instance's background workers, for readiness and metrics.
+    pub workers: Arc<Workers>,
     pub tokens: Tokens,
     pub throttle: LoginThrottle,
     pub metrics: Arc<Metrics>,

@@ -19,12 +19,13 @@ pub async fn health() -> web::Json<Status> {
     web::Json(Status { status: "ok" })
 }
 
-/// The database answers and every migration this build knows has been applied.
+/// The database answers, every migration this build knows has been applied, and the background
+/// workers of this instance are running and finishing their rounds.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Status),
-        (status = 503, description = "Database unreachable or not migrated", body = super::problem::Problem,
+        (status = 503, description = "Database unreachable or not migrated, or a background worker down or stuck", body = super::problem::Problem,
          content_type = "application/problem+json"),
     )
 )]
@@ -33,7 +34,10 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiE
     let not_ready =
         |detail: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", detail);
     match state.store.is_ready().await {
-        Ok(true) => Ok(web::Json(Status { status: "ready" })),
+        Ok(true) => match state.workers.troubles().as_slice() {
+            [] => Ok(web::Json(Status { status: "ready" })),
+            troubles => Err(not_ready(&format!("{}.", troubles.join("; ")))),
+        },
         Ok(false) => Err(not_ready(
             "The database has migrations this instance has not applied yet.",
         )),
@@ -54,7 +58,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiE
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let text = state
         .metrics
-        .render(&state.store)
+        .render(&state.store, &state.workers)
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -12,12 +12,13 @@ use actix_web::{
     web,
 };
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use tracing::Instrument;
 
 use super::{AppState, problem::ApiError};
-use crate::store::Store;
+use crate::{store::Store, worker::Workers};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,6 +33,8 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    worker_up: IntGaugeVec,
+    worker_restarts: IntCounterVec,
 }
 
 impl Metrics {
@@ -60,12 +63,30 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
+        let worker_up = IntGaugeVec::new(
+            Opts::new(
+                "worker_up",
+                "1 while a background worker runs and finishes its rounds",
+            ),
+            &["worker"],
+        )?;
+        let worker_restarts = IntCounterVec::new(
+            Opts::new(
+                "worker_restarts_total",
+                "Background workers started again after a panic or stop",
+            ),
+            &["worker"],
+        )?;
+        registry.register(Box::new(worker_up.clone()))?;
+        registry.register(Box::new(worker_restarts.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
             pool_connections,
             pool_idle,
+            worker_up,
+            worker_restarts,
         })
     }
 
@@ -76,10 +97,17 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of everything counted so far.
-    pub fn render(&self, store: &Store) -> Result<String, prometheus::Error> {
+    pub fn render(&self, store: &Store, workers: &Workers) -> Result<String, prometheus::Error> {
         let (connections, idle) = store.pool_state();
         self.pool_connections.set(i64::from(connections));
         self.pool_idle.set(i64::from(idle));
+        for pulse in workers.pulses() {
+            let labels = [pulse.name()];
+            let up = i64::from(pulse.trouble().is_none());
+            self.worker_up.with_label_values(&labels).set(up);
+            let restarts = self.worker_restarts.with_label_values(&labels);
+            restarts.inc_by(pulse.restarts().saturating_sub(restarts.get()));
+        }
         let mut text = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut text)?;
         Ok(String::from_utf8_lossy(&text).into_owned())

@@ -211,10 +211,15 @@ impl Mailer {
         }
     }
 
-    /// Delivers forever: reminders queued, due messages sent, every poll interval.
-    pub async fn run(self: Arc<Self>) {
-        let mut ticker =
-            tokio::time::interval(Duration::from_millis(self.settings.poll_interval_ms));
+    /// How long the worker rests between rounds.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.settings.poll_interval_ms)
+    }
+
+    /// Delivers forever: reminders queued, due messages sent, every poll interval; `pulse`
+    /// beats after each round.
+    pub async fn run(self: Arc<Self>, pulse: Arc<crate::worker::Pulse>) {
+        let mut ticker = tokio::time::interval(self.poll_interval());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
@@ -228,6 +233,7 @@ impl Mailer {
                     tracing::warn!(%error, "mail delivery round failed; trying again next round")
                 }
             }
+            pulse.beat();
         }
     }
 }

@@ -4,12 +4,16 @@ use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use sportello::store::StoreError;
 
-use crate::harness::{Backend, selected, spawn_app, spawn_app_with};
+use crate::{
+    fixtures::{applicant, open_rome},
+    harness::{Backend, selected, spawn_app, spawn_app_with},
+};
 
 on_both_databases!(
     a_fresh_service_is_alive_and_ready,
     not_ready_while_the_database_lacks_a_migration,
     metrics_count_requests_by_route_and_status,
+    a_stuck_mail_worker_makes_the_instance_not_ready,
 );
 
 async fn a_fresh_service_is_alive_and_ready(backend: Backend) {
@@ -58,6 +62,8 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
         r#"sportello_http_request_duration_seconds_bucket{method="GET",route="/health",status="200",le="0.005"}"#,
         r#"sportello_http_request_duration_seconds_count{method="GET",route="/health",status="200"} 3"#,
         "sportello_db_pool_connections ",
+        r#"sportello_worker_up{worker="housekeeping"} 1"#,
+        r#"sportello_worker_restarts_total{worker="housekeeping"} 0"#,
     ];
     for line in lines {
         assert!(text.contains(line), "{text}");
@@ -87,4 +93,63 @@ async fn not_ready_when_the_postgres_database_is_gone() {
         "{body}"
     );
     assert_eq!(app.public().get("/health").await.status, StatusCode::OK);
+}
+
+/// A mail server that accepts connections and never says a word.
+fn silent_mail_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming().flatten() {
+            held.push(connection);
+        }
+    });
+    port
+}
+
+async fn a_stuck_mail_worker_makes_the_instance_not_ready(backend: Backend) {
+    let port = silent_mail_server();
+    let app = spawn_app_with(backend, |s| {
+        s.mail.worker_enabled = true;
+        s.mail.poll_interval_ms = 50;
+        s.mail.smtp_host = "127.0.0.1".into();
+        s.mail.smtp_port = port;
+        s.mail.smtp_security = sportello::config::SmtpSecurity::None;
+        s.mail.smtp_timeout_seconds = 60;
+        s.workers.stuck_after_seconds = 1;
+    })
+    .await;
+    let anyone = app.public();
+    assert_eq!(anyone.get("/ready").await.ok()["status"], "ready");
+
+    // A confirmation to send, to a server that never answers: the round does not end.
+    let rome = open_rome(&app).await;
+    anyone
+        .book("RM", &applicant(&rome.slots[0], 1))
+        .await
+        .created();
+    let mut ready = anyone.get("/ready").await;
+    for _ in 0..100 {
+        if ready.status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        ready = anyone.get("/ready").await;
+    }
+    let problem = ready.problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the mail worker has not finished a round"),
+        "{problem}"
+    );
+    // Alive all the same, and the metrics say which worker.
+    assert_eq!(anyone.get("/health").await.status, StatusCode::OK);
+    let metrics = anyone.get("/metrics").await.text();
+    assert!(
+        metrics.contains(r#"sportello_worker_up{worker="mail"} 0"#),
+        "{metrics}"
+    );
 }
