@@ -26,8 +26,7 @@ mod common;
 
 use std::{
     fmt::Write as _,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -57,7 +56,7 @@ use sportello::{
     use_cases::bookings::token::{TokenKey, fingerprint},
 };
 
-use common::{Scratch, configure_office, office_code, percentiles};
+use common::{Scratch, Server, configure_office, office_code, percentiles};
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -202,82 +201,6 @@ where
     }
     stats.elapsed = started.elapsed();
     stats
-}
-
-/// The release binary, serving the scratch database on a free port.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(database_url: &str) -> anyhow::Result<Server> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sportello"))
-            .arg("serve")
-            .env_clear()
-            .env(
-                "APP_CONFIG_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-            )
-            .env("DATABASE_URL", database_url)
-            .env("PORT", "0")
-            .env("APP__SERVER__WORKERS", "2")
-            .env(
-                "APP__DATABASE__POOL_SIZE",
-                common::env_number("BENCH_POOL_SIZE", 24).to_string(),
-            )
-            .env("APP__BOOKING__MAX_ACTIVE_PER_EMAIL", "1000000")
-            .env("APP__MAIL__WORKER_ENABLED", "false")
-            .env("APP__LOG__FORMAT", "json")
-            .env("APP__LOG__LEVEL", "warn,sportello::cli=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
-        let mut lines = BufReader::new(stderr).lines();
-        let port = loop {
-            let line = lines
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("the server exited"))??;
-            if line.contains("sportello is listening") {
-                let entry: serde_json::Value = serde_json::from_str(&line)?;
-                let address = entry["fields"]["address"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                break address.rsplit(':').next().unwrap_or("0").parse()?;
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Ok(Server { child, port })
-    }
-
-    /// The most memory the server process has held (VmHWM), in MiB.
-    fn peak_rss_mib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-            .map_or(0.0, |kb| kb / 1024.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
 }
 
 /// A reference no random one collides with in practice, from a counter.
@@ -479,7 +402,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
         seeding.elapsed().as_secs_f64()
     )?;
 
-    let server = Server::start(&scratch.url())?;
+    let server = Server::start(&scratch.url(), &[])?;
     let base = format!("http://127.0.0.1:{}", server.port);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)

@@ -146,7 +146,8 @@ async fn create_admin(email: &str, password_stdin: bool) -> anyhow::Result<()> {
     let settings = settings()?;
     let store = Store::open(&settings.database)?;
     store.migrate().await?;
-    let admin = staff::create_admin(&store, email, password, Utc::now()).await?;
+    let hasher = crate::auth::password::Hasher::from_settings(&settings.auth);
+    let admin = staff::create_admin(&store, &hasher, email, password, Utc::now()).await?;
     println!("created admin {} (id {})", admin.email, admin.id);
     Ok(())
 }

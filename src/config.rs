@@ -62,6 +62,8 @@ pub struct AuthSettings {
     pub token_ttl_seconds: u64,
     pub login_max_failures: u32,
     pub login_window_seconds: u64,
+    pub max_concurrent_password_checks: usize,
+    pub password_check_queue_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

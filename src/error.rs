@@ -40,6 +40,7 @@
 use std::{convert::Infallible, time::Duration};
 
 use crate::{
+    auth::password::HashingError,
     domain::{FieldErrors, Invalid, staff::Forbidden},
     store::{StoreError, is_busy},
 };
@@ -92,6 +93,9 @@ pub enum Error<F> {
     Invalid(#[from] FieldErrors),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Too much is waiting for `.0` right now; a retry in a moment will do.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// Anything else unexpected: a task that died, a token that could not be signed.
     #[error(transparent)]
     Internal(anyhow::Error),
@@ -109,6 +113,15 @@ impl<F: Failure> From<F> for Error<F> {
 impl<F> From<diesel::result::Error> for Error<F> {
     fn from(error: diesel::result::Error) -> Error<F> {
         Error::Store(StoreError::from(error))
+    }
+}
+
+impl<F> From<HashingError> for Error<F> {
+    fn from(error: HashingError) -> Error<F> {
+        match error {
+            HashingError::Busy => Error::Busy("password checks"),
+            HashingError::Failed(cause) => Error::Internal(cause),
+        }
     }
 }
 
@@ -137,6 +150,10 @@ impl<F: Explain> Explain for Error<F> {
             Error::Forbidden(refusal) => refusal.answer(),
             Error::Invalid(errors) => errors.answer(),
             Error::Store(error) => error.answer(),
+            Error::Busy(what) => {
+                tracing::warn!(what, "busy");
+                Answer::Busy
+            }
             Error::Internal(cause) => Answer::Internal(cause),
         }
     }

@@ -11,7 +11,10 @@ use actix_web::{
 use anyhow::Context;
 
 use crate::{
-    auth::{password, token::Tokens},
+    auth::{
+        password::{self, Hasher},
+        token::Tokens,
+    },
     config::Settings,
     http::{self, AppState, fallback::RouteTable, telemetry::Metrics},
     mail::Mailer,
@@ -49,6 +52,7 @@ impl Application {
             workers: workers.clone(),
             store: store.clone(),
             tokens: Tokens::new(&settings.auth),
+            hasher: Hasher::from_settings(&settings.auth),
             throttle: LoginThrottle {
                 max_failures: settings.auth.login_max_failures,
                 window: Duration::from_secs(settings.auth.login_window_seconds),

@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
 
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
@@ -214,4 +218,126 @@ pub fn percentiles(mut samples: Vec<Duration>) -> String {
 /// A cheap deterministic spread of indexes in `1..=count`, so runs compare.
 pub fn pick(i: usize, count: usize) -> usize {
     (i.wrapping_mul(2_654_435_761) >> 7) % count + 1
+}
+
+/// The release binary, serving the scratch database on a free port.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    /// Starts it with these extra `APP__…` settings.
+    pub fn start(database_url: &str, settings: &[(&str, &str)]) -> anyhow::Result<Server> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sportello"))
+            .arg("serve")
+            .env_clear()
+            .env(
+                "APP_CONFIG_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+            )
+            .env("DATABASE_URL", database_url)
+            .env("PORT", "0")
+            .env("APP__SERVER__WORKERS", "2")
+            .env(
+                "APP__DATABASE__POOL_SIZE",
+                env_number("BENCH_POOL_SIZE", 24).to_string(),
+            )
+            .env("APP__BOOKING__MAX_ACTIVE_PER_EMAIL", "1000000")
+            .env("APP__MAIL__WORKER_ENABLED", "false")
+            .env("APP__LOG__FORMAT", "json")
+            .env("APP__LOG__LEVEL", "warn,sportello::cli=info")
+            .envs(settings.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let port = loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("the server exited"))??;
+            if line.contains("sportello is listening") {
+                let entry: serde_json::Value = serde_json::from_str(&line)?;
+                let address = entry["fields"]["address"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                break address.rsplit(':').next().unwrap_or("0").parse()?;
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Server { child, port })
+    }
+
+    /// The most memory the server process has held (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        self.memory_mib("VmHWM:")
+    }
+
+    /// The memory the server process holds now (VmRSS), in MiB.
+    pub fn rss_mib(&self) -> f64 {
+        self.memory_mib("VmRSS:")
+    }
+
+    /// A line of the server process's /proc status, e.g. `Threads:`.
+    pub fn status_field(&self, field: &str) -> String {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(field))
+                    .map(|l| l[field.len()..].trim().to_owned())
+            })
+            .unwrap_or_default()
+    }
+
+    /// Prints the server's ten largest resident mappings (for finding where memory went).
+    pub fn dump_largest_mappings(&self) {
+        let smaps =
+            std::fs::read_to_string(format!("/proc/{}/smaps", self.child.id())).unwrap_or_default();
+        let mut current = String::new();
+        let mut sizes: Vec<(u64, String)> = Vec::new();
+        for line in smaps.lines() {
+            if line.starts_with("Rss:") {
+                let kb = line.split_whitespace().nth(1).and_then(|n| n.parse().ok());
+                sizes.push((kb.unwrap_or(0), current.clone()));
+            } else if !line.contains(':') || line.split_whitespace().count() > 3 {
+                current = line.to_owned();
+            }
+        }
+        sizes.sort_by_key(|size| std::cmp::Reverse(size.0));
+        let count = sizes.iter().filter(|(kb, _)| *kb > 1024).count();
+        println!("{count} mappings over 1 MiB resident; the largest:");
+        for (kb, mapping) in sizes.iter().take(10) {
+            println!("{:>8} KiB  {mapping}", kb);
+        }
+    }
+
+    fn memory_mib(&self, field: &str) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with(field))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
 }

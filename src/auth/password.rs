@@ -1,6 +1,10 @@
 //! Password hashing with Argon2id (the crate's defaults: 19 MiB, 2 passes), stored as PHC strings.
+//! Requests hash through a [`Hasher`], which runs a bounded number of them at once.
 
-use std::sync::LazyLock;
+use std::{
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 use argon2::{
     Argon2,
@@ -43,6 +47,94 @@ pub fn verify(candidate: &SecretString, stored: Option<&str>) -> bool {
     matches && stored.is_some()
 }
 
+/// Where requests hash and check passwords: off the async threads, at most `concurrency` at a
+/// time. Each check holds 19 MiB while it runs, so a flood of logins waits its turn here
+/// (up to `queue_timeout`, then [`HashingError::Busy`]) instead of growing the process's memory
+/// by 19 MiB a request.
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<tokio::sync::Semaphore>,
+    queue_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    #[error("too many password checks are waiting")]
+    Busy,
+    #[error(transparent)]
+    Failed(anyhow::Error),
+}
+
+impl Hasher {
+    pub fn from_settings(settings: &crate::config::AuthSettings) -> Hasher {
+        let concurrency = match settings.max_concurrent_password_checks {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let queue_timeout = Duration::from_millis(settings.password_check_queue_ms);
+        Hasher::new(concurrency, queue_timeout)
+    }
+
+    pub fn new(concurrency: usize, queue_timeout: Duration) -> Hasher {
+        return_large_blocks_to_the_system();
+        Hasher {
+            permits: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            queue_timeout,
+        }
+    }
+
+    /// See [`verify`].
+    pub async fn verify(
+        &self,
+        candidate: SecretString,
+        stored: Option<String>,
+    ) -> Result<bool, HashingError> {
+        self.run(move || Ok(verify(&candidate, stored.as_deref())))
+            .await
+    }
+
+    /// See [`hash`].
+    pub async fn hash(&self, password: NewPassword) -> Result<String, HashingError> {
+        self.run(move || hash(&password).map_err(|e| HashingError::Failed(e.into())))
+            .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HashingError> + Send + 'static,
+    ) -> Result<T, HashingError> {
+        let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| HashingError::Busy)?
+            .map_err(|e| HashingError::Failed(e.into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| HashingError::Failed(e.into()))?
+    }
+}
+
+/// Argon2 allocates 19 MiB for every check. glibc's malloc raises its mmap threshold to the
+/// largest block freed, so from the second check on such blocks come from its arenas, and
+/// freed ones stay there: 500 concurrent logins left the process holding 4 to 9 GiB even with
+/// two checks at a time. A fixed threshold of 1 MiB makes each such block its own mapping,
+/// given back to the system when it is freed (500 logins: see `cargo bench --bench logins`).
+fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: mallopt only sets an allocator parameter; it is thread-safe in glibc and
+            // takes no pointers.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+            }
+        });
+    }
+}
+
 /// Computes the equaliser hash now rather than on the first login with an unknown email.
 pub fn warm_up() {
     LazyLock::force(&EQUALISER_HASH);
@@ -65,6 +157,19 @@ mod tests {
             &SecretString::from("correct horse battery stapler"),
             Some(&stored)
         ));
+    }
+
+    #[tokio::test]
+    async fn the_hasher_runs_so_many_at_once_and_turns_away_who_waits_too_long() {
+        let hasher = Hasher::new(1, Duration::from_millis(1));
+        let password = || NewPassword::parse("correct horse battery staple").unwrap();
+        let (first, second) = tokio::join!(hasher.hash(password()), hasher.hash(password()));
+        assert!(first.is_ok() != second.is_ok(), "one waited too long");
+        assert!(first.or(second).is_ok());
+
+        let patient = Hasher::new(1, Duration::from_secs(30));
+        let (first, second) = tokio::join!(patient.hash(password()), patient.hash(password()));
+        assert!(first.is_ok() && second.is_ok());
     }
 
     #[test]

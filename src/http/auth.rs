@@ -32,10 +32,12 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let (email, password) = body.parse()?;
-    let (store, throttle, tokens) = (&state.store, &state.throttle, &state.tokens);
+    let (store, hasher) = (&state.store, &state.hasher);
+    let (throttle, tokens) = (&state.throttle, &state.tokens);
     let now = Utc::now();
     let token =
-        crate::use_cases::login::login(store, throttle, tokens, email, password, now).await?;
+        crate::use_cases::login::login(store, hasher, throttle, tokens, email, password, now)
+            .await?;
     Ok(web::Json(token))
 }
 

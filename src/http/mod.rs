@@ -38,7 +38,7 @@ use utoipa_actix_web::{AppExt, service_config::ServiceConfig};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    auth::token::Tokens,
+    auth::{password::Hasher, token::Tokens},
     store::Store,
     use_cases::{bookings::Policy, login::LoginThrottle},
     worker::Workers,
@@ -54,6 +54,7 @@ pub struct AppState {
     /// This instance's background workers, for readiness and metrics.
     pub workers: Arc<Workers>,
     pub tokens: Tokens,
+    pub hasher: Hasher,
     pub throttle: LoginThrottle,
     pub metrics: Arc<Metrics>,
     pub body_limit: usize,

@@ -35,7 +35,8 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateStaffRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let account = body.parse()?;
-    let created = staff::create(&state.store, staff.actor, account, Utc::now()).await?;
+    let (store, hasher) = (&state.store, &state.hasher);
+    let created = staff::create(store, hasher, staff.actor, account, Utc::now()).await?;
     Ok(HttpResponse::Created().json(created))
 }
 

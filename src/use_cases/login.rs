@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    auth::{password, token::Tokens},
+    auth::{password::Hasher, token::Tokens},
     domain::ids::StaffId,
     domain::{FieldErrors, staff::EmailAddress},
     error::{Answer, Error, Explain, Failure},
@@ -98,6 +98,7 @@ pub struct TokenResponse {
 /// exists.
 pub async fn login(
     store: &Store,
+    hasher: &Hasher,
     throttle: &LoginThrottle,
     tokens: &Tokens,
     email: EmailAddress,
@@ -109,12 +110,8 @@ pub async fn login(
         Some(c) => (Some(c.member), Some(c.password_hash)),
         None => (None, None),
     };
-    // Argon2 is deliberately slow: run it off the async threads and without holding a
-    // database connection.
-    let password_matches =
-        tokio::task::spawn_blocking(move || password::verify(&password, hash.as_deref()))
-            .await
-            .map_err(Error::internal)?;
+    // Argon2 is deliberately slow: it runs without holding a database connection.
+    let password_matches = hasher.verify(password, hash).await?;
     let member: StaffMember = match member {
         Some(member) if password_matches && member.active => member,
         _ => return Err(LoginFailure::Refused.into()),

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::audit::Audit;
 use crate::{
-    auth::password,
+    auth::password::Hasher,
     domain::{
         FieldErrors,
         audit::Action,
@@ -151,13 +151,14 @@ impl From<&StaffMember> for StaffView {
 /// office. Emails are unique regardless of case.
 pub async fn create(
     store: &Store,
+    hasher: &Hasher,
     actor: Actor,
     account: NewAccount,
     now: DateTime<Utc>,
 ) -> Result<StaffView, StaffError> {
     actor.may_create_staff(account.role, account.office.as_ref())?;
     let actor_id = actor.staff_id;
-    let password_hash = hash(account.password).await?;
+    let password_hash = hasher.hash(account.password).await?;
     let (email, role, office) = (account.email, account.role, account.office);
     let view = store
         .write(move |conn| -> Result<_, StaffError> {
@@ -197,24 +198,17 @@ pub async fn create(
 /// first administrator comes to be.
 pub async fn create_admin(
     store: &Store,
+    hasher: &Hasher,
     email: EmailAddress,
     password: NewPassword,
     now: DateTime<Utc>,
 ) -> Result<StaffView, StaffError> {
-    let password_hash = hash(password).await?;
+    let password_hash = hasher.hash(password).await?;
     let view = store
         .write(move |conn| insert(conn, &email, &password_hash, Role::Admin, None, now))
         .await?;
     tracing::info!(created = %view.id, "administrator created on the command line");
     Ok(view)
-}
-
-/// Argon2 is deliberately slow: off the async threads.
-async fn hash(password: NewPassword) -> Result<String, StaffError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(Error::internal)?
-        .map_err(Error::internal)
 }
 
 fn insert(

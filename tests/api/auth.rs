@@ -26,7 +26,13 @@ on_both_databases!(
     login_input_is_checked_field_by_field,
     forged_expired_and_foreign_tokens_are_refused,
     a_deactivated_account_can_neither_log_in_nor_use_its_token,
+    a_login_flood_waits_its_turn_and_beyond_the_queue_is_told_to_retry,
 );
+
+/// Staff member `staff{n}@interno.it` logs in with the right password.
+async fn login_as(app: &TestApp, n: usize) -> crate::client::Reply {
+    app.login(&format!("staff{n}@interno.it"), PASSWORD).await
+}
 
 /// Claims as an attacker or a stale client might write them.
 fn forged_token(app: &TestApp, staff_id: i64, change: impl FnOnce(&mut Value)) -> Token {
@@ -349,4 +355,38 @@ fn base64_url_decode(text: &str) -> Vec<u8> {
 
 fn base64_url_encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+async fn a_login_flood_waits_its_turn_and_beyond_the_queue_is_told_to_retry(backend: Backend) {
+    // One password check at a time, and hardly any patience: most of a flood is turned away.
+    let app = spawn_app_with(backend, |s| {
+        s.auth.max_concurrent_password_checks = 1;
+        s.auth.password_check_queue_ms = 1;
+    })
+    .await;
+    for n in 0..12 {
+        let email = format!("staff{n}@interno.it");
+        app.create_staff(&email, Role::Admin, None).await;
+    }
+    let logins = (0..12).map(|n| login_as(&app, n));
+    let replies = futures_util::future::join_all(logins).await;
+    let (mut logged_in, mut retry) = (0, 0);
+    for reply in &replies {
+        match reply.status {
+            StatusCode::OK => logged_in += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                reply.problem(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+                assert_eq!(reply.header("retry-after"), "1");
+                retry += 1;
+            }
+            other => panic!("{other}: {}", reply.text()),
+        }
+    }
+    assert!(
+        logged_in >= 1 && retry >= 1,
+        "{logged_in} in, {retry} told to retry"
+    );
+    // Patient again, everyone gets in.
+    let reply = login_as(&app, 0).await;
+    assert_eq!(reply.status, StatusCode::OK);
 }
