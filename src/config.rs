@@ -27,6 +27,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub booking: BookingSettings,
     pub workers: WorkersSettings,
+    pub rate_limit: RateLimitSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
 }
@@ -39,6 +40,35 @@ pub struct ServerSettings {
     pub workers: usize,
     pub shutdown_timeout_seconds: u64,
     pub body_limit_bytes: usize,
+    /// Behind a reverse proxy, the header it puts the client's address in; empty: none.
+    pub client_address_header: String,
+}
+
+impl ServerSettings {
+    /// The header client addresses are read from, if one is configured (and valid: `check`
+    /// refuses to start otherwise).
+    pub fn client_address_header(&self) -> Option<actix_web::http::header::HeaderName> {
+        let name = self.client_address_header.trim();
+        (!name.is_empty())
+            .then(|| actix_web::http::header::HeaderName::try_from(name).ok())
+            .flatten()
+    }
+}
+
+/// Requests per minute per client address and group of routes, with bursts (see
+/// `http::limits`); 0 turns a group off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub login_per_minute: u32,
+    pub login_burst: u32,
+    pub bookings_per_minute: u32,
+    pub bookings_burst: u32,
+    pub staff_per_minute: u32,
+    pub staff_burst: u32,
+    pub public_per_minute: u32,
+    pub public_burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +91,7 @@ pub struct AuthSettings {
     pub audience: String,
     pub token_ttl_seconds: u64,
     pub login_max_failures: u32,
+    pub login_max_failures_per_client: u32,
     pub login_window_seconds: u64,
     pub max_concurrent_password_checks: usize,
     pub password_check_queue_ms: u64,
@@ -243,6 +274,13 @@ impl Settings {
                 ),
             });
         }
+        let header = self.server.client_address_header.trim();
+        if !header.is_empty() && self.server.client_address_header().is_none() {
+            return Err(SettingsError::Invalid {
+                setting: "server.client_address_header",
+                message: format!("{header:?} is not a header name"),
+            });
+        }
         if secret.is_empty() {
             return Err(SettingsError::Invalid {
                 setting: "auth.jwt_secret",
@@ -255,6 +293,10 @@ impl Settings {
             (
                 "auth.login_max_failures",
                 u64::from(self.auth.login_max_failures),
+            ),
+            (
+                "auth.login_max_failures_per_client",
+                u64::from(self.auth.login_max_failures_per_client),
             ),
             ("auth.login_window_seconds", self.auth.login_window_seconds),
             (

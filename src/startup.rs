@@ -16,7 +16,7 @@ use crate::{
         token::Tokens,
     },
     config::Settings,
-    http::{self, AppState, fallback::RouteTable, telemetry::Metrics},
+    http::{self, AppState, fallback::RouteTable, limits::Limits, telemetry::Metrics},
     mail::Mailer,
     store::Store,
     use_cases::{
@@ -55,9 +55,11 @@ impl Application {
             hasher: Hasher::from_settings(&settings.auth),
             throttle: LoginThrottle {
                 max_failures: settings.auth.login_max_failures,
+                max_failures_per_client: settings.auth.login_max_failures_per_client,
                 window: Duration::from_secs(settings.auth.login_window_seconds),
             },
             metrics: Arc::new(Metrics::new()?),
+            limits: Limits::from_settings(&settings.rate_limit, &settings.server),
             body_limit: settings.server.body_limit_bytes,
             booking_policy: Policy {
                 max_active_per_email: i64::from(settings.booking.max_active_per_email),

@@ -111,6 +111,8 @@ pub fn settings(scratch: &Scratch, pool_size: u32) -> anyhow::Result<Settings> {
     settings.server.workers = 2;
     settings.booking.max_active_per_email = 1_000_000;
     settings.mail.worker_enabled = false;
+    // The load comes from this one machine: no per-address limits.
+    settings.rate_limit.enabled = false;
     Ok(settings)
 }
 
@@ -245,6 +247,8 @@ impl Server {
             )
             .env("APP__BOOKING__MAX_ACTIVE_PER_EMAIL", "1000000")
             .env("APP__MAIL__WORKER_ENABLED", "false")
+            // The load comes from this one machine: no per-address limits.
+            .env("APP__RATE_LIMIT__ENABLED", "false")
             .env("APP__LOG__FORMAT", "json")
             .env("APP__LOG__LEVEL", "warn,sportello::cli=info")
             .envs(settings.iter().copied())

@@ -120,7 +120,7 @@ impl Hasher {
 /// largest block freed, so from the second check on such blocks come from its arenas, and
 /// freed ones stay there: 500 concurrent logins left the process holding 4 to 9 GiB even with
 /// two checks at a time. A fixed threshold of 1 MiB makes each such block its own mapping,
-/// given back to the system when it is freed (500 logins: see `cargo bench --bench logins`).
+/// given back to the system when it is freed (500 logins: see `cargo bench --bench floods`).
 fn return_large_blocks_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod booking;
 pub mod calendar;
 pub mod catalogue;
+pub mod client;
 pub mod days;
 pub mod email;
 pub mod holidays;

@@ -8,14 +8,19 @@ use super::{
     extract::{JsonBody, Staff},
     problem::{ApiError, Problem},
 };
-use crate::use_cases::{
-    login::{LoginRequest, TokenResponse},
-    staff::StaffView,
+use crate::{
+    domain::client::ClientAddress,
+    use_cases::{
+        login::{LoginRequest, TokenResponse, login as log_in},
+        staff::StaffView,
+    },
 };
 
 /// Exchanges a staff email and password for an access token. A wrong password, an unknown
-/// email and a deactivated account get the same answer. After repeated failures for one email
-/// further attempts are refused with 429 and `Retry-After` until the window frees up.
+/// email and a deactivated account get the same answer. After repeated failures for one account
+/// from one address, or from one address for any accounts, further attempts from that address
+/// are refused with 429 `too_many_attempts` and `Retry-After` until the window frees up; too
+/// many requests at once get 429 `rate_limited`.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -23,21 +28,21 @@ use crate::use_cases::{
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed email or missing password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts for this email", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (failed logins) or `rate_limited` (requests)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many password checks waiting", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
+    client: ClientAddress,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let (email, password) = body.parse()?;
     let (store, hasher) = (&state.store, &state.hasher);
     let (throttle, tokens) = (&state.throttle, &state.tokens);
-    let now = Utc::now();
-    let token =
-        crate::use_cases::login::login(store, hasher, throttle, tokens, email, password, now)
-            .await?;
+    let (credentials, now) = ((email, password), Utc::now());
+    let token = log_in(store, hasher, throttle, tokens, credentials, client, now).await?;
     Ok(web::Json(token))
 }
 

@@ -7,9 +7,11 @@ pub mod auth;
 pub mod bookings;
 pub mod calendars;
 pub mod catalogue;
+pub mod client;
 pub mod closures;
 pub mod extract;
 pub mod fallback;
+pub mod limits;
 pub mod mail;
 pub mod offices;
 pub mod ops;
@@ -57,6 +59,7 @@ pub struct AppState {
     pub hasher: Hasher,
     pub throttle: LoginThrottle,
     pub metrics: Arc<Metrics>,
+    pub limits: limits::Limits,
     pub body_limit: usize,
     pub booking_policy: Policy,
 }
@@ -212,6 +215,7 @@ pub fn app(
             }),
         )
         .default_service(web::to(fallback::no_route))
+        .wrap(from_fn(limits::limit))
         .wrap(from_fn(telemetry::telemetry))
         .wrap(ErrorHandlers::new().default_handler(fallback::problem_for_bare_errors))
 }

@@ -43,6 +43,8 @@ diesel::table! {
         id -> BigInt,
         email -> Text,
         attempted_at -> Timestamp,
+        client -> Text,
+        failed -> Bool,
     }
 }
 

@@ -1,5 +1,13 @@
 //! Staff log in: an email and a password become an access token, with a throttle on repeated
 //! failures that every instance behind the load balancer shares.
+//!
+//! Failures count per account *and client address*: after `max_failures` wrong passwords for
+//! one account from one address, that address must wait. An attacker who knows a staff member's
+//! email can thus only lock the addresses they use, never the staff member at their desk (who
+//! logs in from elsewhere, and whose success there clears their own count). Spraying many
+//! accounts from one address is stopped by the second count, failures per address whatever the
+//! account (`max_failures_per_client`). Both are in the database, shared by every instance;
+//! the edge's per-address request limits bound bursts on top.
 
 use std::time::Duration;
 
@@ -10,8 +18,12 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::{password::Hasher, token::Tokens},
-    domain::ids::StaffId,
-    domain::{FieldErrors, staff::EmailAddress},
+    domain::{
+        FieldErrors,
+        client::ClientAddress,
+        ids::{LoginAttemptId, StaffId},
+        staff::EmailAddress,
+    },
     error::{Answer, Error, Explain, Failure},
     store::{
         Store, StoreError, login_attempts,
@@ -24,8 +36,10 @@ pub enum LoginFailure {
     /// Wrong password, unknown email, or a deactivated account: all answered alike.
     #[error("the email or the password is not correct")]
     Refused,
-    #[error("too many failed logins for this email")]
+    #[error("too many failed logins for this email from this address")]
     Throttled { retry_after: Duration },
+    #[error("too many failed logins from this address")]
+    ClientThrottled { retry_after: Duration },
     /// An access token that names nobody who may act now; the reason is for the client.
     #[error("{0}")]
     NotSignedIn(&'static str),
@@ -45,6 +59,14 @@ impl Explain for LoginFailure {
                 ),
                 retry_after,
             },
+            LoginFailure::ClientThrottled { retry_after } => Answer::TooManyRequests {
+                code: "too_many_attempts",
+                detail: format!(
+                    "Too many failed logins from your address. Try again in {} minute(s).",
+                    retry_after.as_secs().max(1).div_ceil(60)
+                ),
+                retry_after,
+            },
             LoginFailure::NotSignedIn(reason) => Answer::Unauthorized(reason.into()),
         }
     }
@@ -54,11 +76,13 @@ impl Failure for LoginFailure {}
 
 pub type LoginError = Error<LoginFailure>;
 
-/// How many failed logins one email may have inside the window before attempts are refused
-/// unchecked. Kept in the database, so every instance behind the load balancer agrees.
+/// How many failed logins one account may have from one address, and one address for any
+/// accounts, inside the window before attempts are refused unchecked. Kept in the database, so
+/// every instance behind the load balancer agrees.
 #[derive(Debug, Clone)]
 pub struct LoginThrottle {
     pub max_failures: u32,
+    pub max_failures_per_client: u32,
     pub window: Duration,
 }
 
@@ -101,11 +125,13 @@ pub async fn login(
     hasher: &Hasher,
     throttle: &LoginThrottle,
     tokens: &Tokens,
-    email: EmailAddress,
-    password: SecretString,
+    (email, password): (EmailAddress, SecretString),
+    client: ClientAddress,
     now: DateTime<Utc>,
 ) -> Result<TokenResponse, LoginError> {
-    let credentials = check_throttle(store, throttle, email.clone(), now).await?;
+    let client = client.to_string();
+    let (attempt, credentials) =
+        check_throttle(store, throttle, email.clone(), client.clone(), now).await?;
     let (member, hash) = match credentials {
         Some(c) => (Some(c.member), Some(c.password_hash)),
         None => (None, None),
@@ -114,10 +140,19 @@ pub async fn login(
     let password_matches = hasher.verify(password, hash).await?;
     let member: StaffMember = match member {
         Some(member) if password_matches && member.active => member,
-        _ => return Err(LoginFailure::Refused.into()),
+        _ => {
+            store
+                .autocommit(move |conn| {
+                    login_attempts::failed(conn, attempt).map_err(StoreError::from)
+                })
+                .await?;
+            return Err(LoginFailure::Refused.into());
+        }
     };
     store
-        .autocommit(move |conn| login_attempts::clear(conn, &email).map_err(StoreError::from))
+        .autocommit(move |conn| {
+            login_attempts::clear(conn, &email, &client).map_err(StoreError::from)
+        })
         .await?;
     let issued = tokens.issue(&member, now).map_err(Error::internal)?;
     Ok(TokenResponse {
@@ -127,32 +162,40 @@ pub async fn login(
     })
 }
 
-/// Counts this attempt and, unless the email has failed too often lately, reads the account.
+/// Counts this attempt and, unless the account from this address or the address itself has
+/// failed too often lately, reads the account.
 async fn check_throttle(
     store: &Store,
     throttle: &LoginThrottle,
     email: EmailAddress,
+    client: String,
     now: DateTime<Utc>,
-) -> Result<Option<Credentials>, LoginError> {
+) -> Result<(LoginAttemptId, Option<Credentials>), LoginError> {
     let window = chrono::Duration::from_std(throttle.window).unwrap_or(chrono::Duration::MAX);
     let max_failures = i64::from(throttle.max_failures);
+    let max_client_failures = i64::from(throttle.max_failures_per_client);
+    let wait_until = move |frees_at: DateTime<Utc>| {
+        let retry_after = (frees_at - now).to_std().unwrap_or_default();
+        retry_after.max(Duration::from_secs(1))
+    };
     // Deliberately no transaction: each statement commits on its own, so the attempt is visible
     // before it is counted, and a burst of concurrent guesses counts every one of them. In a
     // transaction each guess would count without the others' uncommitted attempts and a burst
     // would get more password checks than allowed (the burst test catches it on PostgreSQL).
     store
         .autocommit(move |conn| {
-            let attempt = login_attempts::record(conn, &email, now, now - window)?;
+            let attempt = login_attempts::record(conn, &email, &client, now, now - window)?;
             if attempt.attempts_in_window > max_failures {
                 login_attempts::forget(conn, attempt.id)?;
-                let frees_at = attempt.oldest + window;
-                let retry_after = (frees_at - now).to_std().unwrap_or_default();
-                return Err(LoginFailure::Throttled {
-                    retry_after: retry_after.max(Duration::from_secs(1)),
-                }
-                .into());
+                let retry_after = wait_until(attempt.oldest + window);
+                return Err(LoginFailure::Throttled { retry_after }.into());
             }
-            Ok(staff::find_credentials(conn, &email)?)
+            if attempt.client_failures >= max_client_failures {
+                login_attempts::forget(conn, attempt.id)?;
+                let retry_after = wait_until(attempt.oldest_client_failure + window);
+                return Err(LoginFailure::ClientThrottled { retry_after }.into());
+            }
+            Ok((attempt.id, staff::find_credentials(conn, &email)?))
         })
         .await
 }

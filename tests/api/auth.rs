@@ -27,6 +27,8 @@ on_both_databases!(
     forged_expired_and_foreign_tokens_are_refused,
     a_deactivated_account_can_neither_log_in_nor_use_its_token,
     a_login_flood_waits_its_turn_and_beyond_the_queue_is_told_to_retry,
+    spraying_many_accounts_from_one_address_is_throttled,
+    a_guesser_elsewhere_cannot_lock_a_staff_member_out,
 );
 
 /// Staff member `staff{n}@interno.it` logs in with the right password.
@@ -105,7 +107,11 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Back
 }
 
 async fn an_unknown_email_takes_as_long_as_a_wrong_password(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.auth.login_max_failures = 1000).await;
+    let app = spawn_app_with(backend, |s| {
+        s.auth.login_max_failures = 1000;
+        s.auth.login_max_failures_per_client = 1000;
+    })
+    .await;
     app.create_staff("anna@interno.it", Role::Admin, None).await;
 
     async fn login_time(app: &TestApp, email: &str) -> Duration {
@@ -389,4 +395,63 @@ async fn a_login_flood_waits_its_turn_and_beyond_the_queue_is_told_to_retry(back
     // Patient again, everyone gets in.
     let reply = login_as(&app, 0).await;
     assert_eq!(reply.status, StatusCode::OK);
+}
+
+/// Behind a proxy that says where each client is.
+async fn spawn_behind_a_proxy(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| {
+        s.server.client_address_header = "X-Forwarded-For".into();
+    })
+    .await
+}
+
+async fn spraying_many_accounts_from_one_address_is_throttled(backend: Backend) {
+    let app = spawn_behind_a_proxy(backend).await;
+    app.create_staff("anna@interno.it", Role::Admin, None).await;
+    let sprayer = app.public().at("198.51.100.66");
+    // One guess per account, never five for any: only the count per address stops it.
+    for n in 0..10 {
+        let reply = sprayer
+            .login(&format!("staff{n}@interno.it"), "Summer2026!")
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    let refused = sprayer.login("anna@interno.it", "Summer2026!").await;
+    let body = refused.problem(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    assert!(
+        body["detail"].as_str().unwrap().contains("your address"),
+        "{body}"
+    );
+    assert!(refused.header("retry-after").parse::<u64>().unwrap() > 0);
+    // Anna, at her office, is not affected.
+    let office = app.public().at("203.0.113.10");
+    assert_eq!(
+        office.login("anna@interno.it", PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+async fn a_guesser_elsewhere_cannot_lock_a_staff_member_out(backend: Backend) {
+    let app = spawn_behind_a_proxy(backend).await;
+    app.create_staff("anna@interno.it", Role::Admin, None).await;
+    let guesser = app.public().at("198.51.100.66");
+    for _ in 0..5 {
+        let reply = guesser.login("anna@interno.it", "guess guess guess").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    guesser
+        .login("anna@interno.it", "guess guess guess")
+        .await
+        .problem(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+
+    // Anna, from her office, still gets in; the guesser's address stays locked.
+    let office = app.public().at("203.0.113.10");
+    assert_eq!(
+        office.login("anna@interno.it", PASSWORD).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        guesser.login("anna@interno.it", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

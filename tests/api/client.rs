@@ -117,6 +117,8 @@ pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
 pub struct Api<'a> {
     app: &'a TestApp,
     token: Option<&'a Token>,
+    /// Sent as `X-Forwarded-For`, as a reverse proxy would for a client at this address.
+    forwarded_for: Option<&'a str>,
 }
 
 impl TestApp {
@@ -125,6 +127,7 @@ impl TestApp {
         Api {
             app: self,
             token: None,
+            forwarded_for: None,
         }
     }
 
@@ -133,24 +136,41 @@ impl TestApp {
         Api {
             app: self,
             token: Some(token),
+            forwarded_for: None,
+        }
+    }
+
+    /// `POST /api/v1/auth/login`.
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.public().login(email, password).await
+    }
+}
+
+impl<'a> Api<'a> {
+    /// The same caller, behind a proxy that says they are at `address`.
+    pub fn at(self, address: &'a str) -> Api<'a> {
+        Api {
+            forwarded_for: Some(address),
+            ..self
+        }
+    }
+
+    /// A request to `path`, with the caller's token, for what no method below covers.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut request = self.app.client.request(method, self.app.url(path));
+        if let Some(address) = self.forwarded_for {
+            request = request.header("x-forwarded-for", address);
+        }
+        match self.token {
+            Some(token) => request.bearer_auth(&token.0),
+            None => request,
         }
     }
 
     /// `POST /api/v1/auth/login`.
     pub async fn login(&self, email: &str, password: &str) -> Reply {
         let body = json!({"email": email, "password": password});
-        self.public().post("/api/v1/auth/login", &body).await
-    }
-}
-
-impl Api<'_> {
-    /// A request to `path`, with the caller's token, for what no method below covers.
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let request = self.app.client.request(method, self.app.url(path));
-        match self.token {
-            Some(token) => request.bearer_auth(&token.0),
-            None => request,
-        }
+        self.post("/api/v1/auth/login", &body).await
     }
 
     pub async fn send(request: RequestBuilder) -> Reply {

@@ -187,6 +187,8 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     settings.mail.worker_enabled = false;
     settings.mail.retry_base_seconds = 0;
     settings.mail.public_base_url = "https://prenota.example.it".into();
+    // Every test client is one address; the stories about limits turn them on.
+    settings.rate_limit.enabled = false;
     let mail_dir = tempfile::tempdir().expect("mail folder");
     settings.mail.file_dir = mail_dir.path().to_owned();
     customise(&mut settings);
