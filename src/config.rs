@@ -28,6 +28,8 @@ pub struct Settings {
     pub booking: BookingSettings,
     pub workers: WorkersSettings,
     pub rate_limit: RateLimitSettings,
+    pub cors: CorsSettings,
+    pub metrics: MetricsSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
 }
@@ -42,6 +44,22 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// Behind a reverse proxy, the header it puts the client's address in; empty: none.
     pub client_address_header: String,
+    pub hsts_max_age_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    pub allowed_origins: Vec<String>,
+    pub max_age_seconds: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub token: SecretString,
+    pub token_file: Option<PathBuf>,
+    pub listen: String,
 }
 
 impl ServerSettings {
@@ -218,6 +236,8 @@ impl Settings {
                     .prefix_separator("__")
                     .separator("__")
                     .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("cors.allowed_origins")
                     .source(Some(env.clone().into_iter().collect())),
             )
             .set_override_option("database.url", env.get("DATABASE_URL").cloned())?
@@ -245,6 +265,9 @@ impl Settings {
         }
         if let Some(path) = &self.mail.smtp_password_file {
             self.mail.smtp_password = read_secret("mail.smtp_password_file", path)?;
+        }
+        if let Some(path) = &self.metrics.token_file {
+            self.metrics.token = read_secret("metrics.token_file", path)?;
         }
         Ok(())
     }
@@ -279,6 +302,32 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 setting: "server.client_address_header",
                 message: format!("{header:?} is not a header name"),
+            });
+        }
+        for origin in &self.cors.allowed_origins {
+            let parsed = url::Url::parse(origin);
+            let is_origin = parsed.as_ref().is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.path() == "/"
+                    && url.query().is_none()
+                    && origin.trim_end_matches('/') == url.origin().ascii_serialization()
+            });
+            if !is_origin {
+                return Err(SettingsError::Invalid {
+                    setting: "cors.allowed_origins",
+                    message: format!("{origin:?} is not an origin like https://example.it"),
+                });
+            }
+        }
+        if !self.metrics.listen.is_empty()
+            && self.metrics.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(SettingsError::Invalid {
+                setting: "metrics.listen",
+                message: format!(
+                    "{:?} is not an address like 127.0.0.1:9100",
+                    self.metrics.listen
+                ),
             });
         }
         if secret.is_empty() {

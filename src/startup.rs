@@ -29,6 +29,8 @@ use crate::{
 pub struct Application {
     port: u16,
     server: Server,
+    /// The separate metrics listener (`metrics.listen`) and its port.
+    metrics: Option<(Server, u16)>,
     store: Store,
     housekeeping: Housekeeping,
     /// The mail worker, when it runs inside this process (`mail.worker_enabled`).
@@ -60,6 +62,9 @@ impl Application {
             },
             metrics: Arc::new(Metrics::new()?),
             limits: Limits::from_settings(&settings.rate_limit, &settings.server),
+            metrics_token: settings.metrics.token.clone(),
+            hsts: http::headers::hsts(settings.server.hsts_max_age_seconds),
+            cors: settings.cors.clone(),
             body_limit: settings.server.body_limit_bytes,
             booking_policy: Policy {
                 max_active_per_email: i64::from(settings.booking.max_active_per_email),
@@ -78,6 +83,10 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let metrics = match settings.metrics.listen.as_str() {
+            "" => None,
+            address => Some(metrics_server(address, state.clone())?),
+        };
         let server = HttpServer::new(move || http::app(state.clone(), route_table.clone()))
             .workers(http_workers)
             .shutdown_timeout(settings.server.shutdown_timeout_seconds)
@@ -91,6 +100,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            metrics,
             store,
             housekeeping,
             mailer,
@@ -101,6 +111,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate metrics listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     pub fn store(&self) -> &Store {
@@ -123,7 +138,15 @@ impl Application {
             self.housekeeping,
             self.mailer,
         );
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let served = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         // A message cut off mid-send stays claimed until its lease lapses, then goes again
         // with the same Message-ID.
         for worker in workers {
@@ -158,4 +181,21 @@ pub fn run_workers(
         )));
     }
     running
+}
+
+/// A listener that serves `GET /metrics` to anyone who can reach `address`: for a scraper inside
+/// the cluster, on an address the public cannot reach.
+fn metrics_server(address: &str, state: web::Data<AppState>) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen for metrics on {address}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(http::ops::open_metrics))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok((server, port))
 }

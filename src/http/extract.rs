@@ -185,6 +185,32 @@ impl FromRequest for Staff {
     }
 }
 
+/// Someone who may read the metrics (see `use_cases::login::may_read_metrics`).
+pub struct MetricsReader;
+
+impl FromRequest for MetricsReader {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<MetricsReader, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
+            let token = token.ok_or_else(|| {
+                ApiError::unauthorized(
+                    "Send the metrics token or an administrator's access token as \
+                     Authorization: Bearer <token>.",
+                )
+            })?;
+            let (store, tokens) = (&state.store, &state.tokens);
+            login::may_read_metrics(store, tokens, &state.metrics_token, &token).await?;
+            Ok(MetricsReader)
+        })
+    }
+}
+
 /// The staff member when the request carries a token, `None` when it carries none: for public
 /// pages that show staff a little more. A token that is present but invalid is still a 401.
 pub struct MaybeStaff(pub Option<Staff>);

@@ -27,8 +27,10 @@ impl RouteTable {
             .paths
             .iter()
             .map(|(path, item)| {
+                // HEAD is answered wherever GET is (see `headers::secure`).
                 let methods = [
                     (Method::GET, item.get.is_some()),
+                    (Method::HEAD, item.get.is_some()),
                     (Method::POST, item.post.is_some()),
                     (Method::PUT, item.put.is_some()),
                     (Method::PATCH, item.patch.is_some()),
@@ -161,11 +163,11 @@ mod tests {
         let table = RouteTable::from_openapi(&doc);
         assert_eq!(
             table.methods_for("/api/v1/staff"),
-            vec![Method::GET, Method::POST]
+            vec![Method::GET, Method::HEAD, Method::POST]
         );
         assert_eq!(
             table.methods_for("/api/v1/offices/RM"),
-            vec![Method::GET, Method::PATCH]
+            vec![Method::GET, Method::HEAD, Method::PATCH]
         );
         assert!(table.methods_for("/api/v1/offices/RM/extra").is_empty());
         assert!(table.methods_for("/nope").is_empty());

@@ -11,6 +11,7 @@ pub mod client;
 pub mod closures;
 pub mod extract;
 pub mod fallback;
+pub mod headers;
 pub mod limits;
 pub mod mail;
 pub mod offices;
@@ -29,7 +30,7 @@ use actix_web::{
     body::MessageBody,
     dev::{ServiceFactory, ServiceRequest, ServiceResponse},
     http::header,
-    middleware::{ErrorHandlers, from_fn},
+    middleware::{Condition, ErrorHandlers, from_fn},
     web,
 };
 use utoipa::{
@@ -41,6 +42,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     auth::{password::Hasher, token::Tokens},
+    config::CorsSettings,
     store::Store,
     use_cases::{bookings::Policy, login::LoginThrottle},
     worker::Workers,
@@ -59,7 +61,13 @@ pub struct AppState {
     pub hasher: Hasher,
     pub throttle: LoginThrottle,
     pub metrics: Arc<Metrics>,
+    /// The bearer token a metrics scraper sends (`metrics.token`); empty: administrators only.
+    pub metrics_token: secrecy::SecretString,
     pub limits: limits::Limits,
+    /// `Strict-Transport-Security`, when clients come over HTTPS.
+    pub hsts: Option<header::HeaderValue>,
+    /// The origins browsers may call the API from.
+    pub cors: CorsSettings,
     pub body_limit: usize,
     pub booking_policy: Policy,
 }
@@ -188,6 +196,8 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let cors = state.cors.clone();
+    let cors_policy = headers::cors(&cors.allowed_origins, cors.max_age_seconds);
     let (app, doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -216,6 +226,11 @@ pub fn app(
         )
         .default_service(web::to(fallback::no_route))
         .wrap(from_fn(limits::limit))
+        .wrap(Condition::new(
+            !cors.allowed_origins.is_empty(),
+            cors_policy,
+        ))
+        .wrap(from_fn(headers::secure))
         .wrap(from_fn(telemetry::telemetry))
         .wrap(ErrorHandlers::new().default_handler(fallback::problem_for_bare_errors))
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, http::StatusCode, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AppState, problem::ApiError};
+use super::{AppState, extract::MetricsReader, problem::ApiError};
 
 #[derive(Serialize, ToSchema)]
 pub struct Status {
@@ -48,14 +48,29 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiE
     }
 }
 
-/// Prometheus text format: request counts and latency histograms by route and status, and the
-/// database pool's connections.
+/// Prometheus text format: request counts and latency histograms by route and status, the
+/// database pool's connections, and the background workers. Not public: send the scrape token
+/// (`metrics.token`) or a national administrator's access token; or scrape the separate
+/// `metrics.listen` address.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus metrics", body = String, content_type = "text/plain"))
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus metrics", body = String, content_type = "text/plain"),
+        (status = 401, description = "No token, or not a valid one", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A staff token that is not an administrator's", body = super::problem::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    _reader: MetricsReader,
+) -> Result<HttpResponse, ApiError> {
+    open_metrics(state).await
+}
+
+/// The metrics, to anyone: only on the separate `metrics.listen` address.
+pub async fn open_metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let text = state
         .metrics
         .render(&state.store, &state.workers)

@@ -12,8 +12,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use crate::{
@@ -221,4 +222,24 @@ pub async fn signed_in(
         Some(member) if member.active => Ok(member),
         _ => Err(LoginFailure::NotSignedIn("This staff account is no longer active.").into()),
     }
+}
+
+/// Whether `presented` (a bearer token) may read the metrics: the scrape token when one is
+/// configured, or the token of a national administrator. Metrics say how busy and how broken
+/// the service is; that is for the platform team, not for anyone on the internet.
+pub async fn may_read_metrics(
+    store: &Store,
+    tokens: &Tokens,
+    scrape_token: &SecretString,
+    presented: &str,
+) -> Result<(), LoginError> {
+    let scrape = scrape_token.expose_secret().as_bytes();
+    if !scrape.is_empty() && bool::from(scrape.ct_eq(presented.as_bytes())) {
+        return Ok(());
+    }
+    let member = signed_in(store, tokens, presented).await?;
+    member
+        .actor()
+        .must_be_admin("Metrics are for national administrators and the metrics scraper.")?;
+    Ok(())
 }

@@ -42,7 +42,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow(backend: Backend
     assert_eq!(delete_login.header("allow"), "POST");
     let put_staff = Api::send(anyone.request(Method::PUT, "/api/v1/staff")).await;
     put_staff.problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
-    assert_eq!(put_staff.header("allow"), "GET, POST");
+    assert_eq!(put_staff.header("allow"), "GET, HEAD, POST");
     // A path parameter that cannot be an id is a path that does not exist.
     let admin = app.admin_token().await;
     app.by(&admin)

@@ -159,6 +159,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub settings: Settings,
+    /// The separate metrics listener's port, when `metrics.listen` is set.
+    pub metrics_port: Option<u16>,
     /// Direct access to the service's database, for fixtures and for checking what was stored.
     pub store: Store,
     server: ServerHandle,
@@ -199,6 +201,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     let address = format!("http://127.0.0.1:{}", app.port());
     let server = app.handle();
     let store = app.store().clone();
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -207,6 +210,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
             .build()
             .expect("HTTP client"),
         settings,
+        metrics_port,
         store,
         server,
         admin: tokio::sync::OnceCell::new(),

@@ -13,6 +13,7 @@ mod binary;
 mod bookings;
 mod desk;
 mod errors;
+mod headers;
 mod limits;
 mod mail;
 mod offices;

@@ -14,6 +14,7 @@ on_both_databases!(
     not_ready_while_the_database_lacks_a_migration,
     metrics_count_requests_by_route_and_status,
     a_stuck_mail_worker_makes_the_instance_not_ready,
+    metrics_are_for_the_platform_team_not_the_public,
 );
 
 async fn a_fresh_service_is_alive_and_ready(backend: Backend) {
@@ -50,7 +51,8 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     anyone.get("/api/v1/no/such/thing").await;
     app.login("anna@interno.it", "wrong password").await;
 
-    let metrics = anyone.get("/metrics").await;
+    let admin = app.admin_token().await;
+    let metrics = app.by(&admin).get("/metrics").await;
     assert_eq!(metrics.status, StatusCode::OK);
     assert!(metrics.header("content-type").starts_with("text/plain"));
     let text = metrics.text();
@@ -147,9 +149,61 @@ async fn a_stuck_mail_worker_makes_the_instance_not_ready(backend: Backend) {
     );
     // Alive all the same, and the metrics say which worker.
     assert_eq!(anyone.get("/health").await.status, StatusCode::OK);
-    let metrics = anyone.get("/metrics").await.text();
+    let admin = app.admin_token().await;
+    let metrics = app.by(&admin).get("/metrics").await.text();
     assert!(
         metrics.contains(r#"sportello_worker_up{worker="mail"} 0"#),
         "{metrics}"
     );
+}
+
+async fn metrics_are_for_the_platform_team_not_the_public(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.metrics.token = "scrape-token-from-the-vault".to_owned().into();
+        s.metrics.listen = "127.0.0.1:0".into();
+    })
+    .await;
+    let anyone = app.public();
+    anyone
+        .get("/metrics")
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    let manager = app.manager("RM").await;
+    app.by(&manager)
+        .get("/metrics")
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    let scraper = crate::harness::Token("scrape-token-from-the-vault".into());
+    let scraped = app.by(&scraper).get("/metrics").await;
+    assert_eq!(scraped.status, StatusCode::OK);
+    assert!(scraped.text().contains("sportello_http_requests_total"));
+    let wrong = crate::harness::Token("scrape-token-from-the-vault!".into());
+    app.by(&wrong)
+        .get("/metrics")
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // The separate listener serves them to whoever can reach it, and nothing else.
+    let port = app.metrics_port.expect("a metrics listener");
+    let inside = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inside.status(), StatusCode::OK);
+    assert!(
+        inside
+            .text()
+            .await
+            .unwrap()
+            .contains("sportello_db_pool_connections")
+    );
+    let api = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/api/v1/offices"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
 }
