@@ -254,9 +254,11 @@ pub fn reconcile(planned: Vec<PlannedSlot>, existing: Vec<ExistingSlot>) -> Reco
             result
                 .conflicts
                 .push(conflict(&slot, ConflictReason::NoLongerOpen));
-        } else {
+        } else if slot.capacity > 0 {
             result.remove.push(slot.id);
         }
+        // A slot without seats was withdrawn already; it stays only because cancelled bookings
+        // point at it.
     }
     result.conflicts.sort_by_key(|c| (c.starts_at, c.slot_id));
     result

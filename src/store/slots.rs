@@ -5,12 +5,16 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::{
-    backend::Backend, deserialize::FromStaticSqlRow, dsl::case_when, prelude::*, sql_types::Integer,
+    backend::Backend,
+    deserialize::FromStaticSqlRow,
+    dsl::{case_when, exists, not},
+    prelude::*,
+    sql_types::Integer,
 };
 
 use super::{
     DbConnection, StoredTime, db_time, on_backend,
-    schema::{calendar_services, slots},
+    schema::{bookings, calendar_services, seat_releases, slots},
 };
 use crate::domain::{
     ids::{CalendarId, OfficeId, ServiceId, SlotId},
@@ -203,18 +207,37 @@ pub fn apply(
             .execute(conn)?;
     }
 
+    // An unbooked slot goes, unless a cancelled booking still points at it: that one stays, for
+    // the booking's history, with no seats (and no cooling seat) left to sell.
     for chunk in plan.remove.chunks(INSERT_CHUNK) {
-        diesel::delete(
+        let unbooked = || {
             slots::table
                 .filter(slots::id.eq_any(chunk))
                 .filter(slots::booked_web.eq(0))
-                .filter(slots::booked_desk.eq(0)),
+                .filter(slots::booked_desk.eq(0))
+        };
+        diesel::delete(
+            seat_releases::table
+                .filter(seat_releases::slot_id.eq_any(unbooked().select(slots::id))),
         )
         .execute(conn)?;
+        diesel::delete(unbooked().filter(not(exists(
+            bookings::table.filter(bookings::slot_id.eq(slots::id)),
+        ))))
+        .execute(conn)?;
+        diesel::update(unbooked())
+            .set((
+                slots::capacity.eq(0),
+                slots::held_for_desk.eq(0),
+                slots::cooling.eq(0),
+                slots::updated_at.eq(now),
+            ))
+            .execute(conn)?;
     }
     // Slots that were booked between reading and removing them stay, as conflicts.
     let remaining: Vec<Slot> = slots::table
         .filter(slots::id.eq_any(&plan.remove))
+        .filter(slots::capacity.gt(0))
         .select(Slot::as_select())
         .load(conn)?;
     if !remaining.is_empty() {

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::{
     client::field_errors,
     fixtures::{
-        DAY_OF_SLOTS, configure_rome, date, last_sunday, local_time, monday_of, next_year, publish,
-        september_monday, set_stage, staff_slots, take_seats,
+        DAY_OF_SLOTS, book_as, configure_rome, date, last_sunday, local_time, monday_of, next_year,
+        open_rome, publish, september_monday, set_stage, staff_slots, take_seats,
     },
     harness::{Backend, spawn_app},
 };
@@ -21,6 +21,7 @@ on_both_databases!(
     national_holidays_and_the_patron_day_are_closed,
     publishing_again_changes_nothing_and_never_drops_a_booked_seat,
     a_closure_takes_free_slots_away_and_reports_booked_ones,
+    a_closure_over_a_cancelled_visit_withdraws_its_seats_and_keeps_the_visit,
     a_blocked_slot_sells_no_seats_until_unblocked,
     the_desk_share_notice_and_horizon_shape_what_the_web_sees,
     bad_configuration_is_refused_field_by_field,
@@ -321,6 +322,45 @@ async fn a_closure_takes_free_slots_away_and_reports_booked_ones(backend: Backen
         staff_slots(&app, manager, wednesday, wednesday).await.len(),
         11
     );
+}
+
+async fn a_closure_over_a_cancelled_visit_withdraws_its_seats_and_keeps_the_visit(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let rome = open_rome(&app).await;
+    let monday = september_monday();
+    let booked = book_as(&app, &rome.slots[0], 1, "it").await;
+    let (reference, token) = (
+        booked["reference"].as_str().unwrap(),
+        booked["manage_token"].as_str().unwrap(),
+    );
+    app.public().cancel_booking(reference, token).await.ok();
+
+    let strike = json!({"from": monday, "to": monday, "reason": "Sciopero"});
+    let closed = app.by(&rome.manager).close("RM", &strike).await.created();
+    assert_eq!(closed["withdrawn_slots"], 11);
+    assert_eq!(closed["conflicts"], json!([]));
+    let query = format!("service=document_delivery&from={monday}&to={monday}");
+    let free = app.public().availability("RM", &query).await.ok();
+    assert_eq!(free["days"], json!([]));
+    // The cancelled visit is still there to read, at the time it had.
+    let visit = app.public().booking(reference, token).await.ok();
+    assert_eq!(visit["status"], "cancelled");
+    assert_eq!(visit["starts_at"], booked["starts_at"]);
+
+    // The strike is called off: publishing again sells all three desks of every slot.
+    let id = closed["closure"]["id"].as_i64().unwrap();
+    app.by(&rome.manager).remove_closure("RM", id).await;
+    publish(&app, &rome.manager, monday, monday).await;
+    let free = app.public().availability("RM", &query).await.ok();
+    let seats: Vec<i64> = free["days"][0]["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| slot["available"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seats, vec![3; 11]);
 }
 
 async fn a_blocked_slot_sells_no_seats_until_unblocked(backend: Backend) {
