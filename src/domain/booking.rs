@@ -23,10 +23,11 @@ impl CaseNumber {
                                documents: letters, digits, / and -, such as RM/2026/001234";
         let normalised: String = text
             .chars()
-            .filter(|c| !c.is_whitespace())
+            .filter(|c| *c != ' ')
             .collect::<String>()
-            .to_uppercase();
-        let well_formed = (4..=40).contains(&normalised.len())
+            .to_ascii_uppercase();
+        let well_formed = text.chars().count() <= 40
+            && (4..=40).contains(&normalised.len())
             && normalised
                 .chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '/' || c == '-')
@@ -73,9 +74,9 @@ impl Reference {
     pub fn parse(text: &str) -> Result<Reference, Invalid> {
         let chars: String = text
             .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
+            .filter(|c| *c != ' ' && *c != '-')
             .collect::<String>()
-            .to_uppercase();
+            .to_ascii_uppercase();
         let valid = chars.len() == 8 && chars.bytes().all(|b| REFERENCE_ALPHABET.contains(&b));
         valid
             .then(|| Reference(format!("{}-{}", &chars[..4], &chars[4..])))
@@ -107,8 +108,8 @@ pub fn parse_full_name(text: &str) -> Result<String, Invalid> {
     let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let letters = name.chars().filter(|c| c.is_alphabetic()).count();
     if letters < 2
-        || name.chars().count() > 120
-        || name
+        || text.chars().count() > 120
+        || text
             .chars()
             .any(|c| is_hidden_control(c) || c.is_ascii_digit())
     {
@@ -143,6 +144,7 @@ impl Named for Channel {
 /// confirmed → cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = BookingStatus)]
 pub enum Status {
     Confirmed,
     CheckedIn,

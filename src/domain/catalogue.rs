@@ -14,7 +14,7 @@ pub struct TypeCode(String);
 
 impl TypeCode {
     pub fn parse(text: &str) -> Result<TypeCode, Invalid> {
-        let code = text.trim();
+        let code = text;
         let well_formed = (3..=40).contains(&code.len())
             && code.starts_with(|c: char| c.is_ascii_lowercase())
             && code

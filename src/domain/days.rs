@@ -7,35 +7,42 @@ use serde::Deserialize;
 
 use super::{hours::TimeOfDay, validation::Invalid};
 
-/// A calendar day a client sent (`YYYY-MM-DD`), within the years this service keeps: far enough
-/// for any visit or record, near enough that day arithmetic cannot overflow and every database
-/// can store it (PostgreSQL's dates and timestamps begin in 4713 BC).
+/// A calendar day a client sent: exactly `YYYY-MM-DD` (RFC 3339's full-date, what the OpenAPI
+/// document's `format: date` promises), years 0000 to 9999. Day arithmetic on it saturates
+/// (`days_after`), and every database stores it (PostgreSQL's dates begin in 4713 BC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(try_from = "NaiveDate")]
+#[serde(try_from = "String")]
 pub struct Day(NaiveDate);
 
 impl Day {
-    pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+    pub fn parse(text: &str) -> Result<Day, Invalid> {
+        let digits_at = |range: std::ops::Range<usize>| {
+            text.get(range)
+                .is_some_and(|part| part.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let shaped = text.len() == 10
+            && digits_at(0..4)
+            && text.get(4..5) == Some("-")
+            && digits_at(5..7)
+            && text.get(7..8) == Some("-")
+            && digits_at(8..10);
+        shaped
+            .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+            .flatten()
+            .map(Day)
+            .ok_or_else(|| Invalid::new("must be a date as YYYY-MM-DD, such as 2027-09-13"))
+    }
 
     pub fn get(self) -> NaiveDate {
         self.0
     }
 }
 
-impl TryFrom<NaiveDate> for Day {
+impl TryFrom<String> for Day {
     type Error = Invalid;
 
-    fn try_from(date: NaiveDate) -> Result<Day, Invalid> {
-        use chrono::Datelike;
-        if Day::YEARS.contains(&date.year()) {
-            Ok(Day(date))
-        } else {
-            Err(Invalid::new(format!(
-                "must be a date from {}-01-01 to {}-12-31",
-                Day::YEARS.start(),
-                Day::YEARS.end()
-            )))
-        }
+    fn try_from(text: String) -> Result<Day, Invalid> {
+        Day::parse(&text)
     }
 }
 
@@ -109,15 +116,24 @@ mod tests {
     }
 
     #[test]
-    fn days_from_clients_stay_within_the_years_the_service_keeps() {
-        assert!(Day::try_from(date(2027, 9, 13)).is_ok());
-        assert!(Day::try_from(date(9999, 12, 31)).is_ok());
-        let far = Day::try_from(NaiveDate::MAX).unwrap_err();
-        assert_eq!(
-            far.message(),
-            "must be a date from 1900-01-01 to 9999-12-31"
-        );
-        assert!(Day::try_from(NaiveDate::MIN).is_err());
+    fn days_from_clients_are_exactly_rfc_3339_dates() {
+        assert_eq!(Day::parse("2027-09-13").unwrap().get(), date(2027, 9, 13));
+        assert_eq!(Day::parse("0000-01-01").unwrap().get(), date(0, 1, 1));
+        assert_eq!(Day::parse("9999-12-31").unwrap().get(), date(9999, 12, 31));
+        for bad in [
+            "",
+            "+262142-12-31",
+            "2027-9-13",
+            "2027-02-30",
+            "27-09-13",
+            " 2027-09-13",
+        ] {
+            let refused = Day::parse(bad).unwrap_err();
+            assert_eq!(
+                refused.message(),
+                "must be a date as YYYY-MM-DD, such as 2027-09-13"
+            );
+        }
     }
 
     #[test]

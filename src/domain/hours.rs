@@ -15,8 +15,9 @@ impl TimeOfDay {
     /// Parses `HH:MM` (24-hour).
     pub fn parse(text: &str) -> Result<TimeOfDay, Invalid> {
         let invalid = || Invalid::new("must be a time as HH:MM, such as 09:00");
-        let (hours, minutes) = text.trim().split_once(':').ok_or_else(invalid)?;
-        if hours.len() != 2 || minutes.len() != 2 {
+        let (hours, minutes) = text.split_once(':').ok_or_else(invalid)?;
+        let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(hours) || !two_digits(minutes) {
             return Err(invalid());
         }
         let hours: u16 = hours.parse().map_err(|_| invalid())?;
@@ -57,9 +58,9 @@ pub struct IntervalInput {
     /// ISO weekday: Monday = 1 … Sunday = 7.
     #[schema(minimum = 1, maximum = 7, example = 1)]
     pub weekday: i32,
-    #[schema(example = "09:00")]
+    #[schema(schema_with = super::schema::time_of_day)]
     pub opens: String,
-    #[schema(example = "12:30")]
+    #[schema(schema_with = super::schema::time_of_day)]
     pub closes: String,
 }
 

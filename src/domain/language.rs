@@ -19,9 +19,8 @@ impl Language {
 
     /// Any language code, such as the languages spoken at an office or of a catalogue text.
     pub fn parse(text: &str) -> Result<Language, Invalid> {
-        let code = text.trim().to_lowercase();
-        if (2..=3).contains(&code.len()) && code.chars().all(|c| c.is_ascii_lowercase()) {
-            Ok(Language(code))
+        if (2..=3).contains(&text.len()) && text.chars().all(|c| c.is_ascii_alphabetic()) {
+            Ok(Language(text.to_ascii_lowercase()))
         } else {
             Err(Invalid::new("must be a language code such as it, en or fr"))
         }

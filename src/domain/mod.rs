@@ -15,6 +15,7 @@ pub mod ids;
 pub mod language;
 pub mod mail;
 pub mod office;
+pub mod schema;
 pub mod seats;
 pub mod service;
 pub mod slots;

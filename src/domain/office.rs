@@ -21,7 +21,7 @@ pub struct OfficeCode(String);
 
 impl OfficeCode {
     pub fn parse(text: &str) -> Result<OfficeCode, Invalid> {
-        let code = text.trim().to_uppercase();
+        let code = text.to_ascii_uppercase();
         let well_formed = (2..=8).contains(&code.len())
             && code.starts_with(|c: char| c.is_ascii_uppercase())
             && code
@@ -140,8 +140,7 @@ impl OfficeDetails {
 
 /// An IANA time zone name, checked against the tz database.
 pub fn parse_time_zone(text: &str) -> Result<Tz, Invalid> {
-    text.trim()
-        .parse::<Tz>()
+    text.parse::<Tz>()
         .map_err(|_| Invalid::new("must be an IANA time zone such as Europe/Rome"))
 }
 
@@ -156,7 +155,11 @@ impl PatronDay {
     /// Parses `MM-DD`, such as `06-29`.
     pub fn parse(text: &str) -> Result<PatronDay, Invalid> {
         let invalid = || Invalid::new("must be a month and day as MM-DD, such as 06-29");
-        let (month, day) = text.trim().split_once('-').ok_or_else(invalid)?;
+        let (month, day) = text.split_once('-').ok_or_else(invalid)?;
+        let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(month) || !two_digits(day) {
+            return Err(invalid());
+        }
         let (month, day): (u32, u32) = (
             month.parse().map_err(|_| invalid())?,
             day.parse().map_err(|_| invalid())?,
@@ -199,14 +202,13 @@ pub fn check_longitude(value: f64) -> Result<f64, Invalid> {
 
 /// A phone number as people write it: digits, spaces, and an optional leading `+`.
 pub fn parse_phone(text: &str) -> Result<String, Invalid> {
-    let phone = text.trim();
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let allowed = phone
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    let allowed = text
         .chars()
         .enumerate()
         .all(|(i, c)| c.is_ascii_digit() || c == ' ' || (c == '+' && i == 0));
     if allowed && (6..=15).contains(&digits) {
-        Ok(phone.to_owned())
+        Ok(text.trim().to_owned())
     } else {
         Err(Invalid::new("must be a phone number such as +39 06 4650 1"))
     }
@@ -218,7 +220,8 @@ mod tests {
 
     #[test]
     fn office_codes_are_short_uppercase_codes() {
-        assert_eq!(OfficeCode::parse(" rm ").unwrap().as_str(), "RM");
+        assert_eq!(OfficeCode::parse("rm").unwrap().as_str(), "RM");
+        assert!(OfficeCode::parse(" RM").is_err(), "codes are not padded");
         for bad in ["R", "1RM", "R-M", "ROMAROMAX", ""] {
             assert!(OfficeCode::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -7,7 +7,7 @@ use actix_web::{
     web,
 };
 use futures_util::{StreamExt, future::LocalBoxFuture};
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, de::DeserializeOwned};
 
 use super::{AppState, problem::ApiError};
 use crate::{domain::staff::Actor, store::staff::StaffMember, use_cases::login};
@@ -88,24 +88,41 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Parses JSON, reporting the path of the field that does not fit (`hours[2].opens`).
+/// Parses JSON, reporting the path of the field that does not fit (`hours[2].opens`). A number
+/// with nothing after the point (`2.0`) is the integer it equals: JSON Schema says so, and
+/// clients that only have floating point numbers send them that way.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    use serde_json::error::Category;
-
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        match inner.classify() {
-            Category::Data => field_error(&path, &inner),
-            _ => malformed(bytes, &inner),
-        }
-    })?;
+    let mut value = serde_json::Value::deserialize(&mut deserializer)
+        .map_err(|inner| malformed(bytes, &inner))?;
     // Anything after the JSON value (a second object, stray text) makes the body malformed.
     deserializer
         .end()
         .map_err(|inner| malformed(bytes, &inner))?;
-    Ok(value)
+    integers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        field_error(&path, &error.into_inner())
+    })
+}
+
+fn integers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let whole = number
+                .as_f64()
+                .filter(|float| float.fract() == 0.0 && float.abs() < 2f64.powi(63));
+            if let Some(whole) = whole {
+                // In range and without a fraction: the conversion is exact.
+                let integer = whole as i64;
+                *value = Value::from(integer);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integers_as_integers),
+        _ => {}
+    }
 }
 
 fn malformed(bytes: &[u8], error: &serde_json::Error) -> ApiError {

@@ -45,16 +45,41 @@ impl RouteTable {
         RouteTable(routes)
     }
 
+    /// The methods of the resource at `path`. A literal segment names a resource of its own:
+    /// `/slots/publish` is not the slot with id `publish`, though `/slots/{id}` matches it.
     fn methods_for(&self, path: &str) -> Vec<Method> {
-        let mut methods: Vec<Method> = self
+        let placeholders = |route: &ResourceDef| {
+            route
+                .pattern()
+                .map_or(0, |pattern| pattern.matches('{').count())
+        };
+        let matching: Vec<&(ResourceDef, Vec<Method>)> = self
             .0
             .iter()
             .filter(|(route, _)| route.is_match(path))
+            .collect();
+        let fewest = matching.iter().map(|(route, _)| placeholders(route)).min();
+        let mut methods: Vec<Method> = matching
+            .into_iter()
+            .filter(|(route, _)| Some(placeholders(route)) == fewest)
             .flat_map(|(_, methods)| methods.iter().cloned())
             .collect();
         methods.dedup();
         methods
     }
+}
+
+/// A path parameter that does not read (`/slots/publish` as the slot `publish`): nothing is
+/// there, unless a resource of its own is, which does not take this method.
+pub fn unreadable_path(req: &HttpRequest) -> ApiError {
+    let methods = req
+        .app_data::<web::Data<RouteTable>>()
+        .map(|routes| routes.methods_for(req.path()))
+        .unwrap_or_default();
+    if methods.is_empty() || methods.contains(req.method()) {
+        return ApiError::not_found(format!("There is nothing at {}.", req.path()));
+    }
+    method_not_allowed(req, &methods)
 }
 
 /// The default service: 405 when the path exists with other methods, otherwise 404.
@@ -69,12 +94,16 @@ pub async fn no_route(
             req.path()
         )));
     }
+    Err(method_not_allowed(&req, &methods))
+}
+
+fn method_not_allowed(req: &HttpRequest, methods: &[Method]) -> ApiError {
     let allow = methods
         .iter()
         .map(Method::as_str)
         .collect::<Vec<_>>()
         .join(", ");
-    Err(ApiError::new(
+    ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!(
@@ -83,7 +112,7 @@ pub async fn no_route(
             req.method()
         ),
     )
-    .with_header(header::ALLOW, allow))
+    .with_header(header::ALLOW, allow)
 }
 
 /// Error-status responses that are not problem documents yet (the framework's own plain-text

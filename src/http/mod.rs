@@ -15,6 +15,7 @@ pub mod headers;
 pub mod limits;
 pub mod mail;
 pub mod offices;
+pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod query;
@@ -33,10 +34,7 @@ use actix_web::{
     middleware::{Condition, ErrorHandlers, from_fn},
     web,
 };
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, service_config::ServiceConfig};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -74,52 +72,6 @@ pub struct AppState {
 
 impl AppState {
     pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "sportello",
-        description = "Self-booked appointments at Italy's one-stop immigration offices \
-                       (Sportello Unico per l'Immigrazione). Errors are application/problem+json \
-                       (RFC 9457) with a stable `code`."
-    ),
-    modifiers(&BearerSecurity),
-    tags(
-        (name = "auth", description = "Staff login"),
-        (name = "staff", description = "Staff accounts"),
-        (name = "offices", description = "Offices and their rollout stage"),
-        (name = "catalogue", description = "The national catalogue of appointment types"),
-        (name = "services", description = "The services an office offers"),
-        (name = "calendars", description = "Calendars of desks and their weekly hours"),
-        (name = "closures", description = "Holidays and closures"),
-        (name = "slots", description = "Publishing slots"),
-        (name = "availability", description = "What applicants can book"),
-        (name = "audit", description = "Who changed what"),
-        (name = "bookings", description = "Applicants book, view, cancel and move their visit"),
-        (name = "desk", description = "The office runs the day: agenda, search, check-in, no-show, cancel"),
-        (name = "mail", description = "The office's outbox and the letters mail replaced"),
-        (name = "operations", description = "Health, readiness and metrics"),
-    )
-)]
-struct ApiDoc;
-
-struct BearerSecurity;
-
-impl Modify for BearerSecurity {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("Staff access token from POST /api/v1/auth/login"))
-                    .build(),
-            ),
-        );
-    }
 }
 
 /// Every endpoint. Registering a handler here is also what puts it in the OpenAPI document.
@@ -177,10 +129,10 @@ fn routes(cfg: &mut ServiceConfig) {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, doc) = App::new()
         .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
+        .openapi(openapi::ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
-    doc
+    openapi::complete(doc)
 }
 
 /// The application as each HTTP worker runs it.
@@ -200,12 +152,13 @@ pub fn app(
     let cors_policy = headers::cors(&cors.allowed_origins, cors.max_age_seconds);
     let (app, doc) = App::new()
         .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
+        .openapi(openapi::ApiDoc::openapi())
         .app_data(state)
         .app_data(route_table)
-        .app_data(web::PathConfig::default().error_handler(|_, req| {
-            ApiError::not_found(format!("There is nothing at {}.", req.path())).into()
-        }))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|_, req| fallback::unreadable_path(req).into()),
+        )
         .app_data(web::QueryConfig::default().error_handler(|error, _| {
             ApiError::bad_request(
                 "invalid_query",
@@ -215,6 +168,7 @@ pub fn app(
         }))
         .configure(routes)
         .split_for_parts();
+    let doc = openapi::complete(doc);
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
         .route(
             "/docs",

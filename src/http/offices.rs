@@ -42,6 +42,7 @@ pub async fn create(
 /// offices that staff member may see in other stages.
 #[utoipa::path(
     tag = "offices",
+    security((), ("bearer" = [])),
     responses((status = 200, description = "Offices by code", body = Vec<OfficeView>))
 )]
 #[get("/api/v1/offices")]
@@ -57,6 +58,7 @@ pub async fn list(
 /// not yet public answer 404, except to their own staff.
 #[utoipa::path(
     tag = "offices",
+    security((), ("bearer" = [])),
     params(("code" = String, Path, description = "Office code", example = "RM")),
     responses(
         (status = 200, description = "The office", body = OfficePage),

@@ -7,16 +7,16 @@ use utoipa::ToSchema;
 use super::{AppState, extract::MetricsReader, problem::ApiError};
 
 #[derive(Serialize, ToSchema)]
-pub struct Status {
+pub struct ServiceHealth {
     /// `ok` (alive) or `ready` (ready to serve).
     pub status: &'static str,
 }
 
 /// The process is up. Says nothing about the database; see `/ready`.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = Status)))]
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = ServiceHealth)))]
 #[get("/health")]
-pub async fn health() -> web::Json<Status> {
-    web::Json(Status { status: "ok" })
+pub async fn health() -> web::Json<ServiceHealth> {
+    web::Json(ServiceHealth { status: "ok" })
 }
 
 /// The database answers, every migration this build knows has been applied, and the background
@@ -24,18 +24,18 @@ pub async fn health() -> web::Json<Status> {
 #[utoipa::path(
     tag = "operations",
     responses(
-        (status = 200, description = "Ready to serve", body = Status),
+        (status = 200, description = "Ready to serve", body = ServiceHealth),
         (status = 503, description = "Database unreachable or not migrated, or a background worker down or stuck", body = super::problem::Problem,
          content_type = "application/problem+json"),
     )
 )]
 #[get("/ready")]
-pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiError> {
+pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<ServiceHealth>, ApiError> {
     let not_ready =
         |detail: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", detail);
     match state.store.is_ready().await {
         Ok(true) => match state.workers.troubles().as_slice() {
-            [] => Ok(web::Json(Status { status: "ready" })),
+            [] => Ok(web::Json(ServiceHealth { status: "ready" })),
             troubles => Err(not_ready(&format!("{}.", troubles.join("; ")))),
         },
         Ok(false) => Err(not_ready(

@@ -4,8 +4,9 @@
 //! the parser cannot disagree.
 //!
 //! Unknown or repeated names are refused at once (a misspelt `form=` would otherwise silently
-//! fall back to a default); an empty value counts as absent; a value that cannot be read is set
-//! aside with its reason, for the use case to report together with what it finds wrong itself
+//! fall back to a default), and so are empty values (`?to=`: a date left blank is not a date; the
+//! document says so with `minLength: 1` on text); a value that cannot be read is set aside with
+//! its reason, for the use case to report together with what it finds wrong itself
 //! ([`Parsed`]).
 
 use std::{
@@ -44,17 +45,18 @@ pub fn read_query<T: DeserializeOwned + IntoParams + 'static>(
     })?;
     let params = parameters::<T>();
     refuse_unknown_and_repeated(&pairs, params)?;
-    let given: Vec<(&str, &str)> = pairs
+    let (given, empty): (Vec<Pair>, Vec<Pair>) = pairs
         .iter()
-        .filter(|(_, value)| !value.is_empty())
         .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+        .partition(|(_, value)| !value.is_empty());
+    let mut unreadable = FieldErrors::new();
+    for (name, _) in &empty {
+        unreadable.add(*name, "is empty: give a value or leave the parameter out");
+    }
     if let Ok(value) = deserialize::<T>(&given) {
-        let unreadable = FieldErrors::new();
         return Ok(Parsed { value, unreadable });
     }
 
-    let mut unreadable = FieldErrors::new();
     let mut readable = Vec::new();
     for (name, value) in given {
         // Each value alone: any other error than the absence of the rest is this value's.
@@ -71,7 +73,8 @@ pub fn read_query<T: DeserializeOwned + IntoParams + 'static>(
         Err(_) => {
             // Only a required parameter can be missing now: name each one.
             for param in params {
-                if param.required && !readable.iter().any(|(name, _)| *name == param.name) {
+                let named = |(name, _): &(&str, &str)| *name == param.name;
+                if param.required && !readable.iter().any(named) && !empty.iter().any(named) {
                     unreadable.add(&param.name, "is required");
                 }
             }
@@ -79,6 +82,9 @@ pub fn read_query<T: DeserializeOwned + IntoParams + 'static>(
         }
     }
 }
+
+/// A name and its value, as the query string gives them.
+type Pair<'a> = (&'a str, &'a str);
 
 /// What reading needs of one declared parameter.
 struct Param {
@@ -193,9 +199,13 @@ mod tests {
     fn values_are_read_one_by_one_and_kept_apart_when_they_cannot_be() {
         let parsed = read_query::<Days>("service=x&from=2027-01-04&limit=").unwrap();
         assert_eq!(parsed.value.from, NaiveDate::from_ymd_opt(2027, 1, 4));
-        assert_eq!(parsed.value.limit, None, "empty is absent");
+        assert_eq!(
+            fields(Ok(parsed)),
+            ["limit: is empty: give a value or leave the parameter out"]
+        );
         let parsed = read_query::<Days>("service=x&from=tomorrow&limit=ten").unwrap();
         assert_eq!(parsed.value.service, "x");
+        assert_eq!(parsed.value.limit, None);
         assert_eq!(
             fields(Ok(parsed)),
             [

@@ -103,6 +103,7 @@ pub async fn block(
 /// inside the service's minimum notice or beyond its booking horizon are not offered.
 #[utoipa::path(
     tag = "availability",
+    security((), ("bearer" = [])),
     params(
         ("code" = String, Path, description = "Office code", example = "RM"),
         AvailabilityQuery,

@@ -24,9 +24,10 @@ pub type AuditLogError = Error<Infallible>;
 #[into_params(parameter_in = Query)]
 pub struct AuditPage {
     /// Only entries older than this id (the next page)
-    #[param(value_type = Option<i64>)]
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub before: Option<AuditEntryId>,
     /// At most this many (default 50, at most 500)
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -99,9 +99,11 @@ impl CalendarView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCalendarRequest {
+    #[schema(schema_with = crate::domain::schema::line_100)]
     pub name: String,
+    #[schema(minimum = 1, maximum = 500)]
     pub desks: i32,
-    #[schema(example = json!(["document_delivery"]))]
+    #[schema(schema_with = crate::domain::schema::type_codes)]
     pub service_codes: Vec<String>,
     #[schema(value_type = Option<NaiveDate>)]
     pub valid_from: Option<Day>,
@@ -113,8 +115,11 @@ pub struct CreateCalendarRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCalendarRequest {
+    #[schema(schema_with = crate::domain::schema::optional_line_100)]
     pub name: Option<String>,
+    #[schema(minimum = 1, maximum = 500)]
     pub desks: Option<i32>,
+    #[schema(schema_with = crate::domain::schema::optional_type_codes)]
     pub service_codes: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<NaiveDate>)]

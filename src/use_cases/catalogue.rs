@@ -52,9 +52,12 @@ pub struct AppointmentTypeView {
     #[schema(example = "document_delivery")]
     pub code: String,
     /// Names by language; Italian always present.
+    #[schema(schema_with = crate::domain::schema::texts_view)]
     pub names: Texts,
+    #[schema(schema_with = crate::domain::schema::texts_view)]
     pub descriptions: Texts,
     /// What to bring, by language.
+    #[schema(schema_with = crate::domain::schema::documents_view)]
     pub documents: DocumentLists,
     pub default_duration_minutes: i32,
     pub created_at: DateTime<Utc>,
@@ -78,13 +81,17 @@ impl From<&AppointmentType> for AppointmentTypeView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTypeRequest {
-    #[schema(example = "citizenship_information")]
+    #[schema(schema_with = crate::domain::schema::type_code)]
     pub code: String,
+    #[schema(schema_with = crate::domain::schema::names)]
     pub names: Texts,
     #[serde(default)]
+    #[schema(schema_with = crate::domain::schema::descriptions)]
     pub descriptions: Texts,
+    #[schema(minimum = 5, maximum = 480)]
     pub default_duration_minutes: i32,
     #[serde(default)]
+    #[schema(schema_with = crate::domain::schema::documents)]
     pub documents: DocumentLists,
 }
 
@@ -92,9 +99,13 @@ pub struct CreateTypeRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTypeRequest {
+    #[schema(schema_with = crate::domain::schema::optional_names)]
     pub names: Option<Texts>,
+    #[schema(schema_with = crate::domain::schema::optional_descriptions)]
     pub descriptions: Option<Texts>,
+    #[schema(minimum = 5, maximum = 480)]
     pub default_duration_minutes: Option<i32>,
+    #[schema(schema_with = crate::domain::schema::optional_documents)]
     pub documents: Option<DocumentLists>,
 }
 

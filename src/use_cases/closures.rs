@@ -109,12 +109,12 @@ pub struct ClosureRequest {
     pub from: Day,
     #[schema(value_type = NaiveDate)]
     pub to: Day,
-    #[schema(example = "Staff training")]
+    #[schema(schema_with = crate::domain::schema::line_200, example = "Staff training")]
     pub reason: String,
     /// With `end_time`: closed only between these local times each day.
-    #[schema(example = "12:00")]
+    #[schema(schema_with = crate::domain::schema::optional_time_of_day)]
     pub start_time: Option<String>,
-    #[schema(example = "16:00")]
+    #[schema(schema_with = crate::domain::schema::optional_time_of_day)]
     pub end_time: Option<String>,
 }
 

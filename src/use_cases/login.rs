@@ -90,9 +90,9 @@ pub struct LoginThrottle {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "anna.rossi@prefettura.it")]
+    #[schema(schema_with = crate::domain::schema::email)]
     pub email: String,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 1)]
     pub password: String,
 }
 

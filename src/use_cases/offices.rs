@@ -119,21 +119,32 @@ pub struct OfficePage {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOfficeRequest {
-    #[schema(example = "RM")]
+    #[schema(schema_with = crate::domain::schema::office_code)]
     pub code: String,
+    #[schema(schema_with = crate::domain::schema::line_200)]
     pub name: String,
+    #[schema(schema_with = crate::domain::schema::line_300)]
     pub address: String,
+    #[schema(schema_with = crate::domain::schema::line_100)]
     pub city: String,
+    #[schema(schema_with = crate::domain::schema::line_10)]
     pub province: String,
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<f64>,
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<f64>,
     /// Default `Europe/Rome`.
+    #[schema(schema_with = crate::domain::schema::optional_time_zone)]
     pub timezone: Option<String>,
+    #[schema(schema_with = crate::domain::schema::optional_email)]
     pub email: Option<String>,
+    #[schema(schema_with = crate::domain::schema::optional_phone)]
     pub phone: Option<String>,
     /// Default `["it"]`.
+    #[schema(schema_with = crate::domain::schema::optional_languages)]
     pub languages: Option<Vec<String>>,
     /// MM-DD, e.g. `06-29` for Rome.
+    #[schema(schema_with = crate::domain::schema::optional_month_day)]
     pub patron_day: Option<String>,
 }
 
@@ -141,26 +152,32 @@ pub struct CreateOfficeRequest {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOfficeRequest {
+    #[schema(schema_with = crate::domain::schema::optional_line_200)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::domain::schema::optional_line_300)]
     pub address: Option<String>,
+    #[schema(schema_with = crate::domain::schema::optional_line_100)]
     pub city: Option<String>,
+    #[schema(schema_with = crate::domain::schema::optional_line_10)]
     pub province: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<Option<f64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<Option<f64>>,
+    #[schema(schema_with = crate::domain::schema::optional_time_zone)]
     pub timezone: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::domain::schema::optional_email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::domain::schema::optional_phone)]
     pub phone: Option<Option<String>>,
+    #[schema(schema_with = crate::domain::schema::optional_languages)]
     pub languages: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::domain::schema::optional_month_day)]
     pub patron_day: Option<Option<String>>,
 }
 

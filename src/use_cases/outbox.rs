@@ -48,8 +48,10 @@ pub type OutboxError = Error<OutboxFailure>;
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// pending, sending, sent, failed or suppressed
+    #[param(value_type = Option<DeliveryStatus>)]
     pub status: Option<String>,
     /// At most this many (default 100, at most 1000)
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

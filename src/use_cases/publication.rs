@@ -173,7 +173,7 @@ pub struct PublishRequest {
     #[schema(value_type = Option<NaiveDate>)]
     pub to: Option<Day>,
     /// Instead of `from`/`to`: a rolling horizon of this many days from today.
-    #[schema(example = 60)]
+    #[schema(example = 60, minimum = 1, maximum = 731)]
     pub days: Option<i32>,
 }
 

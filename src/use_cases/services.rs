@@ -55,9 +55,12 @@ pub type ServiceError = Error<ServiceFailure>;
 pub struct PublicServiceView {
     #[schema(example = "document_delivery")]
     pub code: String,
+    #[schema(schema_with = crate::domain::schema::texts_view)]
     pub names: Texts,
+    #[schema(schema_with = crate::domain::schema::texts_view)]
     pub descriptions: Texts,
     /// What to bring, by language.
+    #[schema(schema_with = crate::domain::schema::documents_view)]
     pub documents: DocumentLists,
     pub duration_minutes: i32,
     /// Booked by invitation only, not by applicants themselves.
@@ -83,6 +86,7 @@ impl From<&OfficeService> for PublicServiceView {
 pub struct ServiceView {
     #[schema(example = "document_delivery")]
     pub code: String,
+    #[schema(schema_with = crate::domain::schema::texts_view)]
     pub names: Texts,
     /// The duration in force: the office's own, or the catalogue's default.
     pub duration_minutes: i32,
@@ -122,17 +126,17 @@ impl From<&OfficeService> for ServiceView {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSettingsRequest {
-    #[schema(example = 20)]
+    #[schema(example = 20, minimum = 5, maximum = 480)]
     pub duration_minutes: Option<i32>,
     pub invite_only: Option<bool>,
-    #[schema(example = 24)]
+    #[schema(example = 24, minimum = 0, maximum = 720)]
     pub min_notice_hours: Option<i32>,
-    #[schema(example = 60)]
+    #[schema(example = 60, minimum = 1, maximum = 730)]
     pub horizon_days: Option<i32>,
-    #[schema(example = 20)]
+    #[schema(example = 20, minimum = 0, maximum = 100)]
     pub desk_share_percent: Option<i32>,
     /// Applicants may cancel or move a visit until this many hours before it (default 24).
-    #[schema(example = 24)]
+    #[schema(example = 24, minimum = 0, maximum = 720)]
     pub change_cutoff_hours: Option<i32>,
 }
 

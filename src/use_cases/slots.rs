@@ -106,6 +106,7 @@ pub struct SlotsQuery {
     #[param(value_type = Option<NaiveDate>)]
     pub to: Option<Day>,
     /// Only slots of calendars serving this type
+    #[param(value_type = Option<crate::domain::schema::TypeCodeText>)]
     pub service: Option<String>,
 }
 
@@ -182,6 +183,7 @@ pub struct BlockRequest {
     /// `true` takes the slot off sale (bookings in it stay); `false` puts it back.
     pub blocked: bool,
     /// Why, when blocking (shown to staff).
+    #[schema(schema_with = crate::domain::schema::optional_line_200)]
     pub reason: Option<String>,
 }
 
@@ -201,7 +203,11 @@ impl BlockRequest {
                 "reason",
                 "is required when blocking a slot",
             )),
-            (false, _) => Ok(Blocking::Unblock),
+            (false, None) => Ok(Blocking::Unblock),
+            // A reason sent with an unblocking is not kept, but it must still be text.
+            (false, Some(reason)) => parse_line(reason, 200)
+                .map(|_| Blocking::Unblock)
+                .map_err(|reason| FieldErrors::single("reason", reason.message())),
         }
     }
 }
@@ -242,7 +248,7 @@ pub async fn block(
 #[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
     /// Appointment type
-    #[param(example = "document_delivery")]
+    #[param(value_type = crate::domain::schema::TypeCodeText)]
     pub service: String,
     /// First local day (default today)
     #[param(value_type = Option<NaiveDate>)]

@@ -65,14 +65,14 @@ pub type StaffError = Error<StaffFailure>;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaffRequest {
-    #[schema(example = "marco.bianchi@prefettura.it")]
+    #[schema(schema_with = crate::domain::schema::email)]
     pub email: String,
-    /// 12 to 128 characters.
-    #[schema(format = Password)]
+    /// 12 to 128 characters, not only spaces.
+    #[schema(schema_with = crate::domain::schema::new_password)]
     pub password: String,
     pub role: Role,
     /// Required for managers and operators, absent for admins.
-    #[schema(example = "RM")]
+    #[schema(schema_with = crate::domain::schema::optional_office_code)]
     pub office_code: Option<String>,
 }
 

@@ -8,7 +8,7 @@ use sportello::store::StoreError;
 
 use crate::{
     client::{Api, field_errors},
-    fixtures::{applicant, assert_seat_counts_match_bookings, open_rome},
+    fixtures::{applicant, assert_seat_counts_match_bookings, configure_rome, open_rome},
     harness::{Backend, spawn_app, spawn_app_with},
 };
 
@@ -21,6 +21,7 @@ on_both_databases!(
     dates_beyond_the_years_the_service_keeps_are_refused_not_a_500,
     text_that_would_change_how_the_rest_is_shown_is_refused,
     a_booking_that_cannot_get_the_database_in_time_is_told_to_retry,
+    requests_are_read_as_the_openapi_document_says,
 );
 
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow(backend: Backend) {
@@ -49,6 +50,15 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow(backend: Backend
         .patch("/api/v1/staff/abc", &json!({"active": false}))
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
+    // Publishing is a resource of its own, not the slot with id `publish`.
+    for method in [Method::PATCH, Method::OPTIONS] {
+        let request = app
+            .by(&admin)
+            .request(method, "/api/v1/offices/RM/slots/publish");
+        let reply = Api::send(request).await;
+        reply.problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        assert_eq!(reply.header("allow"), "POST", "{}", reply.url);
+    }
 }
 
 async fn broken_or_mistyped_bodies_get_clear_4xx(backend: Backend) {
@@ -194,7 +204,7 @@ async fn dates_beyond_the_years_the_service_keeps_are_refused_not_a_500(backend:
             field_errors(&problem),
             [(
                 field.to_owned(),
-                "must be a date from 1900-01-01 to 9999-12-31".to_owned()
+                "must be a date as YYYY-MM-DD, such as 2027-09-13".to_owned()
             )],
             "{}",
             reply.url
@@ -315,4 +325,23 @@ async fn a_booking_that_cannot_get_the_database_in_time_is_told_to_retry(backend
         .await
         .created();
     assert_eq!(assert_seat_counts_match_bookings(&app).await, 1);
+}
+
+/// A client generated from the document is read as the document says: a blank parameter is
+/// not a missing one, a date is exactly `YYYY-MM-DD`, and `1.0` is the integer 1.
+async fn requests_are_read_as_the_openapi_document_says(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = configure_rome(&app).await;
+    let office = app.by(&rome.manager);
+
+    let blank = office.slots("RM", "from=2027-09-13&to=").await;
+    assert_eq!(blank.invalid_fields(), ["to"]);
+    let loose_date = office.slots("RM", "from=2027-9-13").await;
+    assert_eq!(loose_date.invalid_fields(), ["from"]);
+
+    let hours = json!([{"weekday": 1.0, "opens": "09:00", "closes": "12:30"}]);
+    office.put_hours("RM", rome.calendar, &hours).await.ok();
+    let half_a_day = json!([{"weekday": 1.5, "opens": "09:00", "closes": "12:30"}]);
+    let refused = office.put_hours("RM", rome.calendar, &half_a_day).await;
+    assert_eq!(refused.invalid_fields(), ["[0].weekday"]);
 }

@@ -62,3 +62,38 @@ async fn the_service_serves_the_document_and_swagger_ui(backend: Backend) {
     let initializer = anyone.get("/docs/swagger-initializer.js").await.text();
     assert!(initializer.contains("/openapi.json"), "{initializer}");
 }
+
+/// What the edge can answer on any route is in the document, so a client generated from it
+/// knows every status it may get.
+#[test]
+fn every_operation_declares_what_the_edge_can_answer() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let declared = |status: &str| operation["responses"].get(status).is_some();
+            let name = format!("{} {path}", method.to_uppercase());
+            let needs_token = operation["security"]
+                .as_array()
+                .is_some_and(|requirements| !requirements.is_empty());
+            if needs_token {
+                assert!(declared("401"), "{name} lacks 401");
+            }
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(declared(status), "{name} lacks {status}");
+                }
+            }
+            if path != "/health" {
+                assert!(declared("503"), "{name} lacks 503");
+            }
+            if !["/health", "/ready", "/metrics"].contains(&path.as_str()) {
+                assert!(declared("429"), "{name} lacks 429");
+            }
+        }
+    }
+    // Each component has a name of its own: no two types share `BTreeMap` or `Status`.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    assert!(!schemas.contains_key("BTreeMap"));
+    assert!(schemas.contains_key("BookingStatus") && schemas.contains_key("ServiceHealth"));
+}

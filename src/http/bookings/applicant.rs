@@ -36,6 +36,7 @@ const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// the first booking (header `Idempotent-Replayed: true`) and books nothing new.
 #[utoipa::path(
     tag = "bookings",
+    security((), ("bearer" = [])),
     params(
         ("code" = String, Path, description = "Office code", example = "RM"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe, e.g. a UUID"),

@@ -48,19 +48,21 @@ pub struct BookingRequest {
     #[schema(value_type = i64)]
     pub slot_id: SlotId,
     /// The appointment type: needed only when the slot serves several.
-    #[schema(example = "document_delivery")]
+    #[schema(schema_with = crate::domain::schema::optional_type_code)]
     pub service: Option<String>,
     /// The case number (numero di pratica) the visit is for.
-    #[schema(example = "RM/2026/001234")]
+    #[schema(schema_with = crate::domain::schema::case_number)]
     pub case_number: String,
-    #[schema(example = "Amina Diallo")]
+    /// As on the passport: at least two letters, no digits.
+    #[schema(schema_with = crate::domain::schema::full_name)]
     pub full_name: String,
     /// Where the confirmation goes. Required when applicants book; optional at the desk.
-    #[schema(example = "amina.diallo@example.org")]
+    #[schema(schema_with = crate::domain::schema::optional_email)]
     pub email: Option<String>,
+    #[schema(schema_with = crate::domain::schema::optional_phone)]
     pub phone: Option<String>,
     /// The language of the confirmation: it, en, fr, es, ar, sq, uk or zh.
-    #[schema(example = "fr")]
+    #[schema(schema_with = crate::domain::schema::supported_language)]
     pub language: String,
 }
 

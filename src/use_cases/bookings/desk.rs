@@ -37,6 +37,7 @@ pub struct AgendaQuery {
     #[param(value_type = Option<i64>)]
     pub calendar: Option<CalendarId>,
     /// Only this appointment type
+    #[param(value_type = Option<crate::domain::schema::TypeCodeText>)]
     pub service: Option<String>,
 }
 
@@ -101,8 +102,10 @@ pub async fn agenda(
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The case number
+    #[param(value_type = Option<crate::domain::schema::CaseNumberText>)]
     pub case_number: Option<String>,
     /// The booking reference
+    #[param(value_type = Option<crate::domain::schema::ReferenceText>)]
     pub reference: Option<String>,
 }
 
@@ -146,7 +149,7 @@ pub async fn search(
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     /// Told to the applicant.
-    #[schema(example = "The office is closed for a strike.")]
+    #[schema(schema_with = crate::domain::schema::line_500, example = "The office is closed for a strike.")]
     pub reason: String,
 }
 

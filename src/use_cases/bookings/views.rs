@@ -85,7 +85,9 @@ pub struct OfficeSummary {
 #[derive(Serialize, ToSchema)]
 pub struct ServiceSummary {
     pub code: String,
+    #[schema(schema_with = crate::domain::schema::texts_view)]
     pub names: Texts,
+    #[schema(schema_with = crate::domain::schema::documents_view)]
     pub documents: DocumentLists,
     pub duration_minutes: i32,
 }
