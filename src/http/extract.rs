@@ -183,16 +183,12 @@ impl FromRequest for Staff {
     type Future = LocalBoxFuture<'static, Result<Staff, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
+        let credentials = state_and_bearer(
+            req,
+            "Log in and send the access token as Authorization: Bearer <token>.",
+        );
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
-            let token = token.ok_or_else(|| {
-                ApiError::unauthorized(
-                    "Log in and send the access token as Authorization: Bearer <token>.",
-                )
-            })?;
+            let (state, token) = credentials?;
             let member = login::signed_in(&state.store, &state.tokens, &token).await?;
             Ok(Staff {
                 actor: member.actor(),
@@ -210,17 +206,13 @@ impl FromRequest for MetricsReader {
     type Future = LocalBoxFuture<'static, Result<MetricsReader, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
+        let credentials = state_and_bearer(
+            req,
+            "Send the metrics token or an administrator's access token as \
+             Authorization: Bearer <token>.",
+        );
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
-            let token = token.ok_or_else(|| {
-                ApiError::unauthorized(
-                    "Send the metrics token or an administrator's access token as \
-                     Authorization: Bearer <token>.",
-                )
-            })?;
+            let (state, token) = credentials?;
             let (store, tokens) = (&state.store, &state.tokens);
             login::may_read_metrics(store, tokens, &state.metrics_token, &token).await?;
             Ok(MetricsReader)
@@ -250,6 +242,19 @@ impl FromRequest for MaybeStaff {
             Box::pin(async { Ok(MaybeStaff(None)) })
         }
     }
+}
+
+/// The shared state and the bearer token, or a 401 saying which token to send.
+fn state_and_bearer(
+    req: &HttpRequest,
+    missing: &'static str,
+) -> Result<(web::Data<AppState>, String), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
+    let token = bearer_token(req).ok_or_else(|| ApiError::unauthorized(missing))?;
+    Ok((state, token))
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<String> {
