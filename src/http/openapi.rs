@@ -13,7 +13,11 @@
 //! - query parameters: 422 when one does not validate or is not one of them;
 //! - 429 with `Retry-After` past the rate limits (not on health, readiness and metrics);
 //! - 503 with `Retry-After` when the database is overloaded (not on health).
+//!
+//! It also adds what the derived schemas cannot say: a rule between two fields of a body
+//! (`BlockRequest::schema_conditions`).
 
+use crate::use_cases::slots::BlockRequest;
 use utoipa::{
     Modify, OpenApi,
     openapi::{
@@ -161,6 +165,16 @@ pub fn complete(mut doc: openapi::OpenApi) -> openapi::OpenApi {
         components
             .responses
             .insert(shared.name.to_owned(), RefOr::T(response(shared)));
+    }
+    let block_request = components
+        .schemas
+        .get_mut("BlockRequest")
+        .expect("BlockRequest is a component");
+    if let RefOr::T(Schema::Object(object)) = block_request {
+        object
+            .extensions
+            .get_or_insert_with(Default::default)
+            .extend([BlockRequest::schema_conditions()]);
     }
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [

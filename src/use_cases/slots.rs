@@ -194,6 +194,20 @@ pub enum Blocking {
 }
 
 impl BlockRequest {
+    /// `parse`'s rule between the fields, as JSON Schema states it (`if`/`then`), so the
+    /// document does not call `{"blocked": true}` alone valid: blocking needs a reason. One
+    /// keyword (`allOf`), so the document's text does not depend on a map's order.
+    pub fn schema_conditions() -> (String, serde_json::Value) {
+        let blocking_needs_a_reason = serde_json::json!({
+            "if": {"properties": {"blocked": {"const": true}}, "required": ["blocked"]},
+            "then": {"properties": {"reason": {"type": "string"}}, "required": ["reason"]},
+        });
+        (
+            "allOf".to_owned(),
+            serde_json::json!([blocking_needs_a_reason]),
+        )
+    }
+
     pub fn parse(&self) -> Result<Blocking, FieldErrors> {
         match (self.blocked, self.reason.as_deref()) {
             (true, Some(reason)) => parse_line(reason, 200)

@@ -97,3 +97,15 @@ fn every_operation_declares_what_the_edge_can_answer() {
     assert!(!schemas.contains_key("BTreeMap"));
     assert!(schemas.contains_key("BookingStatus") && schemas.contains_key("ServiceHealth"));
 }
+
+/// A client generated from the document knows that blocking a slot needs a reason
+/// (`opening::a_blocked_slot_sells_no_seats_until_unblocked` shows the service refusing it).
+#[test]
+fn the_document_says_blocking_a_slot_needs_a_reason() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let block = &doc["components"]["schemas"]["BlockRequest"];
+    assert_eq!(block["required"], serde_json::json!(["blocked"]));
+    let rule = &block["allOf"][0];
+    assert_eq!(rule["if"]["properties"]["blocked"]["const"], true);
+    assert_eq!(rule["then"]["required"], serde_json::json!(["reason"]));
+}
