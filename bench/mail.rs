@@ -66,6 +66,7 @@ async fn queue_confirmations(
         max_moves: 2,
         cooldown: chrono::Duration::zero(),
         tokens: TokenKey::derive(&settings.auth.jwt_secret),
+        case_key: sportello::auth::secret::VerificationKey::derive(&settings.auth.jwt_secret),
     };
     let zone = chrono_tz::Europe::Rome;
     let first = today(zone, Utc::now()) + Days::new(1);

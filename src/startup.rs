@@ -11,6 +11,7 @@ use actix_web::{
 use anyhow::Context;
 
 use crate::{
+    auth::secret::VerificationKey,
     auth::{
         password::{self, Hasher},
         token::Tokens,
@@ -71,6 +72,7 @@ impl Application {
                 max_moves: i64::from(settings.booking.max_moves_per_booking),
                 cooldown: chrono::Duration::seconds(settings.booking.seat_cooldown_seconds as i64),
                 tokens: TokenKey::derive(&settings.auth.jwt_secret),
+                case_key: VerificationKey::derive(&settings.auth.jwt_secret),
             },
         });
         let route_table = web::Data::new(RouteTable::from_openapi(&http::openapi()));

@@ -1,4 +1,5 @@
-//! Staff access tokens: HS256 JWTs carrying who the staff member is, their role and office.
+//! Access tokens: HS256 JWTs carrying who the staff member or integration client is, their
+//! role and office.
 
 use std::time::Duration;
 
@@ -9,15 +10,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     config::AuthSettings,
-    domain::{ids::StaffId, staff::Role},
+    domain::{ids::StaffId, office::OfficeCode, staff::Role},
     store::staff::StaffMember,
 };
 
+/// The role a token carries: a staff role, or `integration` for the case system's clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenRole {
+    Integration,
+    #[serde(untagged)]
+    Staff(Role),
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// The staff member's id.
+    /// The staff member's id, or the integration client's client id.
     pub sub: String,
-    pub role: Role,
+    pub role: TokenRole,
     pub office: Option<String>,
     pub iss: String,
     pub aud: String,
@@ -27,7 +37,10 @@ pub struct Claims {
 
 impl Claims {
     pub fn staff_id(&self) -> Option<StaffId> {
-        self.sub.parse().ok().map(StaffId::new)
+        match self.role {
+            TokenRole::Staff(_) => self.sub.parse().ok().map(StaffId::new),
+            TokenRole::Integration => None,
+        }
     }
 }
 
@@ -75,11 +88,34 @@ impl Tokens {
         member: &StaffMember,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, InvalidToken> {
+        let office = member.office_code.as_ref().map(|code| code.to_string());
+        let role = TokenRole::Staff(member.role);
+        self.sign(member.id.to_string(), role, office, now)
+    }
+
+    /// A token for an integration client, named by its client id.
+    pub fn issue_for_client(
+        &self,
+        client_id: &str,
+        office: Option<&OfficeCode>,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, InvalidToken> {
+        let office = office.map(|code| code.to_string());
+        self.sign(client_id.to_owned(), TokenRole::Integration, office, now)
+    }
+
+    fn sign(
+        &self,
+        sub: String,
+        role: TokenRole,
+        office: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, InvalidToken> {
         let issued_at = now.timestamp();
         let claims = Claims {
-            sub: member.id.to_string(),
-            role: member.role,
-            office: member.office_code.as_ref().map(|code| code.to_string()),
+            sub,
+            role,
+            office,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: issued_at,
@@ -120,9 +156,30 @@ mod tests {
         assert_eq!(issued.expires_in, Duration::from_secs(3600));
         let claims = tokens.verify(&issued.token).unwrap();
         assert_eq!(claims.staff_id(), Some(StaffId::new(7)));
-        assert_eq!(claims.role, Role::Manager);
+        assert_eq!(claims.role, TokenRole::Staff(Role::Manager));
         assert_eq!(claims.office.as_deref(), Some("RM"));
         assert_eq!(claims.exp - claims.iat, 3600);
+    }
+
+    #[test]
+    fn a_client_token_carries_the_integration_role_and_names_no_staff_member() {
+        let tokens = Tokens::new(&Settings::defaults().unwrap().auth);
+        let rome = crate::domain::office::OfficeCode::parse("RM").unwrap();
+        let issued = tokens
+            .issue_for_client("sic_7", Some(&rome), Utc::now())
+            .unwrap();
+        let claims = tokens.verify(&issued.token).unwrap();
+        assert_eq!(claims.role, TokenRole::Integration);
+        assert_eq!((claims.sub.as_str(), claims.staff_id()), ("sic_7", None));
+        let text = String::from_utf8(
+            base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                issued.token.split('.').nth(1).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(text.contains(r#""role":"integration""#), "{text}");
     }
 
     #[test]

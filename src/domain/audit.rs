@@ -27,6 +27,10 @@ pub enum Action {
     SlotUnblock,
     StaffCreate,
     StaffUpdate,
+    IntegrationClientCreate,
+    IntegrationClientRevoke,
+    CaseRegister,
+    CaseImport,
     OutboxRetry,
     BookingCreate,
     BookingCheckIn,
@@ -55,6 +59,10 @@ impl Action {
             Action::SlotUnblock => "slot.unblock",
             Action::StaffCreate => "staff.create",
             Action::StaffUpdate => "staff.update",
+            Action::IntegrationClientCreate => "integration_client.create",
+            Action::IntegrationClientRevoke => "integration_client.revoke",
+            Action::CaseRegister => "case.register",
+            Action::CaseImport => "case.import",
             Action::OutboxRetry => "outbox.retry",
             Action::BookingCreate => "booking.create",
             Action::BookingCheckIn => "booking.check_in",
@@ -78,8 +86,10 @@ pub struct AuditEntry {
     #[schema(value_type = i64)]
     pub id: AuditEntryId,
     pub office_code: Option<String>,
-    /// Who made the change.
+    /// Who made the change: a staff member's email…
     pub actor_email: Option<String>,
+    /// …or the client id of the case system's integration client.
+    pub actor_client: Option<String>,
     /// `entity.verb`, e.g. `calendar.create` or `office.stage`.
     #[schema(example = "office.stage")]
     pub action: String,

@@ -57,4 +57,8 @@ typed_ids! {
     AuditEntryId;
     /// One failed login counted by the throttle.
     LoginAttemptId;
+    /// A machine account of the case system.
+    IntegrationClientId;
+    /// A case the case system registered with an office.
+    CaseId;
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod booking;
 pub mod calendar;
+pub mod cases;
 pub mod catalogue;
 pub mod client;
 pub mod days;
@@ -12,6 +13,7 @@ pub mod email;
 pub mod holidays;
 pub mod hours;
 pub mod ids;
+pub mod integration;
 pub mod language;
 pub mod mail;
 pub mod office;

@@ -1,4 +1,4 @@
-//! Staff login and "who am I".
+//! Staff login, "who am I", and the integration clients' token.
 
 use actix_web::{get, post, web};
 use chrono::Utc;
@@ -11,6 +11,7 @@ use super::{
 use crate::{
     domain::client::ClientAddress,
     use_cases::{
+        integration_clients::{self, ClientCredentialsRequest},
         login::{LoginRequest, TokenResponse, login as log_in},
         staff::StaffView,
     },
@@ -43,6 +44,29 @@ pub async fn login(
     let (throttle, tokens) = (&state.throttle, &state.tokens);
     let (credentials, now) = ((email, password), Utc::now());
     let token = log_in(store, hasher, throttle, tokens, credentials, client, now).await?;
+    Ok(web::Json(token))
+}
+
+/// Exchanges an integration client's id and secret for an access token with the role
+/// `integration` (OAuth2 client credentials, sent as JSON). An unknown client, a wrong secret
+/// and a revoked client get the same answer.
+#[utoipa::path(
+    tag = "auth",
+    request_body = ClientCredentialsRequest,
+    responses(
+        (status = 200, description = "An access token for the client", body = TokenResponse),
+        (status = 401, description = "Wrong client id or secret, or a revoked client", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not `client_credentials`, or a missing field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/auth/token")]
+pub async fn client_token(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<ClientCredentialsRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let credentials = body.parse()?;
+    let token =
+        integration_clients::token(&state.store, &state.tokens, credentials, Utc::now()).await?;
     Ok(web::Json(token))
 }
 

@@ -10,7 +10,11 @@ use futures_util::{StreamExt, future::LocalBoxFuture};
 use serde::{Deserialize, de::DeserializeOwned};
 
 use super::{AppState, problem::ApiError};
-use crate::{domain::staff::Actor, store::staff::StaffMember, use_cases::login};
+use crate::{
+    domain::{integration::Caller, staff::Actor},
+    store::staff::StaffMember,
+    use_cases::{cases::ImportFormat, login},
+};
 
 /// A JSON request body. Unlike `web::Json` it answers with problem documents: 415 without a
 /// JSON content type, 413 over the body limit, 400 for broken JSON and 422 naming the field for
@@ -193,6 +197,92 @@ impl FromRequest for Staff {
             Ok(Staff {
                 actor: member.actor(),
                 member,
+            })
+        })
+    }
+}
+
+/// Whoever a token belongs to on the endpoints staff and the case system share: a staff member
+/// or an integration client.
+pub struct SignedCaller(pub Caller);
+
+impl FromRequest for SignedCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<SignedCaller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let credentials = state_and_bearer(
+            req,
+            "Send a staff or integration client access token as Authorization: Bearer <token>.",
+        );
+        Box::pin(async move {
+            let (state, token) = credentials?;
+            Ok(SignedCaller(
+                login::caller(&state.store, &state.tokens, &token).await?,
+            ))
+        })
+    }
+}
+
+/// A file of cases: JSON (`application/json`) or CSV (`text/csv`), up to `IMPORT_LIMIT` bytes.
+pub struct ImportBody {
+    pub format: ImportFormat,
+    pub bytes: web::Bytes,
+}
+
+impl ImportBody {
+    /// Large enough for the most cases one import may carry.
+    pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
+}
+
+impl FromRequest for ImportBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<ImportBody, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let essence = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| {
+                value
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let format = match essence.as_deref() {
+            Some(essence) if is_json_content_type(essence) => Some(ImportFormat::Json),
+            Some("text/csv") => Some(ImportFormat::Csv),
+            _ => None,
+        };
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let format = format.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the cases as application/json (an array) or text/csv.",
+                )
+            })?;
+            let limit = ImportBody::IMPORT_LIMIT;
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::bad_request(
+                        "unreadable_body",
+                        format!("The request body could not be read: {e}"),
+                    )
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(ImportBody {
+                format,
+                bytes: body.freeze(),
             })
         })
     }

@@ -57,7 +57,7 @@ impl Group {
         if matches!(path, "/health" | "/ready" | "/metrics") {
             return None;
         }
-        if path == "/api/v1/auth/login" {
+        if matches!(path, "/api/v1/auth/login" | "/api/v1/auth/token") {
             return Some(Group::Login);
         }
         if has_bearer {

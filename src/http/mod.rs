@@ -6,12 +6,14 @@ pub mod audit;
 pub mod auth;
 pub mod bookings;
 pub mod calendars;
+pub mod cases;
 pub mod catalogue;
 pub mod client;
 pub mod closures;
 pub mod extract;
 pub mod fallback;
 pub mod headers;
+pub mod integration;
 pub mod limits;
 pub mod mail;
 pub mod offices;
@@ -81,6 +83,13 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(ops::metrics)
         .service(auth::login)
         .service(auth::me)
+        .service(auth::client_token)
+        .service(integration::create)
+        .service(integration::list)
+        .service(integration::revoke)
+        .service(cases::register)
+        .service(cases::import)
+        .service(cases::find)
         .service(staff::create)
         .service(staff::list)
         .service(staff::update)

@@ -44,7 +44,9 @@ use utoipa::{
         crate::domain::schema::ReferenceText,
     )),
     tags(
-        (name = "auth", description = "Staff login"),
+        (name = "auth", description = "Staff login and integration clients' tokens"),
+        (name = "integration", description = "The case system's machine accounts"),
+        (name = "cases", description = "Cases the case system registers with an office"),
         (name = "staff", description = "Staff accounts"),
         (name = "offices", description = "Offices and their rollout stage"),
         (name = "catalogue", description = "The national catalogue of appointment types"),

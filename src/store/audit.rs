@@ -7,18 +7,19 @@ use serde_json::Value;
 
 use super::{
     DbConnection, db_time,
-    schema::{audit_log, offices, staff},
+    schema::{audit_log, integration_clients, offices, staff},
 };
 use crate::domain::{
     audit::{Action, AuditEntry},
-    ids::{AuditEntryId, OfficeId, StaffId},
+    ids::{AuditEntryId, OfficeId},
+    integration::Author,
 };
 
 /// One change, as the code that makes it describes it.
 pub struct Change {
     /// The office the change belongs to; `None` for national data such as the catalogue.
     pub office_id: Option<OfficeId>,
-    pub actor_id: Option<StaffId>,
+    pub author: Author,
     pub action: Action,
     pub entity_id: String,
     pub before: Option<Value>,
@@ -29,7 +30,14 @@ pub fn record(conn: &mut DbConnection, change: Change, now: DateTime<Utc>) -> Qu
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::office_id.eq(change.office_id),
-            audit_log::actor_id.eq(change.actor_id),
+            audit_log::actor_id.eq(match change.author {
+                Author::Staff(id) => Some(id),
+                Author::Client(_) => None,
+            }),
+            audit_log::client_id.eq(match change.author {
+                Author::Client(id) => Some(id),
+                Author::Staff(_) => None,
+            }),
             audit_log::action.eq(change.action.as_str()),
             audit_log::entity.eq(change.action.entity()),
             audit_log::entity_id.eq(change.entity_id),
@@ -51,6 +59,7 @@ type EntryRow = (
     AuditEntryId,
     Option<String>,
     Option<String>,
+    Option<String>,
     String,
     String,
     String,
@@ -69,10 +78,15 @@ pub fn list(
     let mut query = audit_log::table
         .left_join(offices::table)
         .left_join(staff::table.on(staff::id.nullable().eq(audit_log::actor_id)))
+        .left_join(
+            integration_clients::table
+                .on(integration_clients::id.nullable().eq(audit_log::client_id)),
+        )
         .select((
             audit_log::id,
             offices::code.nullable(),
             staff::email.nullable(),
+            integration_clients::client_id.nullable(),
             audit_log::action,
             audit_log::entity,
             audit_log::entity_id,
@@ -94,11 +108,23 @@ pub fn list(
         .load::<EntryRow>(conn)?
         .into_iter()
         .map(
-            |(id, office_code, actor_email, action, entity, entity_id, before, after, at)| {
+            |(
+                id,
+                office_code,
+                actor_email,
+                actor_client,
+                action,
+                entity,
+                entity_id,
+                before,
+                after,
+                at,
+            )| {
                 AuditEntry {
                     id,
                     office_code,
                     actor_email,
+                    actor_client,
                     action,
                     entity,
                     entity_id,

@@ -157,6 +157,42 @@ diesel::table! {
         before -> Nullable<Text>,
         after -> Nullable<Text>,
         at -> Timestamp,
+        client_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    registered_cases (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        case_number -> Text,
+        email -> Nullable<Text>,
+        language -> Text,
+        secret_salt -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    case_readiness (case_id, appointment_type_id) {
+        case_id -> BigInt,
+        appointment_type_id -> BigInt,
+        ready_from -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    integration_clients (id) {
+        id -> BigInt,
+        client_id -> Text,
+        secret_hash -> Text,
+        name -> Text,
+        office_id -> Nullable<BigInt>,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
     }
 }
 
@@ -258,6 +294,10 @@ diesel::joinable!(closures -> offices (office_id));
 diesel::joinable!(slots -> calendars (calendar_id));
 diesel::joinable!(slots -> offices (office_id));
 diesel::joinable!(audit_log -> offices (office_id));
+diesel::joinable!(integration_clients -> offices (office_id));
+diesel::joinable!(registered_cases -> offices (office_id));
+diesel::joinable!(case_readiness -> registered_cases (case_id));
+diesel::joinable!(case_readiness -> appointment_types (appointment_type_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     offices,
@@ -271,6 +311,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     closures,
     slots,
     audit_log,
+    integration_clients,
+    registered_cases,
+    case_readiness,
     bookings,
     seat_releases,
     idempotency_keys,

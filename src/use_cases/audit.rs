@@ -8,17 +8,25 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    domain::{audit::Action, ids::OfficeId, staff::Actor},
+    domain::{audit::Action, ids::OfficeId, integration::Author},
     store::{DbConnection, audit},
 };
 
 /// Who changes things, and when: what every entry they cause records.
-pub struct Audit<'a> {
-    pub actor: &'a Actor,
-    pub now: DateTime<Utc>,
+pub struct Audit {
+    author: Author,
+    now: DateTime<Utc>,
 }
 
-impl Audit<'_> {
+impl Audit {
+    /// Entries written by a staff member (`&Actor`) or a caller of the case system's endpoints.
+    pub fn by(author: impl Into<Author>, now: DateTime<Utc>) -> Audit {
+        Audit {
+            author: author.into(),
+            now,
+        }
+    }
+
     /// Something new: `after` is its view.
     pub fn created(
         &self,
@@ -67,7 +75,7 @@ impl Audit<'_> {
     ) -> diesel::QueryResult<()> {
         let change = audit::Change {
             office_id,
-            actor_id: Some(self.actor.staff_id),
+            author: self.author,
             action,
             entity_id: entity_id.to_string(),
             before,

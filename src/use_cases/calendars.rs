@@ -220,7 +220,7 @@ pub async fn create(
             let (fields, service_ids) = check(errors, fields, &request.service_codes, &offered)?;
             let id = calendars::insert(conn, office.id, &fields, &service_ids, now)?;
             let view = read_back(conn, office.id, id)?;
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.created(conn, Some(office.id), Action::CalendarCreate, id, &view)?;
             Ok(view)
         })
@@ -273,7 +273,7 @@ pub async fn update(
             };
             calendars::update(conn, id, &fields, &service_ids, now)?;
             let after = read_back(conn, office.id, id)?;
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.changed(
                 conn,
                 Some(office.id),
@@ -302,7 +302,7 @@ pub async fn put_hours(
             let before = read_back(conn, office.id, id)?;
             calendars::replace_hours(conn, id, &hours, now)?;
             let after = read_back(conn, office.id, id)?;
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             let (office_id, action) = (Some(office.id), Action::CalendarHours);
             audit.changed(conn, office_id, action, id, &before.hours, &after.hours)?;
             Ok(after)

@@ -173,7 +173,7 @@ pub async fn create(
             let created =
                 catalogue::find_by_code(conn, &code)?.ok_or_else(|| Error::vanished(&code))?;
             let view = AppointmentTypeView::from(&created);
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.created(conn, None, Action::AppointmentTypeCreate, &code, &view)?;
             Ok(view)
         })
@@ -214,7 +214,7 @@ pub async fn update(
                 catalogue::find_by_code(conn, &code)?.ok_or_else(|| Error::vanished(&code))?;
             let before = AppointmentTypeView::from(&current);
             let after = AppointmentTypeView::from(&updated);
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             let action = Action::AppointmentTypeUpdate;
             audit.changed(conn, None, action, &code, &before, &after)?;
             Ok(after)

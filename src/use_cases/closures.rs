@@ -201,7 +201,7 @@ pub async fn create(
                 reason,
                 created_at: now,
             });
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.created(conn, Some(office.id), Action::ClosureCreate, id, &view)?;
             let report = reconcile_slots(conn, &office, from, to, Mode::WithdrawOnly, now)?;
             Ok(ClosureCreated {
@@ -287,7 +287,7 @@ pub async fn remove(
             if !closures::delete(conn, office.id, id)? {
                 return Err(ClosureFailure::NoSuchClosure.into());
             }
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.removed(conn, Some(office.id), Action::ClosureDelete, id)?;
             Ok(())
         })

@@ -17,13 +17,18 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
+use super::integration_clients;
 use crate::{
-    auth::{password::Hasher, token::Tokens},
+    auth::{
+        password::Hasher,
+        token::{Claims, TokenRole, Tokens},
+    },
     domain::{
         FieldErrors,
         client::ClientAddress,
         ids::{LoginAttemptId, StaffId},
-        staff::EmailAddress,
+        integration::Caller,
+        staff::{EmailAddress, Forbidden},
     },
     error::{Answer, Error, Explain, Failure},
     store::{
@@ -202,16 +207,44 @@ async fn check_throttle(
 }
 
 /// The staff member an access token belongs to, read afresh: a deactivated account stops
-/// working at once, not when its token expires.
+/// working at once, not when its token expires. An integration client's token is refused:
+/// clients may use only the case system's endpoints.
 pub async fn signed_in(
     store: &Store,
     tokens: &Tokens,
     token: &str,
 ) -> Result<StaffMember, LoginError> {
-    let claims = tokens.verify(token).map_err(|reason| {
-        tracing::info!(%reason, "refused a staff token");
+    let claims = verify(tokens, token)?;
+    if claims.role == TokenRole::Integration {
+        return Err(Forbidden(
+            "Integration clients may use only the case system's endpoints (cases, invitations, \
+             events).",
+        )
+        .into());
+    }
+    staff_of(store, claims).await
+}
+
+/// Who a token belongs to, on the endpoints both staff and the case system use.
+pub async fn caller(store: &Store, tokens: &Tokens, token: &str) -> Result<Caller, LoginError> {
+    let claims = verify(tokens, token)?;
+    Ok(match claims.role {
+        TokenRole::Integration => {
+            Caller::Integration(integration_clients::signed_in(store, claims).await?)
+        }
+        TokenRole::Staff(_) => Caller::Staff(staff_of(store, claims).await?.actor()),
+    })
+}
+
+fn verify(tokens: &Tokens, token: &str) -> Result<Claims, LoginError> {
+    tokens.verify(token).map_err(|reason| {
+        tracing::info!(%reason, "refused an access token");
         LoginFailure::NotSignedIn("The access token is invalid or has expired. Log in again.")
-    })?;
+            .into()
+    })
+}
+
+async fn staff_of(store: &Store, claims: Claims) -> Result<StaffMember, LoginError> {
     let id: StaffId = claims.staff_id().ok_or(LoginFailure::NotSignedIn(
         "The access token does not name a staff member.",
     ))?;

@@ -14,8 +14,10 @@
 pub mod audit_log;
 pub mod bookings;
 pub mod calendars;
+pub mod cases;
 pub mod catalogue;
 pub mod closures;
+pub mod integration_clients;
 pub mod login;
 pub mod offices;
 pub mod outbox;

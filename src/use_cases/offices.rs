@@ -300,7 +300,7 @@ pub async fn create(
             })?;
             let office = offices::find_by_id(conn, id)?.ok_or_else(|| Error::vanished(&code))?;
             let view = OfficeView::from(&office);
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.created(conn, Some(id), Action::OfficeCreate, &code, &view)?;
             Ok(view)
         })
@@ -381,7 +381,7 @@ pub async fn update(
             let updated =
                 offices::find_by_id(conn, office.id)?.ok_or_else(|| Error::vanished(&code))?;
             let (before, after) = (OfficeView::from(&office), OfficeView::from(&updated));
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.changed(
                 conn,
                 Some(office.id),
@@ -418,7 +418,7 @@ pub async fn set_stage(
                 },
                 StageChange { stage },
             );
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.changed(
                 conn,
                 Some(office.id),

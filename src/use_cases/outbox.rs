@@ -96,7 +96,7 @@ pub async fn retry(
                 .into_iter()
                 .next()
                 .ok_or(OutboxFailure::NoFailedMessage)?;
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.created(conn, Some(office.id), Action::OutboxRetry, id, &entry)?;
             Ok(entry)
         })

@@ -268,7 +268,7 @@ pub async fn publish(
                 removed: report.removed,
                 conflicts: conflict_views(&report.conflicts, zone),
             };
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             let range = format!("{from}..{to}");
             audit.created(
                 conn,

@@ -3,6 +3,7 @@
 
 use crate::{
     domain::{
+        integration::Caller,
         office::OfficeCode,
         staff::{Actor, Forbidden, OfficeAccess},
     },
@@ -40,6 +41,23 @@ pub fn staff_office<F>(
         _ => {}
     }
     offices::find_by_code(conn, code)?.ok_or(Error::NoSuchOffice)
+}
+
+/// The office `code` names, if `caller` (staff or the case system) may use it as `need`
+/// requires. Integration clients bound to another office get "no such office", like staff.
+pub fn caller_office<F>(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    code: &OfficeCode,
+    need: Need,
+) -> Result<Office, Error<F>> {
+    match caller {
+        Caller::Staff(actor) => staff_office(conn, actor, code, need),
+        Caller::Integration(_) => match caller.access_to(code) {
+            OfficeAccess::None => Err(Error::NoSuchOffice),
+            _ => offices::find_by_code(conn, code)?.ok_or(Error::NoSuchOffice),
+        },
+    }
 }
 
 /// The office `code` names, as applicants see it: `pilot` and `live` offices for everyone; an

@@ -237,7 +237,7 @@ pub async fn put(
             let service =
                 services::find_by_id(conn, id)?.ok_or_else(|| Error::vanished(&type_code))?;
             let view = ServiceView::from(&service);
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             let office_id = Some(office.id);
             match &existing {
                 Some(before) => {
@@ -282,7 +282,7 @@ pub async fn turn_off(
                 active: false,
                 ..ServiceView::from(&service)
             };
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             let action = Action::ServiceTurnOff;
             audit.changed(conn, Some(office.id), action, &type_code, &before, &after)?;
             Ok(after)

@@ -250,7 +250,7 @@ pub async fn block(
                 StaffSlotView::new(&before, zone),
                 StaffSlotView::new(&after, zone),
             );
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.changed(conn, Some(office.id), action, id, &before, &after)?;
             Ok(after)
         })

@@ -185,7 +185,7 @@ pub async fn create(
                         other => other,
                     }
                 })?;
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.created(conn, office_id, Action::StaffCreate, view.id, &view)?;
             Ok(view)
         })
@@ -283,7 +283,7 @@ pub async fn update(
                 None => None,
             };
             let (before, after) = (StaffView::from(&target), StaffView::from(&updated));
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             audit.changed(conn, office_id, Action::StaffUpdate, id, &before, &after)?;
             Ok(after)
         })

@@ -203,6 +203,52 @@ impl<'a> Api<'a> {
         Api::send(self.request(Method::DELETE, path)).await
     }
 
+    // The case system: integration clients and registered cases.
+
+    pub async fn create_integration_client(&self, client: &Value) -> Reply {
+        self.post("/api/v1/integration-clients", client).await
+    }
+
+    pub async fn integration_clients(&self) -> Reply {
+        self.get("/api/v1/integration-clients").await
+    }
+
+    pub async fn revoke_integration_client(&self, id: &Value) -> Reply {
+        self.post(
+            &format!("/api/v1/integration-clients/{id}/revoke"),
+            &json!({}),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/auth/token` with client credentials.
+    pub async fn client_token(&self, client_id: &str, client_secret: &str) -> Reply {
+        let body = json!({
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        });
+        self.post("/api/v1/auth/token", &body).await
+    }
+
+    pub async fn register_case(&self, code: &str, case: &Value) -> Reply {
+        self.post(&format!("/api/v1/offices/{code}/cases"), case)
+            .await
+    }
+
+    pub async fn case(&self, code: &str, case_number: &str) -> Reply {
+        let query = serde_urlencoded::to_string([("case_number", case_number)]).unwrap();
+        self.get(&format!("/api/v1/offices/{code}/cases?{query}"))
+            .await
+    }
+
+    /// `POST …/cases/import` with a file of `content_type`.
+    pub async fn import_cases(&self, code: &str, content_type: &str, file: String) -> Reply {
+        let path = format!("/api/v1/offices/{code}/cases/import");
+        let request = self.request(Method::POST, &path);
+        Api::send(request.header("content-type", content_type).body(file)).await
+    }
+
     // Staff and their accounts.
 
     pub async fn me(&self) -> Reply {

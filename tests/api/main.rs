@@ -11,6 +11,7 @@ mod smtp;
 mod auth;
 mod binary;
 mod bookings;
+mod case_system;
 mod desk;
 mod errors;
 mod headers;

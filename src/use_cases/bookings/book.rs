@@ -215,7 +215,7 @@ pub async fn book(
             let booked = book_in(conn, &office, &booker, &visit, key.as_ref(), &policy, now)?;
             if let (Booker::Staff(actor), false) = (&booker, booked.replayed) {
                 let view = StaffBookingView::new(&booked.details);
-                let audit = Audit { actor, now };
+                let audit = Audit::by(actor, now);
                 let reference = &view.reference;
                 audit.created(
                     conn,

@@ -212,7 +212,7 @@ pub async fn act(
                 now,
             )?;
             let after = StaffBookingView::new(&reread(conn, details)?);
-            let audit = Audit { actor: &actor, now };
+            let audit = Audit::by(&actor, now);
             let (action, office_id) = (action.audited_as(), Some(office.id));
             audit.changed(conn, office_id, action, &after.reference, &before, &after)?;
             Ok(after)

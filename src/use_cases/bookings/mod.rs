@@ -112,6 +112,8 @@ pub struct Policy {
     /// How many times an applicant may move one booking.
     pub max_moves: i64,
     pub tokens: TokenKey,
+    /// What registered cases' verification secrets are hashed with.
+    pub case_key: crate::auth::secret::VerificationKey,
 }
 
 /// Who is booking: the applicant online, or staff at the desk or phone.

@@ -9,8 +9,9 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use rand::{RngCore, rngs::OsRng};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use sha2::Sha256;
+
+pub use crate::auth::secret::{fingerprint, matches};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -40,19 +41,6 @@ impl TokenKey {
         mac.update(salt.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
-}
-
-/// What is stored of a token: its SHA-256, base64url.
-pub fn fingerprint(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Whether a presented token is the booking's, compared in constant time.
-pub fn matches(presented: &str, stored_fingerprint: &str) -> bool {
-    fingerprint(presented)
-        .as_bytes()
-        .ct_eq(stored_fingerprint.as_bytes())
-        .into()
 }
 
 /// Random bytes for a booking reference.

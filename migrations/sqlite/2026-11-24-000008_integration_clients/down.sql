@@ -1,0 +1,2 @@
+ALTER TABLE audit_log DROP COLUMN client_id;
+DROP TABLE integration_clients;

@@ -1,0 +1,2 @@
+DROP TABLE case_readiness;
+DROP TABLE registered_cases;
