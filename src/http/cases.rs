@@ -11,7 +11,10 @@ use super::{
 };
 use crate::{
     domain::{Parsed, office::OfficeCode},
-    use_cases::cases::{self, CaseQuery, CaseRequest, CaseView, ImportReport},
+    use_cases::{
+        case_files,
+        cases::{self, CaseQuery, CaseRequest, CaseView, ImportReport},
+    },
 };
 
 /// Registers a case with the office, or changes it to what is sent (by case number). Sending
@@ -85,7 +88,7 @@ pub async fn import(
     code: web::Path<OfficeCode>,
     body: ImportBody,
 ) -> Result<web::Json<ImportReport>, ApiError> {
-    let rows = cases::read_import(body.format, &body.bytes)?;
+    let rows = case_files::read_import(body.format, &body.bytes)?;
     let key = &state.booking_policy.case_key;
     let report = cases::import(
         &state.store,

@@ -13,7 +13,7 @@ use super::{AppState, problem::ApiError};
 use crate::{
     domain::{integration::Caller, staff::Actor},
     store::staff::StaffMember,
-    use_cases::{cases::ImportFormat, login},
+    use_cases::{case_files::ImportFormat, login},
 };
 
 /// A JSON request body. Unlike `web::Json` it answers with problem documents: 415 without a

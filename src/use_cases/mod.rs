@@ -14,6 +14,7 @@
 pub mod audit_log;
 pub mod bookings;
 pub mod calendars;
+pub mod case_files;
 pub mod cases;
 pub mod catalogue;
 pub mod closures;
