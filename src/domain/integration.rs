@@ -59,6 +59,24 @@ pub enum Author {
     Client(IntegrationClientId),
 }
 
+impl Author {
+    /// The staff member, when a staff member wrote it.
+    pub fn staff_id(self) -> Option<StaffId> {
+        match self {
+            Author::Staff(id) => Some(id),
+            Author::Client(_) => None,
+        }
+    }
+
+    /// The integration client, when the case system wrote it.
+    pub fn client_id(self) -> Option<IntegrationClientId> {
+        match self {
+            Author::Client(id) => Some(id),
+            Author::Staff(_) => None,
+        }
+    }
+}
+
 impl From<&Actor> for Author {
     fn from(actor: &Actor) -> Author {
         Author::Staff(actor.staff_id)

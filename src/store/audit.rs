@@ -30,14 +30,8 @@ pub fn record(conn: &mut DbConnection, change: Change, now: DateTime<Utc>) -> Qu
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::office_id.eq(change.office_id),
-            audit_log::actor_id.eq(match change.author {
-                Author::Staff(id) => Some(id),
-                Author::Client(_) => None,
-            }),
-            audit_log::client_id.eq(match change.author {
-                Author::Client(id) => Some(id),
-                Author::Staff(_) => None,
-            }),
+            audit_log::actor_id.eq(change.author.staff_id()),
+            audit_log::client_id.eq(change.author.client_id()),
             audit_log::action.eq(change.action.as_str()),
             audit_log::entity.eq(change.action.entity()),
             audit_log::entity_id.eq(change.entity_id),

@@ -18,6 +18,7 @@ pub struct StoredClient {
     pub id: IntegrationClientId,
     pub client_id: String,
     pub name: String,
+    pub office_id: Option<OfficeId>,
     pub office_code: Option<OfficeCode>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -35,6 +36,7 @@ type ClientRow = (
     IntegrationClientId,
     String,
     String,
+    Option<OfficeId>,
     Option<String>,
     NaiveDateTime,
     Option<NaiveDateTime>,
@@ -44,6 +46,7 @@ type ClientColumns = (
     integration_clients::id,
     integration_clients::client_id,
     integration_clients::name,
+    integration_clients::office_id,
     diesel::dsl::Nullable<offices::code>,
     integration_clients::created_at,
     integration_clients::revoked_at,
@@ -54,6 +57,7 @@ fn columns() -> ClientColumns {
         integration_clients::id,
         integration_clients::client_id,
         integration_clients::name,
+        integration_clients::office_id,
         offices::code.nullable(),
         integration_clients::created_at,
         integration_clients::revoked_at,
@@ -61,7 +65,7 @@ fn columns() -> ClientColumns {
 }
 
 fn client(
-    (id, client_id, name, office, created_at, revoked_at): ClientRow,
+    (id, client_id, name, office_id, office, created_at, revoked_at): ClientRow,
 ) -> QueryResult<StoredClient> {
     let office_code = office
         .map(|code| OfficeCode::parse(&code).map_err(|_| corrupt(format!("office code {code:?}"))))
@@ -70,6 +74,7 @@ fn client(
         id,
         client_id,
         name,
+        office_id,
         office_code,
         created_at: created_at.and_utc(),
         revoked_at: revoked_at.map(|at| at.and_utc()),

@@ -235,10 +235,7 @@ pub async fn revoke(
             }
             integration_clients::revoke(conn, id, now)?;
             let after = integration_clients::find(conn, id)?.ok_or(ClientFailure::NoSuchClient)?;
-            let office_id = match &after.office_code {
-                Some(code) => offices::id_by_code(conn, code)?,
-                None => None,
-            };
+            let office_id = after.office_id;
             let (before, after) = (
                 IntegrationClientView::from(before),
                 IntegrationClientView::from(after),
@@ -282,11 +279,7 @@ pub async fn token(
     let issued = tokens
         .issue_for_client(&client.client_id, client.office_code.as_ref(), now)
         .map_err(Error::internal)?;
-    Ok(TokenResponse {
-        access_token: issued.token,
-        token_type: "Bearer",
-        expires_in: issued.expires_in.as_secs(),
-    })
+    Ok(TokenResponse::from(issued))
 }
 
 /// The client a verified token names, read afresh: a revoked client stops at once.

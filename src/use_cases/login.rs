@@ -21,7 +21,7 @@ use super::integration_clients;
 use crate::{
     auth::{
         password::Hasher,
-        token::{Claims, TokenRole, Tokens},
+        token::{Claims, IssuedToken, TokenRole, Tokens},
     },
     domain::{
         FieldErrors,
@@ -123,6 +123,16 @@ pub struct TokenResponse {
     pub expires_in: u64,
 }
 
+impl From<IssuedToken> for TokenResponse {
+    fn from(issued: IssuedToken) -> TokenResponse {
+        TokenResponse {
+            access_token: issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in.as_secs(),
+        }
+    }
+}
+
 /// Exchanges a staff email and password for an access token. Unknown emails cost the same
 /// password check as known ones, so neither the answer nor its timing tells whether an account
 /// exists.
@@ -161,11 +171,7 @@ pub async fn login(
         })
         .await?;
     let issued = tokens.issue(&member, now).map_err(Error::internal)?;
-    Ok(TokenResponse {
-        access_token: issued.token,
-        token_type: "Bearer",
-        expires_in: issued.expires_in.as_secs(),
-    })
+    Ok(TokenResponse::from(issued))
 }
 
 /// Counts this attempt and, unless the account from this address or the address itself has
