@@ -21,6 +21,7 @@ use sportello::{
     config::SmtpSecurity,
     domain::{
         booking::CaseNumber,
+        client::ClientAddress,
         days::{start_of_day, today},
         email::EmailAddress,
         ids::SlotId,
@@ -30,7 +31,7 @@ use sportello::{
     mail::Mailer,
     store::{Backend, Store, services},
     use_cases::bookings::{
-        Booker, BookingFailure, Policy,
+        Booker, BookingFailure, GuessLimits, Policy,
         book::{self, NewVisit},
         token::TokenKey,
     },
@@ -67,6 +68,11 @@ async fn queue_confirmations(
         cooldown: chrono::Duration::zero(),
         tokens: TokenKey::derive(&settings.auth.jwt_secret),
         case_key: sportello::auth::secret::VerificationKey::derive(&settings.auth.jwt_secret),
+        guesses: GuessLimits {
+            per_case: 5,
+            per_client: 20,
+            window: chrono::Duration::hours(1),
+        },
     };
     let zone = chrono_tz::Europe::Rome;
     let first = today(zone, Utc::now()) + Days::new(1);
@@ -94,9 +100,13 @@ async fn queue_confirmations(
             ))?),
             phone: None,
             language: Language::parse_supported(["it", "en", "fr", "ar"][n % 4])?,
+            secret: None,
+            case_proven: false,
         };
         // Full slots are simply skipped: the benchmark needs queued mail, not bookings.
-        let booker = Booker::Applicant;
+        let booker = Booker::Applicant {
+            from: ClientAddress::new(std::net::Ipv4Addr::LOCALHOST.into()),
+        };
         match book::book(
             store,
             &policy,

@@ -123,6 +123,9 @@ pub struct BookingSettings {
     pub seat_cooldown_seconds: u64,
     pub housekeeping_interval_seconds: u64,
     pub idempotency_hours: u64,
+    pub case_max_guesses: u32,
+    pub case_max_guesses_per_client: u32,
+    pub case_guess_window_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -361,6 +364,18 @@ impl Settings {
                 self.booking.housekeeping_interval_seconds,
             ),
             ("booking.idempotency_hours", self.booking.idempotency_hours),
+            (
+                "booking.case_max_guesses",
+                u64::from(self.booking.case_max_guesses),
+            ),
+            (
+                "booking.case_max_guesses_per_client",
+                u64::from(self.booking.case_max_guesses_per_client),
+            ),
+            (
+                "booking.case_guess_window_seconds",
+                self.booking.case_guess_window_seconds,
+            ),
             ("mail.poll_interval_ms", self.mail.poll_interval_ms),
             ("mail.batch_size", self.mail.batch_size.max(0) as u64),
             ("mail.send_concurrency", self.mail.send_concurrency as u64),

@@ -21,7 +21,7 @@ use crate::{
     mail::Mailer,
     store::Store,
     use_cases::{
-        bookings::{Policy, token::TokenKey},
+        bookings::{GuessLimits, Policy, token::TokenKey},
         login::LoginThrottle,
     },
     worker::{self, Backoff, Housekeeping, Workers},
@@ -73,6 +73,14 @@ impl Application {
                 cooldown: chrono::Duration::seconds(settings.booking.seat_cooldown_seconds as i64),
                 tokens: TokenKey::derive(&settings.auth.jwt_secret),
                 case_key: VerificationKey::derive(&settings.auth.jwt_secret),
+                guesses: GuessLimits {
+                    per_case: i64::from(settings.booking.case_max_guesses),
+                    per_client: i64::from(settings.booking.case_max_guesses_per_client),
+                    window: chrono::Duration::seconds(
+                        i64::try_from(settings.booking.case_guess_window_seconds)
+                            .unwrap_or(i64::MAX / 1000),
+                    ),
+                },
             },
         });
         let route_table = web::Data::new(RouteTable::from_openapi(&http::openapi()));

@@ -314,6 +314,11 @@ pub enum Refusal {
     TooManyMoves {
         limit: i64,
     },
+    /// The service books registered cases only, and this case number with this verification
+    /// secret is not one: an unknown case and a wrong secret are told alike.
+    CaseNotVerified,
+    /// The case is registered, but not (yet) ready for this type on that day.
+    CaseNotReady,
 }
 
 impl Refusal {
@@ -337,6 +342,8 @@ impl Refusal {
             Refusal::IdempotencyKeyReused => "idempotency_key_reused",
             Refusal::ServiceNotOffered => "service_not_offered",
             Refusal::TooManyMoves { .. } => "too_many_moves",
+            Refusal::CaseNotVerified => "case_not_verified",
+            Refusal::CaseNotReady => "case_not_ready",
         }
     }
 
@@ -360,12 +367,17 @@ impl Refusal {
             Refusal::IdempotencyKeyReused => "This Idempotency-Key was already used for a different request.".into(),
             Refusal::ServiceNotOffered => "The office no longer offers this appointment online; please contact the office.".into(),
             Refusal::TooManyMoves { limit } => format!("This appointment has been moved {limit} times, the most allowed; please contact the office."),
+            Refusal::CaseNotVerified => "This case number and verification code do not match a case registered with this office. Check both as printed on your receipt.".into(),
+            Refusal::CaseNotReady => "Your case is not ready for this appointment on that day. Choose a later day, or wait for the office to contact you.".into(),
         }
     }
 
     /// 422 for input the client must change, 409 for the state of things.
     pub fn is_unprocessable(&self) -> bool {
-        matches!(self, Refusal::IdempotencyKeyReused)
+        matches!(
+            self,
+            Refusal::IdempotencyKeyReused | Refusal::CaseNotVerified
+        )
     }
 }
 

@@ -61,4 +61,6 @@ typed_ids! {
     IntegrationClientId;
     /// A case the case system registered with an office.
     CaseId;
+    /// One attempt at a registered case's verification secret, counted by the throttle.
+    CaseGuessId;
 }

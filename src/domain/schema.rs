@@ -10,7 +10,7 @@ use utoipa::openapi::{
 
 use super::{
     language::Language,
-    text::{line_schema, paragraphs_schema},
+    text::{code_schema, line_schema, paragraphs_schema},
 };
 
 fn string(pattern: &str, example: &str) -> ObjectBuilder {
@@ -150,6 +150,17 @@ pub fn email() -> Object {
         .max_length(Some(254))
         .build()
 }
+/// `VerificationSecret::parse`: up to 100 characters, at least 4 of them not spaces.
+fn secret_schema() -> ObjectBuilder {
+    code_schema(100, 4).examples(["K7P3 Q9XD"])
+}
+pub fn verification_secret() -> Object {
+    secret_schema().build()
+}
+pub fn optional_verification_secret() -> Object {
+    nullable(secret_schema())
+}
+
 pub fn optional_email() -> Object {
     nullable(string(EMAIL, "amina.diallo@example.org").max_length(Some(254)))
 }

@@ -1,15 +1,48 @@
 //! How an office runs one appointment type: its own duration, whether applicants may book it
 //! themselves, how early and how late, and the seats it keeps for the desk.
 
-use super::{FieldErrors, catalogue::check_duration};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{FieldErrors, catalogue::check_duration, validation::Named};
+
+/// Who may book a service online. The desk books any case, whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Eligibility {
+    /// Any well-formed case number.
+    #[default]
+    Open,
+    /// Only cases the case system registered as ready for the type, proven with their
+    /// verification secret.
+    Registered,
+    /// Only cases the office invited (convocazione).
+    Invitation,
+}
+
+impl Named for Eligibility {
+    const ALL: &'static [Eligibility] = &[
+        Eligibility::Open,
+        Eligibility::Registered,
+        Eligibility::Invitation,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Eligibility::Open => "open",
+            Eligibility::Registered => "registered",
+            Eligibility::Invitation => "invitation",
+        }
+    }
+}
 
 /// An office's settings for one of its services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceSettings {
     /// `None`: the catalogue's default duration.
     pub duration_minutes: Option<i32>,
-    /// Bookable only by invitation (convocazione), not by self-booking.
-    pub invite_only: bool,
+    /// Who may book it online.
+    pub eligibility: Eligibility,
     /// How long before a visit booking closes.
     pub min_notice_hours: i32,
     /// How far ahead applicants may book.
@@ -24,7 +57,7 @@ impl Default for ServiceSettings {
     fn default() -> ServiceSettings {
         ServiceSettings {
             duration_minutes: None,
-            invite_only: false,
+            eligibility: Eligibility::Open,
             min_notice_hours: 24,
             horizon_days: 60,
             desk_share_percent: 0,
@@ -70,6 +103,11 @@ impl ServiceSettings {
             errors.check("duration_minutes", check_duration(minutes));
         }
         errors.or_value(self)
+    }
+
+    /// Bookable only by invitation, not by self-booking.
+    pub fn invite_only(&self) -> bool {
+        self.eligibility == Eligibility::Invitation
     }
 
     /// The duration in force: the office's own, or the catalogue's `default_minutes`.

@@ -103,6 +103,19 @@ pub fn line_schema(max_chars: usize, also_refused: &str) -> ObjectBuilder {
         )))
 }
 
+/// Text of at most `max_chars` with at least `min_visible` characters besides white space (a
+/// code typed from a receipt, whose spaces do not count).
+pub fn code_schema(max_chars: usize, min_visible: usize) -> ObjectBuilder {
+    let hidden = class(&HIDDEN);
+    let blank = class(&BLANK);
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(max_chars))
+        .pattern(Some(format!(
+            "^[^{hidden}]*(?:[^{hidden}{blank}][^{hidden}]*){{{min_visible},}}$"
+        )))
+}
+
 /// Any text with something in it besides white space (a password), as a regular expression.
 pub fn not_blank_pattern() -> String {
     let white = format!("{}\\t\\n\\u000B\\f\\r\\u0085", class(&BLANK));

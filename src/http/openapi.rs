@@ -15,9 +15,9 @@
 //! - 503 with `Retry-After` when the database is overloaded (not on health).
 //!
 //! It also adds what the derived schemas cannot say: a rule between two fields of a body
-//! (`BlockRequest::schema_conditions`).
+//! (`BlockRequest::schema_conditions`, `ServiceSettingsRequest::schema_conditions`).
 
-use crate::use_cases::slots::BlockRequest;
+use crate::use_cases::{services::ServiceSettingsRequest, slots::BlockRequest};
 use utoipa::{
     Modify, OpenApi,
     openapi::{
@@ -168,15 +168,24 @@ pub fn complete(mut doc: openapi::OpenApi) -> openapi::OpenApi {
             .responses
             .insert(shared.name.to_owned(), RefOr::T(response(shared)));
     }
-    let block_request = components
-        .schemas
-        .get_mut("BlockRequest")
-        .expect("BlockRequest is a component");
-    if let RefOr::T(Schema::Object(object)) = block_request {
-        object
-            .extensions
-            .get_or_insert_with(Default::default)
-            .extend([BlockRequest::schema_conditions()]);
+    let conditions = [
+        ("BlockRequest", BlockRequest::schema_conditions()),
+        (
+            "ServiceSettingsRequest",
+            ServiceSettingsRequest::schema_conditions(),
+        ),
+    ];
+    for (name, condition) in conditions {
+        let schema = components
+            .schemas
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("{name} is a component"));
+        if let RefOr::T(Schema::Object(object)) = schema {
+            object
+                .extensions
+                .get_or_insert_with(Default::default)
+                .extend([condition]);
+        }
     }
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [

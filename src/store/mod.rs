@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod bookings;
 pub mod calendars;
+pub mod case_guesses;
 pub mod catalogue;
 pub mod closures;
 pub mod connection;

@@ -70,7 +70,7 @@ diesel::table! {
         office_id -> BigInt,
         appointment_type_id -> BigInt,
         duration_minutes -> Nullable<Integer>,
-        invite_only -> Bool,
+        eligibility -> Text,
         min_notice_hours -> Integer,
         horizon_days -> Integer,
         desk_share_percent -> Integer,
@@ -78,6 +78,16 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         change_cutoff_hours -> Integer,
+    }
+}
+
+diesel::table! {
+    case_verification_attempts (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        case_number -> Text,
+        client -> Text,
+        attempted_at -> Timestamp,
     }
 }
 
@@ -314,6 +324,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     integration_clients,
     registered_cases,
     case_readiness,
+    case_verification_attempts,
     bookings,
     seat_releases,
     idempotency_keys,

@@ -7,12 +7,13 @@ use crate::domain::{
     catalogue::TypeCode,
     ids::{AppointmentTypeId, CalendarId, OfficeId, ServiceId},
     service::ServiceSettings,
+    validation::Named,
 };
 
 use super::{
     DbConnection,
     catalogue::{AppointmentType, TypeRow},
-    db_time,
+    db_time, named,
     schema::{appointment_types, calendar_services, office_services},
 };
 
@@ -52,23 +53,25 @@ struct ServiceRow {
 #[diesel(table_name = office_services, treat_none_as_null = true)]
 struct SettingsRow {
     duration_minutes: Option<i32>,
-    invite_only: bool,
+    eligibility: String,
     min_notice_hours: i32,
     horizon_days: i32,
     desk_share_percent: i32,
     change_cutoff_hours: i32,
 }
 
-impl From<SettingsRow> for ServiceSettings {
-    fn from(row: SettingsRow) -> ServiceSettings {
-        ServiceSettings {
+impl TryFrom<SettingsRow> for ServiceSettings {
+    type Error = diesel::result::Error;
+
+    fn try_from(row: SettingsRow) -> QueryResult<ServiceSettings> {
+        Ok(ServiceSettings {
             duration_minutes: row.duration_minutes,
-            invite_only: row.invite_only,
+            eligibility: named(&row.eligibility)?,
             min_notice_hours: row.min_notice_hours,
             horizon_days: row.horizon_days,
             desk_share_percent: row.desk_share_percent,
             change_cutoff_hours: row.change_cutoff_hours,
-        }
+        })
     }
 }
 
@@ -76,7 +79,7 @@ impl From<&ServiceSettings> for SettingsRow {
     fn from(settings: &ServiceSettings) -> SettingsRow {
         SettingsRow {
             duration_minutes: settings.duration_minutes,
-            invite_only: settings.invite_only,
+            eligibility: settings.eligibility.as_str().to_owned(),
             min_notice_hours: settings.min_notice_hours,
             horizon_days: settings.horizon_days,
             desk_share_percent: settings.desk_share_percent,
@@ -90,7 +93,7 @@ fn service((row, appointment_type): (ServiceRow, TypeRow)) -> QueryResult<Office
         id: row.id,
         office_id: row.office_id,
         appointment_type: appointment_type.into_type()?,
-        settings: row.settings.into(),
+        settings: row.settings.try_into()?,
         active: row.active,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
@@ -147,18 +150,21 @@ pub fn rules(
     office_id: OfficeId,
     type_code: &TypeCode,
 ) -> QueryResult<Option<Rules>> {
-    Ok(office_services::table
+    let row: Option<ServiceRow> = office_services::table
         .inner_join(appointment_types::table)
         .filter(office_services::office_id.eq(office_id))
         .filter(appointment_types::code.eq(type_code.as_str()))
         .select(ServiceRow::as_select())
         .first(conn)
-        .optional()?
-        .map(|row| Rules {
+        .optional()?;
+    row.map(|row| {
+        Ok(Rules {
             id: row.id,
             active: row.active,
-            settings: row.settings.into(),
-        }))
+            settings: row.settings.try_into()?,
+        })
+    })
+    .transpose()
 }
 
 /// The active services a calendar serves. On every booking's path, so a static query (diesel

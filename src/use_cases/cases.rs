@@ -75,7 +75,7 @@ pub struct CaseRequest {
     pub language: String,
     /// What the applicant knows and types when booking (the access code on their receipt, a
     /// date of birth); compared without spaces or case. Stored only as a keyed hash.
-    #[schema(min_length = 4, max_length = 100, example = "K7P3 Q9XD")]
+    #[schema(schema_with = crate::domain::schema::verification_secret)]
     pub verification_secret: String,
 }
 

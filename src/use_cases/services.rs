@@ -16,7 +16,7 @@ use crate::{
         catalogue::{DocumentLists, Texts, TypeCode},
         ids::{OfficeId, ServiceId},
         office::OfficeCode,
-        service::ServiceSettings,
+        service::{Eligibility, ServiceSettings},
         staff::Actor,
     },
     error::{Answer, Error, Explain, Failure},
@@ -63,8 +63,11 @@ pub struct PublicServiceView {
     #[schema(schema_with = crate::domain::schema::documents_view)]
     pub documents: DocumentLists,
     pub duration_minutes: i32,
-    /// Booked by invitation only, not by applicants themselves.
+    /// Booked by invitation only, not by applicants themselves (`eligibility` is `invitation`).
     pub invite_only: bool,
+    /// Who may book it online: `open` (any case number), `registered` (registered cases, with
+    /// their verification secret) or `invitation`.
+    pub eligibility: Eligibility,
 }
 
 impl From<&OfficeService> for PublicServiceView {
@@ -76,7 +79,8 @@ impl From<&OfficeService> for PublicServiceView {
             descriptions: texts.descriptions.clone(),
             documents: texts.documents.clone(),
             duration_minutes: service.duration_minutes(),
-            invite_only: service.settings.invite_only,
+            invite_only: service.settings.invite_only(),
+            eligibility: service.settings.eligibility,
         }
     }
 }
@@ -92,7 +96,9 @@ pub struct ServiceView {
     pub duration_minutes: i32,
     /// The office's own duration, when it overrides the catalogue's.
     pub duration_override: Option<i32>,
+    /// `eligibility` is `invitation`.
     pub invite_only: bool,
+    pub eligibility: Eligibility,
     pub min_notice_hours: i32,
     pub horizon_days: i32,
     pub desk_share_percent: i32,
@@ -110,7 +116,8 @@ impl From<&OfficeService> for ServiceView {
             names: service.appointment_type.texts.names.clone(),
             duration_minutes: service.duration_minutes(),
             duration_override: settings.duration_minutes,
-            invite_only: settings.invite_only,
+            invite_only: settings.invite_only(),
+            eligibility: settings.eligibility,
             min_notice_hours: settings.min_notice_hours,
             horizon_days: settings.horizon_days,
             desk_share_percent: settings.desk_share_percent,
@@ -122,12 +129,16 @@ impl From<&OfficeService> for ServiceView {
 }
 
 /// The office's settings for a service. Absent fields take the defaults: the catalogue's
-/// duration, not invite-only, 24 hours' notice, 60 days ahead, no desk share.
+/// duration, open to any case number, 24 hours' notice, 60 days ahead, no desk share.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSettingsRequest {
     #[schema(example = 20, minimum = 5, maximum = 480)]
     pub duration_minutes: Option<i32>,
+    /// Who may book it online (default `open`).
+    pub eligibility: Option<Eligibility>,
+    /// The older way to say `eligibility: invitation`; must agree with `eligibility` when both
+    /// are given.
     pub invite_only: Option<bool>,
     #[schema(example = 24, minimum = 0, maximum = 720)]
     pub min_notice_hours: Option<i32>,
@@ -141,12 +152,46 @@ pub struct ServiceSettingsRequest {
 }
 
 impl ServiceSettingsRequest {
+    /// `invite_only` agrees with `eligibility` when both are given, as JSON Schema says it.
+    pub fn schema_conditions() -> (String, serde_json::Value) {
+        let both = |invite_only: bool| {
+            serde_json::json!({
+                "properties": {
+                    "invite_only": {"const": invite_only},
+                    "eligibility": {"type": "string"},
+                },
+                "required": ["invite_only", "eligibility"],
+            })
+        };
+        let invitation = serde_json::json!({"const": "invitation"});
+        let agree = serde_json::json!([
+            {"if": both(true), "then": {"properties": {"eligibility": invitation}}},
+            {"if": both(false), "then": {"properties": {"eligibility": {"not": invitation}}}},
+        ]);
+        ("allOf".to_owned(), agree)
+    }
+
     /// The settings, absent ones at their defaults, every one within its bounds.
     pub fn parse(self) -> Result<ServiceSettings, FieldErrors> {
         let defaults = ServiceSettings::default();
+        let eligibility = match (self.eligibility, self.invite_only) {
+            (Some(eligibility), None) => eligibility,
+            (Some(eligibility), Some(invite_only))
+                if invite_only == (eligibility == Eligibility::Invitation) =>
+            {
+                eligibility
+            }
+            (Some(_), Some(_)) => {
+                let message = "contradicts eligibility: leave it out, or true only with \
+                               eligibility invitation";
+                return Err(FieldErrors::single("invite_only", message));
+            }
+            (None, Some(true)) => Eligibility::Invitation,
+            (None, Some(false) | None) => defaults.eligibility,
+        };
         ServiceSettings {
             duration_minutes: self.duration_minutes,
-            invite_only: self.invite_only.unwrap_or(defaults.invite_only),
+            eligibility,
             min_notice_hours: self.min_notice_hours.unwrap_or(defaults.min_notice_hours),
             horizon_days: self.horizon_days.unwrap_or(defaults.horizon_days),
             desk_share_percent: self

@@ -28,7 +28,7 @@ fn amina(case_number: &str) -> Value {
 }
 
 /// The administration creates a client for `office` and the client logs in with it.
-async fn case_system_of(app: &TestApp, office: &str) -> (Value, Token) {
+pub(crate) async fn case_system_of(app: &TestApp, office: &str) -> (Value, Token) {
     let admin = app.admin_token().await;
     let client = json!({"name": format!("SPI {office}"), "office_code": office});
     let created = app

@@ -21,5 +21,6 @@ mod offices;
 mod openapi;
 mod opening;
 mod operations;
+mod registered;
 mod staff;
 mod store;

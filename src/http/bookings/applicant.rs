@@ -14,6 +14,7 @@ use crate::{
     domain::{Parsed, office::OfficeCode},
     http::{
         AppState,
+        client::ClientAddress,
         extract::{JsonBody, MaybeStaff},
         problem::{ApiError, Problem},
     },
@@ -45,8 +46,9 @@ const IDEMPOTENCY_HEADER: &str = "idempotency-key";
     responses(
         (status = 201, description = "Booked", body = BookingConfirmation),
         (status = 404, description = "No such public office", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Refused: `slot_full`, `slot_unavailable`, `invite_only`, `min_notice`, `beyond_horizon`, `slot_in_the_past`, `case_already_booked`, `too_many_bookings`, `office_not_open`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Refused: `slot_full`, `slot_unavailable`, `invite_only`, `case_not_ready`, `min_notice`, `beyond_horizon`, `slot_in_the_past`, `case_already_booked`, `too_many_bookings`, `office_not_open`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`verification_secret` is required where the service books registered cases only), `case_not_verified` (no registered case has this number and verification code; an unknown case and a wrong code are told alike), or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong verification codes for this case or from this address lately (see `Retry-After`); or `rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/offices/{code}/bookings")]
@@ -54,12 +56,13 @@ pub async fn create(
     state: web::Data<AppState>,
     viewer: MaybeStaff,
     code: web::Path<OfficeCode>,
+    from: ClientAddress,
     req: HttpRequest,
     JsonBody(body): JsonBody<BookingRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let booker = match viewer.actor() {
         Some(actor) => Booker::Staff(actor),
-        None => Booker::Applicant,
+        None => Booker::Applicant { from },
     };
     let visit = body.parse(&booker)?;
     let header = req
@@ -178,7 +181,7 @@ pub async fn cancel(
         (status = 200, description = "Moved", body = BookingView),
         (status = 401, description = "`booking_token_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No booking with this reference and token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_full`, `slot_unavailable`, `same_slot`, `min_notice`, `beyond_horizon`, `change_cutoff_passed`, `booking_not_changeable`, `office_not_open`, `service_not_offered`, `invite_only`, `too_many_moves`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_full`, `slot_unavailable`, `same_slot`, `min_notice`, `beyond_horizon`, `change_cutoff_passed`, `booking_not_changeable`, `office_not_open`, `service_not_offered`, `invite_only`, `case_not_ready`, `too_many_moves`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a slot of this office and service", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -8,9 +8,10 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::{
-    Booker, BookingError, BookingFailure, Details, Policy, about, claim_seat, details, service_for,
-    slot_of_office,
+    Booker, BookingError, BookingFailure, Details, Policy, about, check_case_ready, claim_seat,
+    details, service_for, slot_of_office,
     token::{self, TokenKey, fingerprint},
+    verify,
     views::{BookingConfirmation, StaffBookingView},
 };
 use crate::{
@@ -20,12 +21,14 @@ use crate::{
         booking::{
             CaseNumber, Channel, EventKind, Reference, Refusal, check_web_timing, parse_full_name,
         },
+        cases::VerificationSecret,
         catalogue::TypeCode,
         email::EmailAddress,
         ids::SlotId,
         language::Language,
         mail::MessageKind,
         office::{OfficeCode, Stage, parse_phone},
+        service::Eligibility,
     },
     error::Error,
     store::{
@@ -64,6 +67,12 @@ pub struct BookingRequest {
     /// The language of the confirmation: it, en, fr, es, ar, sq, uk or zh.
     #[schema(schema_with = crate::domain::schema::supported_language)]
     pub language: String,
+    /// The case's verification code (as printed on the receipt, or as the office says):
+    /// required where the service books registered cases only (`eligibility: registered`).
+    /// Never part of an Idempotency-Key's fingerprint, so never stored in any form.
+    #[serde(skip_serializing)]
+    #[schema(schema_with = crate::domain::schema::optional_verification_secret)]
+    pub verification_secret: Option<String>,
 }
 
 /// A booking request, every field checked.
@@ -78,6 +87,10 @@ pub struct NewVisit {
     pub email: Option<EmailAddress>,
     pub phone: Option<String>,
     pub language: Language,
+    /// What the applicant says the case's verification secret is.
+    pub secret: Option<VerificationSecret>,
+    /// The secret was checked against the registered case (see [`verify`](super::verify)).
+    pub case_proven: bool,
 }
 
 impl BookingRequest {
@@ -91,7 +104,7 @@ impl BookingRequest {
         let full_name = errors.check("full_name", parse_full_name(&self.full_name));
         let email = match self.email.as_deref().filter(|e| !e.trim().is_empty()) {
             Some(email) => errors.check("email", EmailAddress::parse(email)),
-            None if matches!(booker, Booker::Applicant) => {
+            None if matches!(booker, Booker::Applicant { .. }) => {
                 errors.add("email", "is required: the confirmation is sent there");
                 None
             }
@@ -103,6 +116,10 @@ impl BookingRequest {
             .filter(|p| !p.trim().is_empty())
             .and_then(|p| errors.check("phone", parse_phone(p)));
         let language = errors.check("language", Language::parse_supported(&self.language));
+        let secret = self
+            .verification_secret
+            .as_deref()
+            .and_then(|s| errors.check("verification_secret", VerificationSecret::parse(s)));
         match (case_number, full_name, language) {
             (Some(case_number), Some(full_name), Some(language)) if errors.is_empty() => {
                 Ok(NewVisit {
@@ -113,6 +130,8 @@ impl BookingRequest {
                     email,
                     phone,
                     language,
+                    secret,
+                    case_proven: false,
                 })
             }
             _ => Err(errors),
@@ -150,7 +169,7 @@ impl IdempotencyKey {
                 )
             })?;
         let who = match booker {
-            Booker::Applicant => "web".to_owned(),
+            Booker::Applicant { .. } => "web".to_owned(),
             Booker::Staff(actor) => format!("desk:{}", actor.staff_id),
         };
         let mut digest = Sha256::new();
@@ -178,30 +197,43 @@ pub async fn book(
     policy: &Policy,
     booker: Booker,
     code: OfficeCode,
-    visit: NewVisit,
+    mut visit: NewVisit,
     key: Option<IdempotencyKey>,
     now: DateTime<Utc>,
 ) -> Result<Booked, BookingError> {
-    // The office, and a cheap answer when the slot is plainly full (a retry with an
-    // Idempotency-Key goes through, to get its first answer).
-    let (office, refusal) = {
-        let (booker, slot_id, retry) = (booker.clone(), visit.slot_id, key.is_some());
+    // The office, a cheap answer when the slot is plainly full (a retry with an
+    // Idempotency-Key goes through, to get its first answer), and who may book it online.
+    let (office, refusal, eligibility) = {
+        let (booker, retry) = (booker.clone(), key.is_some());
+        let (slot_id, service) = (visit.slot_id, visit.service.clone());
         store
             .read(move |conn| -> Result<_, BookingError> {
                 let office = match &booker {
-                    Booker::Applicant => visible_office(conn, None, &code)?,
+                    Booker::Applicant { .. } => visible_office(conn, None, &code)?,
                     Booker::Staff(actor) => staff_office(conn, actor, &code, Need::Read)?,
                 };
                 let refusal = match retry {
                     true => None,
                     false => quick_refusal(conn, &office, slot_id, booker.channel(), now)?,
                 };
-                Ok((office, refusal))
+                let eligibility = eligibility(conn, &office, slot_id, service.as_ref())?;
+                Ok((office, refusal, eligibility))
             })
             .await?
     };
     if let Some(refusal) = refusal {
         return Err(refusal.into());
+    }
+    if let (Booker::Applicant { from }, Some(Eligibility::Registered)) = (&booker, eligibility) {
+        let Some(secret) = visit.secret.clone() else {
+            let message = "is required: this appointment is for cases registered with the \
+                           office, proven with their verification code";
+            return Err(FieldErrors::single("verification_secret", message).into());
+        };
+        let case_number = visit.case_number.clone();
+        let office_id = office.id;
+        verify::prove_case(store, policy, office_id, case_number, secret, *from, now).await?;
+        visit.case_proven = true;
     }
     let attempt = || {
         let (office, booker, visit, key, policy) = (
@@ -266,6 +298,22 @@ fn quick_refusal(
     Ok(Some(Refusal::SlotFull))
 }
 
+/// Who may book the slot's service online, when the slot and service are plain to see
+/// (`book_in` explains what is wrong with them otherwise).
+fn eligibility(
+    conn: &mut DbConnection,
+    office: &Office,
+    slot_id: SlotId,
+    asked: Option<&TypeCode>,
+) -> Result<Option<Eligibility>, BookingError> {
+    let Some(slot) = slots::find(conn, office.id, slot_id)? else {
+        return Ok(None);
+    };
+    Ok(service_for(conn, &slot, asked)
+        .ok()
+        .map(|service| service.settings.eligibility))
+}
+
 /// What one booking transaction made: the booking with its views' details.
 struct Made {
     details: Details,
@@ -318,11 +366,19 @@ fn book_in(
     let service = service_for(conn, &slot, visit.service.as_ref())?;
     let channel = booker.channel();
     match booker {
-        Booker::Applicant => {
-            if service.settings.invite_only {
-                return Err(Refusal::InviteOnly.into());
-            }
+        Booker::Applicant { .. } => {
             let settings = &service.settings;
+            match settings.eligibility {
+                Eligibility::Open => {}
+                Eligibility::Registered if !visit.case_proven => {
+                    return Err(Refusal::CaseNotVerified.into());
+                }
+                Eligibility::Registered => {
+                    let case_number = visit.case_number.as_str();
+                    check_case_ready(conn, office, case_number, &service, slot.time.starts_at)?;
+                }
+                Eligibility::Invitation => return Err(Refusal::InviteOnly.into()),
+            }
             let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
             check_web_timing(slot.time.starts_at, now, notice, horizon)?;
         }
@@ -332,7 +388,7 @@ fn book_in(
     if bookings::case_has_active(conn, office.id, &visit.case_number, service.id)? {
         return Err(Refusal::CaseAlreadyBooked.into());
     }
-    if let (Booker::Applicant, Some(email)) = (booker, &visit.email) {
+    if let (Booker::Applicant { .. }, Some(email)) = (booker, &visit.email) {
         bookings::lock_email(conn, office.id, email)?;
         let limit = policy.max_active_per_email;
         if bookings::active_for_email(conn, office.id, email)? >= limit {

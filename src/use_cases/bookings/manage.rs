@@ -7,8 +7,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{
-    BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, claim_seat, details,
-    give_back_seat,
+    BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, check_case_ready,
+    claim_seat, details, give_back_seat,
     ics::{self, Method},
     lock_seats_of, reread, slot_of_office, token,
     views::BookingView,
@@ -19,6 +19,7 @@ use crate::{
         booking::{EventKind, Reference, Refusal, Status, check_change_cutoff, check_web_timing},
         ids::SlotId,
         mail::MessageKind,
+        service::Eligibility,
     },
     error::Error,
     store::{DbConnection, Store, bookings, calendars, outbox},
@@ -194,7 +195,7 @@ fn move_in(
     if !service.active {
         return Err(Refusal::ServiceNotOffered.into());
     }
-    if settings.invite_only {
+    if settings.invite_only() {
         return Err(Refusal::InviteOnly.into());
     }
     let limit = policy.max_moves;
@@ -212,6 +213,10 @@ fn move_in(
     }
     let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
     check_web_timing(target.time.starts_at, now, notice, horizon)?;
+    if settings.eligibility == Eligibility::Registered {
+        let (office, case_number) = (&details.office, &booking.case_number);
+        check_case_ready(conn, office, case_number, service, target.time.starts_at)?;
+    }
     lock_seats_of(conn, booking, Some(target.id))?;
     // The booking keeps its channel: a desk booking moves to a seat the desk may give.
     claim_seat(conn, booking.office_id, &target, booking.channel, now)?;

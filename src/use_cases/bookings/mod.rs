@@ -12,6 +12,7 @@ pub mod desk;
 pub mod ics;
 pub mod manage;
 pub mod token;
+pub mod verify;
 pub mod views;
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,7 +21,9 @@ use serde_json::json;
 use crate::{
     domain::{
         booking::{Channel, EventKind, Refusal},
+        cases::is_ready,
         catalogue::TypeCode,
+        client::ClientAddress,
         ids::{OfficeId, SlotId},
         mail::MessageKind,
         staff::Actor,
@@ -30,12 +33,13 @@ use crate::{
         DbConnection, Store,
         bookings::{self, Booking},
         offices::{self, Office},
-        outbox, seats,
+        outbox, registered_cases, seats,
         services::{self, OfficeService},
         slots::{self, Slot},
     },
 };
 use token::TokenKey;
+pub use verify::GuessLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BookingFailure {
@@ -54,6 +58,9 @@ pub enum BookingFailure {
     /// Another request with the same Idempotency-Key committed first: answer from its record.
     #[error("a request with this Idempotency-Key is still being processed")]
     KeyRace,
+    /// Too many wrong verification secrets for this case, or from this address, lately.
+    #[error("too many wrong verification codes")]
+    TooManyGuesses { retry_after: std::time::Duration },
     /// Every reference tried was taken: 32^8 of them make this a bug, not bad luck.
     #[error("no unused booking reference found")]
     NoFreeReference,
@@ -87,6 +94,15 @@ impl Explain for BookingFailure {
                          in a moment."
                     .into(),
             },
+            BookingFailure::TooManyGuesses { retry_after } => Answer::TooManyRequests {
+                code: "too_many_attempts",
+                detail: format!(
+                    "Too many wrong verification codes for this case or from your address. Try \
+                     again in {} minute(s), or ask the office.",
+                    retry_after.as_secs().max(1).div_ceil(60)
+                ),
+                retry_after,
+            },
             failure @ BookingFailure::NoFreeReference => Answer::Internal(failure.into()),
         }
     }
@@ -114,26 +130,29 @@ pub struct Policy {
     pub tokens: TokenKey,
     /// What registered cases' verification secrets are hashed with.
     pub case_key: crate::auth::secret::VerificationKey,
+    /// How many wrong verification secrets a case, and a client address, may be sent.
+    pub guesses: GuessLimits,
 }
 
-/// Who is booking: the applicant online, or staff at the desk or phone.
+/// Who is booking: the applicant online (from an address, which guesses at a registered case's
+/// secret are counted by), or staff at the desk or phone.
 #[derive(Clone)]
 pub enum Booker {
-    Applicant,
+    Applicant { from: ClientAddress },
     Staff(Actor),
 }
 
 impl Booker {
     pub fn channel(&self) -> Channel {
         match self {
-            Booker::Applicant => Channel::Web,
+            Booker::Applicant { .. } => Channel::Web,
             Booker::Staff(_) => Channel::Desk,
         }
     }
 
     fn actor(&self) -> Option<&Actor> {
         match self {
-            Booker::Applicant => None,
+            Booker::Applicant { .. } => None,
             Booker::Staff(actor) => Some(actor),
         }
     }
@@ -321,6 +340,26 @@ fn service_for(
                 codes.join(", ")
             )))
         }
+    }
+}
+
+/// A registered-only service books a registered case only for a day the case is ready for
+/// that type, read in the booking's transaction (the case system may change it any time).
+fn check_case_ready(
+    conn: &mut DbConnection,
+    office: &Office,
+    case_number: &str,
+    service: &OfficeService,
+    starts_at: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let case =
+        registered_cases::find(conn, office.id, case_number)?.ok_or(Refusal::CaseNotVerified)?;
+    let visit_day = starts_at
+        .with_timezone(&office.details.timezone)
+        .date_naive();
+    match is_ready(&case.ready_for, &service.appointment_type.code, visit_day) {
+        true => Ok(()),
+        false => Err(Refusal::CaseNotReady.into()),
     }
 }
 
