@@ -699,10 +699,11 @@ WITH claimed AS (
   SELECT office_id, id, {service}, 'PGB' || :client_id || 'X' || :n, md5(:n::text), md5(:client_id::text), 'PGB/' || :client_id || '/' || :n, 'Amina Diallo', 'pgb' || :n || '@example.org', 'fr', 'web', 'confirmed', false, 0, now(), now()
   FROM claimed RETURNING id, office_id, email
 ), events AS (
-  INSERT INTO booking_events (office_id, booking_id, kind, created_at) SELECT office_id, id, 'confirmed', now() FROM booked
+  INSERT INTO events (office_id, booking_id, kind, data, created_at) SELECT office_id, id, 'confirmed', '{{}}', now() FROM booked
 )
 INSERT INTO mail_outbox (office_id, booking_id, kind, booking_sequence, recipient, message_id, status, attempts, next_attempt_at, created_at, updated_at)
 SELECT office_id, id, 'confirmed', 0, email, 'pgb-' || id, 'pending', 0, now(), now(), now() FROM booked;
+SELECT id, event_types FROM webhook_subscriptions WHERE office_id = {office} AND removed_at IS NULL;
 COMMIT;
 "#
     );

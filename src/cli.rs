@@ -102,14 +102,19 @@ async fn worker() -> anyhow::Result<()> {
     let store = Store::open(&settings.database)?;
     store.migrate().await?;
     let mailer = std::sync::Arc::new(Mailer::new(&settings, store.clone())?);
+    let store_for_webhooks = store.clone();
     let running = crate::startup::run_workers(
         &crate::worker::Workers::default(),
         std::time::Duration::from_secs(settings.workers.stuck_after_seconds),
         store,
         Housekeeping::from_settings(&settings),
         Some(mailer),
+        Some(std::sync::Arc::new(crate::webhooks::WebhookWorker::new(
+            &settings.webhooks,
+            store_for_webhooks,
+        )?)),
     );
-    tracing::info!("sportello worker running: mail delivery and housekeeping");
+    tracing::info!("sportello worker running: mail and webhook delivery, housekeeping");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

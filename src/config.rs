@@ -31,6 +31,7 @@ pub struct Settings {
     pub cors: CorsSettings,
     pub metrics: MetricsSettings,
     pub mail: MailSettings,
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
 }
 
@@ -157,6 +158,19 @@ pub struct MailSettings {
     pub retry_max_seconds: u64,
     pub lease_seconds: u64,
     pub reminder_hours_before: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub worker_enabled: bool,
+    pub poll_interval_ms: u64,
+    pub batch_size: i64,
+    pub concurrency: usize,
+    pub timeout_seconds: u64,
+    pub max_attempts: i32,
+    pub retry_base_seconds: u64,
+    pub lease_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -381,6 +395,18 @@ impl Settings {
             ("mail.send_concurrency", self.mail.send_concurrency as u64),
             ("mail.max_attempts", self.mail.max_attempts.max(0) as u64),
             ("mail.lease_seconds", self.mail.lease_seconds),
+            ("webhooks.poll_interval_ms", self.webhooks.poll_interval_ms),
+            (
+                "webhooks.batch_size",
+                self.webhooks.batch_size.max(0) as u64,
+            ),
+            ("webhooks.concurrency", self.webhooks.concurrency as u64),
+            ("webhooks.timeout_seconds", self.webhooks.timeout_seconds),
+            (
+                "webhooks.max_attempts",
+                self.webhooks.max_attempts.max(0) as u64,
+            ),
+            ("webhooks.lease_seconds", self.webhooks.lease_seconds),
             (
                 "workers.stuck_after_seconds",
                 self.workers.stuck_after_seconds,

@@ -6,7 +6,8 @@
 //! - [`use_cases`]: what each feature does, one transaction each, with scope checks and audit;
 //! - [`domain`]: validated types and rules, free of I/O;
 //! - [`store`]: the database (PostgreSQL or SQLite) and the one way to run a transaction;
-//! - [`mail`] beside them: the outbox worker that delivers what the use cases queued.
+//! - [`mail`] and [`webhooks`] beside them: the outbox's workers, which deliver the mail and
+//!   the events the use cases queued.
 //!
 //! [`error`] is the error policy of all of them. [`startup`] puts them together; [`cli`] is what
 //! the binary runs.
@@ -22,4 +23,5 @@ pub mod mail;
 pub mod startup;
 pub mod store;
 pub mod use_cases;
+pub mod webhooks;
 pub mod worker;

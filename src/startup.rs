@@ -24,6 +24,7 @@ use crate::{
         bookings::{GuessLimits, Policy, token::TokenKey},
         login::LoginThrottle,
     },
+    webhooks::WebhookWorker,
     worker::{self, Backoff, Housekeeping, Workers},
 };
 
@@ -36,6 +37,8 @@ pub struct Application {
     housekeeping: Housekeeping,
     /// The mail worker, when it runs inside this process (`mail.worker_enabled`).
     mailer: Option<Arc<Mailer>>,
+    /// The webhook worker, when it runs inside this process (`webhooks.worker_enabled`).
+    webhooks: Option<Arc<WebhookWorker>>,
     workers: Arc<Workers>,
     stuck_after: Duration,
 }
@@ -107,6 +110,13 @@ impl Application {
             true => Some(Arc::new(Mailer::new(settings, store.clone())?)),
             false => None,
         };
+        let webhooks = match settings.webhooks.worker_enabled {
+            true => Some(Arc::new(WebhookWorker::new(
+                &settings.webhooks,
+                store.clone(),
+            )?)),
+            false => None,
+        };
         Ok(Application {
             port,
             server,
@@ -114,6 +124,7 @@ impl Application {
             store,
             housekeeping,
             mailer,
+            webhooks,
             workers,
             stuck_after: Duration::from_secs(settings.workers.stuck_after_seconds),
         })
@@ -147,6 +158,7 @@ impl Application {
             self.store.clone(),
             self.housekeeping,
             self.mailer,
+            self.webhooks,
         );
         let metrics = self.metrics.map(|(server, _)| {
             let handle = server.handle();
@@ -166,7 +178,7 @@ impl Application {
     }
 }
 
-/// Starts housekeeping and, when given, mail delivery, each under a supervisor that restarts it
+/// Starts housekeeping and, when given, mail and webhook delivery, each under a supervisor that restarts it
 /// if it fails, and stuck when a round ends more than `stuck_after` after it was due; returns
 /// the supervisors (abort them to stop the workers).
 pub fn run_workers(
@@ -175,6 +187,7 @@ pub fn run_workers(
     store: Store,
     housekeeping: Housekeeping,
     mailer: Option<Arc<Mailer>>,
+    webhooks: Option<Arc<WebhookWorker>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let pulse = workers.watch("housekeeping", housekeeping.every + stuck_after);
     let mut running = vec![tokio::spawn(worker::supervise(
@@ -188,6 +201,14 @@ pub fn run_workers(
             pulse,
             Backoff::STANDARD,
             move |pulse| mailer.clone().run(pulse),
+        )));
+    }
+    if let Some(webhooks) = webhooks {
+        let pulse = workers.watch("webhooks", webhooks.poll_interval() + stuck_after);
+        running.push(tokio::spawn(worker::supervise(
+            pulse,
+            Backoff::STANDARD,
+            move |pulse| webhooks.clone().run(pulse),
         )));
     }
     running

@@ -111,6 +111,7 @@ pub fn settings(scratch: &Scratch, pool_size: u32) -> anyhow::Result<Settings> {
     settings.server.workers = 2;
     settings.booking.max_active_per_email = 1_000_000;
     settings.mail.worker_enabled = false;
+    settings.webhooks.worker_enabled = false;
     // The load comes from this one machine: no per-address limits.
     settings.rate_limit.enabled = false;
     Ok(settings)

@@ -16,6 +16,18 @@ pub fn random_secret(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A key to sign with that the other side must hold too (a webhook subscription's): `prefix`
+/// and 192 random bits, standard base64, as Standard Webhooks writes its `whsec_` secrets. It is
+/// stored as it is, since every signature needs it.
+pub fn signing_key(prefix: &str) -> String {
+    let mut bytes = [0u8; 24];
+    OsRng.fill_bytes(&mut bytes);
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
 /// What is stored of a secret: its SHA-256, base64url.
 pub fn fingerprint(secret: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))

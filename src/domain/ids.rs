@@ -63,4 +63,10 @@ typed_ids! {
     CaseId;
     /// One attempt at a registered case's verification secret, counted by the throttle.
     CaseGuessId;
+    /// An event in the log the case system reads.
+    EventId;
+    /// Where an office's events are posted.
+    WebhookSubscriptionId;
+    /// One event posted to one subscription.
+    WebhookDeliveryId;
 }

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod client;
 pub mod days;
 pub mod email;
+pub mod events;
 pub mod holidays;
 pub mod hours;
 pub mod ids;
@@ -25,5 +26,6 @@ pub mod staff;
 pub mod text;
 pub mod time;
 pub mod validation;
+pub mod webhooks;
 
 pub use validation::{FieldError, FieldErrors, Invalid, Named, Parsed};

@@ -87,6 +87,35 @@ pub fn optional_type_codes() -> Array {
         .build()
 }
 
+/// `parse_event_types`: the public event types, or `null` / `[]` for all of them.
+pub fn optional_event_types() -> Array {
+    let one = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(super::events::PUBLIC_TYPES))
+        .build();
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(one)
+        .examples([serde_json::json!([
+            "booking.confirmed",
+            "booking.cancelled"
+        ])])
+        .build()
+}
+
+/// `WebhookUrl::parse`: http or https, a host name or IPv4 address, a port, a path of visible
+/// characters.
+const WEBHOOK_URL: &str = "^https?://\
+     (?:(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\
+     |(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\
+     (?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?\
+     (?:/[!-~]*)?$";
+pub fn webhook_url() -> Object {
+    string(WEBHOOK_URL, "https://spi.example.it/hooks/sportello")
+        .max_length(Some(2000))
+        .build()
+}
+
 /// `Language::parse`: any language code.
 const LANGUAGE: &str = "^[A-Za-z]{2,3}$";
 pub fn language() -> Object {

@@ -10,6 +10,7 @@ pub mod cases;
 pub mod catalogue;
 pub mod client;
 pub mod closures;
+pub mod events;
 pub mod extract;
 pub mod fallback;
 pub mod headers;
@@ -90,6 +91,12 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(cases::register)
         .service(cases::import)
         .service(cases::find)
+        .service(events::feed)
+        .service(events::subscribe)
+        .service(events::subscriptions)
+        .service(events::unsubscribe)
+        .service(events::deliveries)
+        .service(events::redeliver)
         .service(staff::create)
         .service(staff::list)
         .service(staff::update)

@@ -47,6 +47,7 @@ use utoipa::{
         (name = "auth", description = "Staff login and integration clients' tokens"),
         (name = "integration", description = "The case system's machine accounts"),
         (name = "cases", description = "Cases the case system registers with an office"),
+        (name = "events", description = "Events back to the case system: the feed and webhooks"),
         (name = "staff", description = "Staff accounts"),
         (name = "offices", description = "Offices and their rollout stage"),
         (name = "catalogue", description = "The national catalogue of appointment types"),

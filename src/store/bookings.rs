@@ -7,16 +7,15 @@ use diesel::{
     prelude::*,
     sql_types::{BigInt, Text},
 };
-use serde_json::Value;
 
 use super::{
     DbConnection, corrupt, db_time, named,
-    schema::{booking_events, bookings, idempotency_keys, slots},
+    schema::{bookings, idempotency_keys, slots},
     slots::Slot,
 };
 use crate::domain::{
     Named,
-    booking::{CaseNumber, Channel, EventKind, Reference, Status},
+    booking::{CaseNumber, Channel, Reference, Status},
     email::EmailAddress,
     ids::{BookingId, CalendarId, OfficeId, ServiceId, SlotId, StaffId},
     language::Language,
@@ -397,36 +396,6 @@ pub fn agenda(
         .into_iter()
         .map(|(row, slot)| Ok((row.into_booking()?, slot)))
         .collect()
-}
-
-/// How many times the booking was moved to another slot.
-pub fn times_moved(conn: &mut DbConnection, id: BookingId) -> QueryResult<i64> {
-    booking_events::table
-        .filter(booking_events::booking_id.eq(id))
-        .filter(booking_events::kind.eq(EventKind::Rescheduled.as_str()))
-        .count()
-        .get_result(conn)
-}
-
-pub fn record_event(
-    conn: &mut DbConnection,
-    booking: &Booking,
-    kind: EventKind,
-    detail: Option<Value>,
-    actor_id: Option<StaffId>,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    diesel::insert_into(booking_events::table)
-        .values((
-            booking_events::office_id.eq(booking.office_id),
-            booking_events::booking_id.eq(booking.id),
-            booking_events::kind.eq(kind.as_str()),
-            booking_events::detail.eq(detail.map(|d| d.to_string())),
-            booking_events::actor_id.eq(actor_id),
-            booking_events::created_at.eq(db_time(now)),
-        ))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// A stored idempotency record: the request's fingerprint and the booking it made.

@@ -13,6 +13,7 @@ pub mod case_guesses;
 pub mod catalogue;
 pub mod closures;
 pub mod connection;
+pub mod events;
 pub mod integration_clients;
 pub mod login_attempts;
 pub mod offices;
@@ -23,6 +24,7 @@ pub mod seats;
 pub mod services;
 pub mod slots;
 pub mod staff;
+pub mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 

@@ -256,14 +256,47 @@ diesel::table! {
 }
 
 diesel::table! {
-    booking_events (id) {
+    events (id) {
         id -> BigInt,
         office_id -> BigInt,
-        booking_id -> BigInt,
+        booking_id -> Nullable<BigInt>,
         kind -> Text,
         detail -> Nullable<Text>,
         actor_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        client_id -> Nullable<BigInt>,
+        data -> Nullable<Text>,
+        tx_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        url -> Text,
+        event_types -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+        removed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        subscription_id -> BigInt,
+        event_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -293,7 +326,11 @@ diesel::joinable!(bookings -> slots (slot_id));
 diesel::joinable!(bookings -> office_services (office_service_id));
 diesel::joinable!(bookings -> offices (office_id));
 diesel::joinable!(seat_releases -> slots (slot_id));
-diesel::joinable!(booking_events -> bookings (booking_id));
+diesel::joinable!(events -> bookings (booking_id));
+diesel::joinable!(events -> offices (office_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_deliveries -> events (event_id));
+diesel::joinable!(webhook_subscriptions -> offices (office_id));
 diesel::joinable!(office_services -> offices (office_id));
 diesel::joinable!(office_services -> appointment_types (appointment_type_id));
 diesel::joinable!(calendars -> offices (office_id));
@@ -328,6 +365,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     bookings,
     seat_releases,
     idempotency_keys,
-    booking_events,
+    events,
+    webhook_subscriptions,
+    webhook_deliveries,
     mail_outbox,
 );

@@ -18,6 +18,7 @@ pub mod case_files;
 pub mod cases;
 pub mod catalogue;
 pub mod closures;
+pub mod events;
 pub mod integration_clients;
 pub mod login;
 pub mod offices;
@@ -26,6 +27,7 @@ pub mod publication;
 pub mod services;
 pub mod slots;
 pub mod staff;
+pub mod webhooks;
 
 mod audit;
 mod scope;

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sportello::store::{
     StoreError,
-    schema::{booking_events, bookings},
+    schema::{bookings, events},
 };
 
 use crate::{
@@ -59,9 +59,9 @@ fn held(booked: &Value) -> (String, String) {
 async fn event_kinds(app: &crate::harness::TestApp) -> Vec<String> {
     app.store
         .read(|conn| -> Result<_, StoreError> {
-            Ok(booking_events::table
-                .select(booking_events::kind)
-                .order(booking_events::id)
+            Ok(events::table
+                .select(events::kind)
+                .order(events::id)
                 .load(conn)?)
         })
         .await

@@ -447,6 +447,38 @@ impl<'a> Api<'a> {
         self.post(&path, body).await
     }
 
+    // Events back to the case system.
+
+    pub async fn events(&self, query: &str) -> Reply {
+        self.get(&format!("/api/v1/events?{query}")).await
+    }
+
+    pub async fn subscribe_webhook(&self, code: &str, subscription: &Value) -> Reply {
+        self.post(&format!("/api/v1/offices/{code}/webhooks"), subscription)
+            .await
+    }
+
+    pub async fn webhooks(&self, code: &str) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/webhooks")).await
+    }
+
+    pub async fn unsubscribe_webhook(&self, code: &str, id: &Value) -> Reply {
+        self.delete(&format!("/api/v1/offices/{code}/webhooks/{id}"))
+            .await
+    }
+
+    pub async fn webhook_deliveries(&self, code: &str, query: &str) -> Reply {
+        self.get(&format!(
+            "/api/v1/offices/{code}/webhook-deliveries?{query}"
+        ))
+        .await
+    }
+
+    pub async fn redeliver_webhook(&self, code: &str, id: &Value) -> Reply {
+        let path = format!("/api/v1/offices/{code}/webhook-deliveries/{id}/redeliver");
+        self.post(&path, &json!({})).await
+    }
+
     // Mail.
 
     pub async fn outbox(&self, code: &str, query: &str) -> Reply {

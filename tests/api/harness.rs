@@ -187,6 +187,7 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     settings.server.workers = 2;
     // Tests deliver mail when they choose (`deliver_mail`), unless they turn the worker on.
     settings.mail.worker_enabled = false;
+    settings.webhooks.worker_enabled = false;
     settings.mail.retry_base_seconds = 0;
     settings.mail.public_base_url = "https://prenota.example.it".into();
     // Every test client is one address; the stories about limits turn them on.

@@ -6,6 +6,7 @@
 mod harness;
 mod client;
 mod fixtures;
+mod receiver;
 mod smtp;
 
 mod auth;
@@ -14,6 +15,7 @@ mod bookings;
 mod case_system;
 mod desk;
 mod errors;
+mod events;
 mod headers;
 mod limits;
 mod mail;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::{
     Booker, BookingError, BookingFailure, Details, Policy, about, check_case_ready, claim_seat,
-    details, service_for, slot_of_office,
+    details, record_change, service_for, slot_of_office,
     token::{self, TokenKey, fingerprint},
     verify,
     views::{BookingConfirmation, StaffBookingView},
@@ -424,20 +424,6 @@ fn book_in(
         true => Refusal::CaseAlreadyBooked.into(),
         false => BookingError::from(e),
     })?;
-    let detail = json!({"slot_id": slot.id});
-    bookings::record_event(
-        conn,
-        &booking,
-        EventKind::Confirmed,
-        Some(detail),
-        actor_id,
-        now,
-    )?;
-    let kind = MessageKind::Confirmed;
-    outbox::enqueue(conn, about(&booking, booking.sequence), kind, now)?;
-    if let Some(key) = key {
-        bookings::set_key_booking(conn, office.id, &key.key, booking.id)?;
-    }
     // Everything the answer needs is at hand: no need to read it back.
     let details = Details {
         booking,
@@ -445,6 +431,15 @@ fn book_in(
         service,
         office: office.clone(),
     };
+    let (booking, slot) = (&details.booking, &details.slot);
+    let detail = json!({"slot_id": slot.id});
+    let kind = EventKind::Confirmed;
+    record_change(conn, &details, slot, kind, Some(detail), actor_id, now)?;
+    let kind = MessageKind::Confirmed;
+    outbox::enqueue(conn, about(booking, booking.sequence), kind, now)?;
+    if let Some(key) = key {
+        bookings::set_key_booking(conn, office.id, &key.key, booking.id)?;
+    }
     Ok(Made {
         details,
         manage_token,

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    BookingError, BookingFailure, Canceller, Details, Policy, cancel, details, reread,
+    BookingError, BookingFailure, Canceller, Details, Policy, cancel, details, record_change,
+    reread,
     views::{Agenda, StaffBookingView},
 };
 use crate::domain::text::parse_line;
@@ -245,7 +246,7 @@ fn change_status(
     let changed = match action {
         DeskAction::Cancel => {
             let by = Canceller::Office { actor, reason };
-            cancel(conn, booking, by, policy, now)?.is_some()
+            cancel(conn, details, by, policy, now)?.is_some()
         }
         _ => bookings::set_status(conn, booking.id, booking.status, next, now)?,
     };
@@ -260,7 +261,8 @@ fn change_status(
     }
     if action != DeskAction::Cancel {
         let event = action.event();
-        bookings::record_event(conn, booking, event, None, Some(actor.staff_id), now)?;
+        let actor_id = Some(actor.staff_id);
+        record_change(conn, details, &details.slot, event, None, actor_id, now)?;
     }
     Ok(())
 }

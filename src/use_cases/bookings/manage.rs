@@ -10,7 +10,7 @@ use super::{
     BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, check_case_ready,
     claim_seat, details, give_back_seat,
     ics::{self, Method},
-    lock_seats_of, reread, slot_of_office, token,
+    lock_seats_of, record_change, reread, slot_of_office, token,
     views::BookingView,
 };
 use crate::{
@@ -22,7 +22,7 @@ use crate::{
         service::Eligibility,
     },
     error::Error,
-    store::{DbConnection, Store, bookings, calendars, outbox},
+    store::{DbConnection, Store, bookings, calendars, events, outbox},
 };
 
 /// A fingerprint no token has, compared against when the reference is unknown, so that a
@@ -130,7 +130,7 @@ fn cancel_in(
     }
     let cutoff = details.service.settings.change_cutoff_hours;
     check_change_cutoff(details.slot.time.starts_at, now, cutoff)?;
-    if cancel(conn, booking, Canceller::Applicant, policy, now)?.is_none() {
+    if cancel(conn, details, Canceller::Applicant, policy, now)?.is_none() {
         return Err(refused.into());
     }
     Ok(())
@@ -199,7 +199,7 @@ fn move_in(
         return Err(Refusal::InviteOnly.into());
     }
     let limit = policy.max_moves;
-    if bookings::times_moved(conn, booking.id)? >= limit {
+    if events::times_moved(conn, booking.id)? >= limit {
         return Err(Refusal::TooManyMoves { limit }.into());
     }
     let target = slot_of_office(conn, booking.office_id, to)?;
@@ -227,14 +227,8 @@ fn move_in(
     };
     give_back_seat(conn, booking, policy, now)?;
     let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
-    bookings::record_event(
-        conn,
-        booking,
-        EventKind::Rescheduled,
-        Some(detail),
-        None,
-        now,
-    )?;
+    let kind = EventKind::Rescheduled;
+    record_change(conn, details, &target, kind, Some(detail), None, now)?;
     let kind = MessageKind::Rescheduled;
     outbox::enqueue(conn, about(booking, sequence), kind, now)?;
     Ok(())

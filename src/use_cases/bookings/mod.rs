@@ -18,13 +18,14 @@ pub mod views;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+use super::events::{self, BookingEventData};
 use crate::{
     domain::{
         booking::{Channel, EventKind, Refusal},
         cases::is_ready,
         catalogue::TypeCode,
         client::ClientAddress,
-        ids::{OfficeId, SlotId},
+        ids::{OfficeId, SlotId, StaffId},
         mail::MessageKind,
         staff::Actor,
     },
@@ -32,6 +33,7 @@ use crate::{
     store::{
         DbConnection, Store,
         bookings::{self, Booking},
+        events::NewEvent,
         offices::{self, Office},
         outbox, registered_cases, seats,
         services::{self, OfficeService},
@@ -262,11 +264,12 @@ enum Canceller<'a> {
 /// then nothing was done, so its seat is never freed twice.
 fn cancel(
     conn: &mut DbConnection,
-    booking: &Booking,
+    details: &Details,
     by: Canceller,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Option<i32>, BookingError> {
+    let booking = &details.booking;
     let (cancelled_by, reason, event, actor_id, kind) = match by {
         Canceller::Applicant => (
             "applicant",
@@ -298,9 +301,56 @@ fn cancel(
     };
     give_back_seat(conn, booking, policy, now)?;
     let detail = reason.map(|reason| json!({ "reason": reason }));
-    bookings::record_event(conn, booking, event, detail, actor_id, now)?;
+    record_change(conn, details, &details.slot, event, detail, actor_id, now)?;
     outbox::enqueue(conn, about(booking, sequence), kind, now)?;
     Ok(Some(sequence))
+}
+
+/// Publishes what a change did to the booking in `details` (as it was read), which left it at
+/// `slot`: the event in the booking's history, for the feed and the webhooks.
+fn record_change(
+    conn: &mut DbConnection,
+    details: &Details,
+    slot: &Slot,
+    kind: EventKind,
+    detail: Option<serde_json::Value>,
+    actor_id: Option<StaffId>,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let booking = &details.booking;
+    let reason = detail
+        .as_ref()
+        .and_then(|detail| detail.get("reason"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    let data = BookingEventData {
+        reference: booking.reference.to_string(),
+        case_number: booking.case_number.clone(),
+        service: details.service.appointment_type.code.to_string(),
+        starts_at: slot.time.starts_at,
+        ends_at: slot.time.ends_at,
+        channel: crate::domain::Named::as_str(booking.channel),
+        by: match kind {
+            EventKind::CancelledByApplicant => Some("applicant"),
+            EventKind::CancelledByOffice => Some("office"),
+            _ => None,
+        },
+        reason,
+        previous_starts_at: (kind == EventKind::Rescheduled).then_some(details.slot.time.starts_at),
+        test: booking.is_test,
+    };
+    let data = serde_json::to_value(&data).map_err(Error::internal)?;
+    let event = NewEvent {
+        office_id: booking.office_id,
+        booking_id: Some(booking.id),
+        kind,
+        detail,
+        actor_id,
+        client_id: None,
+        data: &data,
+    };
+    events::publish(conn, event, now)?;
+    Ok(())
 }
 
 /// The outbox's view of a booking, at `sequence`.

@@ -1,0 +1,11 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_subscriptions;
+DROP INDEX events_feed;
+DROP INDEX events_office_feed;
+ALTER TABLE events DROP COLUMN tx_id;
+ALTER TABLE events DROP COLUMN data;
+ALTER TABLE events DROP COLUMN client_id;
+DELETE FROM events WHERE booking_id IS NULL;
+ALTER TABLE events ALTER COLUMN booking_id SET NOT NULL;
+ALTER INDEX events_booking RENAME TO booking_events_booking;
+ALTER TABLE events RENAME TO booking_events;
