@@ -21,19 +21,23 @@ use chrono::Utc;
 use serde_json::json;
 use sportello::{
     domain::{
-        booking::EventKind,
+        booking::{CaseNumber, EventKind},
+        cases::VerificationSecret,
+        client::ClientAddress,
         email::EmailAddress,
         ids::OfficeId,
         integration::Caller,
         staff::{Actor, Role},
         webhooks::WebhookUrl,
     },
+    error::Error,
     store::{
         Backend, Store, StoreError,
         events::NewEvent,
         staff::{self, NewStaff},
     },
     use_cases::{
+        bookings::{BookingFailure, GuessLimits, Policy, token::TokenKey, verify},
         case_files::{self, ImportFormat},
         cases,
         events::publish,
@@ -118,6 +122,46 @@ async fn run(backend: Backend, case_count: usize, event_count: usize) -> anyhow:
             report.failed.len(),
         );
     }
+
+    // A wrong code for a registered case and any code for an unknown one: the same work, the
+    // same answer. Median time of each, interleaved, with the throttle out of the way.
+    let policy = Policy {
+        max_active_per_email: 3,
+        max_moves: 2,
+        cooldown: chrono::Duration::zero(),
+        tokens: TokenKey::derive(&settings.auth.jwt_secret),
+        case_key: key.clone(),
+        guesses: GuessLimits {
+            per_case: i64::MAX,
+            per_client: i64::MAX,
+            window: chrono::Duration::hours(1),
+        },
+    };
+    let from = ClientAddress::new(std::net::Ipv4Addr::LOCALHOST.into());
+    let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
+    for n in 0..400 {
+        let (case, times) = match n % 2 {
+            0 => ("RM/2026/0000001", &mut wrong),
+            _ => ("RM/2026/9999999", &mut unknown),
+        };
+        let (case, secret) = (
+            CaseNumber::parse(case)?,
+            VerificationSecret::parse("NOT-IT")?,
+        );
+        let started = Instant::now();
+        let answer =
+            verify::prove_case(&store, &policy, office, case, secret, from, Utc::now()).await;
+        times.push(started.elapsed());
+        anyhow::ensure!(
+            matches!(&answer, Err(Error::Feature(BookingFailure::Refused(r))) if r.code() == "case_not_verified"),
+            "a wrong guess was not refused alike"
+        );
+    }
+    println!(
+        "a wrong code for a registered case: {}\nany code for an unknown case:      {}",
+        common::percentiles(wrong),
+        common::percentiles(unknown)
+    );
 
     // Webhooks: a receiver, a subscription, events published, one worker posting them.
     let receiver = receiver::Receiver::start();

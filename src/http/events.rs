@@ -165,7 +165,7 @@ pub async fn deliveries(
     responses(
         (status = 200, description = "Queued again", body = DeliveryView),
         (status = 403, description = "Operators cannot redeliver", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such office or delivery, or it is being posted right now", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such office or delivery, it is being posted right now, or its subscription has ended", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/offices/{code}/webhook-deliveries/{id}/redeliver")]

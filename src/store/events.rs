@@ -2,7 +2,11 @@
 //! the order transactions committed.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::{dsl::sql, prelude::*, sql_types::BigInt};
+use diesel::{
+    dsl::sql,
+    prelude::*,
+    sql_types::{BigInt, Nullable},
+};
 use serde_json::Value;
 
 use super::{
@@ -74,17 +78,33 @@ fn stored((id, tx, office_code, kind, data, created_at): Row) -> QueryResult<Sto
     })
 }
 
-/// The transaction ids below which every transaction has ended: their events are all there to
-/// read, and no event of theirs can still appear. On SQLite, writers take turns and ids are in
-/// commit order, so every committed event may be read.
+/// The transaction ids below which every transaction that could write an event has ended:
+/// their events are all there to read, and no event of theirs can still appear. On SQLite,
+/// writers take turns and ids are in commit order, so every committed event may be read.
+///
+/// On PostgreSQL: the next transaction id, or the oldest one still running in this database if
+/// that is lower. Transactions in the cluster's other databases cannot write our events, so
+/// they do not hold the feed back (the cluster-wide `pg_snapshot_xmin` would). The two reads
+/// are separate statements, in this order: a transaction that takes an id after the first read
+/// takes one at or above it. `pg_stat_activity` shows `backend_xid` only for sessions of the
+/// same role (or with `pg_read_all_stats`): the service writes with one role.
 fn settled_below(conn: &mut DbConnection) -> QueryResult<i64> {
-    match conn {
-        DbConnection::Postgres(pg) => diesel::select(sql::<BigInt>(
-            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-        ))
-        .get_result(pg),
-        DbConnection::Sqlite(_) => Ok(i64::MAX),
-    }
+    let DbConnection::Postgres(pg) = conn else {
+        return Ok(i64::MAX);
+    };
+    let next: i64 = diesel::select(sql::<BigInt>(
+        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+    ))
+    .get_result(pg)?;
+    // `backend_xid` is a 32-bit xid; widened against `next` (running ones are older, and never
+    // 2^32 behind).
+    let oldest_running: Option<i64> = diesel::select(sql::<Nullable<BigInt>>(&format!(
+        "(SELECT min({next} - ((({next} % 4294967296) - backend_xid::text::bigint + 4294967296) \
+         % 4294967296)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND backend_xid IS NOT NULL)"
+    )))
+    .get_result(pg)?;
+    Ok(oldest_running.map_or(next, |oldest| oldest.min(next)))
 }
 
 /// Up to `limit` events after `after`, of one office or all, in commit order. An event written

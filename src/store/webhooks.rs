@@ -351,7 +351,7 @@ pub fn list_deliveries(
 
 /// Puts a delivery of the office back in the queue to go at once (a failed one, or a delivered
 /// one the receiver lost), with a fresh count of attempts. `false` when the office has no such
-/// delivery, or it is being posted right now.
+/// delivery, it is being posted right now, or its subscription was removed.
 pub fn redeliver(
     conn: &mut DbConnection,
     office_id: OfficeId,
@@ -363,7 +363,14 @@ pub fn redeliver(
         deliveries::table
             .find(id)
             .filter(deliveries::office_id.eq(office_id))
-            .filter(deliveries::status.ne(DeliveryState::Sending.as_str())),
+            .filter(deliveries::status.ne(DeliveryState::Sending.as_str()))
+            .filter(
+                deliveries::subscription_id.eq_any(
+                    subscriptions::table
+                        .filter(subscriptions::removed_at.is_null())
+                        .select(subscriptions::id),
+                ),
+            ),
     )
     .set((
         deliveries::status.eq(DeliveryState::Pending.as_str()),

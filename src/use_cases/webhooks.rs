@@ -31,7 +31,7 @@ use crate::{
 pub enum WebhookFailure {
     #[error("the office has no such webhook subscription")]
     NoSuchSubscription,
-    #[error("the office has no such delivery, or it is being posted right now")]
+    #[error("the office has no such delivery, it is being posted, or its subscription ended")]
     NoSuchDelivery,
 }
 
@@ -42,7 +42,9 @@ impl Explain for WebhookFailure {
                 Answer::NotFound("The office has no such webhook subscription.".into())
             }
             WebhookFailure::NoSuchDelivery => Answer::NotFound(
-                "The office has no such delivery, or it is being posted right now.".into(),
+                "The office has no such delivery, it is being posted right now, or its \
+                 subscription has ended."
+                    .into(),
             ),
         }
     }

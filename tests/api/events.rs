@@ -20,14 +20,16 @@ use sportello::{
 use crate::{
     case_system::case_system_of,
     fixtures::{applicant, book_as, create_office, office_id, open_rome},
-    harness::{Backend, TestApp, Token, spawn_app, spawn_app_with},
+    harness::{Backend, TestApp, Token, send_mail_to, spawn_app, spawn_app_with},
     receiver::Receiver,
+    smtp::SmtpSink,
 };
 
 on_both_databases!(
     the_case_system_reads_each_change_of_its_office_once_from_the_feed,
     the_feed_read_while_eight_writers_book_misses_and_repeats_nothing,
     a_receiver_that_was_down_gets_every_event_once_signed_and_failures_are_shown,
+    a_receiver_that_never_answers_does_not_hold_up_the_mail,
 );
 
 fn types(page: &Value) -> Vec<&str> {
@@ -315,4 +317,47 @@ async fn a_receiver_that_was_down_gets_every_event_once_signed_and_failures_are_
         .unsubscribe_webhook("RM", &dead["id"])
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
+    // What was queued for it is not posted again.
+    app.by(&rome.manager)
+        .redeliver_webhook("RM", &given_up["id"])
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn a_receiver_that_never_answers_does_not_hold_up_the_mail(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = spawn_app_with(backend, |s| {
+        send_mail_to(s, &smtp);
+        s.mail.worker_enabled = true;
+        s.mail.poll_interval_ms = 50;
+        s.webhooks.worker_enabled = true;
+        s.webhooks.poll_interval_ms = 50;
+        s.webhooks.timeout_seconds = 600;
+    })
+    .await;
+    let rome = open_rome(&app).await;
+    let (_, spi) = case_system_of(&app, "RM").await;
+    let receiver = Receiver::start();
+    receiver.hang();
+    let subscription = json!({"url": receiver.url});
+    app.by(&spi)
+        .subscribe_webhook("RM", &subscription)
+        .await
+        .created();
+
+    // The first booking's event is taken in and never answered; mail goes on regardless.
+    book_as(&app, &rome.slots[0], 1, "fr").await;
+    eventually(10, "the post that hangs", async || {
+        receiver.posts().len() == 1
+    })
+    .await;
+    book_as(&app, &rome.slots[1], 2, "it").await;
+    let received = smtp.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 2);
+    let sending = app
+        .by(&rome.manager)
+        .webhook_deliveries("RM", "state=sending")
+        .await
+        .ok();
+    assert_eq!(sending.as_array().unwrap().len(), 1);
 }

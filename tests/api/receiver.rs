@@ -47,6 +47,8 @@ impl Post {
 struct Inbox {
     posts: Mutex<Vec<Post>>,
     down: AtomicBool,
+    /// Takes the post and never answers (until the sender gives up).
+    hanging: AtomicBool,
 }
 
 pub struct Receiver {
@@ -83,6 +85,11 @@ impl Receiver {
         self.inbox.down.store(down, Ordering::SeqCst);
     }
 
+    /// From now on, takes posts in and never answers them.
+    pub fn hang(&self) {
+        self.inbox.hanging.store(true, Ordering::SeqCst);
+    }
+
     pub fn posts(&self) -> Vec<Post> {
         self.inbox.posts.lock().unwrap().clone()
     }
@@ -107,6 +114,16 @@ async fn receive(inbox: web::Data<Inbox>, req: HttpRequest, body: web::Bytes) ->
             .unwrap_or_default()
             .to_owned()
     };
+    if inbox.hanging.load(Ordering::SeqCst) {
+        inbox.posts.lock().unwrap().push(Post {
+            id: header("webhook-id"),
+            timestamp: header("webhook-timestamp"),
+            signature: header("webhook-signature"),
+            body: body.to_vec(),
+            accepted: false,
+        });
+        std::future::pending::<()>().await;
+    }
     let accepted = !inbox.down.load(Ordering::SeqCst);
     inbox.posts.lock().unwrap().push(Post {
         id: header("webhook-id"),

@@ -21,6 +21,7 @@ use serde_json::json;
 use super::events::{self, BookingEventData};
 use crate::{
     domain::{
+        Named,
         booking::{Channel, EventKind, Refusal},
         cases::is_ready,
         catalogue::TypeCode,
@@ -329,7 +330,7 @@ fn record_change(
         service: details.service.appointment_type.code.to_string(),
         starts_at: slot.time.starts_at,
         ends_at: slot.time.ends_at,
-        channel: crate::domain::Named::as_str(booking.channel),
+        channel: booking.channel.as_str(),
         by: match kind {
             EventKind::CancelledByApplicant => Some("applicant"),
             EventKind::CancelledByOffice => Some("office"),
