@@ -33,7 +33,7 @@ use crate::{
     error::{Answer, Error, Explain, Failure},
     store::{
         DbConnection, Store, catalogue,
-        registered_cases::{self, CaseFields, StoredCase},
+        registered_cases::{self, CaseFields, ReadinessRow, StoredCase},
     },
 };
 
@@ -227,8 +227,15 @@ pub async fn register(
             let types = type_ids(conn)?;
             let number = case.case_number.as_str().to_owned();
             let existing = registered_cases::find(conn, office.id, &number)?;
-            let outcome =
-                write_case(conn, &key, office.id, &types, existing.as_ref(), &case, now)??;
+            let mut writer = CaseWriter {
+                key: &key,
+                office_id: office.id,
+                types: &types,
+                now,
+                readiness: Vec::new(),
+            };
+            let outcome = writer.write(conn, existing.as_ref(), &case)??;
+            writer.finish(conn)?;
             let stored =
                 registered_cases::find(conn, office.id, &number)?.ok_or(CaseFailure::NoSuchCase)?;
             let view = CaseView::from(stored);
@@ -309,6 +316,9 @@ pub async fn import(
             .await?
     };
     let mut chunks = valid.into_iter().peekable();
+    // Statistics are refreshed after chunks 1, 2, 4, 8…: whenever the file may have doubled
+    // what the tables held, a handful of times per import.
+    let mut chunks_written = 0u32;
     while chunks.peek().is_some() {
         let chunk: Vec<(u64, NewCase)> = chunks.by_ref().take(IMPORT_CHUNK).collect();
         let key = key.clone();
@@ -322,14 +332,30 @@ pub async fn import(
                     .collect();
                 let existing = registered_cases::find_many(conn, office_id, &numbers)?;
                 let mut outcomes = Vec::with_capacity(chunk.len());
+                let mut writer = CaseWriter {
+                    key: &key,
+                    office_id,
+                    types: &types,
+                    now,
+                    readiness: Vec::new(),
+                };
                 for (line, case) in &chunk {
                     let before = existing.get(case.case_number.as_str());
-                    let outcome = write_case(conn, &key, office_id, &types, before, case, now)?;
+                    let outcome = writer.write(conn, before, case)?;
                     outcomes.push((*line, case.case_number.as_str().to_owned(), outcome));
                 }
+                writer.finish(conn)?;
                 Ok(outcomes)
             })
             .await?;
+        chunks_written += 1;
+        if chunks_written.is_power_of_two() {
+            store
+                .autocommit(|conn| -> Result<_, CaseError> {
+                    Ok(registered_cases::refresh_statistics(conn)?)
+                })
+                .await?;
+        }
         for (line, case_number, outcome) in outcomes {
             match outcome {
                 Ok(Outcome::Created) => report.created += 1,
@@ -387,75 +413,95 @@ fn type_ids(conn: &mut DbConnection) -> diesel::QueryResult<HashMap<TypeCode, Ap
         .collect())
 }
 
-/// Writes `case` over `existing` (if any) unless nothing would change. A rule the case breaks
-/// against stored data (a type the catalogue lacks) comes back as field errors inside, and
-/// nothing is written for it; a database failure is the outer error, and ends the transaction.
-fn write_case(
-    conn: &mut DbConnection,
-    key: &VerificationKey,
+/// Writes cases of one office in the caller's transaction. Their readiness rows are gathered
+/// and written together by [`CaseWriter::finish`], many per statement.
+struct CaseWriter<'a> {
+    key: &'a VerificationKey,
     office_id: OfficeId,
-    types: &HashMap<TypeCode, AppointmentTypeId>,
-    existing: Option<&StoredCase>,
-    case: &NewCase,
+    types: &'a HashMap<TypeCode, AppointmentTypeId>,
     now: DateTime<Utc>,
-) -> diesel::QueryResult<Result<Outcome, FieldErrors>> {
-    let mut errors = FieldErrors::new();
-    let mut ready_for = Vec::new();
-    for (i, readiness) in case.ready_for.iter().enumerate() {
-        match types.get(&readiness.appointment_type) {
-            Some(id) => ready_for.push((*id, readiness.from)),
-            None => errors.add(
-                format!("ready_for[{i}].appointment_type"),
-                "no appointment type in the catalogue has this code",
-            ),
+    readiness: Vec<ReadinessRow>,
+}
+
+impl CaseWriter<'_> {
+    /// Writes `case` over `existing` (if any) unless nothing would change. A rule the case
+    /// breaks against stored data (a type the catalogue lacks) comes back as field errors
+    /// inside, and nothing is written for it; a database failure is the outer error, and ends
+    /// the transaction.
+    fn write(
+        &mut self,
+        conn: &mut DbConnection,
+        existing: Option<&StoredCase>,
+        case: &NewCase,
+    ) -> diesel::QueryResult<Result<Outcome, FieldErrors>> {
+        let mut errors = FieldErrors::new();
+        let mut ready_for = Vec::new();
+        for (i, readiness) in case.ready_for.iter().enumerate() {
+            match self.types.get(&readiness.appointment_type) {
+                Some(id) => ready_for.push((*id, readiness.from)),
+                None => errors.add(
+                    format!("ready_for[{i}].appointment_type"),
+                    "no appointment type in the catalogue has this code",
+                ),
+            }
         }
-    }
-    if !errors.is_empty() {
-        return Ok(Err(errors));
-    }
-    let mut wanted: Vec<(TypeCode, Option<NaiveDate>)> = case
-        .ready_for
-        .iter()
-        .map(|r| (r.appointment_type.clone(), r.from))
-        .collect();
-    wanted.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-    let email = case.email.as_ref().map(|e| e.as_str().to_owned());
-    let secret = case.secret.as_str();
-    let kept_salt =
-        existing.filter(|stored| key.matches(&stored.secret_salt, secret, &stored.secret_hash));
-    if let Some(stored) = kept_salt
-        && stored.email == email
-        && stored.language == case.language.as_str()
-        && stored.ready_for == wanted
-    {
-        return Ok(Ok(Outcome::Unchanged));
-    }
-    // The same secret keeps its salt, so its hash does not change either.
-    let salt = kept_salt.map_or_else(VerificationKey::new_salt, |stored| {
-        stored.secret_salt.clone()
-    });
-    let hash = key.hash(&salt, secret);
-    let fields = CaseFields {
-        email: email.as_deref(),
-        language: case.language.as_str(),
-        secret_salt: &salt,
-        secret_hash: &hash,
-    };
-    let (id, outcome) = match existing {
-        Some(stored) => {
-            registered_cases::update(conn, stored.id, fields, now)?;
-            (stored.id, Outcome::Updated)
+        if !errors.is_empty() {
+            return Ok(Err(errors));
         }
-        None => {
-            let number = case.case_number.as_str();
-            (
-                registered_cases::insert(conn, office_id, number, fields, now)?,
-                Outcome::Created,
-            )
+        let mut wanted: Vec<(TypeCode, Option<NaiveDate>)> = case
+            .ready_for
+            .iter()
+            .map(|r| (r.appointment_type.clone(), r.from))
+            .collect();
+        wanted.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        let email = case.email.as_ref().map(|e| e.as_str().to_owned());
+        let secret = case.secret.as_str();
+        let key = self.key;
+        let kept_salt =
+            existing.filter(|stored| key.matches(&stored.secret_salt, secret, &stored.secret_hash));
+        if let Some(stored) = kept_salt
+            && stored.email == email
+            && stored.language == case.language.as_str()
+            && stored.ready_for == wanted
+        {
+            return Ok(Ok(Outcome::Unchanged));
         }
-    };
-    registered_cases::set_readiness(conn, id, &ready_for)?;
-    Ok(Ok(outcome))
+        // The same secret keeps its salt, so its hash does not change either.
+        let salt = kept_salt.map_or_else(VerificationKey::new_salt, |stored| {
+            stored.secret_salt.clone()
+        });
+        let hash = key.hash(&salt, secret);
+        let fields = CaseFields {
+            email: email.as_deref(),
+            language: case.language.as_str(),
+            secret_salt: &salt,
+            secret_hash: &hash,
+        };
+        let (id, outcome) = match existing {
+            Some(stored) => {
+                registered_cases::update(conn, stored.id, fields, self.now)?;
+                registered_cases::clear_readiness(conn, stored.id)?;
+                (stored.id, Outcome::Updated)
+            }
+            None => {
+                let number = case.case_number.as_str();
+                let id = registered_cases::insert(conn, self.office_id, number, fields, self.now)?;
+                (id, Outcome::Created)
+            }
+        };
+        self.readiness
+            .extend(ready_for.into_iter().map(|(type_id, from)| ReadinessRow {
+                case_id: id,
+                appointment_type_id: type_id,
+                ready_from: from,
+            }));
+        Ok(Ok(outcome))
+    }
+
+    /// Writes the readiness of every case written.
+    fn finish(self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
+        registered_cases::insert_readiness(conn, &self.readiness)
+    }
 }
 
 /// Which registered case to show.
