@@ -7,7 +7,6 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use futures_util::StreamExt;
 
 use crate::{
     config::WebhookSettings,
@@ -36,6 +35,7 @@ impl Round {
     }
 }
 
+#[derive(Clone)]
 pub struct WebhookWorker {
     store: Store,
     client: reqwest::Client,
@@ -60,48 +60,86 @@ impl WebhookWorker {
         Duration::from_millis(self.settings.poll_interval_ms)
     }
 
-    /// Delivers forever, every poll interval; `pulse` beats after each round.
+    /// Delivers forever: keeps up to `concurrency` posts in flight, claims more as places free
+    /// up, and looks for newly due ones every poll interval. A receiver that is slow to answer
+    /// holds one place until its timeout, not the whole worker. `pulse` beats at every turn.
     pub async fn run(self: Arc<Self>, pulse: Arc<crate::worker::Pulse>) {
+        self.drive(Some(&pulse)).await;
+    }
+
+    /// Delivers what is due, and what falls due meanwhile, until nothing is due or in flight.
+    pub async fn deliver_all_due(&self) -> Result<Round, StoreError> {
+        Ok(self.drive(None).await)
+    }
+
+    /// The delivery loop: forever with a pulse, else until idle.
+    async fn drive(&self, pulse: Option<&crate::worker::Pulse>) -> Round {
+        let concurrency = self.settings.concurrency.max(1);
         let mut ticker = tokio::time::interval(self.poll_interval());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Dropped with the loop (the worker stopped): its posts are aborted, and their claims
+        // lapse for another worker to take over.
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut round = Round::default();
+        let mut look = true;
         loop {
-            ticker.tick().await;
-            match self.deliver_all_due().await {
-                Ok(round) if round.handled() > 0 => tracing::info!(?round, "webhooks posted"),
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "webhook round failed; trying again next round")
+            // Claim in batches: at a tick, when idle, or once half the places are free.
+            let free = concurrency - in_flight.len();
+            if look || in_flight.is_empty() || free >= concurrency.div_ceil(2) {
+                match self.claim(free).await {
+                    Ok(claimed) => {
+                        // Each post runs as a task of its own, so it goes on (and lets go of
+                        // what it holds, such as SQLite's turn to write) while this loop waits.
+                        for (delivery, body) in claimed {
+                            let worker = self.clone();
+                            in_flight.spawn(async move { worker.deliver(delivery, body).await });
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot claim webhook deliveries"),
                 }
             }
-            pulse.beat();
-        }
-    }
-
-    /// Rounds until nothing is due.
-    pub async fn deliver_all_due(&self) -> Result<Round, StoreError> {
-        let mut total = Round::default();
-        loop {
-            let round = self.deliver_due().await?;
-            if round.handled() == 0 {
-                return Ok(total);
+            if pulse.is_none() && in_flight.is_empty() {
+                return round;
             }
-            total.delivered += round.delivered;
-            total.retrying += round.retrying;
-            total.failed += round.failed;
+            tokio::select! {
+                Some(outcome) = in_flight.join_next() => {
+                    look = false;
+                    match outcome {
+                        Ok(Ok(DeliveryState::Delivered)) => round.delivered += 1,
+                        Ok(Ok(DeliveryState::Failed)) => round.failed += 1,
+                        Ok(Ok(_)) => round.retrying += 1,
+                        Ok(Err(error)) => {
+                            tracing::warn!(%error, "cannot record a webhook delivery")
+                        }
+                        // Its claim lapses, and another attempt posts it again.
+                        Err(error) => tracing::error!(%error, "a webhook post failed"),
+                    }
+                }
+                _ = ticker.tick(), if pulse.is_some() => look = true,
+            }
+            if let Some(pulse) = pulse {
+                pulse.beat();
+            }
         }
     }
 
-    pub async fn deliver_due(&self) -> Result<Round, StoreError> {
+    /// Claims up to `limit` due deliveries, with the bodies of their events.
+    async fn claim(&self, limit: usize) -> Result<Vec<(Claimed, Vec<u8>)>, StoreError> {
         let lease = chrono::Duration::seconds(self.settings.lease_seconds as i64);
-        let batch = self.settings.batch_size;
+        let limit = i64::try_from(limit)
+            .unwrap_or(i64::MAX)
+            .min(self.settings.batch_size);
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
         let claimed = self
             .store
             .write(move |conn| -> Result<Vec<Claimed>, StoreError> {
-                Ok(webhooks::claim_due(conn, Utc::now(), lease, batch)?)
+                Ok(webhooks::claim_due(conn, Utc::now(), lease, limit)?)
             })
             .await?;
         if claimed.is_empty() {
-            return Ok(Round::default());
+            return Ok(Vec::new());
         }
         let ids: Vec<_> = claimed.iter().map(|c| c.event_id).collect();
         let bodies = self
@@ -114,23 +152,13 @@ impl WebhookWorker {
                 (event.id, body)
             })
             .collect::<std::collections::HashMap<_, _>>();
-        let outcomes: Vec<Result<DeliveryState, StoreError>> = futures_util::stream::iter(claimed)
+        Ok(claimed
+            .into_iter()
             .map(|delivery| {
                 let body = bodies.get(&delivery.event_id).cloned().unwrap_or_default();
-                self.deliver(delivery, body)
+                (delivery, body)
             })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        let mut round = Round::default();
-        for outcome in outcomes {
-            match outcome? {
-                DeliveryState::Delivered => round.delivered += 1,
-                DeliveryState::Failed => round.failed += 1,
-                DeliveryState::Pending | DeliveryState::Sending => round.retrying += 1,
-            }
-        }
-        Ok(round)
+            .collect())
     }
 
     /// One attempt: posts the event, then records what came of it.

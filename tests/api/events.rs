@@ -29,7 +29,7 @@ on_both_databases!(
     the_case_system_reads_each_change_of_its_office_once_from_the_feed,
     the_feed_read_while_eight_writers_book_misses_and_repeats_nothing,
     a_receiver_that_was_down_gets_every_event_once_signed_and_failures_are_shown,
-    a_receiver_that_never_answers_does_not_hold_up_the_mail,
+    a_receiver_that_never_answers_holds_up_neither_mail_nor_other_receivers,
 );
 
 fn types(page: &Value) -> Vec<&str> {
@@ -324,7 +324,7 @@ async fn a_receiver_that_was_down_gets_every_event_once_signed_and_failures_are_
         .problem(StatusCode::NOT_FOUND, "not_found");
 }
 
-async fn a_receiver_that_never_answers_does_not_hold_up_the_mail(backend: Backend) {
+async fn a_receiver_that_never_answers_holds_up_neither_mail_nor_other_receivers(backend: Backend) {
     let smtp = SmtpSink::start();
     let app = spawn_app_with(backend, |s| {
         send_mail_to(s, &smtp);
@@ -337,15 +337,18 @@ async fn a_receiver_that_never_answers_does_not_hold_up_the_mail(backend: Backen
     .await;
     let rome = open_rome(&app).await;
     let (_, spi) = case_system_of(&app, "RM").await;
-    let receiver = Receiver::start();
+    let (receiver, healthy) = (Receiver::start(), Receiver::start());
     receiver.hang();
-    let subscription = json!({"url": receiver.url});
-    app.by(&spi)
-        .subscribe_webhook("RM", &subscription)
-        .await
-        .created();
+    for url in [&receiver.url, &healthy.url] {
+        let subscription = json!({"url": url});
+        app.by(&spi)
+            .subscribe_webhook("RM", &subscription)
+            .await
+            .created();
+    }
 
-    // The first booking's event is taken in and never answered; mail goes on regardless.
+    // The first booking's event is taken in and never answered; mail goes on regardless, and
+    // so do the other subscription's posts.
     book_as(&app, &rome.slots[0], 1, "fr").await;
     eventually(10, "the post that hangs", async || {
         receiver.posts().len() == 1
@@ -354,10 +357,19 @@ async fn a_receiver_that_never_answers_does_not_hold_up_the_mail(backend: Backen
     book_as(&app, &rome.slots[1], 2, "it").await;
     let received = smtp.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(received.len(), 2);
+    eventually(10, "both events at the healthy receiver", async || {
+        healthy.accepted().len() == 2
+    })
+    .await;
+    // Each post that hangs holds one place of the worker, until its timeout.
+    eventually(10, "the second post that hangs", async || {
+        receiver.posts().len() == 2
+    })
+    .await;
     let sending = app
         .by(&rome.manager)
         .webhook_deliveries("RM", "state=sending")
         .await
         .ok();
-    assert_eq!(sending.as_array().unwrap().len(), 1);
+    assert_eq!(sending.as_array().unwrap().len(), 2);
 }
