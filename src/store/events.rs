@@ -67,6 +67,23 @@ pub struct StoredEvent {
 
 type Row = (EventId, i64, String, String, Option<String>, NaiveDateTime);
 
+/// What an event is read with: its row and its office's code.
+const COLUMNS: (
+    events::id,
+    events::tx_id,
+    offices::code,
+    events::kind,
+    events::data,
+    events::created_at,
+) = (
+    events::id,
+    events::tx_id,
+    offices::code,
+    events::kind,
+    events::data,
+    events::created_at,
+);
+
 fn stored((id, tx, office_code, kind, data, created_at): Row) -> QueryResult<StoredEvent> {
     Ok(StoredEvent {
         id,
@@ -124,14 +141,7 @@ pub fn after(
                 .or(events::tx_id.eq(after.tx).and(events::id.gt(after.id))),
         )
         .filter(events::tx_id.lt(settled))
-        .select((
-            events::id,
-            events::tx_id,
-            offices::code,
-            events::kind,
-            events::data,
-            events::created_at,
-        ))
+        .select(COLUMNS)
         .order((events::tx_id, events::id))
         .limit(limit)
         .into_boxed();
@@ -146,14 +156,7 @@ pub fn find_many(conn: &mut DbConnection, ids: &[EventId]) -> QueryResult<Vec<St
     events::table
         .inner_join(offices::table)
         .filter(events::id.eq_any(ids))
-        .select((
-            events::id,
-            events::tx_id,
-            offices::code,
-            events::kind,
-            events::data,
-            events::created_at,
-        ))
+        .select(COLUMNS)
         .load::<Row>(conn)?
         .into_iter()
         .map(stored)
