@@ -36,7 +36,8 @@ use crate::{
         bookings::{self, NewBooking},
         is_unique_violation,
         offices::Office,
-        outbox, seats, slots,
+        outbox, seats,
+        slots::{self, Slot},
     },
     use_cases::{
         audit::Audit,
@@ -202,7 +203,8 @@ pub async fn book(
     now: DateTime<Utc>,
 ) -> Result<Booked, BookingError> {
     // The office, a cheap answer when the slot is plainly full (a retry with an
-    // Idempotency-Key goes through, to get its first answer), and who may book it online.
+    // Idempotency-Key goes through, to get its first answer), and who may book its service
+    // online (when the slot and service are plain to see; `book_in` explains the rest).
     let (office, refusal, eligibility) = {
         let (booker, retry) = (booker.clone(), key.is_some());
         let (slot_id, service) = (visit.slot_id, visit.service.clone());
@@ -212,11 +214,20 @@ pub async fn book(
                     Booker::Applicant { .. } => visible_office(conn, None, &code)?,
                     Booker::Staff(actor) => staff_office(conn, actor, &code, Need::Read)?,
                 };
+                // A slot that is not the office's: `book_in` explains what is wrong with it.
+                let Some(slot) = slots::find(conn, office.id, slot_id)? else {
+                    return Ok((office, None, None));
+                };
                 let refusal = match retry {
                     true => None,
-                    false => quick_refusal(conn, &office, slot_id, booker.channel(), now)?,
+                    false => quick_refusal(conn, &slot, booker.channel(), now)?,
                 };
-                let eligibility = eligibility(conn, &office, slot_id, service.as_ref())?;
+                let eligibility = match (&booker, &refusal) {
+                    (Booker::Applicant { .. }, None) => service_for(conn, &slot, service.as_ref())
+                        .ok()
+                        .map(|service| service.settings.eligibility),
+                    _ => None,
+                };
                 Ok((office, refusal, eligibility))
             })
             .await?
@@ -277,14 +288,10 @@ pub async fn book(
 /// claim in `book_in` does. On a click day this answers the crowd after the sell-out cheaply.
 fn quick_refusal(
     conn: &mut DbConnection,
-    office: &Office,
-    slot_id: SlotId,
+    slot: &Slot,
     channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<Option<Refusal>, BookingError> {
-    let Some(slot) = slots::find(conn, office.id, slot_id)? else {
-        return Ok(None); // `book_in` explains what is wrong with it.
-    };
     if slot.blocked {
         return Ok(Some(Refusal::SlotUnavailable));
     }
@@ -292,26 +299,10 @@ fn quick_refusal(
         Channel::Web => slot.seats.web_available(),
         Channel::Desk => slot.seats.desk_available(),
     };
-    if free > 0 || (slot.seats.cooling > 0 && seats::has_cooled_seat(conn, slot_id, now)?) {
+    if free > 0 || (slot.seats.cooling > 0 && seats::has_cooled_seat(conn, slot.id, now)?) {
         return Ok(None);
     }
     Ok(Some(Refusal::SlotFull))
-}
-
-/// Who may book the slot's service online, when the slot and service are plain to see
-/// (`book_in` explains what is wrong with them otherwise).
-fn eligibility(
-    conn: &mut DbConnection,
-    office: &Office,
-    slot_id: SlotId,
-    asked: Option<&TypeCode>,
-) -> Result<Option<Eligibility>, BookingError> {
-    let Some(slot) = slots::find(conn, office.id, slot_id)? else {
-        return Ok(None);
-    };
-    Ok(service_for(conn, &slot, asked)
-        .ok()
-        .map(|service| service.settings.eligibility))
 }
 
 /// What one booking transaction made: the booking with its views' details.
