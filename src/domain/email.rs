@@ -76,9 +76,17 @@ mod tests {
                 .as_str(),
             "anna.rossi@prefettura.it"
         );
-        for good in ["a@x.it", "o'neil+test@mail.example.org", "a_b-c@x-y.it"] {
+        let longest_local = format!("{}@x.it", "a".repeat(64));
+        for good in [
+            "a@x.it",
+            "o'neil+test@mail.example.org",
+            "a_b-c@x-y.it",
+            &longest_local,
+        ] {
             assert!(EmailAddress::parse(good).is_ok(), "{good:?} is an address");
         }
+        // At most 64 characters before the @, as the OpenAPI pattern says too.
+        assert!(EmailAddress::parse(&format!("{}@x.it", "a".repeat(65))).is_err());
         for bad in [
             "",
             "anna",

@@ -125,6 +125,7 @@ pub fn optional_languages() -> Array {
     ArrayBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
         .items(language())
+        .min_items(Some(1))
         .examples([serde_json::json!(["it", "en"])])
         .build()
 }
