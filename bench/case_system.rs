@@ -1,5 +1,7 @@
 //! Case system benchmark: how fast a file of registered cases is imported (cases/s), the same
-//! file again (nothing changes), and how fast events reach a webhook receiver (deliveries/s).
+//! file again (nothing changes), how fast those cases are invited to book (invitations/s, each
+//! with its event and queued mail), and how fast events reach a webhook receiver
+//! (deliveries/s).
 //!
 //!     cargo bench --bench case_system                         # SQLite and PostgreSQL
 //!     BENCH_CASES=10000 BENCH_EVENTS=2000 BENCH_DATABASES=postgres cargo bench --bench case_system
@@ -37,10 +39,11 @@ use sportello::{
         staff::{self, NewStaff},
     },
     use_cases::{
-        bookings::{BookingFailure, GuessLimits, Policy, token::TokenKey, verify},
+        bookings::{BookingFailure, GuessLimits, Policy, verify},
         case_files::{self, ImportFormat},
         cases,
         events::publish,
+        invitations::{self, InvitationRequest},
         webhooks,
     },
     webhooks::WebhookWorker,
@@ -123,19 +126,68 @@ async fn run(backend: Backend, case_count: usize, event_count: usize) -> anyhow:
         );
     }
 
+    // Invitations to every imported case, in batches of the most one request takes, then the
+    // same batches again (every case has its open invitation: nothing is sent twice).
+    let policy = Policy::from_settings(&settings);
+    let deadline = (Utc::now() + chrono::Duration::days(30))
+        .date_naive()
+        .to_string();
+    for label in ["invite", "same invitations again"] {
+        let started = Instant::now();
+        let (mut invited, mut open) = (0, 0);
+        for batch in (0..case_count)
+            .collect::<Vec<_>>()
+            .chunks(invitations::MOST_PER_BATCH)
+        {
+            let items = batch
+                .iter()
+                .map(|n| {
+                    InvitationRequest {
+                        case_number: format!("RM/2026/{n:07}"),
+                        service: "document_delivery".into(),
+                        deadline: deadline.clone(),
+                        email: None,
+                        language: None,
+                        full_name: None,
+                        proposed_slot_id: None,
+                    }
+                    .parse()
+                })
+                .collect();
+            let caller = Caller::Staff(admin.clone());
+            let report = invitations::invite_many(
+                &store,
+                &policy,
+                caller,
+                office_code(1),
+                items,
+                Utc::now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            anyhow::ensure!(
+                report.failed.is_empty(),
+                "invitations refused: {:?}",
+                report.failed
+            );
+            (invited, open) = (invited + report.invited, open + report.already_open);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "{label}: {case_count} invitations in {seconds:.2} s = {:.0} invitations/s ({invited} sent, {open} already open)",
+            case_count as f64 / seconds,
+        );
+    }
+
     // A wrong code for a registered case and any code for an unknown one: the same work, the
     // same answer. Median time of each, interleaved, with the throttle out of the way.
-    let policy = Policy {
-        max_active_per_email: 3,
-        max_moves: 2,
-        cooldown: chrono::Duration::zero(),
-        tokens: TokenKey::derive(&settings.auth.jwt_secret),
-        case_key: key.clone(),
-        guesses: GuessLimits {
-            per_case: i64::MAX,
-            per_client: i64::MAX,
-            window: chrono::Duration::hours(1),
-        },
+    let mut policy = Policy::from_settings(&settings);
+    policy.cooldown = chrono::Duration::zero();
+    policy.case_key = key.clone();
+    policy.guesses = GuessLimits {
+        per_case: i64::MAX,
+        per_client: i64::MAX,
+        window: chrono::Duration::hours(1),
     };
     let from = ClientAddress::new(std::net::Ipv4Addr::LOCALHOST.into());
     let (mut wrong, mut unknown) = (Vec::new(), Vec::new());

@@ -646,7 +646,7 @@ async fn click_day(
                 .load(conn)?;
             let mut without = 0;
             for chunk in booking_ids.chunks(1000) {
-                let confirmed: Vec<(i64, i64)> = mail_outbox::table
+                let confirmed: Vec<(Option<i64>, i64)> = mail_outbox::table
                     .filter(mail_outbox::booking_id.eq_any(chunk))
                     .filter(mail_outbox::kind.eq("confirmed"))
                     .group_by(mail_outbox::booking_id)

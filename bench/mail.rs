@@ -31,9 +31,8 @@ use sportello::{
     mail::Mailer,
     store::{Backend, Store, services},
     use_cases::bookings::{
-        Booker, BookingFailure, GuessLimits, Policy,
+        Booker, BookingFailure, Policy,
         book::{self, NewVisit},
-        token::TokenKey,
     },
 };
 
@@ -62,18 +61,9 @@ async fn queue_confirmations(
     run: usize,
     count: usize,
 ) -> anyhow::Result<()> {
-    let policy = Policy {
-        max_active_per_email: i64::MAX,
-        max_moves: 2,
-        cooldown: chrono::Duration::zero(),
-        tokens: TokenKey::derive(&settings.auth.jwt_secret),
-        case_key: sportello::auth::secret::VerificationKey::derive(&settings.auth.jwt_secret),
-        guesses: GuessLimits {
-            per_case: 5,
-            per_client: 20,
-            window: chrono::Duration::hours(1),
-        },
-    };
+    let mut policy = Policy::from_settings(settings);
+    policy.max_active_per_email = i64::MAX;
+    policy.cooldown = chrono::Duration::zero();
     let zone = chrono_tz::Europe::Rome;
     let first = today(zone, Utc::now()) + Days::new(1);
     let slots = store
@@ -102,6 +92,7 @@ async fn queue_confirmations(
             language: Language::parse_supported(["it", "en", "fr", "ar"][n % 4])?,
             secret: None,
             case_proven: false,
+            invited: None,
         };
         // Full slots are simply skipped: the benchmark needs queued mail, not bookings.
         let booker = Booker::Applicant {

@@ -11,7 +11,6 @@ use actix_web::{
 use anyhow::Context;
 
 use crate::{
-    auth::secret::VerificationKey,
     auth::{
         password::{self, Hasher},
         token::Tokens,
@@ -20,10 +19,7 @@ use crate::{
     http::{self, AppState, fallback::RouteTable, limits::Limits, telemetry::Metrics},
     mail::Mailer,
     store::Store,
-    use_cases::{
-        bookings::{GuessLimits, Policy, token::TokenKey},
-        login::LoginThrottle,
-    },
+    use_cases::{bookings::Policy, login::LoginThrottle},
     webhooks::WebhookWorker,
     worker::{self, Backoff, Housekeeping, Workers},
 };
@@ -70,21 +66,7 @@ impl Application {
             hsts: http::headers::hsts(settings.server.hsts_max_age_seconds),
             cors: settings.cors.clone(),
             body_limit: settings.server.body_limit_bytes,
-            booking_policy: Policy {
-                max_active_per_email: i64::from(settings.booking.max_active_per_email),
-                max_moves: i64::from(settings.booking.max_moves_per_booking),
-                cooldown: chrono::Duration::seconds(settings.booking.seat_cooldown_seconds as i64),
-                tokens: TokenKey::derive(&settings.auth.jwt_secret),
-                case_key: VerificationKey::derive(&settings.auth.jwt_secret),
-                guesses: GuessLimits {
-                    per_case: i64::from(settings.booking.case_max_guesses),
-                    per_client: i64::from(settings.booking.case_max_guesses_per_client),
-                    window: chrono::Duration::seconds(
-                        i64::try_from(settings.booking.case_guess_window_seconds)
-                            .unwrap_or(i64::MAX / 1000),
-                    ),
-                },
-            },
+            booking_policy: Policy::from_settings(settings),
         });
         let route_table = web::Data::new(RouteTable::from_openapi(&http::openapi()));
 
@@ -193,7 +175,7 @@ pub fn run_workers(
     let mut running = vec![tokio::spawn(worker::supervise(
         pulse,
         Backoff::STANDARD,
-        move |pulse| worker::housekeeping(store.clone(), housekeeping, pulse),
+        move |pulse| worker::housekeeping(store.clone(), housekeeping.clone(), pulse),
     ))];
     if let Some(mailer) = mailer {
         let pulse = workers.watch("mail", mailer.poll_interval() + stuck_after);

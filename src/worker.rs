@@ -18,13 +18,22 @@ use std::{
 
 use chrono::Utc;
 
-use crate::{config::Settings, store::Store, use_cases::bookings};
+use crate::{
+    config::Settings,
+    store::Store,
+    use_cases::{
+        bookings::{self, Policy},
+        invitations,
+    },
+};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Housekeeping {
     pub every: Duration,
     /// How long idempotency records are kept.
     pub idempotency_ttl: chrono::Duration,
+    /// When invitations are reminded, and how a seat they held cools down.
+    pub policy: Policy,
 }
 
 impl Housekeeping {
@@ -32,12 +41,13 @@ impl Housekeeping {
         Housekeeping {
             every: Duration::from_secs(settings.booking.housekeeping_interval_seconds),
             idempotency_ttl: chrono::Duration::hours(settings.booking.idempotency_hours as i64),
+            policy: Policy::from_settings(settings),
         }
     }
 }
 
-/// Puts cooled-down seats back on sale and forgets old idempotency records, a round every
-/// `settings.every`, forever.
+/// Puts cooled-down seats back on sale, forgets old idempotency records, reminds and expires
+/// invitations, a round every `settings.every`, forever.
 pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse>) {
     let mut ticker = tokio::time::interval(settings.every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -48,6 +58,11 @@ pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse
             Ok((0, 0)) => {}
             Ok((released, forgotten)) => tracing::info!(released, forgotten, "housekeeping"),
             Err(error) => tracing::warn!(?error, "housekeeping failed; trying again next round"),
+        }
+        match invitations::tidy(&store, &settings.policy, Utc::now()).await {
+            Ok(tidied) if tidied == invitations::Tidied::default() => {}
+            Ok(tidied) => tracing::info!(?tidied, "invitations reminded and expired"),
+            Err(error) => tracing::warn!(?error, "invitation housekeeping failed; trying again"),
         }
         pulse.beat();
     }

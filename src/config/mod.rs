@@ -160,6 +160,7 @@ pub struct MailSettings {
     pub retry_max_seconds: u64,
     pub lease_seconds: u64,
     pub reminder_hours_before: u64,
+    pub invitation_reminder_hours_before: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

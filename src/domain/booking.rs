@@ -188,7 +188,7 @@ impl fmt::Display for Status {
     }
 }
 
-/// Something that happened to a booking, as its history records it.
+/// Something that happened to a booking, as its history records it, or to an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     Confirmed,
@@ -198,6 +198,11 @@ pub enum EventKind {
     CheckedIn,
     Attended,
     NoShow,
+    InvitationSent,
+    InvitationBooked,
+    InvitationExtended,
+    InvitationCancelled,
+    InvitationExpired,
 }
 
 impl Named for EventKind {
@@ -209,6 +214,11 @@ impl Named for EventKind {
         EventKind::CheckedIn,
         EventKind::Attended,
         EventKind::NoShow,
+        EventKind::InvitationSent,
+        EventKind::InvitationBooked,
+        EventKind::InvitationExtended,
+        EventKind::InvitationCancelled,
+        EventKind::InvitationExpired,
     ];
 
     fn as_str(self) -> &'static str {
@@ -220,6 +230,11 @@ impl Named for EventKind {
             EventKind::CheckedIn => "checked_in",
             EventKind::Attended => "attended",
             EventKind::NoShow => "no_show",
+            EventKind::InvitationSent => "invitation_sent",
+            EventKind::InvitationBooked => "invitation_booked",
+            EventKind::InvitationExtended => "invitation_extended",
+            EventKind::InvitationCancelled => "invitation_cancelled",
+            EventKind::InvitationExpired => "invitation_expired",
         }
     }
 }
@@ -319,6 +334,12 @@ pub enum Refusal {
     CaseNotVerified,
     /// The case is registered, but not (yet) ready for this type on that day.
     CaseNotReady,
+    /// The invitation was booked with already: it stands for one booking.
+    InvitationUsed,
+    /// The invitation's deadline has passed.
+    InvitationExpired,
+    /// The office withdrew the invitation.
+    InvitationCancelled,
 }
 
 impl Refusal {
@@ -344,6 +365,9 @@ impl Refusal {
             Refusal::TooManyMoves { .. } => "too_many_moves",
             Refusal::CaseNotVerified => "case_not_verified",
             Refusal::CaseNotReady => "case_not_ready",
+            Refusal::InvitationUsed => "invitation_used",
+            Refusal::InvitationExpired => "invitation_expired",
+            Refusal::InvitationCancelled => "invitation_cancelled",
         }
     }
 
@@ -369,6 +393,9 @@ impl Refusal {
             Refusal::TooManyMoves { limit } => format!("This appointment has been moved {limit} times, the most allowed; please contact the office."),
             Refusal::CaseNotVerified => "This case number and verification code do not match a case registered with this office. Check both as printed on your receipt.".into(),
             Refusal::CaseNotReady => "Your case is not ready for this appointment on that day. Choose a later day, or wait for the office to contact you.".into(),
+            Refusal::InvitationUsed => "This invitation has been used to book already. Manage that appointment from its confirmation mail.".into(),
+            Refusal::InvitationExpired => "The deadline of this invitation has passed; please contact the office.".into(),
+            Refusal::InvitationCancelled => "The office has withdrawn this invitation; please contact the office.".into(),
         }
     }
 

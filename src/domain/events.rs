@@ -1,4 +1,4 @@
-//! Events as the case system reads them: what happened to a booking (or, later, an invitation),
+//! Events as the case system reads them: what happened to a booking or an invitation,
 //! under a public type name, at a place in the feed that a reader can resume from.
 
 use std::fmt;
@@ -15,17 +15,27 @@ pub fn public_type(kind: EventKind) -> &'static str {
         EventKind::CheckedIn => "booking.checked_in",
         EventKind::Attended => "booking.attended",
         EventKind::NoShow => "booking.no_show",
+        EventKind::InvitationSent => "invitation.sent",
+        EventKind::InvitationBooked => "invitation.booked",
+        EventKind::InvitationExtended => "invitation.extended",
+        EventKind::InvitationCancelled => "invitation.cancelled",
+        EventKind::InvitationExpired => "invitation.expired",
     }
 }
 
 /// Every public type, for subscriptions to choose from.
-pub const PUBLIC_TYPES: [&str; 6] = [
+pub const PUBLIC_TYPES: [&str; 11] = [
     "booking.confirmed",
     "booking.rescheduled",
     "booking.cancelled",
     "booking.checked_in",
     "booking.attended",
     "booking.no_show",
+    "invitation.sent",
+    "invitation.booked",
+    "invitation.extended",
+    "invitation.cancelled",
+    "invitation.expired",
 ];
 
 /// A place in the feed: after the event `id` written by transaction `tx` (PostgreSQL's

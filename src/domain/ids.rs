@@ -49,6 +49,8 @@ typed_ids! {
     ClosureId;
     /// A booking.
     BookingId;
+    /// An invitation to book (convocazione).
+    InvitationId;
     /// A staff account.
     StaffId;
     /// A message in the mail outbox.

@@ -1,4 +1,5 @@
-//! The messages a booking owes its applicant, and when a failed delivery is tried again.
+//! The messages a booking or an invitation owes its applicant, and when a failed delivery is
+//! tried again.
 
 use std::time::Duration;
 
@@ -17,6 +18,10 @@ pub enum MessageKind {
     CancelledByApplicant,
     CancelledByOffice,
     Reminder,
+    /// An invitation to book (convocazione), with its link.
+    Invitation,
+    /// The one reminder of an unanswered invitation, before its deadline.
+    InvitationReminder,
 }
 
 impl Named for MessageKind {
@@ -26,6 +31,8 @@ impl Named for MessageKind {
         MessageKind::CancelledByApplicant,
         MessageKind::CancelledByOffice,
         MessageKind::Reminder,
+        MessageKind::Invitation,
+        MessageKind::InvitationReminder,
     ];
 
     fn as_str(self) -> &'static str {
@@ -35,11 +42,21 @@ impl Named for MessageKind {
             MessageKind::CancelledByApplicant => "cancelled_by_applicant",
             MessageKind::CancelledByOffice => "cancelled_by_office",
             MessageKind::Reminder => "reminder",
+            MessageKind::Invitation => "invitation",
+            MessageKind::InvitationReminder => "invitation_reminder",
         }
     }
 }
 
 impl MessageKind {
+    /// Whether the message is about an invitation (else about a booking).
+    pub fn is_about_invitation(self) -> bool {
+        matches!(
+            self,
+            MessageKind::Invitation | MessageKind::InvitationReminder
+        )
+    }
+
     pub fn is_cancellation(self) -> bool {
         matches!(
             self,
@@ -86,7 +103,7 @@ impl Named for DeliveryStatus {
 pub struct OutboxEntry {
     #[schema(value_type = i64)]
     pub id: OutboxId,
-    /// The booking the message is about.
+    /// The booking or invitation the message is about.
     pub reference: String,
     pub kind: MessageKind,
     pub recipient: String,

@@ -149,6 +149,12 @@ pub fn supported_language() -> Object {
         .build()
 }
 
+pub fn optional_supported_language() -> Object {
+    let mut schema = supported_language();
+    schema.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    schema
+}
+
 /// `TimeOfDay::parse`: 24-hour `HH:MM`.
 const TIME_OF_DAY: &str = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$";
 pub fn time_of_day() -> Object {
@@ -209,6 +215,9 @@ pub fn case_number() -> Object {
 /// least two letters, which a pattern cannot say for every script).
 pub fn full_name() -> Object {
     line_schema(120, "0-9").examples(["Amina Diallo"]).build()
+}
+pub fn optional_full_name() -> Object {
+    nullable(line_schema(120, "0-9").examples(["Amina Diallo"]))
 }
 
 /// `parse_paragraphs` of a catalogue description.

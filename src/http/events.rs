@@ -26,7 +26,8 @@ use crate::{
 
 /// The events after a cursor, in the order their changes committed: every change of a booking
 /// (`booking.confirmed`, `booking.rescheduled`, `booking.cancelled`, `booking.checked_in`,
-/// `booking.attended`, `booking.no_show`). Poll with the last page's `next`: no event is
+/// `booking.attended`, `booking.no_show`) or an invitation (`invitation.sent`,
+/// `invitation.booked`, `invitation.extended`, `invitation.cancelled`, `invitation.expired`). Poll with the last page's `next`: no event is
 /// skipped, even one whose transaction commits after later ones, and none comes twice. A caller
 /// bound to an office reads that office's; national callers read every office's or, with
 /// `office_code`, one.

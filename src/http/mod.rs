@@ -15,6 +15,7 @@ pub mod extract;
 pub mod fallback;
 pub mod headers;
 pub mod integration;
+pub mod invitations;
 pub mod limits;
 pub mod mail;
 pub mod offices;
@@ -97,6 +98,13 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(events::unsubscribe)
         .service(events::deliveries)
         .service(events::redeliver)
+        .service(invitations::invite)
+        .service(invitations::invite_many)
+        .service(invitations::list)
+        .service(invitations::cancel)
+        .service(invitations::extend)
+        .service(invitations::show)
+        .service(invitations::book)
         .service(staff::create)
         .service(staff::list)
         .service(staff::update)

@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Utc};
 use lettre::{
     Message,
     message::{Attachment, Mailbox, MultiPart, header::ContentType},
@@ -14,9 +14,12 @@ use minijinja::{Environment, State, context, value::Kwargs};
 use crate::{
     domain::Named,
     domain::{catalogue::pick, mail::MessageKind},
-    use_cases::bookings::{
-        Details,
-        ics::{self, Method},
+    use_cases::{
+        bookings::{
+            Details,
+            ics::{self, Method},
+        },
+        invitations::Letter,
     },
 };
 
@@ -36,7 +39,7 @@ const LOCALES: [(&str, &str); 8] = [
     ("zh", include_str!("locales/zh.json")),
 ];
 
-const TEMPLATES: [(&str, &str); 16] = [
+const TEMPLATES: [(&str, &str); 22] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("layout.txt", include_str!("templates/layout.txt")),
     ("documents.html", include_str!("templates/documents.html")),
@@ -67,6 +70,24 @@ const TEMPLATES: [(&str, &str); 16] = [
     (
         "cancelled_by_office.txt",
         include_str!("templates/cancelled_by_office.txt"),
+    ),
+    (
+        "invitation_layout.html",
+        include_str!("templates/invitation_layout.html"),
+    ),
+    (
+        "invitation_layout.txt",
+        include_str!("templates/invitation_layout.txt"),
+    ),
+    ("invitation.html", include_str!("templates/invitation.html")),
+    ("invitation.txt", include_str!("templates/invitation.txt")),
+    (
+        "invitation_reminder.html",
+        include_str!("templates/invitation_reminder.html"),
+    ),
+    (
+        "invitation_reminder.txt",
+        include_str!("templates/invitation_reminder.txt"),
     ),
 ];
 
@@ -162,27 +183,14 @@ impl Composer {
         let language = booking.language.as_str();
         let office = &details.office.details;
         let texts = &details.service.appointment_type.texts;
-        let mut subject = format!(
-            "{} – {}",
-            self.locales
-                .text(language, &format!("subject_{}", kind.as_str()))
-                .unwrap_or(kind.as_str()),
-            booking.reference
-        );
-        if booking.is_test {
-            subject = format!(
-                "{} {subject}",
-                self.locales
-                    .text(language, "test_prefix")
-                    .unwrap_or("[TEST]")
-            );
-        }
+        let subject = self.subject(kind, language, booking.reference.as_str(), booking.is_test);
+        let zone = office.timezone;
         let context = context! {
             lang => language,
             dir => if language == "ar" { "rtl" } else { "ltr" },
             subject => &subject,
             name => &booking.full_name,
-            when => self.when(details, language),
+            when => self.local_time(details.slot.time.starts_at, zone, language),
             office_name => &office.name,
             office_address => format!("{}, {}", office.address, office.city),
             service_name => pick(&texts.names, language),
@@ -211,6 +219,69 @@ impl Composer {
         let calendar_type =
             ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
                 .map_err(|e| ComposeError(e.to_string()))?;
+        self.envelope(recipient, subject, message_id, office)?
+            .multipart(
+                MultiPart::mixed()
+                    .multipart(MultiPart::alternative_plain_html(text, html))
+                    .singlepart(
+                        Attachment::new(format!("{}.ics", booking.reference))
+                            .body(calendar, calendar_type),
+                    ),
+            )
+            .map_err(|e| ComposeError(e.to_string()))
+    }
+
+    /// An invitation to book, or its reminder, to `recipient`: the link lets the applicant book
+    /// (or take the proposed time) without typing the case number.
+    pub fn compose_invitation(
+        &self,
+        kind: MessageKind,
+        letter: &Letter,
+        recipient: &str,
+        message_id: &str,
+        token: &str,
+    ) -> Result<Message, ComposeError> {
+        let invitation = &letter.invitation;
+        let language = invitation.language.as_str();
+        let office = &letter.office.details;
+        let texts = &letter.service.appointment_type.texts;
+        let subject = self.subject(kind, language, &invitation.reference, false);
+        let zone = office.timezone;
+        let context = context! {
+            lang => language,
+            dir => if language == "ar" { "rtl" } else { "ltr" },
+            subject => &subject,
+            name => &invitation.full_name,
+            office_name => &office.name,
+            office_address => format!("{}, {}", office.address, office.city),
+            service_name => pick(&texts.names, language),
+            documents => pick(&texts.documents, language),
+            case_number => &invitation.case_number,
+            deadline => self.local_time(invitation.deadline, zone, language),
+            proposed => letter.proposed.as_ref().map(|slot| self.local_time(slot.time.starts_at, zone, language)),
+            invitation_url => format!("{}/invitations/{}?token={token}", self.public_base_url, invitation.reference),
+        };
+        let text = self
+            .env
+            .get_template(&format!("{}.txt", kind.as_str()))?
+            .render(&context)?;
+        let html = self
+            .env
+            .get_template(&format!("{}.html", kind.as_str()))?
+            .render(&context)?;
+        self.envelope(recipient, subject, message_id, office)?
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| ComposeError(e.to_string()))
+    }
+
+    /// From the service to `recipient`, with its fixed Message-ID; replies go to the office.
+    fn envelope(
+        &self,
+        recipient: &str,
+        subject: String,
+        message_id: &str,
+        office: &crate::domain::office::OfficeDetails,
+    ) -> Result<lettre::message::MessageBuilder, ComposeError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(recipient
@@ -225,23 +296,32 @@ impl Composer {
         {
             builder = builder.reply_to(email);
         }
-        builder
-            .multipart(
-                MultiPart::mixed()
-                    .multipart(MultiPart::alternative_plain_html(text, html))
-                    .singlepart(
-                        Attachment::new(format!("{}.ics", booking.reference))
-                            .body(calendar, calendar_type),
-                    ),
-            )
-            .map_err(|e| ComposeError(e.to_string()))
+        Ok(builder)
     }
 
-    /// The visit's local date and time, with the zone named: `lunedì 13/09/2027, 09:00
-    /// (Europe/Rome, UTC+02:00)`.
-    fn when(&self, details: &Details, language: &str) -> String {
-        let zone = details.office.details.timezone;
-        let local = details.slot.time.starts_at.with_timezone(&zone);
+    /// `Appointment confirmed – K7P3Q9XD`, in the language, marked when it is a test.
+    fn subject(&self, kind: MessageKind, language: &str, reference: &str, test: bool) -> String {
+        let subject = format!(
+            "{} – {reference}",
+            self.locales
+                .text(language, &format!("subject_{}", kind.as_str()))
+                .unwrap_or(kind.as_str()),
+        );
+        match test {
+            true => format!(
+                "{} {subject}",
+                self.locales
+                    .text(language, "test_prefix")
+                    .unwrap_or("[TEST]")
+            ),
+            false => subject,
+        }
+    }
+
+    /// An instant as the office's local date and time, with the zone named: `lunedì
+    /// 13/09/2027, 09:00 (Europe/Rome, UTC+02:00)`.
+    fn local_time(&self, instant: DateTime<Utc>, zone: chrono_tz::Tz, language: &str) -> String {
+        let local = instant.with_timezone(&zone);
         let weekday = self
             .locales
             .text(language, "weekdays")

@@ -1,5 +1,5 @@
-//! The mailer that replaces the registered letter. Booking changes queue their messages in the
-//! outbox, in the same transaction as the change; this worker claims due messages, writes them
+//! The mailer that replaces the registered letter. Booking and invitation changes queue their
+//! messages in the outbox, in the same transaction as the change; this worker claims due messages, writes them
 //! in the applicant's language and hands them to SMTP (or to files), retrying with backoff.
 //! Any number of instances may run it: a message is claimed by one of them at a time.
 
@@ -8,21 +8,26 @@ pub mod transport;
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use crate::{
     config::{MailSettings, Settings},
     domain::{
         booking::Status,
+        ids::{BookingId, InvitationId},
+        invitations::InvitationStatus,
         mail::{DeliveryStatus, MessageKind, retry_delay},
     },
     error::Error,
     store::{
         Store, StoreError, bookings as stored,
-        outbox::{self, Claimed},
+        outbox::{self, Claimed, Subject},
     },
-    use_cases::bookings::{self, token::TokenKey},
+    use_cases::{
+        bookings::{self, token::TokenKey},
+        invitations,
+    },
 };
 use compose::Composer;
 use transport::Transport;
@@ -56,6 +61,11 @@ enum Prepared {
     Suppress(&'static str),
 }
 
+/// Why a claimed message is not sent after all.
+struct Stale(&'static str);
+
+type Written = Result<lettre::Message, Stale>;
+
 impl Mailer {
     pub fn new(settings: &Settings, store: Store) -> anyhow::Result<Mailer> {
         Ok(Mailer {
@@ -79,16 +89,21 @@ impl Mailer {
 
     /// Claims a batch of due messages and delivers them, a few at a time.
     pub async fn deliver_due(&self) -> Result<Round, StoreError> {
+        self.deliver_due_at(Utc::now()).await
+    }
+
+    /// A round of delivery as of `now`: what is due then, written as things are then.
+    async fn deliver_due_at(&self, now: DateTime<Utc>) -> Result<Round, StoreError> {
         let lease = chrono::Duration::seconds(self.settings.lease_seconds as i64);
         let batch = self.settings.batch_size;
         let claimed = self
             .store
             .write(move |conn| -> Result<Vec<Claimed>, StoreError> {
-                Ok(outbox::claim_due(conn, Utc::now(), lease, batch)?)
+                Ok(outbox::claim_due(conn, now, lease, batch)?)
             })
             .await?;
         let outcomes: Vec<Result<DeliveryStatus, StoreError>> = futures_util::stream::iter(claimed)
-            .map(|message| self.deliver(message))
+            .map(|message| self.deliver(message, now))
             .buffer_unordered(self.settings.send_concurrency.max(1))
             .collect()
             .await;
@@ -106,9 +121,15 @@ impl Mailer {
 
     /// Delivers until nothing is due (for tests and the `worker` command's first pass).
     pub async fn deliver_all_due(&self) -> Result<Round, StoreError> {
+        self.deliver_all_due_at(Utc::now()).await
+    }
+
+    /// Delivers until nothing is due as of `now` (a test's clock, set ahead to when a queued
+    /// reminder is due).
+    pub async fn deliver_all_due_at(&self, now: DateTime<Utc>) -> Result<Round, StoreError> {
         let mut total = Round::default();
         loop {
-            let round = self.deliver_due().await?;
+            let round = self.deliver_due_at(now).await?;
             if round.handled() == 0 {
                 return Ok(total);
             }
@@ -119,9 +140,12 @@ impl Mailer {
         }
     }
 
-    async fn deliver(&self, message: Claimed) -> Result<DeliveryStatus, StoreError> {
-        let prepared = self.prepare(&message).await?;
-        let now = Utc::now();
+    async fn deliver(
+        &self,
+        message: Claimed,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryStatus, StoreError> {
+        let prepared = self.prepare(&message, now).await?;
         let (status, error, next) = match prepared {
             Prepared::Suppress(reason) => {
                 (DeliveryStatus::Suppressed, Some(reason.to_owned()), None)
@@ -154,17 +178,34 @@ impl Mailer {
                     status,
                     error.as_deref(),
                     next,
-                    Utc::now(),
+                    now,
                 )?)
             })
             .await?;
         Ok(status)
     }
 
-    /// Writes the message from the booking as it is now, unless a later change made it stale:
-    /// the booking moved or was cancelled since, or a reminder's visit is no longer ahead.
-    async fn prepare(&self, message: &Claimed) -> Result<Prepared, StoreError> {
-        let booking_id = message.booking_id;
+    /// Writes the message from the booking or invitation as it is now, unless a later change
+    /// made it stale.
+    async fn prepare(&self, message: &Claimed, now: DateTime<Utc>) -> Result<Prepared, StoreError> {
+        let written = match message.subject {
+            Subject::Booking(id) => self.prepare_booking(message, id, now).await?,
+            Subject::Invitation(id) => self.prepare_invitation(message, id, now).await?,
+        };
+        Ok(match written {
+            Ok(email) => Prepared::Send(Box::new(email)),
+            Err(Stale(reason)) => Prepared::Suppress(reason),
+        })
+    }
+
+    /// A booking's message, unless the booking moved or was cancelled since, or a reminder's
+    /// visit is no longer ahead.
+    async fn prepare_booking(
+        &self,
+        message: &Claimed,
+        booking_id: BookingId,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
         let details = self
             .store
             .read(
@@ -182,33 +223,60 @@ impl Mailer {
             )
             .await?;
         let Some(details) = details else {
-            return Ok(Prepared::Suppress("the booking no longer exists"));
+            return Ok(Err(Stale("the booking no longer exists")));
         };
-        if details.booking.sequence != message.booking_sequence {
-            return Ok(Prepared::Suppress(
-                "superseded by a later change to the booking",
-            ));
+        if details.booking.sequence != message.sequence {
+            return Ok(Err(Stale("superseded by a later change to the booking")));
         }
         if message.kind == MessageKind::Reminder
-            && (details.booking.status != Status::Confirmed
-                || details.slot.time.starts_at <= Utc::now())
+            && (details.booking.status != Status::Confirmed || details.slot.time.starts_at <= now)
         {
-            return Ok(Prepared::Suppress("the visit is no longer ahead"));
+            return Ok(Err(Stale("the visit is no longer ahead")));
         }
         let token = self.tokens.token(&details.booking.token_salt);
-        match self.composer.compose(
-            message.kind,
-            &details,
-            &message.recipient,
-            &message.message_id,
-            &token,
-        ) {
-            Ok(email) => Ok(Prepared::Send(Box::new(email))),
-            Err(error) => {
-                tracing::error!(message = %message.id, %error, "cannot write a message");
-                Ok(Prepared::Suppress("the message could not be written"))
-            }
+        let (kind, to, id) = (message.kind, &message.recipient, &message.message_id);
+        Ok(self.written(
+            message,
+            self.composer.compose(kind, &details, to, id, &token),
+        ))
+    }
+
+    /// An invitation's mail, written as the invitation is now (a deadline extended since it was
+    /// queued is the one it gives), unless the invitation is no longer open.
+    async fn prepare_invitation(
+        &self,
+        message: &Claimed,
+        id: InvitationId,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        let letter = self
+            .store
+            .read(move |conn| invitations::letter(conn, id))
+            .await?;
+        let Some(letter) = letter else {
+            return Ok(Err(Stale("the invitation no longer exists")));
+        };
+        if letter.invitation.status != InvitationStatus::Sent || letter.invitation.deadline <= now {
+            return Ok(Err(Stale("the invitation is no longer open")));
         }
+        let token = self.tokens.token(&letter.invitation.token_salt);
+        let (kind, to, message_id) = (message.kind, &message.recipient, &message.message_id);
+        let email = self
+            .composer
+            .compose_invitation(kind, &letter, to, message_id, &token);
+        Ok(self.written(message, email))
+    }
+
+    /// A composed message, or (logged) the reason it is not sent.
+    fn written(
+        &self,
+        message: &Claimed,
+        composed: Result<lettre::Message, compose::ComposeError>,
+    ) -> Written {
+        composed.map_err(|error| {
+            tracing::error!(message = %message.id, %error, "cannot write a message");
+            Stale("the message could not be written")
+        })
     }
 
     /// How long the worker rests between rounds.

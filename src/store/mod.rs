@@ -15,6 +15,7 @@ pub mod closures;
 pub mod connection;
 pub mod events;
 pub mod integration_clients;
+pub mod invitations;
 pub mod login_attempts;
 pub mod offices;
 pub mod outbox;

@@ -6,13 +6,13 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{
-    DbConnection, db_time, named, on_backend,
-    schema::{bookings, mail_outbox, slots},
+    DbConnection, corrupt, db_time, named, on_backend,
+    schema::{bookings, invitations, mail_outbox, slots},
 };
 use crate::domain::{
     Named,
     booking::Status,
-    ids::{BookingId, OfficeId, OutboxId},
+    ids::{BookingId, InvitationId, OfficeId, OutboxId},
     mail::{DeliveryStatus, MessageKind, OutboxEntry},
 };
 
@@ -25,18 +25,34 @@ fn new_message_id(reference: &str) -> String {
     )
 }
 
-/// The booking a message is about, as the code that changed it knows it.
+/// What a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Booking(BookingId),
+    Invitation(InvitationId),
+}
+
+impl Subject {
+    fn columns(self) -> (Option<BookingId>, Option<InvitationId>) {
+        match self {
+            Subject::Booking(id) => (Some(id), None),
+            Subject::Invitation(id) => (None, Some(id)),
+        }
+    }
+}
+
+/// The booking or invitation a message is about, as the code that changed it knows it.
 pub struct About<'a> {
     pub office_id: OfficeId,
-    pub booking_id: BookingId,
+    pub subject: Subject,
     pub reference: &'a str,
     /// Where the message goes; bookings made at the desk without an email address get none.
     pub email: Option<&'a str>,
-    /// The booking's sequence after the change.
+    /// The booking's (or invitation's) sequence after the change.
     pub sequence: i32,
 }
 
-/// Queues the message `kind` about a booking. Returns whether one was queued.
+/// Queues the message `kind` about a booking or an invitation. Returns whether one was queued.
 pub fn enqueue(
     conn: &mut DbConnection,
     about: About<'_>,
@@ -46,12 +62,14 @@ pub fn enqueue(
     let Some(recipient) = about.email else {
         return Ok(false);
     };
+    let (booking_id, invitation_id) = about.subject.columns();
     diesel::insert_into(mail_outbox::table)
         .values((
             mail_outbox::office_id.eq(about.office_id),
-            mail_outbox::booking_id.eq(about.booking_id),
+            mail_outbox::booking_id.eq(booking_id),
+            mail_outbox::invitation_id.eq(invitation_id),
             mail_outbox::kind.eq(kind.as_str()),
-            mail_outbox::booking_sequence.eq(about.sequence),
+            mail_outbox::sequence.eq(about.sequence),
             mail_outbox::recipient.eq(recipient),
             mail_outbox::message_id.eq(new_message_id(about.reference)),
             mail_outbox::status.eq(DeliveryStatus::Pending.as_str()),
@@ -70,7 +88,7 @@ struct NewReminder {
     office_id: OfficeId,
     booking_id: BookingId,
     kind: &'static str,
-    booking_sequence: i32,
+    sequence: i32,
     recipient: String,
     message_id: String,
     status: &'static str,
@@ -110,8 +128,8 @@ pub fn enqueue_reminders(
         .filter(slots::starts_at.le(db_time(now + lead)))
         .filter(diesel::dsl::not(diesel::dsl::exists(
             mail_outbox::table
-                .filter(mail_outbox::booking_id.eq(bookings::id))
-                .filter(mail_outbox::booking_sequence.eq(bookings::sequence))
+                .filter(mail_outbox::booking_id.eq(bookings::id.nullable()))
+                .filter(mail_outbox::sequence.eq(bookings::sequence))
                 .filter(mail_outbox::kind.eq(MessageKind::Reminder.as_str())),
         )))
         .select((
@@ -134,7 +152,7 @@ pub fn enqueue_reminders(
                     office_id,
                     booking_id,
                     kind: MessageKind::Reminder.as_str(),
-                    booking_sequence: sequence,
+                    sequence,
                     recipient: email?,
                     message_id: new_message_id(&reference),
                     status: DeliveryStatus::Pending.as_str(),
@@ -161,9 +179,10 @@ pub fn enqueue_reminders(
 pub struct Claimed {
     pub id: OutboxId,
     pub office_id: OfficeId,
-    pub booking_id: BookingId,
+    pub subject: Subject,
     pub kind: MessageKind,
-    pub booking_sequence: i32,
+    /// The booking's (or invitation's) sequence when the message was queued.
+    pub sequence: i32,
     pub recipient: String,
     pub message_id: String,
     /// Including this one.
@@ -175,9 +194,10 @@ pub struct Claimed {
 struct ClaimedRow {
     id: OutboxId,
     office_id: OfficeId,
-    booking_id: BookingId,
+    booking_id: Option<BookingId>,
+    invitation_id: Option<InvitationId>,
     kind: String,
-    booking_sequence: i32,
+    sequence: i32,
     recipient: String,
     message_id: String,
     attempts: i32,
@@ -232,12 +252,17 @@ pub fn claim_due(
         .load(conn)?
         .into_iter()
         .map(|row| {
+            let subject = match (row.booking_id, row.invitation_id) {
+                (Some(booking), _) => Subject::Booking(booking),
+                (None, Some(invitation)) => Subject::Invitation(invitation),
+                (None, None) => return Err(corrupt(format!("message {} about nothing", row.id))),
+            };
             Ok(Claimed {
                 kind: named(&row.kind)?,
                 id: row.id,
                 office_id: row.office_id,
-                booking_id: row.booking_id,
-                booking_sequence: row.booking_sequence,
+                subject,
+                sequence: row.sequence,
                 recipient: row.recipient,
                 message_id: row.message_id,
                 attempts: row.attempts,
@@ -276,7 +301,8 @@ pub fn settle(
 
 type EntryRow = (
     OutboxId,
-    String,
+    Option<String>,
+    Option<String>,
     String,
     String,
     String,
@@ -296,11 +322,13 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<OutboxEntry>> {
     let mut query = mail_outbox::table
-        .inner_join(bookings::table)
+        .left_join(bookings::table)
+        .left_join(invitations::table)
         .filter(mail_outbox::office_id.eq(office_id))
         .select((
             mail_outbox::id,
-            bookings::reference,
+            bookings::reference.nullable(),
+            invitations::reference.nullable(),
             mail_outbox::kind,
             mail_outbox::recipient,
             mail_outbox::status,
@@ -325,7 +353,8 @@ pub fn list(
         .map(
             |(
                 id,
-                reference,
+                booking,
+                invitation,
                 kind,
                 recipient,
                 status,
@@ -337,7 +366,7 @@ pub fn list(
             )| {
                 Ok(OutboxEntry {
                     id,
-                    reference,
+                    reference: booking.or(invitation).unwrap_or_default(),
                     kind: named(&kind)?,
                     recipient,
                     status: named(&status)?,
@@ -395,4 +424,29 @@ pub fn delivered(
         .into_iter()
         .filter_map(|(kind, count)| MessageKind::parse(&kind).ok().map(|kind| (kind, count)))
         .collect())
+}
+
+/// Of the confirmations the office delivered between `from` and `to`, those of bookings made
+/// through an invitation (whose invitation mail already replaced the registered letter).
+pub fn delivered_confirmations_of_invited(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<i64> {
+    mail_outbox::table
+        .filter(mail_outbox::office_id.eq(office_id))
+        .filter(mail_outbox::kind.eq(MessageKind::Confirmed.as_str()))
+        .filter(mail_outbox::status.eq(DeliveryStatus::Sent.as_str()))
+        .filter(mail_outbox::sent_at.ge(db_time(from)))
+        .filter(mail_outbox::sent_at.lt(db_time(to)))
+        .filter(
+            mail_outbox::booking_id.eq_any(
+                invitations::table
+                    .filter(invitations::office_id.eq(office_id))
+                    .select(invitations::booking_id),
+            ),
+        )
+        .select(count_star())
+        .first(conn)
 }

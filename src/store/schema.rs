@@ -301,12 +301,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        office_service_id -> BigInt,
+        reference -> Text,
+        token_salt -> Text,
+        token_hash -> Text,
+        case_number -> Text,
+        full_name -> Nullable<Text>,
+        email -> Text,
+        language -> Text,
+        deadline -> Timestamp,
+        status -> Text,
+        sequence -> Integer,
+        proposed_slot_id -> Nullable<BigInt>,
+        holds_seat -> Bool,
+        booking_id -> Nullable<BigInt>,
+        remind_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
+        created_by -> Nullable<BigInt>,
+        client_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+diesel::table! {
     mail_outbox (id) {
         id -> BigInt,
         office_id -> BigInt,
-        booking_id -> BigInt,
+        booking_id -> Nullable<BigInt>,
+        invitation_id -> Nullable<BigInt>,
         kind -> Text,
-        booking_sequence -> Integer,
+        sequence -> Integer,
         recipient -> Text,
         message_id -> Text,
         status -> Text,
@@ -322,6 +349,9 @@ diesel::table! {
 
 diesel::joinable!(staff -> offices (office_id));
 diesel::joinable!(mail_outbox -> bookings (booking_id));
+diesel::joinable!(mail_outbox -> invitations (invitation_id));
+diesel::joinable!(invitations -> offices (office_id));
+diesel::joinable!(invitations -> office_services (office_service_id));
 diesel::joinable!(bookings -> slots (slot_id));
 diesel::joinable!(bookings -> office_services (office_service_id));
 diesel::joinable!(bookings -> offices (office_id));
@@ -369,4 +399,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_subscriptions,
     webhook_deliveries,
     mail_outbox,
+    invitations,
 );

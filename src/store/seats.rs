@@ -1,4 +1,5 @@
-//! The seats of a slot: claimed, given back, cooling down after a cancellation.
+//! The seats of a slot: claimed (by a booking, or held for an invitation's proposal), given
+//! back, cooling down after a cancellation.
 //!
 //! A seat is claimed by one conditional UPDATE of the slot's counters: it succeeds only while a
 //! seat is free, so however many requests race for a slot, no more succeed than there are
@@ -67,14 +68,14 @@ pub fn claim_seat(
     Ok(claimed == 1)
 }
 
-/// Gives back a seat of `channel` that booking `held_by` had. It cools down for `cooldown`
-/// before the web can book it again, so a cancelled seat cannot be handed straight to someone
-/// waiting for it.
+/// Gives back a seat of `channel` that booking `held_by` had (`None`: an invitation's proposal
+/// held it). It cools down for `cooldown` before the web can book it again, so a freed seat
+/// cannot be handed straight to someone waiting for it.
 pub fn release_seat(
     conn: &mut DbConnection,
     slot_id: SlotId,
     channel: Channel,
-    held_by: BookingId,
+    held_by: Option<BookingId>,
     cooldown: Duration,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {

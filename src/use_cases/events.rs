@@ -84,7 +84,8 @@ pub struct EventView {
     #[schema(example = "evt_1234")]
     pub id: String,
     /// `booking.confirmed`, `booking.rescheduled`, `booking.cancelled`, `booking.checked_in`,
-    /// `booking.attended` or `booking.no_show`.
+    /// `booking.attended`, `booking.no_show`; `invitation.sent`, `invitation.booked`,
+    /// `invitation.extended`, `invitation.cancelled` or `invitation.expired`.
     #[serde(rename = "type")]
     #[schema(example = "booking.confirmed")]
     pub event_type: &'static str,
@@ -92,11 +93,23 @@ pub struct EventView {
     pub office_code: String,
     /// When the change happened.
     pub timestamp: DateTime<Utc>,
-    #[schema(value_type = BookingEventData)]
+    /// A booking event's data (`booking.*`) or an invitation event's (`invitation.*`).
+    #[schema(schema_with = event_data)]
     pub data: Value,
     /// Where the feed resumes after this event.
     #[schema(example = "7340-12")]
     pub cursor: String,
+}
+
+/// `data` is a booking's or an invitation's, as the type says.
+fn event_data() -> utoipa::openapi::Schema {
+    use utoipa::openapi::{Ref, Schema, schema::AnyOfBuilder};
+    Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name("BookingEventData"))
+            .item(Ref::from_schema_name("InvitationEventData"))
+            .build(),
+    )
 }
 
 impl EventView {

@@ -119,13 +119,17 @@ pub struct StatsQuery {
 pub struct MailStats {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    /// Confirmations delivered by mail: each one a registered letter (raccomandata) not sent.
+    /// Registered letters (raccomandate) not sent: each invitation delivered by mail, and each
+    /// confirmation of a booking not made through an invitation (whose invitation counted).
     pub registered_letters_replaced: i64,
     pub confirmed: i64,
     pub rescheduled: i64,
     pub cancelled_by_applicant: i64,
     pub cancelled_by_office: i64,
     pub reminder: i64,
+    /// Invitations to book (convocazioni).
+    pub invitation: i64,
+    pub invitation_reminder: i64,
 }
 
 /// How many messages of each kind the office delivered between two local days (inclusive).
@@ -149,6 +153,7 @@ pub async fn stats(
             errors.or_value(())?;
             let (start, end) = (start_of_day(zone, from), end_of_day(zone, to));
             let counts = outbox::delivered(conn, office.id, start, end)?;
+            let invited = outbox::delivered_confirmations_of_invited(conn, office.id, start, end)?;
             let count = |kind: MessageKind| {
                 counts
                     .iter()
@@ -158,12 +163,15 @@ pub async fn stats(
             Ok(MailStats {
                 from,
                 to,
-                registered_letters_replaced: count(MessageKind::Confirmed),
+                registered_letters_replaced: count(MessageKind::Confirmed) - invited
+                    + count(MessageKind::Invitation),
                 confirmed: count(MessageKind::Confirmed),
                 rescheduled: count(MessageKind::Rescheduled),
                 cancelled_by_applicant: count(MessageKind::CancelledByApplicant),
                 cancelled_by_office: count(MessageKind::CancelledByOffice),
                 reminder: count(MessageKind::Reminder),
+                invitation: count(MessageKind::Invitation),
+                invitation_reminder: count(MessageKind::InvitationReminder),
             })
         })
         .await

@@ -498,4 +498,44 @@ impl<'a> Api<'a> {
         self.get(&format!("/api/v1/offices/{code}/mail-stats?{query}"))
             .await
     }
+
+    // Invitations.
+
+    pub async fn invite(&self, code: &str, invitation: &Value) -> Reply {
+        self.post(&format!("/api/v1/offices/{code}/invitations"), invitation)
+            .await
+    }
+
+    pub async fn invite_many(&self, code: &str, invitations: &Value) -> Reply {
+        let body = json!({ "invitations": invitations });
+        self.post(&format!("/api/v1/offices/{code}/invitations/batch"), &body)
+            .await
+    }
+
+    pub async fn invitations(&self, code: &str, query: &str) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/invitations?{query}"))
+            .await
+    }
+
+    pub async fn cancel_invitation(&self, code: &str, reference: &str) -> Reply {
+        let path = format!("/api/v1/offices/{code}/invitations/{reference}/cancel");
+        self.post(&path, &json!({})).await
+    }
+
+    pub async fn extend_invitation(&self, code: &str, reference: &str, deadline: &str) -> Reply {
+        let path = format!("/api/v1/offices/{code}/invitations/{reference}/extend");
+        self.post(&path, &json!({ "deadline": deadline })).await
+    }
+
+    /// The invitation, to the applicant holding its link's token.
+    pub async fn invitation(&self, reference: &str, token: &str) -> Reply {
+        let request = self.request(Method::GET, &format!("/api/v1/invitations/{reference}"));
+        Api::send(request.header("x-invitation-token", token)).await
+    }
+
+    pub async fn book_invitation(&self, reference: &str, token: &str, answer: &Value) -> Reply {
+        let path = format!("/api/v1/invitations/{reference}/booking");
+        let request = self.request(Method::POST, &path);
+        Api::send(request.header("x-invitation-token", token).json(answer)).await
+    }
 }

@@ -252,6 +252,41 @@ impl TestApp {
             .expect("mail delivered")
     }
 
+    /// One round of the invitations' housekeeping as if it were `now`: reminders queued,
+    /// invitations past their deadline expired.
+    pub async fn tidy_invitations_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> sportello::use_cases::invitations::Tidied {
+        let policy = sportello::use_cases::bookings::Policy::from_settings(&self.settings);
+        sportello::use_cases::invitations::tidy(&self.store, &policy, now)
+            .await
+            .expect("invitations tidied")
+    }
+
+    /// One round of the seats' housekeeping as if it were `now`: seats whose cool-down has
+    /// passed go back on sale. Returns how many.
+    pub async fn release_cooled_seats_at(&self, now: chrono::DateTime<chrono::Utc>) -> i32 {
+        let keep_keys = chrono::Duration::hours(24);
+        let (released, _) = sportello::use_cases::bookings::tidy(&self.store, keep_keys, now)
+            .await
+            .expect("seats tidied");
+        released
+    }
+
+    /// Runs the mail worker until nothing is due as of `now` (a time ahead, when the test's
+    /// housekeeping queued something for then).
+    pub async fn deliver_mail_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> sportello::mail::Round {
+        sportello::mail::Mailer::new(&self.settings, self.store.clone())
+            .expect("a mailer")
+            .deliver_all_due_at(now)
+            .await
+            .expect("mail delivered")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -419,7 +419,7 @@ async fn a_failed_message_is_retried_however_much_mail_came_after_it(backend: Ba
             for _ in 0..1000 {
                 let about = outbox::About {
                     office_id: booking.office_id,
-                    booking_id: booking.id,
+                    subject: outbox::Subject::Booking(booking.id),
                     reference: booking.reference.as_str(),
                     email: booking.email.as_deref(),
                     sequence: booking.sequence,
@@ -613,7 +613,7 @@ async fn one_reminder_per_visit_and_none_for_what_changed(backend: Backend) {
             let booking = booking.expect("the booking");
             let about = outbox::About {
                 office_id: booking.office_id,
-                booking_id: booking.id,
+                subject: outbox::Subject::Booking(booking.id),
                 reference: booking.reference.as_str(),
                 email: booking.email.as_deref(),
                 sequence: booking.sequence,

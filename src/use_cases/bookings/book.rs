@@ -92,6 +92,16 @@ pub struct NewVisit {
     pub secret: Option<VerificationSecret>,
     /// The secret was checked against the registered case (see [`verify`](super::verify)).
     pub case_proven: bool,
+    /// Booked through an invitation's link (see [`invited`](super::invited)).
+    pub invited: Option<Invited>,
+}
+
+/// An invitation whose token the applicant showed: it stands for the case, whatever the
+/// service's eligibility.
+#[derive(Clone, Copy)]
+pub struct Invited {
+    /// The proposed slot whose seat the invitation holds: booking it takes that seat.
+    pub held_slot: Option<SlotId>,
 }
 
 impl BookingRequest {
@@ -133,6 +143,7 @@ impl BookingRequest {
                     language,
                     secret,
                     case_proven: false,
+                    invited: None,
                 })
             }
             _ => Err(errors),
@@ -306,15 +317,15 @@ fn quick_refusal(
 }
 
 /// What one booking transaction made: the booking with its views' details.
-struct Made {
-    details: Details,
-    manage_token: String,
-    replayed: bool,
+pub(super) struct Made {
+    pub details: Details,
+    pub manage_token: String,
+    pub replayed: bool,
 }
 
 /// Books in the caller's transaction: claims the seat and records the booking, its event, its
 /// mail and the idempotency record, or (when the transaction rolls back) none of it.
-fn book_in(
+pub(super) fn book_in(
     conn: &mut DbConnection,
     office: &Office,
     booker: &Booker,
@@ -355,23 +366,34 @@ fn book_in(
         return Err(Refusal::SlotUnavailable.into());
     }
     let service = service_for(conn, &slot, visit.service.as_ref())?;
-    let channel = booker.channel();
+    // The seat an invitation's proposal holds here is the booking's already: the office gave
+    // it (as the desk does), so it is the desk's seat, and the notice and horizon of the web do
+    // not apply to it.
+    let seat_held = visit.invited.and_then(|invited| invited.held_slot) == Some(slot.id);
+    let channel = match seat_held {
+        true => Channel::Desk,
+        false => booker.channel(),
+    };
     match booker {
         Booker::Applicant { .. } => {
             let settings = &service.settings;
-            match settings.eligibility {
-                Eligibility::Open => {}
-                Eligibility::Registered if !visit.case_proven => {
+            match (settings.eligibility, visit.invited) {
+                (_, Some(_)) | (Eligibility::Open, None) => {}
+                (Eligibility::Registered, None) if !visit.case_proven => {
                     return Err(Refusal::CaseNotVerified.into());
                 }
-                Eligibility::Registered => {
+                (Eligibility::Registered, None) => {
                     let case_number = visit.case_number.as_str();
                     check_case_ready(conn, office, case_number, &service, slot.time.starts_at)?;
                 }
-                Eligibility::Invitation => return Err(Refusal::InviteOnly.into()),
+                (Eligibility::Invitation, None) => return Err(Refusal::InviteOnly.into()),
             }
             let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
-            check_web_timing(slot.time.starts_at, now, notice, horizon)?;
+            match seat_held {
+                true if slot.time.starts_at <= now => return Err(Refusal::SlotInThePast.into()),
+                true => {}
+                false => check_web_timing(slot.time.starts_at, now, notice, horizon)?,
+            }
         }
         Booker::Staff(_) if slot.time.ends_at <= now => return Err(Refusal::SlotInThePast.into()),
         Booker::Staff(_) => {}
@@ -387,7 +409,9 @@ fn book_in(
         }
     }
 
-    claim_seat(conn, office.id, &slot, channel, now)?;
+    if !seat_held {
+        claim_seat(conn, office.id, &slot, channel, now)?;
+    }
 
     let reference = unused_reference(conn)?;
     let salt = TokenKey::new_salt();

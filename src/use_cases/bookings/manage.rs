@@ -27,7 +27,7 @@ use crate::{
 
 /// A fingerprint no token has, compared against when the reference is unknown, so that a
 /// wrong reference and a wrong token take the same path.
-const NO_BOOKING: &str = "-";
+pub(super) const NO_TOKEN: &str = "-";
 
 /// The booking `reference` names, if `token` is its manage token (compared in constant time).
 fn with_token(
@@ -41,7 +41,7 @@ fn with_token(
     };
     let fingerprint = found
         .as_ref()
-        .map_or(NO_BOOKING, |booking| booking.token_hash.as_str());
+        .map_or(NO_TOKEN, |booking| booking.token_hash.as_str());
     match found {
         Some(booking) if token::matches(token, fingerprint) => details(conn, booking),
         _ => {

@@ -10,6 +10,7 @@
 pub mod book;
 pub mod desk;
 pub mod ics;
+pub mod invited;
 pub mod manage;
 pub mod token;
 pub mod verify;
@@ -55,6 +56,9 @@ pub enum BookingFailure {
     /// The office has no booking with this reference.
     #[error("the office has no booking with this reference")]
     NotAtOffice,
+    /// No invitation has this reference and token (alike when either is wrong).
+    #[error("no invitation matches this reference and token")]
+    NoSuchInvitation,
     /// The booking's office, slot or service no longer exists.
     #[error("the {0} of this booking no longer exists")]
     Gone(&'static str),
@@ -87,6 +91,9 @@ impl Explain for BookingFailure {
             }
             BookingFailure::NotAtOffice => {
                 Answer::NotFound("The office has no booking with this reference.".into())
+            }
+            BookingFailure::NoSuchInvitation => {
+                Answer::NotFound("No invitation matches this reference and token.".into())
             }
             BookingFailure::Gone(what) => {
                 Answer::NotFound(format!("The {what} of this booking no longer exists."))
@@ -135,6 +142,33 @@ pub struct Policy {
     pub case_key: crate::auth::secret::VerificationKey,
     /// How many wrong verification secrets a case, and a client address, may be sent.
     pub guesses: GuessLimits,
+    /// How long before an unanswered invitation's deadline its one reminder goes.
+    pub invitation_reminder: Duration,
+}
+
+impl Policy {
+    pub fn from_settings(settings: &crate::config::Settings) -> Policy {
+        let booking = &settings.booking;
+        let seconds = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Policy {
+            max_active_per_email: i64::from(booking.max_active_per_email),
+            max_moves: i64::from(booking.max_moves_per_booking),
+            cooldown: seconds(booking.seat_cooldown_seconds),
+            tokens: TokenKey::derive(&settings.auth.jwt_secret),
+            case_key: crate::auth::secret::VerificationKey::derive(&settings.auth.jwt_secret),
+            guesses: GuessLimits {
+                per_case: i64::from(booking.case_max_guesses),
+                per_client: i64::from(booking.case_max_guesses_per_client),
+                window: seconds(booking.case_guess_window_seconds),
+            },
+            invitation_reminder: seconds(
+                settings
+                    .mail
+                    .invitation_reminder_hours_before
+                    .saturating_mul(3600),
+            ),
+        }
+    }
 }
 
 /// Who is booking: the applicant online (from an address, which guesses at a registered case's
@@ -247,7 +281,7 @@ fn give_back_seat(
 ) -> Result<(), BookingError> {
     seats::end_cooling_after(conn, booking.id)?;
     let (slot, channel) = (booking.slot_id, booking.channel);
-    seats::release_seat(conn, slot, channel, booking.id, policy.cooldown, now)?;
+    seats::release_seat(conn, slot, channel, Some(booking.id), policy.cooldown, now)?;
     Ok(())
 }
 
@@ -358,7 +392,7 @@ fn record_change(
 fn about(booking: &Booking, sequence: i32) -> outbox::About<'_> {
     outbox::About {
         office_id: booking.office_id,
-        booking_id: booking.id,
+        subject: outbox::Subject::Booking(booking.id),
         reference: booking.reference.as_str(),
         email: booking.email.as_deref(),
         sequence,
