@@ -29,36 +29,59 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let limit = req
             .app_data::<web::Data<AppState>>()
             .map_or(AppState::DEFAULT_BODY_LIMIT, |state| state.body_limit);
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .map(is_json_content_type);
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<usize>().ok());
-        let mut payload = payload.take();
-
-        Box::pin(async move {
-            match is_json {
-                Some(true) => {}
-                Some(false) | None => {
-                    return Err(ApiError::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "unsupported_media_type",
-                        "Send the request body as JSON with Content-Type: application/json.",
-                    ));
-                }
-            }
-            if declared_length.is_some_and(|length| length > limit) {
-                return Err(too_large(limit));
-            }
-            let body = read_limited(&mut payload, limit).await?;
-            parse_json(&body).map(JsonBody)
-        })
+        read_json(req, payload, limit)
     }
+}
+
+/// A JSON request body of many items (a batch), read as [`JsonBody`] is but up to
+/// [`ImportBody::IMPORT_LIMIT`] bytes.
+pub struct BatchBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for BatchBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<BatchBody<T>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json(req, payload, ImportBody::IMPORT_LIMIT);
+        Box::pin(async move { body.await.map(|JsonBody(value)| BatchBody(value)) })
+    }
+}
+
+/// The body as JSON of `T`, at most `limit` bytes.
+fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> LocalBoxFuture<'static, Result<JsonBody<T>, ApiError>> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(is_json_content_type);
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    let mut payload = payload.take();
+
+    Box::pin(async move {
+        match is_json {
+            Some(true) => {}
+            Some(false) | None => {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the request body as JSON with Content-Type: application/json.",
+                ));
+            }
+        }
+        if declared_length.is_some_and(|length| length > limit) {
+            return Err(too_large(limit));
+        }
+        let body = read_limited(&mut payload, limit).await?;
+        parse_json(&body).map(JsonBody)
+    })
 }
 
 fn is_json_content_type(value: &str) -> bool {

@@ -10,7 +10,7 @@ use futures_util::future::{Ready, ready};
 
 use super::{
     AppState,
-    extract::{JsonBody, SignedCaller},
+    extract::{BatchBody, JsonBody, SignedCaller},
     problem::{ApiError, Problem},
 };
 use crate::{
@@ -75,6 +75,7 @@ pub async fn invite(
     responses(
         (status = 200, description = "What was sent, and what was not", body = BatchReport),
         (status = 404, description = "No such office (for this caller)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A body over 16 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No invitations, or more than 10,000", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -83,7 +84,7 @@ pub async fn invite_many(
     state: web::Data<AppState>,
     SignedCaller(caller): SignedCaller,
     code: web::Path<OfficeCode>,
-    JsonBody(body): JsonBody<InvitationBatchRequest>,
+    BatchBody(body): BatchBody<InvitationBatchRequest>,
 ) -> Result<web::Json<BatchReport>, ApiError> {
     let items = body.parse()?;
     let (policy, code) = (&state.booking_policy, code.into_inner());

@@ -162,9 +162,9 @@ impl InvitationRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitationBatchRequest {
-    /// 1 to 10,000 invitations, each read as an `InvitationRequest`: one that is not one (or
-    /// breaks its rules) is reported by its index, and the others are sent.
-    #[schema(value_type = Vec<serde_json::Value>, min_items = 1, max_items = 10000)]
+    /// 1 to 10,000 invitations, each an object read as an `InvitationRequest`: one that is not
+    /// one (or breaks its rules) is reported by its index, and the others are sent.
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 10000)]
     pub invitations: Vec<Value>,
 }
 
@@ -175,6 +175,10 @@ impl InvitationBatchRequest {
         if !(1..=MOST_PER_BATCH).contains(&count) {
             let message = format!("must hold 1 to {MOST_PER_BATCH} invitations");
             return Err(FieldErrors::single("invitations", message));
+        }
+        if let Some(i) = self.invitations.iter().position(|item| !item.is_object()) {
+            let message = "must be an object: an invitation";
+            return Err(FieldErrors::single(format!("invitations[{i}]"), message));
         }
         Ok(self
             .invitations
