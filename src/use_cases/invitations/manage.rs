@@ -136,34 +136,53 @@ pub async fn cancel(
     now: DateTime<Utc>,
 ) -> Result<InvitationView, InvitationError> {
     let policy = policy.clone();
+    let author = Author::from(&caller);
+    let action = Action::InvitationCancel;
+    change_open(
+        store,
+        caller,
+        code,
+        reference,
+        action,
+        now,
+        move |conn, _, invitation| {
+            let cancelled = InvitationStatus::Cancelled;
+            match close(conn, invitation, cancelled, Some(author), &policy, now)? {
+                true => Ok(()),
+                false => Err(Refusal::InvitationUsed.into()),
+            }
+        },
+    )
+    .await
+}
+
+/// Changes an open invitation of the office in one transaction, with `change`, and audits it
+/// as `action` with the invitation before and after.
+async fn change_open<C>(
+    store: &Store,
+    caller: Caller,
+    code: OfficeCode,
+    reference: Reference,
+    action: Action,
+    now: DateTime<Utc>,
+    change: C,
+) -> Result<InvitationView, InvitationError>
+where
+    C: FnOnce(&mut DbConnection, &Office, &Invitation) -> Result<(), InvitationError>
+        + Send
+        + 'static,
+{
     store
         .write(move |conn| {
             let office = caller_office(conn, &caller, &code, Need::Read)?;
             let invitation = open_invitation_of(conn, &office, &reference, now)?;
             let before = view_of(conn, &invitation)?;
-            let author = Author::from(&caller);
-            let closed = close(
-                conn,
-                &invitation,
-                InvitationStatus::Cancelled,
-                Some(author),
-                &policy,
-                now,
-            )?;
-            if !closed {
-                return Err(Refusal::InvitationUsed.into());
-            }
-            let after = reread_view(conn, invitation.id)?;
-            let audit = Audit::by(&caller, now);
-            let action = Action::InvitationCancel;
-            audit.changed(
-                conn,
-                Some(office.id),
-                action,
-                &after.reference,
-                &before,
-                &after,
-            )?;
+            change(conn, &office, &invitation)?;
+            let changed = invitations::find(conn, invitation.id)?
+                .ok_or_else(|| Error::vanished("the invitation"))?;
+            let after = view_of(conn, &changed)?;
+            let (office_id, entity) = (Some(office.id), &after.reference);
+            Audit::by(&caller, now).changed(conn, office_id, action, entity, &before, &after)?;
             Ok(after)
         })
         .await
@@ -197,22 +216,27 @@ pub async fn extend(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<InvitationView, InvitationError> {
-    let policy = policy.clone();
-    store
-        .write(move |conn| {
-            let office = caller_office(conn, &caller, &code, Need::Read)?;
-            let invitation = open_invitation_of(conn, &office, &reference, now)?;
+    let lead = policy.invitation_reminder;
+    let author = Author::from(&caller);
+    let action = Action::InvitationExtend;
+    change_open(
+        store,
+        caller,
+        code,
+        reference,
+        action,
+        now,
+        move |conn, office, invitation| {
             let deadline = end_of_day(office.details.timezone, day);
             let invalid = |e: crate::domain::Invalid| FieldErrors::single("deadline", e.message());
             check_deadline(deadline, now).map_err(invalid)?;
-            let proposed = proposed_slot(conn, &invitation)?;
+            let proposed = proposed_slot(conn, invitation)?;
             if let Some(slot) = &proposed {
                 check_proposal(slot.time.starts_at, deadline).map_err(|_| {
                     FieldErrors::single("deadline", "must be before the proposed visit's day")
                 })?;
             }
-            let before = view_of(conn, &invitation)?;
-            let remind_at = reminder_due(now, deadline, policy.invitation_reminder);
+            let remind_at = reminder_due(now, deadline, lead);
             invitations::extend(conn, invitation.id, deadline, remind_at, now)?
                 .ok_or(Refusal::InvitationUsed)?;
             let extended = invitations::find(conn, invitation.id)?
@@ -221,34 +245,14 @@ pub async fn extend(
                 .ok_or_else(|| Error::vanished("the invitation's service"))?;
             let change = Change {
                 kind: EventKind::InvitationExtended,
-                author: Some(Author::from(&caller)),
+                author: Some(author),
                 booking_reference: None,
             };
             let code = &service.appointment_type.code;
-            record(conn, &extended, code, proposed.as_ref(), change, now)?;
-            let after = view_of(conn, &extended)?;
-            let audit = Audit::by(&caller, now);
-            let action = Action::InvitationExtend;
-            audit.changed(
-                conn,
-                Some(office.id),
-                action,
-                &after.reference,
-                &before,
-                &after,
-            )?;
-            Ok(after)
-        })
-        .await
-}
-
-fn reread_view(
-    conn: &mut DbConnection,
-    id: InvitationId,
-) -> Result<InvitationView, InvitationError> {
-    let invitation =
-        invitations::find(conn, id)?.ok_or_else(|| Error::vanished("the invitation"))?;
-    view_of(conn, &invitation)
+            record(conn, &extended, code, proposed.as_ref(), change, now)
+        },
+    )
+    .await
 }
 
 /// Closes an open invitation as `to` (cancelled or expired), gives back the seat its proposal
