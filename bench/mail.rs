@@ -93,6 +93,7 @@ async fn queue_confirmations(
             secret: None,
             case_proven: false,
             invited: None,
+            drawn: false,
         };
         // Full slots are simply skipped: the benchmark needs queued mail, not bookings.
         let booker = Booker::Applicant {

@@ -23,7 +23,7 @@ use crate::{
     store::Store,
     use_cases::{
         bookings::{self, Policy},
-        invitations,
+        invitations, lottery,
     },
 };
 
@@ -47,7 +47,7 @@ impl Housekeeping {
 }
 
 /// Puts cooled-down seats back on sale, forgets old idempotency records, reminds and expires
-/// invitations, a round every `settings.every`, forever.
+/// invitations, makes the lottery draws whose window has closed, a round every `settings.every`, forever.
 pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse>) {
     let mut ticker = tokio::time::interval(settings.every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -63,6 +63,11 @@ pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse
             Ok(tidied) if tidied == invitations::Tidied::default() => {}
             Ok(tidied) => tracing::info!(?tidied, "invitations reminded and expired"),
             Err(error) => tracing::warn!(?error, "invitation housekeeping failed; trying again"),
+        }
+        match lottery::draw::draw_due(&store, &settings.policy, Utc::now()).await {
+            Ok(0) => {}
+            Ok(drawn) => tracing::info!(drawn, "lottery draws made"),
+            Err(error) => tracing::warn!(?error, "lottery draws failed; trying again next round"),
         }
         pulse.beat();
     }

@@ -198,8 +198,14 @@ pub fn publish(
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<PublishReport> {
-    let report =
-        reconcile_slots::<MixedDurations>(conn, office, from, to, Mode::Publish, Utc::now())?;
+    let report = reconcile_slots::<MixedDurations>(
+        conn,
+        office,
+        from,
+        to,
+        Mode::Publish { opens_at: None },
+        Utc::now(),
+    )?;
     Ok(report)
 }
 

@@ -340,6 +340,22 @@ pub enum Refusal {
     InvitationExpired,
     /// The office withdrew the invitation.
     InvitationCancelled,
+    /// The seats of this time go on sale later.
+    NotYetOpen {
+        opens_at: DateTime<Utc>,
+    },
+    /// The seats of this time are being shared out by lottery: enter the draw instead.
+    LotteryUnderWay {
+        closes_at: DateTime<Utc>,
+    },
+    /// The draw takes entries only from when the seats open.
+    LotteryNotOpen {
+        opens_at: DateTime<Utc>,
+    },
+    /// The draw's window has closed: the seats left are sold first come.
+    LotteryClosed,
+    /// This case has entered this draw already.
+    AlreadyEntered,
 }
 
 impl Refusal {
@@ -368,6 +384,11 @@ impl Refusal {
             Refusal::InvitationUsed => "invitation_used",
             Refusal::InvitationExpired => "invitation_expired",
             Refusal::InvitationCancelled => "invitation_cancelled",
+            Refusal::NotYetOpen { .. } => "not_yet_open",
+            Refusal::LotteryUnderWay { .. } => "lottery_under_way",
+            Refusal::LotteryNotOpen { .. } => "lottery_not_open",
+            Refusal::LotteryClosed => "lottery_closed",
+            Refusal::AlreadyEntered => "already_entered",
         }
     }
 
@@ -396,6 +417,11 @@ impl Refusal {
             Refusal::InvitationUsed => "This invitation has been used to book already. Manage that appointment from its confirmation mail.".into(),
             Refusal::InvitationExpired => "The deadline of this invitation has passed; please contact the office.".into(),
             Refusal::InvitationCancelled => "The office has withdrawn this invitation; please contact the office.".into(),
+            Refusal::NotYetOpen { opens_at } => format!("The seats of this time can be booked from {}.", opens_at.format("%Y-%m-%d %H:%M UTC")),
+            Refusal::LotteryUnderWay { closes_at } => format!("The seats of this time are shared out by lottery: enter the draw before {}. Seats left after the draw can be booked as usual.", closes_at.format("%Y-%m-%d %H:%M UTC")),
+            Refusal::LotteryNotOpen { opens_at } => format!("This draw takes entries from {}.", opens_at.format("%Y-%m-%d %H:%M UTC")),
+            Refusal::LotteryClosed => "This draw no longer takes entries. Seats left after the draw can be booked as usual.".into(),
+            Refusal::AlreadyEntered => "This case number has entered this draw already: one entry per case.".into(),
         }
     }
 

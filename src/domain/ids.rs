@@ -51,6 +51,10 @@ typed_ids! {
     BookingId;
     /// An invitation to book (convocazione).
     InvitationId;
+    /// A lottery draw: one release of a service's seats, shared out by lot.
+    DrawId;
+    /// An applicant's entry in a lottery draw.
+    EntryId;
     /// A staff account.
     StaffId;
     /// A message in the mail outbox.

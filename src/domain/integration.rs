@@ -57,6 +57,8 @@ impl Caller {
 pub enum Author {
     Staff(StaffId),
     Client(IntegrationClientId),
+    /// The service itself, on its own schedule (a lottery drawn when its window closes).
+    System,
 }
 
 impl Author {
@@ -64,7 +66,7 @@ impl Author {
     pub fn staff_id(self) -> Option<StaffId> {
         match self {
             Author::Staff(id) => Some(id),
-            Author::Client(_) => None,
+            Author::Client(_) | Author::System => None,
         }
     }
 
@@ -72,7 +74,7 @@ impl Author {
     pub fn client_id(self) -> Option<IntegrationClientId> {
         match self {
             Author::Client(id) => Some(id),
-            Author::Staff(_) => None,
+            Author::Staff(_) | Author::System => None,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum MessageKind {
     Invitation,
     /// The one reminder of an unanswered invitation, before its deadline.
     InvitationReminder,
+    /// A lottery entry won no seat (winners get the booking's confirmation).
+    LotteryLost,
 }
 
 impl Named for MessageKind {
@@ -33,6 +35,7 @@ impl Named for MessageKind {
         MessageKind::Reminder,
         MessageKind::Invitation,
         MessageKind::InvitationReminder,
+        MessageKind::LotteryLost,
     ];
 
     fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Named for MessageKind {
             MessageKind::Reminder => "reminder",
             MessageKind::Invitation => "invitation",
             MessageKind::InvitationReminder => "invitation_reminder",
+            MessageKind::LotteryLost => "lottery_lost",
         }
     }
 }

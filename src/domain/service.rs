@@ -4,7 +4,12 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{FieldErrors, catalogue::check_duration, validation::Named};
+use super::{
+    FieldErrors,
+    catalogue::check_duration,
+    release::{LOTTERY_WINDOW_MINUTES, ReleaseMode, ReleaseRule},
+    validation::Named,
+};
 
 /// Who may book a service online. The desk books any case, whatever this says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -51,6 +56,12 @@ pub struct ServiceSettings {
     pub desk_share_percent: i32,
     /// Applicants may cancel or move a visit until this long before it.
     pub change_cutoff_hours: i32,
+    /// First come, or a lottery when seats open.
+    pub release_mode: ReleaseMode,
+    /// How long after seats open a lottery takes entries.
+    pub lottery_window_minutes: i32,
+    /// When published slots open, unless a publication says otherwise; `None`: at once.
+    pub release_rule: Option<ReleaseRule>,
 }
 
 impl Default for ServiceSettings {
@@ -62,6 +73,9 @@ impl Default for ServiceSettings {
             horizon_days: 60,
             desk_share_percent: 0,
             change_cutoff_hours: 24,
+            release_mode: ReleaseMode::FirstCome,
+            lottery_window_minutes: 30,
+            release_rule: None,
         }
     }
 }
@@ -98,6 +112,11 @@ impl ServiceSettings {
             "change_cutoff_hours",
             self.change_cutoff_hours,
             Self::CHANGE_CUTOFF_HOURS,
+        );
+        within(
+            "lottery_window_minutes",
+            self.lottery_window_minutes,
+            LOTTERY_WINDOW_MINUTES,
         );
         if let Some(minutes) = self.duration_minutes {
             errors.check("duration_minutes", check_duration(minutes));

@@ -78,6 +78,8 @@ pub struct PlannedSlot {
     pub ends_at: DateTime<Utc>,
     pub capacity: i32,
     pub held_for_desk: i32,
+    /// When its seats go on public sale (`None`: as soon as it is published).
+    pub opens_at: Option<DateTime<Utc>>,
 }
 
 /// The slots `calendar` should have from `from` to `to` (inclusive), in the office's zone.
@@ -131,6 +133,7 @@ pub fn plan_calendar(
                     ends_at: starts_at + length,
                     capacity: calendar.desks,
                     held_for_desk,
+                    opens_at: None,
                 }),
         );
     }
@@ -479,6 +482,7 @@ mod tests {
             ends_at: starts_at + Duration::minutes(30),
             capacity,
             held_for_desk: 0,
+            opens_at: None,
         }
     }
 

@@ -64,7 +64,8 @@ impl Group {
             return Some(Group::Staff);
         }
         let booking = *method == Method::POST
-            && ((path.starts_with("/api/v1/offices/") && path.ends_with("/bookings"))
+            && ((path.starts_with("/api/v1/offices/")
+                && (path.ends_with("/bookings") || path.ends_with("/entries")))
                 || (path.starts_with("/api/v1/bookings/")
                     && (path.ends_with("/cancel") || path.ends_with("/reschedule"))));
         Some(if booking {

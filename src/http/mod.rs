@@ -17,6 +17,7 @@ pub mod headers;
 pub mod integration;
 pub mod invitations;
 pub mod limits;
+pub mod lottery;
 pub mod mail;
 pub mod offices;
 pub mod openapi;
@@ -105,6 +106,10 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(invitations::extend)
         .service(invitations::show)
         .service(invitations::book)
+        .service(lottery::list)
+        .service(lottery::show)
+        .service(lottery::enter_draw)
+        .service(lottery::replay)
         .service(staff::create)
         .service(staff::list)
         .service(staff::update)

@@ -71,7 +71,7 @@ pub async fn show(
     viewer: MaybeStaff,
     code: web::Path<OfficeCode>,
 ) -> Result<web::Json<OfficePage>, ApiError> {
-    let page = offices::page(&state.store, viewer.actor(), code.into_inner()).await?;
+    let page = offices::page(&state.store, viewer.actor(), code.into_inner(), Utc::now()).await?;
     Ok(web::Json(page))
 }
 

@@ -20,6 +20,7 @@ use crate::{
             ics::{self, Method},
         },
         invitations::Letter,
+        lottery::Notice,
     },
 };
 
@@ -39,7 +40,7 @@ const LOCALES: [(&str, &str); 8] = [
     ("zh", include_str!("locales/zh.json")),
 ];
 
-const TEMPLATES: [(&str, &str); 22] = [
+const TEMPLATES: [(&str, &str); 24] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("layout.txt", include_str!("templates/layout.txt")),
     ("documents.html", include_str!("templates/documents.html")),
@@ -88,6 +89,14 @@ const TEMPLATES: [(&str, &str); 22] = [
     (
         "invitation_reminder.txt",
         include_str!("templates/invitation_reminder.txt"),
+    ),
+    (
+        "lottery_lost.html",
+        include_str!("templates/lottery_lost.html"),
+    ),
+    (
+        "lottery_lost.txt",
+        include_str!("templates/lottery_lost.txt"),
     ),
 ];
 
@@ -268,6 +277,46 @@ impl Composer {
         let html = self
             .env
             .get_template(&format!("{}.html", kind.as_str()))?
+            .render(&context)?;
+        self.envelope(recipient, subject, message_id, office)?
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| ComposeError(e.to_string()))
+    }
+
+    /// The notice that a lottery entry won no seat, to `recipient`.
+    pub fn compose_lottery_lost(
+        &self,
+        notice: &Notice,
+        recipient: &str,
+        message_id: &str,
+    ) -> Result<Message, ComposeError> {
+        let entry = &notice.entry;
+        let language = entry.language.as_str();
+        let office = &notice.office.details;
+        let texts = &notice.service.appointment_type.texts;
+        let kind = MessageKind::LotteryLost;
+        let subject = self.subject(kind, language, &entry.reference, false);
+        let drawn_at = notice.draw.drawn_at.unwrap_or(notice.draw.closes_at);
+        let context = context! {
+            lang => language,
+            dir => if language == "ar" { "rtl" } else { "ltr" },
+            subject => &subject,
+            name => &entry.full_name,
+            office_name => &office.name,
+            office_address => format!("{}, {}", office.address, office.city),
+            service_name => pick(&texts.names, language),
+            case_number => &entry.case_number,
+            reference => &entry.reference,
+            drawn_at => self.local_time(drawn_at, office.timezone, language),
+            seed => &notice.draw.seed,
+        };
+        let text = self
+            .env
+            .get_template("lottery_lost.txt")?
+            .render(&context)?;
+        let html = self
+            .env
+            .get_template("lottery_lost.html")?
             .render(&context)?;
         self.envelope(recipient, subject, message_id, office)?
             .multipart(MultiPart::alternative_plain_html(text, html))

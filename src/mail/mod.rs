@@ -15,7 +15,7 @@ use crate::{
     config::{MailSettings, Settings},
     domain::{
         booking::Status,
-        ids::{BookingId, InvitationId},
+        ids::{BookingId, EntryId, InvitationId},
         invitations::InvitationStatus,
         mail::{DeliveryStatus, MessageKind, retry_delay},
     },
@@ -26,7 +26,7 @@ use crate::{
     },
     use_cases::{
         bookings::{self, token::TokenKey},
-        invitations,
+        invitations, lottery,
     },
 };
 use compose::Composer;
@@ -191,6 +191,7 @@ impl Mailer {
         let written = match message.subject {
             Subject::Booking(id) => self.prepare_booking(message, id, now).await?,
             Subject::Invitation(id) => self.prepare_invitation(message, id, now).await?,
+            Subject::LotteryEntry(id) => self.prepare_lottery_notice(message, id).await?,
         };
         Ok(match written {
             Ok(email) => Prepared::Send(Box::new(email)),
@@ -264,6 +265,27 @@ impl Mailer {
         let email = self
             .composer
             .compose_invitation(kind, &letter, to, message_id, &token);
+        Ok(self.written(message, email))
+    }
+
+    /// The notice that an entry won no seat, unless the entry has changed since.
+    async fn prepare_lottery_notice(
+        &self,
+        message: &Claimed,
+        id: EntryId,
+    ) -> Result<Written, StoreError> {
+        let notice = self
+            .store
+            .read(move |conn| lottery::notice(conn, id))
+            .await?;
+        let Some(notice) = notice else {
+            return Ok(Err(Stale("the entry no longer exists")));
+        };
+        if notice.entry.sequence != message.sequence {
+            return Ok(Err(Stale("superseded by a later change to the entry")));
+        }
+        let (to, message_id) = (&message.recipient, &message.message_id);
+        let email = self.composer.compose_lottery_lost(&notice, to, message_id);
         Ok(self.written(message, email))
     }
 

@@ -17,6 +17,7 @@ pub mod events;
 pub mod integration_clients;
 pub mod invitations;
 pub mod login_attempts;
+pub mod lottery;
 pub mod offices;
 pub mod outbox;
 pub mod registered_cases;
@@ -296,6 +297,17 @@ pub struct StoredTime(NaiveDateTime);
 impl From<StoredTime> for DateTime<Utc> {
     fn from(stored: StoredTime) -> DateTime<Utc> {
         stored.0.and_utc()
+    }
+}
+
+/// A nullable instant as stored, read back as an `Option<DateTime<Utc>>` with
+/// `#[diesel(deserialize_as = StoredOptionalTime)]`.
+#[derive(Debug, diesel_derive_newtype::DieselNewType)]
+pub struct StoredOptionalTime(Option<NaiveDateTime>);
+
+impl From<StoredOptionalTime> for Option<DateTime<Utc>> {
+    fn from(stored: StoredOptionalTime) -> Option<DateTime<Utc>> {
+        stored.0.map(|time| time.and_utc())
     }
 }
 

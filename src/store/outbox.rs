@@ -7,12 +7,12 @@ use diesel::{dsl::count_star, prelude::*};
 
 use super::{
     DbConnection, corrupt, db_time, named, on_backend,
-    schema::{bookings, invitations, mail_outbox, slots},
+    schema::{bookings, invitations, lottery_entries, mail_outbox, slots},
 };
 use crate::domain::{
     Named,
     booking::Status,
-    ids::{BookingId, InvitationId, OfficeId, OutboxId},
+    ids::{BookingId, EntryId, InvitationId, OfficeId, OutboxId},
     mail::{DeliveryStatus, MessageKind, OutboxEntry},
 };
 
@@ -30,13 +30,15 @@ fn new_message_id(reference: &str) -> String {
 pub enum Subject {
     Booking(BookingId),
     Invitation(InvitationId),
+    LotteryEntry(EntryId),
 }
 
 impl Subject {
-    fn columns(self) -> (Option<BookingId>, Option<InvitationId>) {
+    fn columns(self) -> (Option<BookingId>, Option<InvitationId>, Option<EntryId>) {
         match self {
-            Subject::Booking(id) => (Some(id), None),
-            Subject::Invitation(id) => (None, Some(id)),
+            Subject::Booking(id) => (Some(id), None, None),
+            Subject::Invitation(id) => (None, Some(id), None),
+            Subject::LotteryEntry(id) => (None, None, Some(id)),
         }
     }
 }
@@ -62,12 +64,13 @@ pub fn enqueue(
     let Some(recipient) = about.email else {
         return Ok(false);
     };
-    let (booking_id, invitation_id) = about.subject.columns();
+    let (booking_id, invitation_id, entry_id) = about.subject.columns();
     diesel::insert_into(mail_outbox::table)
         .values((
             mail_outbox::office_id.eq(about.office_id),
             mail_outbox::booking_id.eq(booking_id),
             mail_outbox::invitation_id.eq(invitation_id),
+            mail_outbox::lottery_entry_id.eq(entry_id),
             mail_outbox::kind.eq(kind.as_str()),
             mail_outbox::sequence.eq(about.sequence),
             mail_outbox::recipient.eq(recipient),
@@ -196,6 +199,7 @@ struct ClaimedRow {
     office_id: OfficeId,
     booking_id: Option<BookingId>,
     invitation_id: Option<InvitationId>,
+    lottery_entry_id: Option<EntryId>,
     kind: String,
     sequence: i32,
     recipient: String,
@@ -252,10 +256,13 @@ pub fn claim_due(
         .load(conn)?
         .into_iter()
         .map(|row| {
-            let subject = match (row.booking_id, row.invitation_id) {
-                (Some(booking), _) => Subject::Booking(booking),
-                (None, Some(invitation)) => Subject::Invitation(invitation),
-                (None, None) => return Err(corrupt(format!("message {} about nothing", row.id))),
+            let subject = match (row.booking_id, row.invitation_id, row.lottery_entry_id) {
+                (Some(booking), _, _) => Subject::Booking(booking),
+                (None, Some(invitation), _) => Subject::Invitation(invitation),
+                (None, None, Some(entry)) => Subject::LotteryEntry(entry),
+                (None, None, None) => {
+                    return Err(corrupt(format!("message {} about nothing", row.id)));
+                }
             };
             Ok(Claimed {
                 kind: named(&row.kind)?,
@@ -303,6 +310,7 @@ type EntryRow = (
     OutboxId,
     Option<String>,
     Option<String>,
+    Option<String>,
     String,
     String,
     String,
@@ -324,11 +332,13 @@ pub fn list(
     let mut query = mail_outbox::table
         .left_join(bookings::table)
         .left_join(invitations::table)
+        .left_join(lottery_entries::table)
         .filter(mail_outbox::office_id.eq(office_id))
         .select((
             mail_outbox::id,
             bookings::reference.nullable(),
             invitations::reference.nullable(),
+            lottery_entries::reference.nullable(),
             mail_outbox::kind,
             mail_outbox::recipient,
             mail_outbox::status,
@@ -355,6 +365,7 @@ pub fn list(
                 id,
                 booking,
                 invitation,
+                entry,
                 kind,
                 recipient,
                 status,
@@ -366,7 +377,7 @@ pub fn list(
             )| {
                 Ok(OutboxEntry {
                     id,
-                    reference: booking.or(invitation).unwrap_or_default(),
+                    reference: booking.or(invitation).or(entry).unwrap_or_default(),
                     kind: named(&kind)?,
                     recipient,
                     status: named(&status)?,

@@ -78,6 +78,11 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         change_cutoff_hours -> Integer,
+        release_mode -> Text,
+        lottery_window_minutes -> Integer,
+        release_weekday -> Nullable<Integer>,
+        release_minute -> Nullable<Integer>,
+        release_weeks_ahead -> Nullable<Integer>,
     }
 }
 
@@ -153,6 +158,8 @@ diesel::table! {
         updated_at -> Timestamp,
         /// Seats freed recently, not yet back on sale.
         cooling -> Integer,
+        /// When the seats go on public sale (NULL: on sale now).
+        opens_at -> Nullable<Timestamp>,
     }
 }
 
@@ -332,6 +339,7 @@ diesel::table! {
         office_id -> BigInt,
         booking_id -> Nullable<BigInt>,
         invitation_id -> Nullable<BigInt>,
+        lottery_entry_id -> Nullable<BigInt>,
         kind -> Text,
         sequence -> Integer,
         recipient -> Text,
@@ -347,7 +355,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    lottery_draws (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        office_service_id -> BigInt,
+        opens_at -> Timestamp,
+        closes_at -> Timestamp,
+        seed -> Text,
+        seed_hash -> Text,
+        status -> Text,
+        /// JSON: the free seats per slot the draw shared out.
+        seats -> Nullable<Text>,
+        drawn_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lottery_entries (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        draw_id -> BigInt,
+        reference -> Text,
+        case_number -> Text,
+        full_name -> Text,
+        email -> Text,
+        mailbox -> Text,
+        phone -> Nullable<Text>,
+        language -> Text,
+        /// JSON array of slot ids, most wanted first.
+        preferences -> Text,
+        any_from -> Nullable<Date>,
+        any_to -> Nullable<Date>,
+        status -> Text,
+        won_slot_id -> Nullable<BigInt>,
+        booking_id -> Nullable<BigInt>,
+        sequence -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(staff -> offices (office_id));
+diesel::joinable!(lottery_draws -> office_services (office_service_id));
+diesel::joinable!(lottery_entries -> lottery_draws (draw_id));
+diesel::joinable!(mail_outbox -> lottery_entries (lottery_entry_id));
 diesel::joinable!(mail_outbox -> bookings (booking_id));
 diesel::joinable!(mail_outbox -> invitations (invitation_id));
 diesel::joinable!(invitations -> offices (office_id));
@@ -398,6 +451,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     webhook_subscriptions,
     webhook_deliveries,
+    lottery_draws,
+    lottery_entries,
     mail_outbox,
     invitations,
 );

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use crate::domain::{
     catalogue::TypeCode,
+    hours::TimeOfDay,
     ids::{AppointmentTypeId, CalendarId, OfficeId, ServiceId},
+    release::ReleaseRule,
     service::ServiceSettings,
     validation::Named,
 };
@@ -13,7 +15,7 @@ use crate::domain::{
 use super::{
     DbConnection,
     catalogue::{AppointmentType, TypeRow},
-    db_time, named,
+    corrupt, db_time, named,
     schema::{appointment_types, calendar_services, office_services},
 };
 
@@ -58,6 +60,11 @@ struct SettingsRow {
     horizon_days: i32,
     desk_share_percent: i32,
     change_cutoff_hours: i32,
+    release_mode: String,
+    lottery_window_minutes: i32,
+    release_weekday: Option<i32>,
+    release_minute: Option<i32>,
+    release_weeks_ahead: Option<i32>,
 }
 
 impl TryFrom<SettingsRow> for ServiceSettings {
@@ -71,6 +78,23 @@ impl TryFrom<SettingsRow> for ServiceSettings {
             horizon_days: row.horizon_days,
             desk_share_percent: row.desk_share_percent,
             change_cutoff_hours: row.change_cutoff_hours,
+            release_mode: named(&row.release_mode)?,
+            lottery_window_minutes: row.lottery_window_minutes,
+            release_rule: match (
+                row.release_weekday,
+                row.release_minute,
+                row.release_weeks_ahead,
+            ) {
+                (Some(weekday), Some(minute), Some(weeks)) => Some(ReleaseRule {
+                    weekday: u8::try_from(weekday)
+                        .map_err(|_| corrupt("release weekday".into()))?,
+                    at: TimeOfDay::from_minutes(minute)
+                        .ok_or_else(|| corrupt("release time".into()))?,
+                    weeks_ahead: u8::try_from(weeks)
+                        .map_err(|_| corrupt("release weeks".into()))?,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -84,6 +108,13 @@ impl From<&ServiceSettings> for SettingsRow {
             horizon_days: settings.horizon_days,
             desk_share_percent: settings.desk_share_percent,
             change_cutoff_hours: settings.change_cutoff_hours,
+            release_mode: settings.release_mode.as_str().to_owned(),
+            lottery_window_minutes: settings.lottery_window_minutes,
+            release_weekday: settings.release_rule.map(|rule| i32::from(rule.weekday)),
+            release_minute: settings.release_rule.map(|rule| rule.at.minutes()),
+            release_weeks_ahead: settings
+                .release_rule
+                .map(|rule| i32::from(rule.weeks_ahead)),
         }
     }
 }

@@ -13,7 +13,7 @@ use diesel::{
 };
 
 use super::{
-    DbConnection, StoredTime, db_time, on_backend,
+    DbConnection, StoredOptionalTime, StoredTime, db_time, on_backend,
     schema::{bookings, calendar_services, seat_releases, slots},
 };
 use crate::domain::{
@@ -86,6 +86,9 @@ pub struct Slot {
     pub seats: Seats,
     pub blocked: bool,
     pub block_reason: Option<String>,
+    /// When its seats go on public sale (`None`: on sale).
+    #[diesel(deserialize_as = StoredOptionalTime)]
+    pub opens_at: Option<DateTime<Utc>>,
 }
 
 impl Slot {
@@ -109,6 +112,8 @@ pub struct Bookable {
     pub time: SlotTime,
     #[diesel(embed)]
     pub seats: Seats,
+    #[diesel(deserialize_as = StoredOptionalTime)]
+    pub opens_at: Option<DateTime<Utc>>,
 }
 
 /// The stored slots of these calendars on the local days `from..=to`, for publishing.
@@ -149,6 +154,7 @@ struct NewSlot {
     booked_web: i32,
     booked_desk: i32,
     blocked: bool,
+    opens_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -185,6 +191,7 @@ pub fn apply(
                 booked_web: 0,
                 booked_desk: 0,
                 blocked: false,
+                opens_at: slot.opens_at.map(db_time),
                 created_at: now,
                 updated_at: now,
             })

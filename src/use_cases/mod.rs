@@ -22,6 +22,7 @@ pub mod events;
 pub mod integration_clients;
 pub mod invitations;
 pub mod login;
+pub mod lottery;
 pub mod offices;
 pub mod outbox;
 pub mod publication;

@@ -114,6 +114,8 @@ pub struct OfficePage {
     pub services: Vec<PublicServiceView>,
     /// When the office's desks serve, all calendars together, by ISO weekday.
     pub opening_hours: Vec<IntervalInput>,
+    /// When the next seats go on sale, if some are published to open later.
+    pub next_seats_open_at: Option<crate::domain::time::LocalTime>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -336,10 +338,13 @@ pub async fn page(
     store: &Store,
     viewer: Option<Actor>,
     code: OfficeCode,
+    now: DateTime<Utc>,
 ) -> Result<OfficePage, OfficeError> {
     store
         .read(move |conn| {
             let office = visible_office(conn, viewer.as_ref(), &code)?;
+            let next_opening = crate::store::lottery::next_opening(conn, office.id, None, now)?;
+            let zone = office.details.timezone;
             let offered: Vec<_> = services::list(conn, office.id)?
                 .into_iter()
                 .filter(|service| service.active)
@@ -360,6 +365,7 @@ pub async fn page(
                     .into_iter()
                     .map(|interval| interval.to_input())
                     .collect(),
+                next_seats_open_at: next_opening.map(|at| crate::domain::time::local(at, zone)),
             })
         })
         .await

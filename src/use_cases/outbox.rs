@@ -130,6 +130,8 @@ pub struct MailStats {
     /// Invitations to book (convocazioni).
     pub invitation: i64,
     pub invitation_reminder: i64,
+    /// Lottery entries told they won no seat.
+    pub lottery_lost: i64,
 }
 
 /// How many messages of each kind the office delivered between two local days (inclusive).
@@ -172,6 +174,7 @@ pub async fn stats(
                 reminder: count(MessageKind::Reminder),
                 invitation: count(MessageKind::Invitation),
                 invitation_reminder: count(MessageKind::InvitationReminder),
+                lottery_lost: count(MessageKind::LotteryLost),
             })
         })
         .await

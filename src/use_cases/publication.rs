@@ -19,6 +19,7 @@ use crate::{
         days::{Day, days_after, today},
         ids::SlotId,
         office::OfficeCode,
+        release::ReleaseRule,
         slots::{
             CalendarPlan, ClosedTimes, ClosureRule, Conflict, ConflictReason, plan_calendar,
             reconcile,
@@ -28,6 +29,7 @@ use crate::{
     },
     error::{Answer, Error, Explain, Failure},
     store::{DbConnection, Store, calendars, closures, offices::Office, services, slots},
+    use_cases::lottery,
 };
 
 /// A calendar whose services do not share one duration: its slots cannot be planned.
@@ -55,7 +57,11 @@ pub type PublicationError = Error<MixedDurations>;
 /// (after a closure: days not yet published stay unpublished).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    Publish,
+    /// Create what is missing; the new slots open at `opens_at` when given, else as their
+    /// services' release rules say (at once without one).
+    Publish {
+        opens_at: Option<DateTime<Utc>>,
+    },
     WithdrawOnly,
 }
 
@@ -65,6 +71,8 @@ pub struct PublishReport {
     pub kept: usize,
     pub removed: usize,
     pub conflicts: Vec<Conflict>,
+    /// Lottery draws created for the new slots' openings.
+    pub draws: usize,
 }
 
 /// Brings the office's slots on the local days `from..=to` in line with its configuration, in
@@ -119,7 +127,27 @@ pub fn reconcile_slots<F: Failure + From<MixedDurations>>(
                 .unwrap_or(0),
         };
         let zone = office.details.timezone;
-        planned.extend(plan_calendar(&plan, zone, from, to, &closed));
+        let rules: Vec<ReleaseRule> = served
+            .iter()
+            .filter_map(|service| service.settings.release_rule)
+            .collect();
+        let explicit = match mode {
+            Mode::Publish { opens_at } => opens_at,
+            Mode::WithdrawOnly => None,
+        };
+        planned.extend(
+            plan_calendar(&plan, zone, from, to, &closed)
+                .into_iter()
+                .map(|mut slot| {
+                    // A calendar shared by services with different rules opens with the last.
+                    let by_rule = || {
+                        let opening = |rule: &ReleaseRule| rule.opens_at(zone, slot.local_date);
+                        rules.iter().filter_map(opening).max()
+                    };
+                    slot.opens_at = explicit.or_else(by_rule).filter(|at| *at > now);
+                    slot
+                }),
+        );
     }
 
     let calendar_ids: Vec<_> = calendars.iter().map(|calendar| calendar.id).collect();
@@ -130,11 +158,13 @@ pub fn reconcile_slots<F: Failure + From<MixedDurations>>(
         plan.update.clear();
     }
     slots::apply(conn, office.id, &mut plan, now)?;
+    let draws = lottery::open_draws_for(conn, office.id, &services, &calendars, &plan.create, now)?;
     Ok(PublishReport {
         created: plan.create.len(),
         kept: plan.kept,
         removed: plan.remove.len(),
         conflicts: plan.conflicts,
+        draws,
     })
 }
 
@@ -175,6 +205,10 @@ pub struct PublishRequest {
     /// Instead of `from`/`to`: a rolling horizon of this many days from today.
     #[schema(example = 60, minimum = 1, maximum = 731)]
     pub days: Option<i32>,
+    /// When the slots this publication creates go on public sale (RFC 3339). Without it they
+    /// open as their services' release rules say, or at once. Slots already published keep
+    /// their opening.
+    pub opens_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -189,6 +223,8 @@ pub struct PublishResponse {
     pub removed: usize,
     /// Booked slots left as they were, for the office to sort out.
     pub conflicts: Vec<ConflictView>,
+    /// Lottery draws opened for the new slots (services in `lottery` release mode).
+    pub draws: usize,
 }
 
 /// Longest span one publication covers.
@@ -259,7 +295,10 @@ pub async fn publish(
             let office = staff_office(conn, &actor, &code, Need::Configure)?;
             let zone = office.details.timezone;
             let (from, to) = request.range(today(zone, now))?;
-            let report = reconcile_slots(conn, &office, from, to, Mode::Publish, now)?;
+            let mode = Mode::Publish {
+                opens_at: request.opens_at,
+            };
+            let report = reconcile_slots(conn, &office, from, to, mode, now)?;
             let response = PublishResponse {
                 from,
                 to,
@@ -267,6 +306,7 @@ pub async fn publish(
                 kept: report.kept,
                 removed: report.removed,
                 conflicts: conflict_views(&report.conflicts, zone),
+                draws: report.draws,
             };
             let audit = Audit::by(&actor, now);
             let range = format!("{from}..{to}");

@@ -14,8 +14,10 @@ use crate::{
         audit::Action,
         calendar::shared_duration,
         catalogue::{DocumentLists, Texts, TypeCode},
+        hours::TimeOfDay,
         ids::{OfficeId, ServiceId},
         office::OfficeCode,
+        release::{ReleaseMode, ReleaseRule},
         service::{Eligibility, ServiceSettings},
         staff::Actor,
     },
@@ -68,6 +70,9 @@ pub struct PublicServiceView {
     /// Who may book it online: `open` (any case number), `registered` (registered cases, with
     /// their verification secret) or `invitation`.
     pub eligibility: Eligibility,
+    /// How seats are released when they open: `first_come`, or `lottery` (for a window after
+    /// they open, requests are entries in a draw: see the office's draws).
+    pub release_mode: ReleaseMode,
 }
 
 impl From<&OfficeService> for PublicServiceView {
@@ -81,6 +86,7 @@ impl From<&OfficeService> for PublicServiceView {
             duration_minutes: service.duration_minutes(),
             invite_only: service.settings.invite_only(),
             eligibility: service.settings.eligibility,
+            release_mode: service.settings.release_mode,
         }
     }
 }
@@ -103,6 +109,10 @@ pub struct ServiceView {
     pub horizon_days: i32,
     pub desk_share_percent: i32,
     pub change_cutoff_hours: i32,
+    pub release_mode: ReleaseMode,
+    pub lottery_window_minutes: i32,
+    /// When published slots open, unless a publication gives `opens_at`.
+    pub release_rule: Option<ReleaseRuleInput>,
     /// Turned-off services are hidden from applicants; their bookings stay valid.
     pub active: bool,
     pub updated_at: DateTime<Utc>,
@@ -122,6 +132,9 @@ impl From<&OfficeService> for ServiceView {
             horizon_days: settings.horizon_days,
             desk_share_percent: settings.desk_share_percent,
             change_cutoff_hours: settings.change_cutoff_hours,
+            release_mode: settings.release_mode,
+            lottery_window_minutes: settings.lottery_window_minutes,
+            release_rule: settings.release_rule.map(ReleaseRuleInput::from),
             active: service.active,
             updated_at: service.updated_at,
         }
@@ -149,6 +162,66 @@ pub struct ServiceSettingsRequest {
     /// Applicants may cancel or move a visit until this many hours before it (default 24).
     #[schema(example = 24, minimum = 0, maximum = 720)]
     pub change_cutoff_hours: Option<i32>,
+    /// `first_come` (default) or `lottery`.
+    pub release_mode: Option<ReleaseMode>,
+    /// How long after seats open a lottery takes entries (default 30).
+    #[schema(example = 30, minimum = 5, maximum = 1440)]
+    pub lottery_window_minutes: Option<i32>,
+    /// When published slots open (default: at once, unless a publication says when).
+    pub release_rule: Option<ReleaseRuleInput>,
+}
+
+/// "Every `weekday` at `time`, the week `weeks_ahead` weeks ahead": the slots of a week open on
+/// that weekday and time (office time), that many weeks before the week's Monday.
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRuleInput {
+    /// ISO weekday: Monday = 1 … Sunday = 7.
+    #[schema(minimum = 1, maximum = 7, example = 1)]
+    pub weekday: i32,
+    /// Office time, HH:MM.
+    #[schema(schema_with = crate::domain::schema::time_of_day)]
+    pub time: String,
+    #[schema(minimum = 1, maximum = 52, example = 4)]
+    pub weeks_ahead: i32,
+}
+
+impl From<ReleaseRule> for ReleaseRuleInput {
+    fn from(rule: ReleaseRule) -> ReleaseRuleInput {
+        ReleaseRuleInput {
+            weekday: i32::from(rule.weekday),
+            time: rule.at.to_string(),
+            weeks_ahead: i32::from(rule.weeks_ahead),
+        }
+    }
+}
+
+impl ReleaseRuleInput {
+    fn parse(&self, errors: &mut FieldErrors) -> Option<ReleaseRule> {
+        let weekday = match u8::try_from(self.weekday) {
+            Ok(day) if ReleaseRule::WEEKDAYS.contains(&self.weekday) => Some(day),
+            _ => {
+                errors.add(
+                    "release_rule.weekday",
+                    "must be from 1 (Monday) to 7 (Sunday)",
+                );
+                None
+            }
+        };
+        let at = errors.check("release_rule.time", TimeOfDay::parse(&self.time));
+        let weeks_ahead = match u8::try_from(self.weeks_ahead) {
+            Ok(weeks) if ReleaseRule::WEEKS_AHEAD.contains(&self.weeks_ahead) => Some(weeks),
+            _ => {
+                errors.add("release_rule.weeks_ahead", "must be from 1 to 52");
+                None
+            }
+        };
+        Some(ReleaseRule {
+            weekday: weekday?,
+            at: at?,
+            weeks_ahead: weeks_ahead?,
+        })
+    }
 }
 
 impl ServiceSettingsRequest {
@@ -189,6 +262,12 @@ impl ServiceSettingsRequest {
             (None, Some(true)) => Eligibility::Invitation,
             (None, Some(false) | None) => defaults.eligibility,
         };
+        let mut errors = FieldErrors::new();
+        let release_rule = self
+            .release_rule
+            .as_ref()
+            .and_then(|rule| rule.parse(&mut errors));
+        errors.or_value(())?;
         ServiceSettings {
             duration_minutes: self.duration_minutes,
             eligibility,
@@ -200,6 +279,11 @@ impl ServiceSettingsRequest {
             change_cutoff_hours: self
                 .change_cutoff_hours
                 .unwrap_or(defaults.change_cutoff_hours),
+            release_mode: self.release_mode.unwrap_or(defaults.release_mode),
+            lottery_window_minutes: self
+                .lottery_window_minutes
+                .unwrap_or(defaults.lottery_window_minutes),
+            release_rule,
         }
         .check()
     }

@@ -73,6 +73,8 @@ pub struct StaffSlotView {
     pub available_web: i32,
     pub blocked: bool,
     pub block_reason: Option<String>,
+    /// When the seats go on public sale (none: on sale since published).
+    pub opens_at: Option<LocalTime>,
 }
 
 impl StaffSlotView {
@@ -91,6 +93,7 @@ impl StaffSlotView {
             available_web: slot.web_available(),
             blocked: slot.blocked,
             block_reason: slot.block_reason.clone(),
+            opens_at: slot.opens_at.map(|opens_at| local(opens_at, zone)),
         }
     }
 }
@@ -280,6 +283,9 @@ pub struct AvailableSlot {
     pub ends_at: LocalTime,
     /// Seats an applicant can book.
     pub available: i32,
+    /// When the seats go on sale, when that is still to come: listed, not yet bookable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<LocalTime>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -298,6 +304,8 @@ pub struct Availability {
     pub timezone: String,
     /// Only days with at least one seat.
     pub days: Vec<AvailableDay>,
+    /// When the service's next seats go on sale, if some are published to open later.
+    pub next_seats_open_at: Option<LocalTime>,
 }
 
 /// What applicants can book: the slots of one service with free seats, by local day. Slots
@@ -336,6 +344,10 @@ pub async fn availability(
                     starts_at: local(slot.time.starts_at, zone),
                     ends_at: local(slot.time.ends_at, zone),
                     available: slot.seats.web_available(),
+                    opens_at: slot
+                        .opens_at
+                        .filter(|opens_at| *opens_at > now)
+                        .map(|opens_at| local(opens_at, zone)),
                 };
                 match days.last_mut() {
                     Some(day) if day.date == slot.time.local_date => day.slots.push(available),
@@ -345,7 +357,9 @@ pub async fn availability(
                     }),
                 }
             }
+            let next = crate::store::lottery::next_opening(conn, office.id, Some(service.id), now)?;
             Ok(Availability {
+                next_seats_open_at: next.map(|at| local(at, zone)),
                 office: office.code.to_string(),
                 service: query.service.trim().to_owned(),
                 timezone: zone.name().to_owned(),

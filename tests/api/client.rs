@@ -538,4 +538,28 @@ impl<'a> Api<'a> {
         let request = self.request(Method::POST, &path);
         Api::send(request.header("x-invitation-token", token).json(answer)).await
     }
+
+    // Lotteries.
+
+    pub async fn draws(&self, code: &str) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/draws")).await
+    }
+
+    pub async fn draw(&self, code: &str, id: i64) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/draws/{id}"))
+            .await
+    }
+
+    pub async fn enter_draw(&self, code: &str, id: i64, entry: &Value) -> Reply {
+        self.post(&format!("/api/v1/offices/{code}/draws/{id}/entries"), entry)
+            .await
+    }
+
+    pub async fn replay_draw(&self, code: &str, id: i64) -> Reply {
+        self.post(
+            &format!("/api/v1/offices/{code}/draws/{id}/replay"),
+            &Value::Null,
+        )
+        .await
+    }
 }

@@ -231,6 +231,7 @@ pub async fn slot_under_way(app: &TestApp, office_id: i64, calendar_id: i64) -> 
         ends_at: starts_at + Duration::minutes(30),
         capacity: 3,
         held_for_desk: 0,
+        opens_at: None,
     };
     let office_id = OfficeId::new(office_id);
     app.store

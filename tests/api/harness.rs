@@ -264,6 +264,15 @@ impl TestApp {
             .expect("invitations tidied")
     }
 
+    /// The lottery draws whose window has closed by `now`, made as housekeeping makes them.
+    /// Returns how many.
+    pub async fn draw_lotteries_at(&self, now: chrono::DateTime<chrono::Utc>) -> usize {
+        let policy = sportello::use_cases::bookings::Policy::from_settings(&self.settings);
+        sportello::use_cases::lottery::draw::draw_due(&self.store, &policy, now)
+            .await
+            .expect("draws made")
+    }
+
     /// One round of the seats' housekeeping as if it were `now`: seats whose cool-down has
     /// passed go back on sale. Returns how many.
     pub async fn release_cooled_seats_at(&self, now: chrono::DateTime<chrono::Utc>) -> i32 {

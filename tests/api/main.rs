@@ -19,6 +19,7 @@ mod events;
 mod headers;
 mod invitations;
 mod limits;
+mod lottery;
 mod mail;
 mod offices;
 mod openapi;

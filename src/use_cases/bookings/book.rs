@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::{
-    Booker, BookingError, BookingFailure, Details, Policy, about, check_case_ready, claim_seat,
-    details, record_change, service_for, slot_of_office,
+    Booker, BookingError, BookingFailure, Details, Policy, about, check_case_ready, check_release,
+    claim_seat, details, record_change, service_for, slot_of_office,
     token::{self, TokenKey, fingerprint},
     verify,
     views::{BookingConfirmation, StaffBookingView},
@@ -28,6 +28,7 @@ use crate::{
         language::Language,
         mail::MessageKind,
         office::{OfficeCode, Stage, parse_phone},
+        release::Release,
         service::Eligibility,
     },
     error::Error,
@@ -94,6 +95,9 @@ pub struct NewVisit {
     pub case_proven: bool,
     /// Booked through an invitation's link (see [`invited`](super::invited)).
     pub invited: Option<Invited>,
+    /// A seat won in a lottery, booked by the draw (see `use_cases::lottery`): the release
+    /// rules that kept it off sale were for the draw itself.
+    pub drawn: bool,
 }
 
 /// An invitation whose token the applicant showed: it stands for the case, whatever the
@@ -144,6 +148,7 @@ impl BookingRequest {
                     secret,
                     case_proven: false,
                     invited: None,
+                    drawn: false,
                 })
             }
             _ => Err(errors),
@@ -306,6 +311,9 @@ fn quick_refusal(
     if slot.blocked {
         return Ok(Some(Refusal::SlotUnavailable));
     }
+    if let (Channel::Web, Release::NotYet(opens_at)) = (channel, Release::of(slot.opens_at, now)) {
+        return Ok(Some(Refusal::NotYetOpen { opens_at }));
+    }
     let free = match channel {
         Channel::Web => slot.seats.web_available(),
         Channel::Desk => slot.seats.desk_available(),
@@ -317,7 +325,7 @@ fn quick_refusal(
 }
 
 /// What one booking transaction made: the booking with its views' details.
-pub(super) struct Made {
+pub(in crate::use_cases) struct Made {
     pub details: Details,
     pub manage_token: String,
     pub replayed: bool,
@@ -325,7 +333,7 @@ pub(super) struct Made {
 
 /// Books in the caller's transaction: claims the seat and records the booking, its event, its
 /// mail and the idempotency record, or (when the transaction rolls back) none of it.
-pub(super) fn book_in(
+pub(in crate::use_cases) fn book_in(
     conn: &mut DbConnection,
     office: &Office,
     booker: &Booker,
@@ -393,6 +401,9 @@ pub(super) fn book_in(
                 true if slot.time.starts_at <= now => return Err(Refusal::SlotInThePast.into()),
                 true => {}
                 false => check_web_timing(slot.time.starts_at, now, notice, horizon)?,
+            }
+            if !seat_held && !visit.drawn {
+                check_release(conn, &slot, &service, now)?;
             }
         }
         Booker::Staff(_) if slot.time.ends_at <= now => return Err(Refusal::SlotInThePast.into()),

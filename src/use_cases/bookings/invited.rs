@@ -298,6 +298,7 @@ fn visit_of(
             secret: None,
             case_proven: false,
             invited: Some(Invited { held_slot }),
+            drawn: false,
         }),
         _ => Err(errors.into()),
     }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{
     BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, check_case_ready,
-    claim_seat, details, give_back_seat,
+    check_release, claim_seat, details, give_back_seat,
     ics::{self, Method},
     lock_seats_of, record_change, reread, slot_of_office, token,
     views::BookingView,
@@ -213,6 +213,7 @@ fn move_in(
     }
     let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
     check_web_timing(target.time.starts_at, now, notice, horizon)?;
+    check_release(conn, &target, service, now)?;
     if settings.eligibility == Eligibility::Registered {
         let (office, case_number) = (&details.office, &booking.case_number);
         check_case_ready(conn, office, case_number, service, target.time.starts_at)?;

@@ -29,6 +29,7 @@ use crate::{
         client::ClientAddress,
         ids::{OfficeId, SlotId, StaffId},
         mail::MessageKind,
+        release::Release,
         staff::Actor,
     },
     error::{Answer, Error, Explain, Failure},
@@ -36,6 +37,7 @@ use crate::{
         DbConnection, Store,
         bookings::{self, Booking},
         events::NewEvent,
+        lottery,
         offices::{self, Office},
         outbox, registered_cases, seats,
         services::{self, OfficeService},
@@ -56,6 +58,9 @@ pub enum BookingFailure {
     /// The office has no booking with this reference.
     #[error("the office has no booking with this reference")]
     NotAtOffice,
+    /// The office has no lottery draw with this id.
+    #[error("the office has no draw with this id")]
+    NoSuchDraw,
     /// No invitation has this reference and token (alike when either is wrong).
     #[error("no invitation matches this reference and token")]
     NoSuchInvitation,
@@ -91,6 +96,9 @@ impl Explain for BookingFailure {
             }
             BookingFailure::NotAtOffice => {
                 Answer::NotFound("The office has no booking with this reference.".into())
+            }
+            BookingFailure::NoSuchDraw => {
+                Answer::NotFound("The office has no lottery draw with this id.".into())
             }
             BookingFailure::NoSuchInvitation => {
                 Answer::NotFound("No invitation matches this reference and token.".into())
@@ -445,6 +453,29 @@ fn check_case_ready(
     match is_ready(&case.ready_for, &service.appointment_type.code, visit_day) {
         true => Ok(()),
         false => Err(Refusal::CaseNotReady.into()),
+    }
+}
+
+/// Scheduled release: a slot's seats are not on public sale before it opens, nor while a
+/// lottery shares them out (until its draw is done; what the draw leaves goes first come).
+fn check_release(
+    conn: &mut DbConnection,
+    slot: &Slot,
+    service: &OfficeService,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let Some(opens_at) = slot.opens_at else {
+        return Ok(());
+    };
+    if let Release::NotYet(opens_at) = Release::of(Some(opens_at), now) {
+        return Err(Refusal::NotYetOpen { opens_at }.into());
+    }
+    match lottery::draw_at(conn, service.id, opens_at)? {
+        Some(draw) if !draw.is_drawn() => {
+            let closes_at = draw.closes_at;
+            Err(Refusal::LotteryUnderWay { closes_at }.into())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -1,0 +1,102 @@
+-- Scheduled release: a slot may go on public sale only from `opens_at` (NULL: on sale now).
+ALTER TABLE slots ADD COLUMN opens_at TIMESTAMP;
+CREATE INDEX slots_opening ON slots (office_id, opens_at) WHERE opens_at IS NOT NULL;
+
+-- How an office releases a service's seats: first come, or by a lottery whose entries are
+-- taken for `lottery_window_minutes` after the seats open. A release rule (all three or none)
+-- sets when published slots open: on `release_weekday` at `release_minute` (local), the given
+-- number of weeks before the week of the visit.
+ALTER TABLE office_services ADD COLUMN release_mode TEXT NOT NULL DEFAULT 'first_come'
+    CHECK (release_mode IN ('first_come', 'lottery'));
+ALTER TABLE office_services ADD COLUMN lottery_window_minutes INTEGER NOT NULL DEFAULT 30;
+ALTER TABLE office_services ADD COLUMN release_weekday INTEGER;
+ALTER TABLE office_services ADD COLUMN release_minute INTEGER;
+ALTER TABLE office_services ADD COLUMN release_weeks_ahead INTEGER;
+
+-- One draw per lottery service and release instant. The seed is chosen when the draw is
+-- created and only its SHA-256 is shown until the draw: nobody (staff included) can pick
+-- entries' fates after seeing them. `seats` is the free seats per slot the draw shared out,
+-- so the draw can be re-run from what is stored.
+CREATE TABLE lottery_draws (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id BIGINT NOT NULL REFERENCES offices (id),
+    office_service_id BIGINT NOT NULL REFERENCES office_services (id),
+    opens_at TIMESTAMP NOT NULL,
+    closes_at TIMESTAMP NOT NULL,
+    seed TEXT NOT NULL,
+    seed_hash TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'drawn')),
+    seats TEXT,
+    drawn_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL,
+    UNIQUE (office_service_id, opens_at)
+);
+CREATE INDEX lottery_draws_office ON lottery_draws (office_id, opens_at);
+CREATE INDEX lottery_draws_due ON lottery_draws (closes_at) WHERE status = 'open';
+
+-- An applicant's entry: up to N preferred slots in order, or any slot on the days
+-- `any_from..=any_to`. One per case and draw.
+CREATE TABLE lottery_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id BIGINT NOT NULL REFERENCES offices (id),
+    draw_id BIGINT NOT NULL REFERENCES lottery_draws (id),
+    reference TEXT NOT NULL UNIQUE,
+    case_number TEXT NOT NULL,
+    full_name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    mailbox TEXT NOT NULL,
+    phone TEXT,
+    language TEXT NOT NULL,
+    preferences TEXT NOT NULL,
+    any_from DATE,
+    any_to DATE,
+    status TEXT NOT NULL CHECK (status IN ('entered', 'won', 'lost', 'void')),
+    won_slot_id BIGINT REFERENCES slots (id),
+    booking_id BIGINT REFERENCES bookings (id),
+    sequence INTEGER NOT NULL DEFAULT 1,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    UNIQUE (draw_id, case_number)
+);
+CREATE INDEX lottery_entries_draw ON lottery_entries (draw_id, id);
+CREATE INDEX lottery_entries_mailbox ON lottery_entries (office_id, mailbox) WHERE status = 'entered';
+
+-- The outbox carries lottery notices too. SQLite cannot change a CHECK, so the table is made
+-- anew, ids kept.
+CREATE TABLE mail_outbox_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id BIGINT NOT NULL REFERENCES offices (id),
+    booking_id BIGINT REFERENCES bookings (id),
+    invitation_id BIGINT REFERENCES invitations (id),
+    lottery_entry_id BIGINT REFERENCES lottery_entries (id),
+    kind TEXT NOT NULL CHECK (kind IN ('confirmed', 'rescheduled', 'cancelled_by_applicant', 'cancelled_by_office', 'reminder', 'invitation', 'invitation_reminder', 'lottery_lost')),
+    -- The subject's sequence when the message was queued: a later change makes it stale.
+    sequence INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'suppressed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP NOT NULL,
+    claimed_until TIMESTAMP,
+    last_error TEXT,
+    sent_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    CHECK ((booking_id IS NOT NULL) + (invitation_id IS NOT NULL) + (lottery_entry_id IS NOT NULL) = 1)
+);
+INSERT INTO mail_outbox_new (id, office_id, booking_id, invitation_id, kind, sequence, recipient,
+        message_id, status, attempts, next_attempt_at, claimed_until, last_error, sent_at,
+        created_at, updated_at)
+    SELECT id, office_id, booking_id, invitation_id, kind, sequence, recipient, message_id,
+           status, attempts, next_attempt_at, claimed_until, last_error, sent_at, created_at,
+           updated_at
+    FROM mail_outbox;
+DROP TABLE mail_outbox;
+ALTER TABLE mail_outbox_new RENAME TO mail_outbox;
+CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at);
+CREATE INDEX mail_outbox_office ON mail_outbox (office_id, status, id);
+CREATE INDEX mail_outbox_booking ON mail_outbox (booking_id);
+CREATE INDEX mail_outbox_invitation ON mail_outbox (invitation_id);
+CREATE INDEX mail_outbox_lottery_entry ON mail_outbox (lottery_entry_id);
+CREATE UNIQUE INDEX mail_outbox_one_reminder ON mail_outbox (booking_id, sequence) WHERE kind = 'reminder';
+CREATE UNIQUE INDEX mail_outbox_one_invitation_reminder ON mail_outbox (invitation_id) WHERE kind = 'invitation_reminder';
