@@ -1,7 +1,7 @@
 //! Lottery draws and their entries. A draw is taken by one instance only: the conditional
 //! update from `open` to `drawn` decides who, inside the transaction that books the winners.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{
@@ -152,20 +152,38 @@ pub fn mark_drawn(
     Ok(changed == 1)
 }
 
-/// The slots whose seats the draw shares out: those of the service's calendars opening at its
-/// instant, not blocked, in time order, with the seats the web may take now.
+/// Which of a draw's slots to read.
+#[derive(Clone, Copy)]
+pub enum Among<'a> {
+    All,
+    /// Those of these ids that are the draw's.
+    Slots(&'a [SlotId]),
+    /// Those on these local days.
+    Days(NaiveDate, NaiveDate),
+}
+
+/// The slots whose seats the draw shares out (`among` them): those of the service's calendars
+/// opening at its instant, not blocked, in time order, with the seats the web may take now.
 pub fn draw_slots(
     conn: &mut DbConnection,
     draw: &Draw,
+    among: Among<'_>,
 ) -> QueryResult<Vec<(SlotId, NaiveDate, i32)>> {
     let calendars = calendar_services::table
         .filter(calendar_services::office_service_id.eq(draw.office_service_id))
         .select(calendar_services::calendar_id);
-    let rows: Vec<(SlotId, NaiveDate, i32, i32, i32, i32)> = slots::table
+    let mut query = slots::table
         .filter(slots::calendar_id.eq_any(calendars))
         .filter(slots::office_id.eq(draw.office_id))
         .filter(slots::opens_at.eq(db_time(draw.opens_at)))
         .filter(slots::blocked.eq(false))
+        .into_boxed();
+    match among {
+        Among::All => {}
+        Among::Slots(ids) => query = query.filter(slots::id.eq_any(ids)),
+        Among::Days(from, to) => query = query.filter(slots::local_date.between(from, to)),
+    }
+    let rows: Vec<(SlotId, NaiveDate, i32, i32, i32, i32)> = query
         .order((slots::starts_at, slots::id))
         .select((
             slots::id,
@@ -357,30 +375,4 @@ pub fn lose_the_rest(
         .into_iter()
         .map(|(id, reference, email, sequence)| (id, reference, email, sequence + 1))
         .collect())
-}
-
-/// The earliest instant after `now` at which some of the office's seats open (of one service
-/// when given).
-pub fn next_opening(
-    conn: &mut DbConnection,
-    office_id: OfficeId,
-    service: Option<ServiceId>,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<DateTime<Utc>>> {
-    let mut query = slots::table
-        .filter(slots::office_id.eq(office_id))
-        .filter(slots::opens_at.gt(db_time(now)))
-        .select(diesel::dsl::min(slots::opens_at))
-        .into_boxed();
-    if let Some(service) = service {
-        query = query.filter(
-            slots::calendar_id.eq_any(
-                calendar_services::table
-                    .filter(calendar_services::office_service_id.eq(service))
-                    .select(calendar_services::calendar_id),
-            ),
-        );
-    }
-    let first: Option<NaiveDateTime> = query.first(conn)?;
-    Ok(first.map(|at| at.and_utc()))
 }

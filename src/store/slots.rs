@@ -364,3 +364,29 @@ pub fn set_blocked(
         .execute(conn)?;
     Ok(())
 }
+
+/// The earliest instant after `now` at which some of the office's seats open (of one service
+/// when given).
+pub fn next_opening(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    service: Option<ServiceId>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    let mut query = slots::table
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::opens_at.gt(db_time(now)))
+        .select(diesel::dsl::min(slots::opens_at))
+        .into_boxed();
+    if let Some(service) = service {
+        query = query.filter(
+            slots::calendar_id.eq_any(
+                calendar_services::table
+                    .filter(calendar_services::office_service_id.eq(service))
+                    .select(calendar_services::calendar_id),
+            ),
+        );
+    }
+    let first: Option<NaiveDateTime> = query.first(conn)?;
+    Ok(first.map(|at| at.and_utc()))
+}

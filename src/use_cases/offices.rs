@@ -343,7 +343,7 @@ pub async fn page(
     store
         .read(move |conn| {
             let office = visible_office(conn, viewer.as_ref(), &code)?;
-            let next_opening = crate::store::lottery::next_opening(conn, office.id, None, now)?;
+            let next_opening = crate::store::slots::next_opening(conn, office.id, None, now)?;
             let zone = office.details.timezone;
             let offered: Vec<_> = services::list(conn, office.id)?
                 .into_iter()

@@ -357,7 +357,7 @@ pub async fn availability(
                     }),
                 }
             }
-            let next = crate::store::lottery::next_opening(conn, office.id, Some(service.id), now)?;
+            let next = crate::store::slots::next_opening(conn, office.id, Some(service.id), now)?;
             Ok(Availability {
                 next_seats_open_at: next.map(|at| local(at, zone)),
                 office: office.code.to_string(),

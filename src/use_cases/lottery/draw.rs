@@ -22,7 +22,11 @@ use crate::{
         mail::MessageKind,
     },
     error::Error,
-    store::{DbConnection, Store, lottery, offices, outbox, seats},
+    store::{
+        DbConnection, Store,
+        lottery::{self, Among},
+        offices, outbox, seats,
+    },
     use_cases::{
         audit::Audit,
         bookings::{
@@ -85,12 +89,12 @@ pub fn make(
         return Ok(None);
     }
     // The seats are counted under lock: a desk booking cannot take one the draw gives away.
-    let ids: Vec<SlotId> = lottery::draw_slots(conn, &draw)?
+    let ids: Vec<SlotId> = lottery::draw_slots(conn, &draw, Among::All)?
         .iter()
         .map(|s| s.0)
         .collect();
     seats::lock_slots(conn, &ids)?;
-    let slots = lottery::draw_slots(conn, &draw)?;
+    let slots = lottery::draw_slots(conn, &draw, Among::All)?;
     let free: BTreeMap<SlotId, i32> = slots.iter().map(|slot| (slot.0, slot.2)).collect();
     let days: Vec<_> = slots.iter().map(|slot| (slot.0, slot.1)).collect();
     let seed = Seed::from_hex(&draw.seed).ok_or_else(|| {

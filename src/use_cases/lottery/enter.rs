@@ -22,7 +22,10 @@ use crate::{
         service::Eligibility,
         time::{LocalTime, local},
     },
-    store::{Store, bookings, is_unique_violation, lottery},
+    store::{
+        Store, bookings, is_unique_violation,
+        lottery::{self, Among},
+    },
     use_cases::{
         bookings::{BookingError, Policy, token, verify},
         scope::visible_office,
@@ -235,9 +238,11 @@ pub async fn enter(
                 let opens_at = draw.opens_at;
                 return Err(Refusal::LotteryNotOpen { opens_at }.into());
             }
-            let slots = lottery::draw_slots(conn, &draw)?;
+            // Only the slots the entry names (or its days) are read: entries pour in on a
+            // click day, and a draw may hold hundreds of slots.
             let (preferences, any_days) = match &entry.choice {
                 Choice::Slots(preferred) => {
+                    let slots = lottery::draw_slots(conn, &draw, Among::Slots(preferred))?;
                     if let Some(stranger) = preferred
                         .iter()
                         .find(|id| !slots.iter().any(|slot| slot.0 == **id))
@@ -248,7 +253,7 @@ pub async fn enter(
                     (preferred.clone(), None)
                 }
                 Choice::Days(from, to) => {
-                    if !slots.iter().any(|slot| *from <= slot.1 && slot.1 <= *to) {
+                    if lottery::draw_slots(conn, &draw, Among::Days(*from, *to))?.is_empty() {
                         let message = "the draw has no slot on these days";
                         return Err(FieldErrors::single("any_day_from", message).into());
                     }
