@@ -92,6 +92,7 @@ async fn queue_confirmations(
             language: Language::parse_supported(["it", "en", "fr", "ar"][n % 4])?,
             secret: None,
             case_proven: false,
+            proof_of_work: None,
             invited: None,
             drawn: false,
         };

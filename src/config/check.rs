@@ -107,6 +107,14 @@ impl Settings {
                 "booking.case_guess_window_seconds",
                 self.booking.case_guess_window_seconds,
             ),
+            (
+                "booking.proof_of_work_min_counter",
+                u64::from(self.booking.proof_of_work_min_counter),
+            ),
+            (
+                "booking.proof_of_work_lifetime_seconds",
+                self.booking.proof_of_work_lifetime_seconds,
+            ),
             ("mail.poll_interval_ms", self.mail.poll_interval_ms),
             ("mail.batch_size", self.mail.batch_size.max(0) as u64),
             ("mail.send_concurrency", self.mail.send_concurrency as u64),

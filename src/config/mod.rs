@@ -129,6 +129,9 @@ pub struct BookingSettings {
     pub case_max_guesses: u32,
     pub case_max_guesses_per_client: u32,
     pub case_guess_window_seconds: u64,
+    pub proof_of_work_min_counter: u32,
+    pub proof_of_work_max_counter: u32,
+    pub proof_of_work_lifetime_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -117,6 +117,11 @@ pub struct OfficeDetails {
     pub phone: Option<String>,
     pub languages: Vec<Language>,
     pub patron_day: Option<PatronDay>,
+    /// Whether applicants' browsers must solve a proof-of-work challenge to book or enter a
+    /// lottery here (against bots on a click day).
+    pub proof_of_work: bool,
+    /// PBKDF2 iterations per counter a client tries.
+    pub proof_of_work_cost: u32,
 }
 
 impl OfficeDetails {
@@ -134,7 +139,20 @@ impl OfficeDetails {
             phone: None,
             languages: vec![Language::italian()],
             patron_day: None,
+            proof_of_work: false,
+            proof_of_work_cost: DEFAULT_PROOF_OF_WORK_COST,
         }
+    }
+}
+
+/// About a second of a phone's work per 200 counters tried.
+pub const DEFAULT_PROOF_OF_WORK_COST: u32 = 5_000;
+
+/// A proof-of-work cost: 1 to 1,000,000 iterations per try.
+pub fn check_proof_of_work_cost(cost: u32) -> Result<u32, Invalid> {
+    match cost {
+        1..=1_000_000 => Ok(cost),
+        _ => Err(Invalid::new("must be 1 to 1000000 iterations")),
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn show(
         (status = 201, description = "Entered", body = EntryView),
         (status = 404, description = "No such public office, or no such draw there", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Refused: `lottery_not_open` (entries start when the seats open), `lottery_closed`, `already_entered` (one entry per case), `case_already_booked`, `too_many_bookings` (entries count as bookings), `invite_only`, `service_not_offered`, `office_not_open`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (a preferred slot not of this draw, no slot on the days), or `case_not_verified`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (a preferred slot not of this draw, no slot on the days; `altcha`, a solved proof-of-work challenge used once, where the office asks for one), or `case_not_verified`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts` (wrong verification codes) or `rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
 )]

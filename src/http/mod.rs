@@ -138,6 +138,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(audit::office_log)
         .service(audit::national_log)
         .service(bookings::applicant::create)
+        .service(bookings::applicant::challenge)
         .service(bookings::applicant::show)
         .service(bookings::applicant::cancel)
         .service(bookings::applicant::reschedule)

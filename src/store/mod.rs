@@ -25,6 +25,7 @@ pub mod schema;
 pub mod seats;
 pub mod services;
 pub mod slots;
+pub mod spent_challenges;
 pub mod staff;
 pub mod webhooks;
 

@@ -40,6 +40,8 @@ struct OfficeRow {
     stage: String,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    proof_of_work: bool,
+    proof_of_work_cost: i32,
 }
 
 impl OfficeRow {
@@ -74,6 +76,9 @@ impl OfficeRow {
                 phone: self.phone,
                 languages,
                 patron_day,
+                proof_of_work: self.proof_of_work,
+                proof_of_work_cost: u32::try_from(self.proof_of_work_cost)
+                    .map_err(|_| corrupt(format!("cost {}", self.proof_of_work_cost)))?,
             },
             stage,
             created_at: self.created_at.and_utc(),
@@ -150,6 +155,8 @@ struct DetailsRow<'a> {
     phone: Option<&'a str>,
     languages: String,
     patron_day: Option<String>,
+    proof_of_work: bool,
+    proof_of_work_cost: i32,
 }
 
 impl<'a> From<&'a OfficeDetails> for DetailsRow<'a> {
@@ -166,6 +173,8 @@ impl<'a> From<&'a OfficeDetails> for DetailsRow<'a> {
             phone: details.phone.as_deref(),
             languages: serde_json::to_string(&details.languages).unwrap_or_else(|_| "[]".into()),
             patron_day: details.patron_day.map(|day| day.to_string()),
+            proof_of_work: details.proof_of_work,
+            proof_of_work_cost: i32::try_from(details.proof_of_work_cost).unwrap_or(i32::MAX),
         }
     }
 }

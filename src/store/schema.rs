@@ -21,6 +21,17 @@ diesel::table! {
         patron_day -> Nullable<Text>,
         stage -> Text,
         updated_at -> Timestamp,
+        proof_of_work -> Bool,
+        proof_of_work_cost -> Integer,
+    }
+}
+
+diesel::table! {
+    spent_challenges (nonce) {
+        nonce -> Text,
+        office_id -> BigInt,
+        idempotency_key -> Nullable<Text>,
+        expires_at -> Timestamp,
     }
 }
 
@@ -398,6 +409,7 @@ diesel::table! {
 }
 
 diesel::joinable!(staff -> offices (office_id));
+diesel::joinable!(spent_challenges -> offices (office_id));
 diesel::joinable!(lottery_draws -> office_services (office_service_id));
 diesel::joinable!(lottery_entries -> lottery_draws (draw_id));
 diesel::joinable!(mail_outbox -> lottery_entries (lottery_entry_id));
@@ -455,4 +467,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     lottery_entries,
     mail_outbox,
     invitations,
+    spent_challenges,
 );

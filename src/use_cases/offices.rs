@@ -21,7 +21,7 @@ use crate::{
         language::Language,
         office::{
             OfficeCode, OfficeDetails, PatronDay, Stage, check_latitude, check_longitude,
-            parse_phone, parse_time_zone,
+            check_proof_of_work_cost, parse_phone, parse_time_zone,
         },
         staff::{Actor, Role},
     },
@@ -78,6 +78,11 @@ pub struct OfficeView {
     #[schema(example = "06-29")]
     pub patron_day: Option<String>,
     pub stage: Stage,
+    /// Whether booking and lottery entry online need a solved proof-of-work challenge
+    /// (`GET /api/v1/offices/{code}/challenge`, sent back as `altcha`).
+    pub proof_of_work: bool,
+    /// PBKDF2 iterations per counter a client tries when solving it.
+    pub proof_of_work_cost: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -99,6 +104,8 @@ impl From<&Office> for OfficeView {
             languages: d.languages.iter().map(Language::to_string).collect(),
             patron_day: d.patron_day.map(|day| day.to_string()),
             stage: office.stage,
+            proof_of_work: d.proof_of_work,
+            proof_of_work_cost: d.proof_of_work_cost,
             created_at: office.created_at,
             updated_at: office.updated_at,
         }
@@ -181,6 +188,12 @@ pub struct UpdateOfficeRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = crate::domain::schema::optional_month_day)]
     pub patron_day: Option<Option<String>>,
+    /// Ask applicants' browsers to solve a proof-of-work challenge before they book or enter a
+    /// lottery (staff and intermediaries are exempt).
+    pub proof_of_work: Option<bool>,
+    /// PBKDF2 iterations per counter tried; the default 5000 costs a phone a few seconds.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub proof_of_work_cost: Option<u32>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -207,6 +220,8 @@ impl CreateOfficeRequest {
             phone: Some(self.phone),
             languages: self.languages,
             patron_day: Some(self.patron_day),
+            proof_of_work: None,
+            proof_of_work_cost: None,
         };
         let details = changes.apply_to(blank);
         match (code, details) {
@@ -277,6 +292,14 @@ impl UpdateOfficeRequest {
         if let Some(patron_day) = self.patron_day {
             details.patron_day =
                 patron_day.and_then(|d| errors.check("patron_day", PatronDay::parse(&d)));
+        }
+        if let Some(required) = self.proof_of_work {
+            details.proof_of_work = required;
+        }
+        if let Some(cost) = self.proof_of_work_cost
+            && let Some(cost) = errors.check("proof_of_work_cost", check_proof_of_work_cost(cost))
+        {
+            details.proof_of_work_cost = cost;
         }
         errors.or_value(details)
     }

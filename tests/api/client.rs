@@ -395,6 +395,11 @@ impl<'a> Api<'a> {
             .await
     }
 
+    /// A proof-of-work challenge of the office, as the ALTCHA widget fetches it.
+    pub async fn challenge(&self, code: &str) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/challenge")).await
+    }
+
     /// Books with an `Idempotency-Key`, as a client that may retry does.
     pub async fn book_once(&self, code: &str, key: &str, visit: &Value) -> Reply {
         let path = format!("/api/v1/offices/{code}/bookings");

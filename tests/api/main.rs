@@ -25,6 +25,7 @@ mod offices;
 mod openapi;
 mod opening;
 mod operations;
+mod proof_of_work;
 mod registered;
 mod staff;
 mod store;

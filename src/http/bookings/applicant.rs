@@ -22,6 +22,7 @@ use crate::{
         Booker,
         book::{self, BookingRequest, IdempotencyKey},
         manage::{self, RescheduleRequest},
+        proof::{self, ChallengeView},
         views::{BookingConfirmation, BookingView},
     },
 };
@@ -47,7 +48,7 @@ const IDEMPOTENCY_HEADER: &str = "idempotency-key";
         (status = 201, description = "Booked", body = BookingConfirmation),
         (status = 404, description = "No such public office", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Refused: `slot_full`, `slot_unavailable`, `invite_only`, `case_not_ready`, `min_notice`, `beyond_horizon`, `slot_in_the_past`, `case_already_booked`, `too_many_bookings`, `office_not_open`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`verification_secret` is required where the service books registered cases only), `case_not_verified` (no registered case has this number and verification code; an unknown case and a wrong code are told alike), or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`verification_secret` is required where the service books registered cases only; `altcha`, a solved proof-of-work challenge used once, where the office asks for one), `case_not_verified` (no registered case has this number and verification code; an unknown case and a wrong code are told alike), or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: too many wrong verification codes for this case or from this address lately (see `Retry-After`); or `rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -77,6 +78,30 @@ pub async fn create(
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     Ok(response.json(booked.confirmation))
+}
+
+/// A proof-of-work challenge (ALTCHA PoW v2) for the office: where the office asks for proof
+/// of work (`proof_of_work` on its page), applicants' clients solve one and send it as
+/// `altcha` with a booking or a lottery entry. Each is good once, for ten minutes by default.
+/// Point the ALTCHA widget's `challengeurl` here.
+#[utoipa::path(
+    tag = "bookings",
+    params(("code" = String, Path, description = "Office code", example = "RM")),
+    responses(
+        (status = 200, description = "A fresh challenge", body = ChallengeView),
+        (status = 404, description = "No such public office", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/offices/{code}/challenge")]
+pub async fn challenge(
+    state: web::Data<AppState>,
+    code: web::Path<OfficeCode>,
+) -> Result<HttpResponse, ApiError> {
+    let (policy, code) = (&state.booking_policy, code.into_inner());
+    let challenge = proof::challenge(&state.store, policy, code, Utc::now()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(challenge))
 }
 
 /// The booking a manage request is about: the reference in the path, and the manage token the

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::{
     Booker, BookingError, BookingFailure, Details, Policy, about, check_case_ready, check_release,
-    claim_seat, details, record_change, service_for, slot_of_office,
+    claim_seat, details, proof, record_change, service_for, slot_of_office,
     token::{self, TokenKey, fingerprint},
     verify,
     views::{BookingConfirmation, StaffBookingView},
@@ -75,6 +75,13 @@ pub struct BookingRequest {
     #[serde(skip_serializing)]
     #[schema(schema_with = crate::domain::schema::optional_verification_secret)]
     pub verification_secret: Option<String>,
+    /// Where the office asks for proof of work (`proof_of_work` on its page): a challenge from
+    /// `GET /api/v1/offices/{code}/challenge`, solved, as the ALTCHA widget submits it (base64
+    /// of `{challenge, solution}`). Good once; a retry with the same Idempotency-Key may send it
+    /// again. Not part of the Idempotency-Key's fingerprint.
+    #[serde(skip_serializing)]
+    #[schema(max_length = 4096)]
+    pub altcha: Option<String>,
 }
 
 /// A booking request, every field checked.
@@ -93,6 +100,8 @@ pub struct NewVisit {
     pub secret: Option<VerificationSecret>,
     /// The secret was checked against the registered case (see [`verify`](super::verify)).
     pub case_proven: bool,
+    /// The solved proof-of-work challenge, as sent (see [`proof`](super::proof)).
+    pub proof_of_work: Option<String>,
     /// Booked through an invitation's link (see [`invited`](super::invited)).
     pub invited: Option<Invited>,
     /// A seat won in a lottery, booked by the draw (see `use_cases::lottery`): the release
@@ -147,6 +156,7 @@ impl BookingRequest {
                     language,
                     secret,
                     case_proven: false,
+                    proof_of_work: self.altcha.clone(),
                     invited: None,
                     drawn: false,
                 })
@@ -250,6 +260,11 @@ pub async fn book(
     };
     if let Some(refusal) = refusal {
         return Err(refusal.into());
+    }
+    if let Booker::Applicant { .. } = &booker {
+        let (answer, retry) = (visit.proof_of_work.as_deref(), key.as_ref());
+        let retry = retry.map(|key| key.key.as_str());
+        proof::check(store, policy, &office, answer, retry, now).await?;
     }
     if let (Booker::Applicant { from }, Some(Eligibility::Registered)) = (&booker, eligibility) {
         let Some(secret) = visit.secret.clone() else {

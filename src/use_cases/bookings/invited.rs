@@ -297,6 +297,7 @@ fn visit_of(
             language,
             secret: None,
             case_proven: false,
+            proof_of_work: None,
             invited: Some(Invited { held_slot }),
             drawn: false,
         }),

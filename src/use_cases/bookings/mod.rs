@@ -12,6 +12,7 @@ pub mod desk;
 pub mod ics;
 pub mod invited;
 pub mod manage;
+pub mod proof;
 pub mod token;
 pub mod verify;
 pub mod views;
@@ -42,6 +43,7 @@ use crate::{
         outbox, registered_cases, seats,
         services::{self, OfficeService},
         slots::{self, Slot},
+        spent_challenges,
     },
 };
 use token::TokenKey;
@@ -152,6 +154,10 @@ pub struct Policy {
     pub guesses: GuessLimits,
     /// How long before an unanswered invitation's deadline its one reminder goes.
     pub invitation_reminder: Duration,
+    /// What proof-of-work challenges are signed with, and how hard they are (the cost is the
+    /// office's).
+    pub challenges: crate::auth::pow::ChallengeKey,
+    pub proof_of_work: crate::auth::pow::Difficulty,
 }
 
 impl Policy {
@@ -175,6 +181,15 @@ impl Policy {
                     .invitation_reminder_hours_before
                     .saturating_mul(3600),
             ),
+            challenges: crate::auth::pow::ChallengeKey::derive(&settings.auth.jwt_secret),
+            proof_of_work: crate::auth::pow::Difficulty {
+                cost: crate::domain::office::DEFAULT_PROOF_OF_WORK_COST,
+                counters: booking.proof_of_work_min_counter
+                    ..=booking
+                        .proof_of_work_max_counter
+                        .max(booking.proof_of_work_min_counter),
+                lifetime: seconds(booking.proof_of_work_lifetime_seconds),
+            },
         }
     }
 }
@@ -494,7 +509,8 @@ fn slot_of_office(
 }
 
 /// Housekeeping: puts seats whose cool-down has passed back on sale, a batch of slots at a
-/// time, and forgets idempotency records older than `keep_keys_for`. Safe to run from several
+/// time, and forgets idempotency records older than `keep_keys_for` and spent proof-of-work
+/// challenges that have expired. Safe to run from several
 /// instances at once: each released seat is counted by whoever deleted its row. Returns the
 /// seats released and the records forgotten.
 pub async fn tidy(
@@ -508,7 +524,8 @@ pub async fn tidy(
             for slot_id in seats::slots_with_cooled_seats(conn, now, 500)? {
                 released += seats::release_cooled(conn, slot_id, now)?;
             }
-            let forgotten = bookings::purge_keys(conn, now - keep_keys_for)?;
+            let forgotten = bookings::purge_keys(conn, now - keep_keys_for)?
+                + spent_challenges::purge_expired(conn, now)?;
             Ok((released, forgotten))
         })
         .await

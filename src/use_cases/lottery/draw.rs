@@ -129,6 +129,7 @@ pub fn make(
             language: Language::parse_supported(&entry.language).map_err(Error::internal)?,
             secret: None,
             case_proven: true,
+            proof_of_work: None,
             invited: None,
             drawn: true,
         };

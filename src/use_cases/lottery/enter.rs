@@ -27,7 +27,7 @@ use crate::{
         lottery::{self, Among},
     },
     use_cases::{
-        bookings::{BookingError, Policy, token, verify},
+        bookings::{BookingError, Policy, proof, token, verify},
         scope::visible_office,
     },
 };
@@ -59,6 +59,9 @@ pub struct EntryRequest {
     /// …to this one.
     #[schema(value_type = Option<NaiveDate>)]
     pub any_day_to: Option<Day>,
+    /// Where the office asks for proof of work, a solved challenge, as when booking.
+    #[schema(max_length = 4096)]
+    pub altcha: Option<String>,
 }
 
 /// What an entry would take.
@@ -78,6 +81,8 @@ pub struct NewEntry {
     pub language: Language,
     pub secret: Option<VerificationSecret>,
     pub choice: Choice,
+    /// The solved proof-of-work challenge, as sent.
+    pub proof_of_work: Option<String>,
 }
 
 impl EntryRequest {
@@ -155,6 +160,7 @@ impl EntryRequest {
                     language,
                     secret,
                     choice,
+                    proof_of_work: self.altcha,
                 })
             }
             _ => Err(errors),
@@ -193,14 +199,16 @@ pub async fn enter(
     entry: NewEntry,
     now: DateTime<Utc>,
 ) -> Result<EntryView, BookingError> {
-    let (office_id, eligibility) = store
+    let (office, eligibility) = store
         .read(move |conn| -> Result<_, BookingError> {
             let office = visible_office(conn, None, &code)?;
             let (_, service) = draw_of_office(conn, office.id, draw_id)?;
             Ok((office, service.settings.eligibility))
         })
-        .await
-        .map(|(office, eligibility)| (office.id, eligibility))?;
+        .await?;
+    let answer = entry.proof_of_work.as_deref();
+    proof::check(store, policy, &office, answer, None, now).await?;
+    let office_id = office.id;
     let mut case_proven = false;
     if eligibility == Eligibility::Registered {
         let Some(secret) = entry.secret.clone() else {
