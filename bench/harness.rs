@@ -260,6 +260,7 @@ async fn seed_bookings(store: &Store, targets: &[Target], count: usize) -> anyho
                             channel: Channel::Web,
                             is_test: false,
                             created_by: None,
+                            intermediary_id: None,
                         },
                         Utc::now(),
                     )?;

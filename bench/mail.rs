@@ -98,6 +98,7 @@ async fn queue_confirmations(
         };
         // Full slots are simply skipped: the benchmark needs queued mail, not bookings.
         let booker = Booker::Applicant {
+            via: None,
             from: ClientAddress::new(std::net::Ipv4Addr::LOCALHOST.into()),
         };
         match book::book(

@@ -356,6 +356,12 @@ pub enum Refusal {
     LotteryClosed,
     /// This case has entered this draw already.
     AlreadyEntered,
+    /// An intermediary's quota at this office is used up: `limit` active bookings, or (when
+    /// `per_week`) bookings made this week.
+    QuotaReached {
+        limit: i64,
+        per_week: bool,
+    },
 }
 
 impl Refusal {
@@ -389,6 +395,7 @@ impl Refusal {
             Refusal::LotteryNotOpen { .. } => "lottery_not_open",
             Refusal::LotteryClosed => "lottery_closed",
             Refusal::AlreadyEntered => "already_entered",
+            Refusal::QuotaReached { .. } => "quota_reached",
         }
     }
 
@@ -422,6 +429,8 @@ impl Refusal {
             Refusal::LotteryNotOpen { opens_at } => format!("This draw takes entries from {}.", opens_at.format("%Y-%m-%d %H:%M UTC")),
             Refusal::LotteryClosed => "This draw no longer takes entries. Seats left after the draw can be booked as usual.".into(),
             Refusal::AlreadyEntered => "This case number has entered this draw already: one entry per case.".into(),
+            Refusal::QuotaReached { limit, per_week: false } => format!("Your accreditation at this office allows {limit} active bookings, and they are all in use."),
+            Refusal::QuotaReached { limit, per_week: true } => format!("Your accreditation at this office allows {limit} bookings a week, and this week's are used (the week starts on Monday)."),
         }
     }
 

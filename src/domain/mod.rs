@@ -15,6 +15,7 @@ pub mod holidays;
 pub mod hours;
 pub mod ids;
 pub mod integration;
+pub mod intermediary;
 pub mod invitations;
 pub mod language;
 pub mod lottery;

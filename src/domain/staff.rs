@@ -15,31 +15,40 @@ use super::{
 };
 
 /// What a staff member may do. Admins act for the national administration; managers configure
-/// their own office; operators run its desk.
+/// their own office; operators run its desk. Intermediaries (patronati, associations,
+/// employers' consultants) are not staff of any office: they book for their clients at the
+/// offices that accredited them, and may do nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Manager,
     Operator,
+    Intermediary,
 }
 
 impl Named for Role {
-    const ALL: &'static [Role] = &[Role::Admin, Role::Manager, Role::Operator];
+    const ALL: &'static [Role] = &[
+        Role::Admin,
+        Role::Manager,
+        Role::Operator,
+        Role::Intermediary,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Manager => "manager",
             Role::Operator => "operator",
+            Role::Intermediary => "intermediary",
         }
     }
 }
 
 impl Role {
-    /// Admins are national; every other role belongs to exactly one office.
+    /// Admins and intermediaries are national; managers and operators belong to one office.
     pub fn has_office(self) -> bool {
-        self != Role::Admin
+        matches!(self, Role::Manager | Role::Operator)
     }
 }
 
@@ -110,7 +119,9 @@ impl Actor {
             Role::Manager => Err(Forbidden(
                 "managers can create operator accounts for their own office only",
             )),
-            Role::Operator => Err(Forbidden("operators cannot create staff accounts")),
+            Role::Operator | Role::Intermediary => {
+                Err(Forbidden("only admins and managers create accounts"))
+            }
         }
     }
 
@@ -119,7 +130,7 @@ impl Actor {
     pub fn must_be_admin(&self, reason: &'static str) -> Result<(), Forbidden> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Manager | Role::Operator => Err(Forbidden(reason)),
+            Role::Manager | Role::Operator | Role::Intermediary => Err(Forbidden(reason)),
         }
     }
 
@@ -129,7 +140,7 @@ impl Actor {
         match self.role {
             Role::Admin => true,
             Role::Manager => office.is_some() && office == self.office.as_ref(),
-            Role::Operator => false,
+            Role::Operator | Role::Intermediary => false,
         }
     }
 
@@ -137,7 +148,9 @@ impl Actor {
     pub fn may_list_staff(&self) -> Result<(), Forbidden> {
         match self.role {
             Role::Admin | Role::Manager => Ok(()),
-            Role::Operator => Err(Forbidden("Operators cannot list staff accounts.")),
+            Role::Operator | Role::Intermediary => {
+                Err(Forbidden("Only admins and managers list staff accounts."))
+            }
         }
     }
 
@@ -145,7 +158,7 @@ impl Actor {
     pub fn may_read_office_audit(&self) -> Result<(), Forbidden> {
         match self.role {
             Role::Admin | Role::Manager => Ok(()),
-            Role::Operator => Err(Forbidden(
+            Role::Operator | Role::Intermediary => Err(Forbidden(
                 "The audit log is for managers and administrators.",
             )),
         }
@@ -157,7 +170,7 @@ impl Actor {
         match self.role {
             Role::Admin => true,
             Role::Manager => role == Role::Operator && office == self.office.as_ref(),
-            Role::Operator => false,
+            Role::Operator | Role::Intermediary => false,
         }
     }
 }
@@ -177,6 +190,8 @@ impl Actor {
     pub fn access_to(&self, office: &OfficeCode) -> OfficeAccess {
         match self.role {
             Role::Admin => OfficeAccess::Configure,
+            // An accreditation lets an intermediary book, not see the office's data.
+            Role::Intermediary => OfficeAccess::None,
             _ if self.office.as_ref() != Some(office) => OfficeAccess::None,
             Role::Manager => OfficeAccess::Configure,
             Role::Operator => OfficeAccess::Read,
@@ -188,7 +203,9 @@ impl Actor {
 pub fn check_office_for_role(role: Role, office: Option<&OfficeCode>) -> Result<(), Invalid> {
     match (role.has_office(), office.is_some()) {
         (true, false) => Err(Invalid::new("is required for managers and operators")),
-        (false, true) => Err(Invalid::new("must be empty for admins, who are national")),
+        (false, true) => Err(Invalid::new(
+            "must be empty for admins and intermediaries, who are national",
+        )),
         _ => Ok(()),
     }
 }

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod fallback;
 pub mod headers;
 pub mod integration;
+pub mod intermediaries;
 pub mod invitations;
 pub mod limits;
 pub mod lottery;
@@ -110,6 +111,9 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(lottery::show)
         .service(lottery::enter_draw)
         .service(lottery::replay)
+        .service(intermediaries::list)
+        .service(intermediaries::accredit)
+        .service(intermediaries::revoke)
         .service(staff::create)
         .service(staff::list)
         .service(staff::update)

@@ -47,6 +47,8 @@ pub struct Booking {
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The accredited intermediary who booked for the applicant.
+    pub intermediary_id: Option<StaffId>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -80,6 +82,7 @@ struct BookingRow {
     /// all the columns (diesel's MultiConnection cannot return a selection).
     #[diesel(column_name = mailbox)]
     _mailbox: Option<String>,
+    intermediary_id: Option<StaffId>,
 }
 
 impl BookingRow {
@@ -111,6 +114,7 @@ impl BookingRow {
             closed_at: self.closed_at.map(|t| t.and_utc()),
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
+            intermediary_id: self.intermediary_id,
         })
     }
 }
@@ -151,7 +155,7 @@ pub fn reference_taken(conn: &mut DbConnection, reference: &Reference) -> QueryR
 }
 
 /// The names of the active statuses, as stored.
-fn active_statuses() -> [&'static str; 2] {
+pub(super) fn active_statuses() -> [&'static str; 2] {
     Status::ACTIVE.map(Status::as_str)
 }
 
@@ -218,6 +222,7 @@ pub struct NewBooking<'a> {
     pub channel: Channel,
     pub is_test: bool,
     pub created_by: Option<StaffId>,
+    pub intermediary_id: Option<StaffId>,
 }
 
 /// Records a confirmed booking. A second active booking for the same case and service fails
@@ -246,6 +251,7 @@ pub fn insert(
             bookings::is_test.eq(new.is_test),
             bookings::sequence.eq(0),
             bookings::created_by.eq(new.created_by),
+            bookings::intermediary_id.eq(new.intermediary_id),
             bookings::created_at.eq(db_time(now)),
             bookings::updated_at.eq(db_time(now)),
         ))

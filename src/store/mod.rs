@@ -6,6 +6,7 @@
 //! transaction; they return diesel's `QueryResult` and store only what they are given (rules
 //! and checks are the use cases' and the domain's). Only the use cases open transactions.
 
+pub mod accreditations;
 pub mod audit;
 pub mod bookings;
 pub mod calendars;
@@ -148,10 +149,28 @@ impl Store {
                     c.batch_execute(&lock_timeout)?;
                     applied
                 }
-                DbConnection::Sqlite(c) => c
-                    .run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map(|versions| versions.len())
-                    .map_err(|e| e.to_string()),
+                DbConnection::Sqlite(c) => {
+                    // A migration that rebuilds a table (SQLite cannot change a constraint in
+                    // place) drops the old one: with foreign keys on, that would delete or
+                    // refuse. SQLite's procedure turns them off (outside any transaction),
+                    // then checks every reference before going on.
+                    c.batch_execute("PRAGMA foreign_keys = OFF")?;
+                    let applied = c
+                        .run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|versions| versions.len())
+                        .map_err(|e| e.to_string());
+                    c.batch_execute("PRAGMA foreign_keys = ON")?;
+                    let check = "SELECT count(*) AS rows FROM pragma_foreign_key_check";
+                    let broken =
+                        diesel::RunQueryDsl::get_result::<Count>(diesel::sql_query(check), c)?.rows;
+                    match (applied, broken) {
+                        (Ok(applied), 0) => Ok(applied),
+                        (Ok(_), broken) => {
+                            Err(format!("{broken} rows refer to rows that do not exist"))
+                        }
+                        (Err(e), _) => Err(e),
+                    }
+                }
             };
             applied.map_err(StoreError::Migration)
         })
@@ -349,6 +368,13 @@ pub fn is_busy(error: &diesel::result::Error) -> bool {
         }
         _ => false,
     }
+}
+
+#[derive(diesel::QueryableByName)]
+/// A row count read with raw SQL.
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    rows: i64,
 }
 
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {

@@ -27,6 +27,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    accreditations (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        intermediary_id -> BigInt,
+        organisation -> Text,
+        max_active -> Integer,
+        max_per_week -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     spent_challenges (nonce) {
         nonce -> Text,
         office_id -> BigInt,
@@ -45,7 +59,6 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
-        change_cutoff_hours -> Integer,
     }
 }
 
@@ -251,6 +264,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         mailbox -> Nullable<Text>,
+        intermediary_id -> Nullable<BigInt>,
     }
 }
 
@@ -410,6 +424,7 @@ diesel::table! {
 
 diesel::joinable!(staff -> offices (office_id));
 diesel::joinable!(spent_challenges -> offices (office_id));
+diesel::joinable!(accreditations -> offices (office_id));
 diesel::joinable!(lottery_draws -> office_services (office_service_id));
 diesel::joinable!(lottery_entries -> lottery_draws (draw_id));
 diesel::joinable!(mail_outbox -> lottery_entries (lottery_entry_id));
@@ -468,4 +483,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     invitations,
     spent_challenges,
+    accreditations,
 );

@@ -20,6 +20,7 @@ pub mod catalogue;
 pub mod closures;
 pub mod events;
 pub mod integration_clients;
+pub mod intermediaries;
 pub mod invitations;
 pub mod login;
 pub mod lottery;

@@ -484,6 +484,23 @@ impl<'a> Api<'a> {
         self.post(&path, &json!({})).await
     }
 
+    // Intermediaries.
+
+    pub async fn intermediaries(&self, code: &str) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/intermediaries"))
+            .await
+    }
+
+    pub async fn accredit(&self, code: &str, intermediary: i64, terms: &Value) -> Reply {
+        let path = format!("/api/v1/offices/{code}/intermediaries/{intermediary}");
+        Api::send(self.request(Method::PUT, &path).json(terms)).await
+    }
+
+    pub async fn revoke_accreditation(&self, code: &str, intermediary: i64) -> Reply {
+        let path = format!("/api/v1/offices/{code}/intermediaries/{intermediary}");
+        Api::send(self.request(Method::DELETE, &path)).await
+    }
+
     // Mail.
 
     pub async fn outbox(&self, code: &str, query: &str) -> Reply {

@@ -17,6 +17,7 @@ mod desk;
 mod errors;
 mod events;
 mod headers;
+mod intermediaries;
 mod invitations;
 mod limits;
 mod lottery;

@@ -133,7 +133,7 @@ async fn every_bad_field_is_named_in_one_answer(backend: Backend) {
         (
             new_staff("a@x.it", "admin", Some("RM")),
             "office_code",
-            "must be empty for admins, who are national",
+            "must be empty for admins and intermediaries, who are national",
         ),
         (
             new_staff("a@x.it", "operator", Some("ZZ")),

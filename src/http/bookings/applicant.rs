@@ -32,7 +32,10 @@ const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 /// Books a seat. Without a staff token this is the applicant booking online (`pilot` and
 /// `live` offices); with one, staff booking at the desk on someone's behalf (channel `desk`,
-/// may use the seats held for the desk; in a `preview` office the booking is a test).
+/// may use the seats held for the desk; in a `preview` office the booking is a test). With an
+/// intermediary's token, the intermediary books for a client: the applicant's rules apply,
+/// the client gets the mail, and the booking counts against the intermediary's quotas at the
+/// office (`403` when not accredited there, `409 quota_reached` past a quota).
 ///
 /// Send an `Idempotency-Key` to retry safely: the same key with the same request answers with
 /// the first booking (header `Idempotent-Replayed: true`) and books nothing new.
@@ -46,8 +49,9 @@ const IDEMPOTENCY_HEADER: &str = "idempotency-key";
     request_body = BookingRequest,
     responses(
         (status = 201, description = "Booked", body = BookingConfirmation),
+        (status = 403, description = "An intermediary not accredited at this office", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such public office", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Refused: `slot_full`, `slot_unavailable`, `invite_only`, `case_not_ready`, `min_notice`, `beyond_horizon`, `slot_in_the_past`, `case_already_booked`, `too_many_bookings`, `office_not_open`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Refused: `quota_reached` (an intermediary's), `slot_full`, `slot_unavailable`, `invite_only`, `case_not_ready`, `min_notice`, `beyond_horizon`, `slot_in_the_past`, `case_already_booked`, `too_many_bookings`, `office_not_open`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (`verification_secret` is required where the service books registered cases only; `altcha`, a solved proof-of-work challenge used once, where the office asks for one), `case_not_verified` (no registered case has this number and verification code; an unknown case and a wrong code are told alike), or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: too many wrong verification codes for this case or from this address lately (see `Retry-After`); or `rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
@@ -61,10 +65,7 @@ pub async fn create(
     req: HttpRequest,
     JsonBody(body): JsonBody<BookingRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let booker = match viewer.actor() {
-        Some(actor) => Booker::Staff(actor),
-        None => Booker::Applicant { from },
-    };
+    let booker = Booker::signed(viewer.actor(), from);
     let visit = body.parse(&booker)?;
     let header = req
         .headers()

@@ -25,15 +25,17 @@ use crate::{
         catalogue::TypeCode,
         email::EmailAddress,
         ids::SlotId,
+        intermediary::week_start,
         language::Language,
         mail::MessageKind,
         office::{OfficeCode, Stage, parse_phone},
         release::Release,
         service::Eligibility,
+        staff::Forbidden,
     },
     error::Error,
     store::{
-        DbConnection, Store,
+        DbConnection, Store, accreditations,
         bookings::{self, NewBooking},
         is_unique_violation,
         offices::Office,
@@ -196,7 +198,8 @@ impl IdempotencyKey {
                 )
             })?;
         let who = match booker {
-            Booker::Applicant { .. } => "web".to_owned(),
+            Booker::Applicant { via: None, .. } => "web".to_owned(),
+            Booker::Applicant { via: Some(id), .. } => format!("intermediary:{id}"),
             Booker::Staff(actor) => format!("desk:{}", actor.staff_id),
         };
         let mut digest = Sha256::new();
@@ -261,12 +264,13 @@ pub async fn book(
     if let Some(refusal) = refusal {
         return Err(refusal.into());
     }
-    if let Booker::Applicant { .. } = &booker {
+    if booker.is_anonymous() {
         let (answer, retry) = (visit.proof_of_work.as_deref(), key.as_ref());
         let retry = retry.map(|key| key.key.as_str());
         proof::check(store, policy, &office, answer, retry, now).await?;
     }
-    if let (Booker::Applicant { from }, Some(Eligibility::Registered)) = (&booker, eligibility) {
+    if let (Booker::Applicant { from, .. }, Some(Eligibility::Registered)) = (&booker, eligibility)
+    {
         let Some(secret) = visit.secret.clone() else {
             let message = "is required: this appointment is for cases registered with the \
                            office, proven with their verification code";
@@ -424,6 +428,18 @@ pub(in crate::use_cases) fn book_in(
         Booker::Staff(_) if slot.time.ends_at <= now => return Err(Refusal::SlotInThePast.into()),
         Booker::Staff(_) => {}
     }
+    if let Booker::Applicant {
+        via: Some(intermediary),
+        ..
+    } = booker
+    {
+        let quota = accreditations::lock_quota(conn, office.id, *intermediary)?
+            .ok_or(Forbidden("You are not accredited to book at this office."))?;
+        let week_start = week_start(now, office.details.timezone);
+        let (active, this_week) =
+            accreditations::usage(conn, office.id, *intermediary, week_start)?;
+        quota.admits(active, this_week)?;
+    }
     if bookings::case_has_active(conn, office.id, &visit.case_number, service.id)? {
         return Err(Refusal::CaseAlreadyBooked.into());
     }
@@ -459,6 +475,10 @@ pub(in crate::use_cases) fn book_in(
         channel,
         is_test,
         created_by: actor_id,
+        intermediary_id: match booker {
+            Booker::Applicant { via, .. } => *via,
+            Booker::Staff(_) => None,
+        },
     };
     // The partial unique index settles a race between two bookings of the same case.
     let booking = bookings::insert(conn, new, now).map_err(|e| match is_unique_violation(&e) {

@@ -232,7 +232,7 @@ pub async fn book(
             touched.dedup();
             seats::lock_slots(conn, &touched)?;
 
-            let booker = Booker::Applicant { from };
+            let booker = Booker::Applicant { from, via: None };
             let made = book_in(conn, &office, &booker, &visit, None, &policy, now)?;
             let booking = &made.details.booking;
             invitations::mark_booked(conn, invitation.id, booking.id, now)?

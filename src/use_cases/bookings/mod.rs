@@ -31,7 +31,7 @@ use crate::{
         ids::{OfficeId, SlotId, StaffId},
         mail::MessageKind,
         release::Release,
-        staff::Actor,
+        staff::{Actor, Role},
     },
     error::{Answer, Error, Explain, Failure},
     store::{
@@ -195,14 +195,38 @@ impl Policy {
 }
 
 /// Who is booking: the applicant online (from an address, which guesses at a registered case's
-/// secret are counted by), or staff at the desk or phone.
+/// secret are counted by), possibly through an accredited intermediary, or staff at the desk
+/// or phone.
 #[derive(Clone)]
 pub enum Booker {
-    Applicant { from: ClientAddress },
+    Applicant {
+        from: ClientAddress,
+        /// The intermediary booking for the applicant: the applicant's rules apply, within
+        /// the intermediary's quotas at the office.
+        via: Option<StaffId>,
+    },
     Staff(Actor),
 }
 
 impl Booker {
+    /// Who books, from who signed the request: nobody (the applicant), an intermediary (for
+    /// a client), or staff (at the desk).
+    pub fn signed(actor: Option<Actor>, from: ClientAddress) -> Booker {
+        match actor {
+            None => Booker::Applicant { from, via: None },
+            Some(actor) if actor.role == Role::Intermediary => Booker::Applicant {
+                from,
+                via: Some(actor.staff_id),
+            },
+            Some(actor) => Booker::Staff(actor),
+        }
+    }
+
+    /// Anonymous: neither staff nor an accredited intermediary (proof of work is for them).
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Booker::Applicant { via: None, .. })
+    }
+
     pub fn channel(&self) -> Channel {
         match self {
             Booker::Applicant { .. } => Channel::Web,

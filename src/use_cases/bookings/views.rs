@@ -9,7 +9,7 @@ use super::Details;
 use crate::domain::{
     booking::{Channel, Status},
     catalogue::{DocumentLists, Texts, pick},
-    ids::{CalendarId, SlotId},
+    ids::{CalendarId, SlotId, StaffId},
     time::{LocalTime, local},
 };
 
@@ -183,6 +183,9 @@ pub struct StaffBookingView {
     pub cancelled_by: Option<String>,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The accredited intermediary (account id) who booked for the applicant.
+    #[schema(value_type = Option<i64>)]
+    pub intermediary_id: Option<StaffId>,
 }
 
 impl StaffBookingView {
@@ -210,6 +213,7 @@ impl StaffBookingView {
             cancelled_by: booking.cancelled_by.clone(),
             cancel_reason: booking.cancel_reason.clone(),
             created_at: booking.created_at,
+            intermediary_id: booking.intermediary_id,
         }
     }
 }

@@ -111,6 +111,7 @@ pub fn make(
     // Winners are booked as the applicant's own booking would be: same rules, mail, events.
     // The address is for counting guesses at a case's secret, which the entry already proved.
     let booker = Booker::Applicant {
+        via: None,
         from: ClientAddress::new(std::net::Ipv4Addr::UNSPECIFIED.into()),
     };
     let by_id: BTreeMap<_, _> = entries.iter().map(|entry| (entry.id, entry)).collect();
