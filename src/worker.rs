@@ -23,7 +23,7 @@ use crate::{
     store::Store,
     use_cases::{
         bookings::{self, Policy},
-        invitations, lottery,
+        invitations, lottery, waitlist,
     },
 };
 
@@ -47,7 +47,8 @@ impl Housekeeping {
 }
 
 /// Puts cooled-down seats back on sale, forgets old idempotency records, reminds and expires
-/// invitations, makes the lottery draws whose window has closed, a round every `settings.every`, forever.
+/// invitations, makes the lottery draws whose window has closed, offers free seats to the
+/// waitlist, a round every `settings.every`, forever.
 pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse>) {
     let mut ticker = tokio::time::interval(settings.every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -68,6 +69,12 @@ pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse
             Ok(0) => {}
             Ok(drawn) => tracing::info!(drawn, "lottery draws made"),
             Err(error) => tracing::warn!(?error, "lottery draws failed; trying again next round"),
+        }
+        // After the seats that cooled down went back on sale: they go to the waitlist first.
+        match waitlist::offer_due(&store, &settings.policy, Utc::now()).await {
+            Ok(round) if round == waitlist::Round::default() => {}
+            Ok(round) => tracing::info!(?round, "waitlist offers made and lapsed"),
+            Err(error) => tracing::warn!(?error, "waitlist round failed; trying again next round"),
         }
         pulse.beat();
     }

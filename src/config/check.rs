@@ -115,6 +115,10 @@ impl Settings {
                 "booking.proof_of_work_lifetime_seconds",
                 self.booking.proof_of_work_lifetime_seconds,
             ),
+            (
+                "booking.waitlist_hold_minutes",
+                self.booking.waitlist_hold_minutes,
+            ),
             ("mail.poll_interval_ms", self.mail.poll_interval_ms),
             ("mail.batch_size", self.mail.batch_size.max(0) as u64),
             ("mail.send_concurrency", self.mail.send_concurrency as u64),

@@ -132,6 +132,8 @@ pub struct BookingSettings {
     pub proof_of_work_min_counter: u32,
     pub proof_of_work_max_counter: u32,
     pub proof_of_work_lifetime_seconds: u64,
+    pub waitlist_hold_minutes: u64,
+    pub waitlist_max_offers: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -362,6 +362,10 @@ pub enum Refusal {
         limit: i64,
         per_week: bool,
     },
+    /// The booking is on the waitlist already.
+    AlreadyWaiting,
+    /// The waitlist offer was answered already, or its hold ran out.
+    OfferClosed,
 }
 
 impl Refusal {
@@ -396,6 +400,8 @@ impl Refusal {
             Refusal::LotteryClosed => "lottery_closed",
             Refusal::AlreadyEntered => "already_entered",
             Refusal::QuotaReached { .. } => "quota_reached",
+            Refusal::AlreadyWaiting => "already_waiting",
+            Refusal::OfferClosed => "offer_closed",
         }
     }
 
@@ -429,6 +435,8 @@ impl Refusal {
             Refusal::LotteryNotOpen { opens_at } => format!("This draw takes entries from {}.", opens_at.format("%Y-%m-%d %H:%M UTC")),
             Refusal::LotteryClosed => "This draw no longer takes entries. Seats left after the draw can be booked as usual.".into(),
             Refusal::AlreadyEntered => "This case number has entered this draw already: one entry per case.".into(),
+            Refusal::AlreadyWaiting => "This appointment is on the waitlist already; leave it first to wait for other days.".into(),
+            Refusal::OfferClosed => "This offer is no longer open: it was answered, or the time to take it has passed.".into(),
             Refusal::QuotaReached { limit, per_week: false } => format!("Your accreditation at this office allows {limit} active bookings, and they are all in use."),
             Refusal::QuotaReached { limit, per_week: true } => format!("Your accreditation at this office allows {limit} bookings a week, and this week's are used (the week starts on Monday)."),
         }

@@ -55,6 +55,10 @@ typed_ids! {
     DrawId;
     /// An applicant's entry in a lottery draw.
     EntryId;
+    /// A booking's request for an earlier seat.
+    WaitRequestId;
+    /// An earlier seat held for a waiting booking.
+    OfferId;
     /// A staff account.
     StaffId;
     /// A message in the mail outbox.

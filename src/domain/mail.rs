@@ -24,6 +24,8 @@ pub enum MessageKind {
     InvitationReminder,
     /// A lottery entry won no seat (winners get the booking's confirmation).
     LotteryLost,
+    /// An earlier seat, held for a booking on the waitlist: accept or decline.
+    WaitlistOffer,
 }
 
 impl Named for MessageKind {
@@ -36,6 +38,7 @@ impl Named for MessageKind {
         MessageKind::Invitation,
         MessageKind::InvitationReminder,
         MessageKind::LotteryLost,
+        MessageKind::WaitlistOffer,
     ];
 
     fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Named for MessageKind {
             MessageKind::Invitation => "invitation",
             MessageKind::InvitationReminder => "invitation_reminder",
             MessageKind::LotteryLost => "lottery_lost",
+            MessageKind::WaitlistOffer => "waitlist_offer",
         }
     }
 }

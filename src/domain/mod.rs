@@ -30,6 +30,7 @@ pub mod staff;
 pub mod text;
 pub mod time;
 pub mod validation;
+pub mod waitlist;
 pub mod webhooks;
 
 pub use validation::{FieldError, FieldErrors, Invalid, Named, Parsed};

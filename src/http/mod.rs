@@ -29,6 +29,7 @@ pub mod services;
 pub mod slots;
 pub mod staff;
 pub mod telemetry;
+pub mod waitlist;
 
 use std::sync::Arc;
 
@@ -114,6 +115,12 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(intermediaries::list)
         .service(intermediaries::accredit)
         .service(intermediaries::revoke)
+        .service(waitlist::join)
+        .service(waitlist::show)
+        .service(waitlist::leave)
+        .service(waitlist::offer)
+        .service(waitlist::accept)
+        .service(waitlist::decline)
         .service(staff::create)
         .service(staff::list)
         .service(staff::update)

@@ -52,6 +52,7 @@ use utoipa::{
         (name = "events", description = "Events back to the case system: the feed and webhooks"),
         (name = "invitations", description = "Invitations to book (convocazioni): sent by the case system or staff, answered by the applicant through the mail's link"),
         (name = "intermediaries", description = "Patronati, associations and employers' consultants: accredited per office by an admin, they book for their clients (with their own token, through the booking endpoint) within quotas"),
+        (name = "waitlist", description = "Earlier seats for booked applicants: a queue, one offer a day held for a while, accepted or declined with the mail's token"),
         (name = "lottery", description = "Seats released by lot: draws with a committed seed, entries while the seats open, winners booked and the seed published at the close"),
         (name = "staff", description = "Staff accounts"),
         (name = "offices", description = "Offices and their rollout stage"),

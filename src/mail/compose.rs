@@ -40,7 +40,7 @@ const LOCALES: [(&str, &str); 8] = [
     ("zh", include_str!("locales/zh.json")),
 ];
 
-const TEMPLATES: [(&str, &str); 24] = [
+const TEMPLATES: [(&str, &str); 26] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("layout.txt", include_str!("templates/layout.txt")),
     ("documents.html", include_str!("templates/documents.html")),
@@ -98,6 +98,14 @@ const TEMPLATES: [(&str, &str); 24] = [
         "lottery_lost.txt",
         include_str!("templates/lottery_lost.txt"),
     ),
+    (
+        "waitlist_offer.html",
+        include_str!("templates/waitlist_offer.html"),
+    ),
+    (
+        "waitlist_offer.txt",
+        include_str!("templates/waitlist_offer.txt"),
+    ),
 ];
 
 impl Locales {
@@ -137,6 +145,14 @@ pub struct Composer {
     locales: Arc<Locales>,
     from: Mailbox,
     public_base_url: String,
+}
+
+/// What a waitlist offer's mail says of the offer.
+pub struct WaitlistLetter {
+    pub id: crate::domain::ids::OfferId,
+    pub starts_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub token: String,
 }
 
 impl Composer {
@@ -317,6 +333,48 @@ impl Composer {
         let html = self
             .env
             .get_template("lottery_lost.html")?
+            .render(&context)?;
+        self.envelope(recipient, subject, message_id, office)?
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| ComposeError(e.to_string()))
+    }
+
+    /// An earlier seat held for a booking on the waitlist, with the link to answer the offer.
+    pub fn compose_waitlist_offer(
+        &self,
+        details: &Details,
+        offer: &WaitlistLetter,
+        recipient: &str,
+        message_id: &str,
+    ) -> Result<Message, ComposeError> {
+        let booking = &details.booking;
+        let language = booking.language.as_str();
+        let office = &details.office.details;
+        let zone = office.timezone;
+        let texts = &details.service.appointment_type.texts;
+        let kind = MessageKind::WaitlistOffer;
+        let subject = self.subject(kind, language, booking.reference.as_str(), booking.is_test);
+        let context = context! {
+            lang => language,
+            dir => if language == "ar" { "rtl" } else { "ltr" },
+            subject => &subject,
+            name => &booking.full_name,
+            offered_at => self.local_time(offer.starts_at, zone, language),
+            current_at => self.local_time(details.slot.time.starts_at, zone, language),
+            hold_until => self.local_time(offer.expires_at, zone, language),
+            office_name => &office.name,
+            office_address => format!("{}, {}", office.address, office.city),
+            service_name => pick(&texts.names, language),
+            reference => booking.reference.as_str(),
+            offer_url => format!("{}/waitlist/offers/{}?token={}", self.public_base_url, offer.id, offer.token),
+        };
+        let text = self
+            .env
+            .get_template("waitlist_offer.txt")?
+            .render(&context)?;
+        let html = self
+            .env
+            .get_template("waitlist_offer.html")?
             .render(&context)?;
         self.envelope(recipient, subject, message_id, office)?
             .multipart(MultiPart::alternative_plain_html(text, html))

@@ -26,10 +26,10 @@ use crate::{
     },
     use_cases::{
         bookings::{self, token::TokenKey},
-        invitations, lottery,
+        invitations, lottery, waitlist,
     },
 };
-use compose::Composer;
+use compose::{Composer, WaitlistLetter};
 use transport::Transport;
 
 /// What one round of delivery did.
@@ -234,6 +234,9 @@ impl Mailer {
         {
             return Ok(Err(Stale("the visit is no longer ahead")));
         }
+        if message.kind == MessageKind::WaitlistOffer {
+            return self.prepare_waitlist_offer(message, details, now).await;
+        }
         let token = self.tokens.token(&details.booking.token_salt);
         let (kind, to, id) = (message.kind, &message.recipient, &message.message_id);
         Ok(self.written(
@@ -265,6 +268,38 @@ impl Mailer {
         let email = self
             .composer
             .compose_invitation(kind, &letter, to, message_id, &token);
+        Ok(self.written(message, email))
+    }
+
+    /// A waitlist offer's mail, while the offer is open.
+    async fn prepare_waitlist_offer(
+        &self,
+        message: &Claimed,
+        details: bookings::Details,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        let booking = details.booking.clone();
+        let open = self
+            .store
+            .read(move |conn| match waitlist::open_offer_of(conn, &booking) {
+                Ok(open) => Ok(open),
+                Err(Error::Store(error)) => Err(error),
+                Err(_) => Ok(None),
+            })
+            .await?;
+        let Some((offer, slot)) = open.filter(|(offer, _)| offer.expires_at > now) else {
+            return Ok(Err(Stale("the offer is no longer open")));
+        };
+        let letter = WaitlistLetter {
+            id: offer.id,
+            starts_at: slot.time.starts_at,
+            expires_at: offer.expires_at,
+            token: self.tokens.token(&offer.token_salt),
+        };
+        let (to, id) = (&message.recipient, &message.message_id);
+        let email = self
+            .composer
+            .compose_waitlist_offer(&details, &letter, to, id);
         Ok(self.written(message, email))
     }
 

@@ -28,6 +28,7 @@ pub mod services;
 pub mod slots;
 pub mod spent_challenges;
 pub mod staff;
+pub mod waitlist;
 pub mod webhooks;
 
 use std::{sync::Arc, time::Duration};

@@ -41,6 +41,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    waitlist_requests (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        booking_id -> BigInt,
+        earliest_day -> Date,
+        latest_day -> Date,
+        status -> Text,
+        offers_made -> Integer,
+        last_offer_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    waitlist_offers (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        request_id -> BigInt,
+        slot_id -> BigInt,
+        token_hash -> Text,
+        token_salt -> Text,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     spent_challenges (nonce) {
         nonce -> Text,
         office_id -> BigInt,
@@ -425,6 +455,9 @@ diesel::table! {
 diesel::joinable!(staff -> offices (office_id));
 diesel::joinable!(spent_challenges -> offices (office_id));
 diesel::joinable!(accreditations -> offices (office_id));
+diesel::joinable!(waitlist_requests -> bookings (booking_id));
+diesel::joinable!(waitlist_offers -> waitlist_requests (request_id));
+diesel::joinable!(waitlist_offers -> slots (slot_id));
 diesel::joinable!(lottery_draws -> office_services (office_service_id));
 diesel::joinable!(lottery_entries -> lottery_draws (draw_id));
 diesel::joinable!(mail_outbox -> lottery_entries (lottery_entry_id));
@@ -484,4 +517,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     spent_challenges,
     accreditations,
+    waitlist_requests,
+    waitlist_offers,
 );

@@ -30,6 +30,7 @@ pub mod publication;
 pub mod services;
 pub mod slots;
 pub mod staff;
+pub mod waitlist;
 pub mod webhooks;
 
 mod audit;

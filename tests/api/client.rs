@@ -484,6 +484,52 @@ impl<'a> Api<'a> {
         self.post(&path, &json!({})).await
     }
 
+    // The waitlist.
+
+    pub async fn join_waitlist(&self, reference: &str, token: &str, days: &Value) -> Reply {
+        let path = format!("/api/v1/bookings/{reference}/waitlist");
+        let request = self
+            .request(Method::POST, &path)
+            .header("x-booking-token", token);
+        Api::send(request.json(days)).await
+    }
+
+    pub async fn waitlist(&self, reference: &str, token: &str) -> Reply {
+        let path = format!("/api/v1/bookings/{reference}/waitlist");
+        Api::send(
+            self.request(Method::GET, &path)
+                .header("x-booking-token", token),
+        )
+        .await
+    }
+
+    pub async fn leave_waitlist(&self, reference: &str, token: &str) -> Reply {
+        let path = format!("/api/v1/bookings/{reference}/waitlist");
+        Api::send(
+            self.request(Method::DELETE, &path)
+                .header("x-booking-token", token),
+        )
+        .await
+    }
+
+    pub async fn offer(&self, id: i64, token: &str) -> Reply {
+        let path = format!("/api/v1/waitlist/offers/{id}");
+        Api::send(
+            self.request(Method::GET, &path)
+                .header("x-offer-token", token),
+        )
+        .await
+    }
+
+    pub async fn answer_offer(&self, id: i64, token: &str, answer: &str) -> Reply {
+        let path = format!("/api/v1/waitlist/offers/{id}/{answer}");
+        Api::send(
+            self.request(Method::POST, &path)
+                .header("x-offer-token", token),
+        )
+        .await
+    }
+
     // Intermediaries.
 
     pub async fn intermediaries(&self, code: &str) -> Reply {

@@ -273,6 +273,16 @@ impl TestApp {
             .expect("draws made")
     }
 
+    /// One round of the waitlist as if it were `now`: lapsed offers let go, free seats offered.
+    /// Returns (lapsed, offered).
+    pub async fn run_waitlist_at(&self, now: chrono::DateTime<chrono::Utc>) -> (usize, usize) {
+        let policy = sportello::use_cases::bookings::Policy::from_settings(&self.settings);
+        let round = sportello::use_cases::waitlist::offer_due(&self.store, &policy, now)
+            .await
+            .expect("waitlist round");
+        (round.lapsed, round.offered)
+    }
+
     /// One round of the seats' housekeeping as if it were `now`: seats whose cool-down has
     /// passed go back on sale. Returns how many.
     pub async fn release_cooled_seats_at(&self, now: chrono::DateTime<chrono::Utc>) -> i32 {

@@ -30,3 +30,4 @@ mod proof_of_work;
 mod registered;
 mod staff;
 mod store;
+mod waitlist;

@@ -108,8 +108,8 @@ pub async fn challenge(
 /// The booking a manage request is about: the reference in the path, and the manage token the
 /// applicant was given, in the `X-Booking-Token` header.
 pub struct Managed {
-    reference: String,
-    token: String,
+    pub reference: String,
+    pub token: String,
 }
 
 impl FromRequest for Managed {

@@ -3,26 +3,24 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{
-    BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, check_case_ready,
-    check_release, claim_seat, details, give_back_seat,
+    BookingError, BookingFailure, Canceller, Details, Policy, SeatAt, cancel, check_case_ready,
+    check_release, details,
     ics::{self, Method},
-    lock_seats_of, record_change, reread, slot_of_office, token,
+    relocate, reread, slot_of_office, token,
     views::BookingView,
 };
 use crate::{
     domain::{
         FieldErrors,
-        booking::{EventKind, Reference, Refusal, Status, check_change_cutoff, check_web_timing},
+        booking::{Reference, Refusal, Status, check_change_cutoff, check_web_timing},
         ids::SlotId,
-        mail::MessageKind,
         service::Eligibility,
     },
     error::Error,
-    store::{DbConnection, Store, bookings, calendars, events, outbox},
+    store::{DbConnection, Store, bookings, calendars, events},
 };
 
 /// A fingerprint no token has, compared against when the reference is unknown, so that a
@@ -30,7 +28,7 @@ use crate::{
 pub(super) const NO_TOKEN: &str = "-";
 
 /// The booking `reference` names, if `token` is its manage token (compared in constant time).
-fn with_token(
+pub(in crate::use_cases) fn with_token(
     conn: &mut DbConnection,
     reference: &str,
     token: &str,
@@ -218,19 +216,5 @@ fn move_in(
         let (office, case_number) = (&details.office, &booking.case_number);
         check_case_ready(conn, office, case_number, service, target.time.starts_at)?;
     }
-    lock_seats_of(conn, booking, Some(target.id))?;
-    // The booking keeps its channel: a desk booking moves to a seat the desk may give.
-    claim_seat(conn, booking.office_id, &target, booking.channel, now)?;
-    let moved = bookings::move_to(conn, booking.id, booking.slot_id, target.id, now)?;
-    let Some(sequence) = moved else {
-        // Changed meanwhile by another request; the transaction rolls the claim back.
-        return Err(not_changeable.into());
-    };
-    give_back_seat(conn, booking, policy, now)?;
-    let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
-    let kind = EventKind::Rescheduled;
-    record_change(conn, details, &target, kind, Some(detail), None, now)?;
-    let kind = MessageKind::Rescheduled;
-    outbox::enqueue(conn, about(booking, sequence), kind, now)?;
-    Ok(())
+    relocate(conn, details, &target, SeatAt::ToClaim, policy, now)
 }

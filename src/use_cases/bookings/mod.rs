@@ -63,6 +63,12 @@ pub enum BookingFailure {
     /// The office has no lottery draw with this id.
     #[error("the office has no draw with this id")]
     NoSuchDraw,
+    /// The booking has no place on the waitlist.
+    #[error("the booking is not on the waitlist")]
+    NotOnWaitlist,
+    /// No waitlist offer has this id and token (alike when either is wrong).
+    #[error("no offer matches this id and token")]
+    NoSuchOffer,
     /// No invitation has this reference and token (alike when either is wrong).
     #[error("no invitation matches this reference and token")]
     NoSuchInvitation,
@@ -101,6 +107,12 @@ impl Explain for BookingFailure {
             }
             BookingFailure::NoSuchDraw => {
                 Answer::NotFound("The office has no lottery draw with this id.".into())
+            }
+            BookingFailure::NotOnWaitlist => {
+                Answer::NotFound("The booking is not on the waitlist.".into())
+            }
+            BookingFailure::NoSuchOffer => {
+                Answer::NotFound("No offer matches this id and token.".into())
             }
             BookingFailure::NoSuchInvitation => {
                 Answer::NotFound("No invitation matches this reference and token.".into())
@@ -158,6 +170,9 @@ pub struct Policy {
     /// office's).
     pub challenges: crate::auth::pow::ChallengeKey,
     pub proof_of_work: crate::auth::pow::Difficulty,
+    /// How long a waitlist offer holds its seat, and how many offers a booking may have.
+    pub waitlist_hold: Duration,
+    pub waitlist_max_offers: i32,
 }
 
 impl Policy {
@@ -190,6 +205,8 @@ impl Policy {
                         .max(booking.proof_of_work_min_counter),
                 lifetime: seconds(booking.proof_of_work_lifetime_seconds),
             },
+            waitlist_hold: seconds(booking.waitlist_hold_minutes.saturating_mul(60)),
+            waitlist_max_offers: i32::try_from(booking.waitlist_max_offers).unwrap_or(i32::MAX),
         }
     }
 }
@@ -268,7 +285,10 @@ pub fn details(conn: &mut DbConnection, booking: Booking) -> Result<Details, Boo
 
 /// The booking as this transaction has just changed it: the booking and its slot (whose seats,
 /// or which, changed) are read again; its office and service stay what they were.
-fn reread(conn: &mut DbConnection, details: Details) -> Result<Details, BookingError> {
+pub(in crate::use_cases) fn reread(
+    conn: &mut DbConnection,
+    details: Details,
+) -> Result<Details, BookingError> {
     let id = details.booking.id;
     let booking =
         bookings::find(conn, id)?.ok_or_else(|| Error::vanished(format!("booking {id}")))?;
@@ -329,6 +349,46 @@ fn give_back_seat(
     seats::end_cooling_after(conn, booking.id)?;
     let (slot, channel) = (booking.slot_id, booking.channel);
     seats::release_seat(conn, slot, channel, Some(booking.id), policy.cooldown, now)?;
+    Ok(())
+}
+
+/// Where the booking's seat at the slot it moves to comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(in crate::use_cases) enum SeatAt {
+    /// Claimed by the move, if one is for sale.
+    ToClaim,
+    /// Held for the booking already (a waitlist offer took it off sale).
+    Held,
+}
+
+/// Moves the booking to `target` in the caller's transaction and gives its old seat back (to
+/// cool down first), recording the event and queueing the applicant's message. The booking
+/// keeps its channel: a desk booking moves to a seat the desk may give.
+pub(in crate::use_cases) fn relocate(
+    conn: &mut DbConnection,
+    details: &Details,
+    target: &Slot,
+    seat: SeatAt,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let booking = &details.booking;
+    lock_seats_of(conn, booking, Some(target.id))?;
+    if seat == SeatAt::ToClaim {
+        claim_seat(conn, booking.office_id, target, booking.channel, now)?;
+    }
+    let moved = bookings::move_to(conn, booking.id, booking.slot_id, target.id, now)?;
+    let Some(sequence) = moved else {
+        // Changed meanwhile by another request; the transaction rolls the claim back.
+        let status = booking.status;
+        return Err(Refusal::NotChangeable { status }.into());
+    };
+    give_back_seat(conn, booking, policy, now)?;
+    let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
+    let kind = EventKind::Rescheduled;
+    record_change(conn, details, target, kind, Some(detail), None, now)?;
+    let kind = MessageKind::Rescheduled;
+    outbox::enqueue(conn, about(booking, sequence), kind, now)?;
     Ok(())
 }
 
@@ -477,7 +537,7 @@ fn service_for(
 
 /// A registered-only service books a registered case only for a day the case is ready for
 /// that type, read in the booking's transaction (the case system may change it any time).
-fn check_case_ready(
+pub(in crate::use_cases) fn check_case_ready(
     conn: &mut DbConnection,
     office: &Office,
     case_number: &str,

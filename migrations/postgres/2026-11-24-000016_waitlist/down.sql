@@ -1,0 +1,3 @@
+DELETE FROM mail_outbox WHERE kind = 'waitlist_offer';
+DROP TABLE waitlist_offers;
+DROP TABLE waitlist_requests;

@@ -1,0 +1,223 @@
+//! The earlier-slot waitlist: a booked applicant waits for an earlier seat; when one is on
+//! sale again it is held for the longest waiting booking and offered by mail, one offer a day;
+//! declined or let lapse, it passes on; accepted, the booking moves there.
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono_tz::Europe::Rome;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{
+    client::field_errors,
+    fixtures::{applicant, assert_seat_counts_match_bookings, open_rome, september_monday},
+    harness::{Backend, TestApp, spawn_app_mailing_to},
+    smtp::SmtpSink,
+};
+
+on_both_databases!(an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_day);
+
+/// Tomorrow at `hour`:00 in Rome: the housekeeping rounds of this story run then.
+fn tomorrow_at(hour: u32) -> DateTime<Utc> {
+    let tomorrow = Utc::now().with_timezone(&Rome).date_naive() + Duration::days(1);
+    let time = NaiveTime::from_hms_opt(hour, 0, 0).unwrap();
+    Rome.from_local_datetime(&tomorrow.and_time(time))
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// The newest waitlist offer mailed to `recipient`: its id and token, from the mail's link.
+fn offer_link(smtp: &SmtpSink, recipient: &str) -> (i64, String) {
+    let received = smtp.received();
+    let message = received
+        .iter()
+        .rev()
+        .find(|m| {
+            m.to.iter().any(|to| to.contains(recipient))
+                && String::from_utf8_lossy(&m.data).contains("/waitlist/offers/")
+        })
+        .unwrap_or_else(|| panic!("an offer mailed to {recipient}"));
+    let text = message.parsed().body_text(0).unwrap().into_owned();
+    let link = text
+        .split_whitespace()
+        .find(|word| word.contains("/waitlist/offers/"))
+        .unwrap();
+    let rest = link.split("/waitlist/offers/").nth(1).unwrap();
+    let (id, token) = rest.split_once("?token=").unwrap();
+    (id.parse().unwrap(), token.to_owned())
+}
+
+/// Books applicant `n` into `slot` online; returns the confirmation.
+async fn book(app: &TestApp, slot: &Value, n: usize) -> Value {
+    app.public().book("RM", &applicant(slot, n)).await.created()
+}
+
+fn credentials(booking: &Value) -> (&str, &str) {
+    (
+        booking["reference"].as_str().unwrap(),
+        booking["manage_token"].as_str().unwrap(),
+    )
+}
+
+async fn an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_day(
+    backend: Backend,
+) {
+    let smtp = SmtpSink::start();
+    let app = spawn_app_mailing_to(backend, &smtp).await;
+    let rome = open_rome(&app).await;
+    let slots = &rome.slots;
+
+    // Every seat the web sells before the last time of the day is taken.
+    let mut n = 0;
+    let mut in_fourth = None;
+    for (i, slot) in slots.iter().enumerate().take(10) {
+        loop {
+            n += 1;
+            let reply = app.public().book("RM", &applicant(slot, n)).await;
+            if reply.status == StatusCode::CONFLICT {
+                break;
+            }
+            let booked = reply.created();
+            if i == 3 {
+                in_fourth = Some(booked);
+            }
+        }
+    }
+    let in_fourth = in_fourth.unwrap();
+
+    // Amina, then Bruno, hold the last time and wait for an earlier one that Monday.
+    let amina = book(&app, &slots[10], 1001).await;
+    let bruno = book(&app, &slots[10], 1002).await;
+    let monday = september_monday();
+    let days = json!({"earliest_day": monday, "latest_day": monday});
+    let (reference, token) = credentials(&amina);
+    let joined = app
+        .public()
+        .join_waitlist(reference, token, &days)
+        .await
+        .created();
+    assert_eq!(joined["status"], "waiting");
+    let again = app.public().join_waitlist(reference, token, &days).await;
+    again.problem(StatusCode::CONFLICT, "already_waiting");
+    let later = json!({"earliest_day": monday, "latest_day": monday + Duration::days(1)});
+    let (b_reference, b_token) = credentials(&bruno);
+    let refused = app
+        .public()
+        .join_waitlist(b_reference, b_token, &later)
+        .await;
+    let problem = refused.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(field_errors(&problem)[0].0, "latest_day");
+    app.public()
+        .join_waitlist(b_reference, b_token, &days)
+        .await
+        .created();
+
+    // Nothing earlier is free; a cancelled seat cools down first, and goes to no one then.
+    assert_eq!(app.run_waitlist_at(Utc::now()).await, (0, 0));
+    let (held_reference, held_token) = credentials(&in_fourth);
+    app.public()
+        .cancel_booking(held_reference, held_token)
+        .await
+        .ok();
+    assert_eq!(app.run_waitlist_at(Utc::now()).await, (0, 0));
+
+    // Once it has cooled down, it is held for Amina, who waited longest, and off public sale.
+    let morning = tomorrow_at(9);
+    assert_eq!(app.release_cooled_seats_at(morning).await, 1);
+    assert_eq!(app.run_waitlist_at(morning).await, (0, 1));
+    let seat = &slots[3];
+    let taken = app.public().book("RM", &applicant(seat, 5000)).await;
+    taken.problem(StatusCode::CONFLICT, "slot_full");
+    let place = app.public().waitlist(reference, token).await.ok();
+    assert_eq!(place["status"], "offered");
+    assert_eq!(place["offer"]["slot_id"], seat["id"]);
+    assert_seat_counts_match_bookings_or_offers(&app).await;
+
+    // She is mailed a link; she declines, and the seat goes to Bruno the same morning (she has
+    // had her offer for the day).
+    app.deliver_mail_at(morning).await;
+    let (offer, offer_token) = offer_link(&smtp, "amina1001@example.org");
+    let shown = app.public().offer(offer, &offer_token).await.ok();
+    assert_eq!(shown["status"], "open");
+    let wrong = app.public().offer(offer, "not-the-token").await;
+    wrong.problem(StatusCode::NOT_FOUND, "not_found");
+    let declined = app
+        .public()
+        .answer_offer(offer, &offer_token, "decline")
+        .await
+        .ok();
+    assert_eq!(declined["status"], "declined");
+    let twice = app
+        .public()
+        .answer_offer(offer, &offer_token, "decline")
+        .await;
+    twice.problem(StatusCode::CONFLICT, "offer_closed");
+    assert_eq!(app.run_waitlist_at(morning).await, (0, 1));
+    app.deliver_mail_at(morning).await;
+    let (bruno_offer, bruno_token) = offer_link(&smtp, "amina1002@example.org");
+
+    // Bruno lets the hold lapse: the seat is free again, and nobody gets a second offer today.
+    let noon = morning + Duration::hours(2) + Duration::minutes(1);
+    assert_eq!(app.run_waitlist_at(noon).await, (1, 0));
+    let lapsed = app.public().offer(bruno_offer, &bruno_token).await.ok();
+    assert_eq!(lapsed["status"], "expired");
+    let late = app
+        .public()
+        .answer_offer(bruno_offer, &bruno_token, "accept")
+        .await;
+    late.problem(StatusCode::CONFLICT, "offer_closed");
+
+    // The next day Amina is offered it again and takes it: the booking moves, her old seat
+    // cools down, and she is mailed the new time.
+    let next_day = morning + Duration::days(1);
+    assert_eq!(app.run_waitlist_at(next_day).await, (0, 1));
+    app.deliver_mail_at(next_day).await;
+    let (offer, offer_token) = offer_link(&smtp, "amina1001@example.org");
+    let moved = app
+        .public()
+        .answer_offer(offer, &offer_token, "accept")
+        .await
+        .ok();
+    assert_eq!(moved["starts_at"], seat["starts_at"]);
+    assert_eq!(moved["reference"], amina["reference"]);
+    let place = app.public().waitlist(reference, token).await.ok();
+    assert_eq!(place["status"], "moved");
+    assert_eq!(place["offers_made"], 2);
+    let round = app.deliver_mail_at(next_day).await;
+    assert_eq!(round.sent, 1, "the rescheduled mail");
+    assert_seat_counts_match_bookings(&app).await;
+
+    // Bruno leaves the waitlist.
+    let left = app.public().leave_waitlist(b_reference, b_token).await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT);
+    let place = app.public().waitlist(b_reference, b_token).await.ok();
+    assert_eq!(place["status"], "withdrawn");
+}
+
+/// Seats taken = bookings + seats held by open offers, slot by slot.
+async fn assert_seat_counts_match_bookings_or_offers(app: &TestApp) {
+    use diesel::prelude::*;
+    use sportello::store::schema::{bookings, slots, waitlist_offers};
+    app.store
+        .read(|conn| -> Result<(), sportello::store::StoreError> {
+            let rows: Vec<(i64, i32, i32)> = slots::table
+                .select((slots::id, slots::booked_web, slots::booked_desk))
+                .load(conn)?;
+            for (id, web, desk) in rows {
+                let booked: i64 = bookings::table
+                    .filter(bookings::slot_id.eq(id))
+                    .filter(bookings::status.ne("cancelled"))
+                    .count()
+                    .get_result(conn)?;
+                let held: i64 = waitlist_offers::table
+                    .filter(waitlist_offers::slot_id.eq(id))
+                    .filter(waitlist_offers::status.eq("open"))
+                    .count()
+                    .get_result(conn)?;
+                assert_eq!(i64::from(web + desk), booked + held, "slot {id}");
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
