@@ -153,10 +153,27 @@ pub fn latest_request(
         .transpose()
 }
 
-/// Requests waiting for a seat, longest waiting first.
-pub fn waiting(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<Request>> {
-    waitlist_requests::table
+/// Requests waiting for a seat, longest waiting first: a page of `limit` after the request
+/// `after` (its joining time and id), from the start when `None`.
+pub fn waiting(
+    conn: &mut DbConnection,
+    after: Option<(DateTime<Utc>, WaitRequestId)>,
+    limit: i64,
+) -> QueryResult<Vec<Request>> {
+    let mut query = waitlist_requests::table
         .filter(waitlist_requests::status.eq(RequestStatus::Waiting.as_str()))
+        .into_boxed();
+    if let Some((joined, id)) = after {
+        let joined = db_time(joined);
+        query = query.filter(
+            waitlist_requests::created_at
+                .gt(joined)
+                .or(waitlist_requests::created_at
+                    .eq(joined)
+                    .and(waitlist_requests::id.gt(id))),
+        );
+    }
+    query
         .order((waitlist_requests::created_at, waitlist_requests::id))
         .limit(limit)
         .select(RequestRow::as_select())

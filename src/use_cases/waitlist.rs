@@ -33,8 +33,8 @@ use crate::{
     },
 };
 
-/// How many requests one round of housekeeping looks at.
-const ROUND: i64 = 200;
+/// How many requests are read at a time; a round goes through them all.
+const PAGE: i64 = 200;
 
 /// The days a booking waits for an earlier seat in.
 #[derive(Deserialize, ToSchema)]
@@ -398,7 +398,7 @@ pub async fn offer_due(
     round.lapsed = store
         .write(move |conn| {
             let mut lapsed = 0;
-            for offer in waitlist::lapsed_offers(conn, now, ROUND)? {
+            for offer in waitlist::lapsed_offers(conn, now, PAGE)? {
                 if !waitlist::close_offer(conn, offer.id, OfferStatus::Expired, now)? {
                     continue;
                 }
@@ -413,41 +413,64 @@ pub async fn offer_due(
             Ok::<_, BookingError>(lapsed)
         })
         .await?;
-    let waiting = store
-        .read(move |conn| Ok::<_, BookingError>(waitlist::waiting(conn, ROUND)?))
-        .await?;
-    for request in waiting {
-        let policy = policy.clone();
-        let offered = store
-            .write(move |conn| offer_to(conn, &request, &policy, now))
+    // Every waiting request is looked at, a page at a time, without a write unless there is
+    // something to do: free seats are rare, waiting bookings many.
+    let mut after = None;
+    loop {
+        let page = store
+            .read(move |conn| Ok::<_, BookingError>(waitlist::waiting(conn, after, PAGE)?))
             .await?;
-        round.offered += usize::from(offered);
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some((last.created_at, last.id));
+        for request in page {
+            let (policy, request) = (policy.clone(), std::sync::Arc::new(request));
+            let (read_policy, read_request) = (policy.clone(), request.clone());
+            let next = store
+                .read(move |conn| next_step(conn, &read_request, &read_policy, now))
+                .await?;
+            if matches!(next, Next::Wait) {
+                continue;
+            }
+            let offered = store
+                .write(move |conn| offer_to(conn, &request, &policy, now))
+                .await?;
+            round.offered += usize::from(offered);
+        }
     }
     Ok(round)
 }
 
-/// Offers `request` the earliest fitting seat on sale, if it may have an offer today.
-fn offer_to(
+/// What a waiting request needs now.
+enum Next {
+    /// Nothing: no seat fits, or it had its offer today.
+    Wait,
+    /// Its booking was cancelled or is past: it waits no more.
+    Withdraw,
+    /// This seat is on sale and fits.
+    Offer(SlotId),
+}
+
+/// Decides what `request` needs, reading only (the write that follows decides again).
+fn next_step(
     conn: &mut DbConnection,
     request: &Request,
     policy: &Policy,
     now: DateTime<Utc>,
-) -> Result<bool, BookingError> {
+) -> Result<Next, BookingError> {
     let Some(booking) = bookings::find(conn, request.booking_id)? else {
-        return Ok(false);
+        return Ok(Next::Withdraw);
     };
     let details = details(conn, booking)?;
     let booking = &details.booking;
-    // A booking cancelled, or already past, waits no more.
     if booking.status != Status::Confirmed || details.slot.time.starts_at <= now {
-        let withdrawn = RequestStatus::Withdrawn;
-        waitlist::set_request_status(conn, request.id, request.status, withdrawn, now)?;
-        return Ok(false);
+        return Ok(Next::Withdraw);
     }
     let zone = details.office.details.timezone;
     let (made, last) = (request.offers_made, request.last_offer_at);
     if !may_offer(made, last, policy.waitlist_max_offers, now, zone) {
-        return Ok(false);
+        return Ok(Next::Wait);
     }
     let settings = details.service.settings;
     let not_before = now + chrono::Duration::hours(i64::from(settings.min_notice_hours));
@@ -456,9 +479,29 @@ fn offer_to(
     let (office_id, service_id) = (booking.office_id, details.service.id);
     let found =
         waitlist::earliest_free_seat(conn, office_id, service_id, days, not_before, before, now)?;
-    let Some(slot_id) = found else {
-        return Ok(false);
+    Ok(found.map_or(Next::Wait, Next::Offer))
+}
+
+/// Offers `request` the earliest fitting seat on sale, if it may have an offer today, or
+/// withdraws it when its booking waits no more.
+fn offer_to(
+    conn: &mut DbConnection,
+    request: &Request,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<bool, BookingError> {
+    let slot_id = match next_step(conn, request, policy, now)? {
+        Next::Wait => return Ok(false),
+        Next::Withdraw => {
+            let withdrawn = RequestStatus::Withdrawn;
+            waitlist::set_request_status(conn, request.id, request.status, withdrawn, now)?;
+            return Ok(false);
+        }
+        Next::Offer(slot_id) => slot_id,
     };
+    let booking = bookings::find(conn, request.booking_id)?
+        .ok_or_else(|| Error::vanished(format!("booking {}", request.booking_id)))?;
+    let office_id = booking.office_id;
     seats::lock_slots(conn, &[slot_id])?;
     if !seats::claim_seat(conn, office_id, slot_id, booking.channel)? {
         return Ok(false); // Sold meanwhile: the next round looks again.
