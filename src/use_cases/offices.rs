@@ -192,7 +192,7 @@ pub struct UpdateOfficeRequest {
     /// lottery (staff and intermediaries are exempt).
     pub proof_of_work: Option<bool>,
     /// PBKDF2 iterations per counter tried; the default 5000 costs a phone a few seconds.
-    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[schema(minimum = 1, maximum = 100_000)]
     pub proof_of_work_cost: Option<u32>,
 }
 

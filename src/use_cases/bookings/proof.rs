@@ -45,10 +45,14 @@ pub async fn challenge(
         .await?;
     let mut difficulty = policy.proof_of_work.clone();
     difficulty.cost = office.details.proof_of_work_cost;
-    let challenge = policy
-        .challenges
-        .challenge(&office.code, &difficulty, now)
-        .map_err(|e| BookingError::internal(anyhow::anyhow!("ALTCHA challenge: {e}")))?;
+    // Making a challenge derives its key once: `cost` PBKDF2 iterations, too long for the
+    // threads that serve requests.
+    let key = policy.challenges.clone();
+    let challenge =
+        tokio::task::spawn_blocking(move || key.challenge(&office.code, &difficulty, now))
+            .await
+            .map_err(BookingError::internal)?
+            .map_err(|e| BookingError::internal(anyhow::anyhow!("ALTCHA challenge: {e}")))?;
     let signature = challenge
         .signature
         .ok_or_else(|| BookingError::internal(anyhow::anyhow!("ALTCHA challenge unsigned")))?;
