@@ -101,6 +101,7 @@ async fn click_day(backend: Backend, entries: usize, clients: usize) -> anyhow::
             let to = from + chrono::Duration::days(60);
             let mode = Mode::Publish {
                 opens_at: Some(opens_at),
+                shares: None,
             };
             reconcile_slots::<MixedDurations>(conn, &office, from, to, mode, Utc::now())?;
             let draw_id: sportello::domain::ids::DrawId = lottery_draws::table

@@ -203,7 +203,10 @@ pub fn publish(
         office,
         from,
         to,
-        Mode::Publish { opens_at: None },
+        Mode::Publish {
+            opens_at: None,
+            shares: None,
+        },
         Utc::now(),
     )?;
     Ok(report)

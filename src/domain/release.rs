@@ -60,6 +60,102 @@ impl ReleaseRule {
     }
 }
 
+/// A staggered release: the slots of a publication open in shares, such as 20% with the
+/// publication, 50% a week before the visit day and 30% two days before, so that people who
+/// cannot plan weeks ahead still find seats. A share is of slots (each with all its desks),
+/// spread evenly over every day, so that every share has early and late times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staggered(Vec<Share>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub percent: u8,
+    /// Opens this many days before the visit day, at `at`; `None`: with the publication (at
+    /// its `opens_at`, or as its release rule says, or at once).
+    pub days_before: Option<u16>,
+    pub at: TimeOfDay,
+}
+
+impl Staggered {
+    pub const MAX_SHARES: usize = 10;
+    pub const DAYS_BEFORE: std::ops::RangeInclusive<u16> = 1..=365;
+
+    /// The shares, if they add up to 100% and each is more than nothing.
+    pub fn new(shares: Vec<Share>) -> Result<Staggered, &'static str> {
+        if shares.is_empty() || shares.len() > Staggered::MAX_SHARES {
+            return Err("must hold 1 to 10 shares");
+        }
+        if shares.iter().any(|share| share.percent == 0) {
+            return Err("every share must be more than 0 percent");
+        }
+        if shares
+            .iter()
+            .map(|share| u32::from(share.percent))
+            .sum::<u32>()
+            != 100
+        {
+            return Err("the percentages must add up to 100");
+        }
+        Ok(Staggered(shares))
+    }
+
+    /// The share of each of a day's `count` slots, in time order: each share gets its
+    /// percentage of them (largest remainder), interleaved so that none gets only the
+    /// mornings.
+    pub fn assign(&self, count: usize) -> Vec<Share> {
+        let quotas = self.quotas(count);
+        let mut given = vec![0usize; quotas.len()];
+        (0..count)
+            .map(|position| {
+                // The share furthest behind its even pace, measured at this position.
+                let behind =
+                    |k: usize| (quotas[k] * (position + 1)) as f64 / count as f64 - given[k] as f64;
+                let pick = (0..quotas.len())
+                    .filter(|&k| given[k] < quotas[k])
+                    .max_by(|&a, &b| behind(a).total_cmp(&behind(b)).then(b.cmp(&a)))
+                    .unwrap_or(0);
+                given[pick] += 1;
+                self.0[pick]
+            })
+            .collect()
+    }
+
+    /// How many of `count` slots each share gets: its percentage, rounded by largest
+    /// remainder so that they add up to `count`.
+    fn quotas(&self, count: usize) -> Vec<usize> {
+        let exact: Vec<usize> = self
+            .0
+            .iter()
+            .map(|s| usize::from(s.percent) * count)
+            .collect();
+        let mut quotas: Vec<usize> = exact.iter().map(|e| e / 100).collect();
+        let mut left = count - quotas.iter().sum::<usize>();
+        let mut by_remainder: Vec<usize> = (0..quotas.len()).collect();
+        by_remainder.sort_by_key(|&k| (std::cmp::Reverse(exact[k] % 100), k));
+        for k in by_remainder {
+            if left == 0 {
+                break;
+            }
+            quotas[k] += 1;
+            left -= 1;
+        }
+        quotas
+    }
+}
+
+impl Share {
+    /// When this share's slots of the local day `visit_day` open; `None` when they open with
+    /// the publication.
+    pub fn opens_at(&self, zone: Tz, visit_day: NaiveDate) -> Option<DateTime<Utc>> {
+        let days = self.days_before?;
+        let day = visit_day - Duration::days(i64::from(days));
+        instant(zone, day, self.at).or_else(|| {
+            TimeOfDay::from_minutes(self.at.minutes() + 60)
+                .and_then(|later| instant(zone, day, later))
+        })
+    }
+}
+
 /// Where a slot stands in its release at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Release {
@@ -84,6 +180,35 @@ pub const LOTTERY_WINDOW_MINUTES: std::ops::RangeInclusive<i32> = 5..=1440;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn share(percent: u8, days_before: Option<u16>) -> Share {
+        Share {
+            percent,
+            days_before,
+            at: TimeOfDay::parse("09:00").unwrap(),
+        }
+    }
+
+    #[test]
+    fn shares_of_a_day_are_counted_by_largest_remainder_and_interleaved() {
+        let staggered = Staggered::new(vec![
+            share(20, None),
+            share(50, Some(7)),
+            share(30, Some(2)),
+        ])
+        .unwrap();
+        let day = staggered.assign(11);
+        let count = |days: Option<u16>| day.iter().filter(|s| s.days_before == days).count();
+        assert_eq!((count(None), count(Some(7)), count(Some(2))), (2, 6, 3));
+        // Interleaved: the week-ahead share has a morning and an afternoon time.
+        assert_eq!(day[0].days_before, Some(7));
+        assert!(day[6..].iter().any(|s| s.days_before == Some(7)));
+        assert!(day[..6].iter().any(|s| s.days_before == Some(2)));
+        assert_eq!(
+            Staggered::new(vec![share(60, None), share(30, Some(2))]).unwrap_err(),
+            "the percentages must add up to 100"
+        );
+    }
 
     fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()

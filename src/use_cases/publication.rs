@@ -17,12 +17,13 @@ use crate::{
         audit::Action,
         calendar::{DurationsDiffer, shared_duration},
         days::{Day, days_after, today},
+        hours::TimeOfDay,
         ids::SlotId,
         office::OfficeCode,
-        release::ReleaseRule,
+        release::{ReleaseRule, Share, Staggered},
         slots::{
-            CalendarPlan, ClosedTimes, ClosureRule, Conflict, ConflictReason, plan_calendar,
-            reconcile,
+            CalendarPlan, ClosedTimes, ClosureRule, Conflict, ConflictReason, PlannedSlot,
+            plan_calendar, reconcile,
         },
         staff::Actor,
         time::{LocalTime, local},
@@ -55,12 +56,14 @@ pub type PublicationError = Error<MixedDurations>;
 
 /// Whether to create the slots that are missing, or only to take away those no longer open
 /// (after a closure: days not yet published stay unpublished).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// Create what is missing; the new slots open at `opens_at` when given, else as their
-    /// services' release rules say (at once without one).
+    /// services' release rules say (at once without one); with `shares`, each day's slots
+    /// open in those shares (none before the publication opens).
     Publish {
         opens_at: Option<DateTime<Utc>>,
+        shares: Option<Staggered>,
     },
     WithdrawOnly,
 }
@@ -131,23 +134,24 @@ pub fn reconcile_slots<F: Failure + From<MixedDurations>>(
             .iter()
             .filter_map(|service| service.settings.release_rule)
             .collect();
-        let explicit = match mode {
-            Mode::Publish { opens_at } => opens_at,
-            Mode::WithdrawOnly => None,
+        let (explicit, shares) = match &mode {
+            Mode::Publish { opens_at, shares } => (*opens_at, shares.as_ref()),
+            Mode::WithdrawOnly => (None, None),
         };
-        planned.extend(
-            plan_calendar(&plan, zone, from, to, &closed)
-                .into_iter()
-                .map(|mut slot| {
-                    // A calendar shared by services with different rules opens with the last.
-                    let by_rule = || {
-                        let opening = |rule: &ReleaseRule| rule.opens_at(zone, slot.local_date);
-                        rules.iter().filter_map(opening).max()
-                    };
-                    slot.opens_at = explicit.or_else(by_rule).filter(|at| *at > now);
-                    slot
-                }),
-        );
+        let mut calendar_slots = plan_calendar(&plan, zone, from, to, &closed);
+        calendar_slots.sort_by_key(|slot| slot.starts_at);
+        let share_of = shares_by_day(shares, &calendar_slots);
+        for (mut slot, share) in calendar_slots.into_iter().zip(share_of) {
+            // A calendar shared by services with different rules opens with the last.
+            let by_rule = || {
+                let opening = |rule: &ReleaseRule| rule.opens_at(zone, slot.local_date);
+                rules.iter().filter_map(opening).max()
+            };
+            let with_publication = explicit.or_else(by_rule);
+            let own = share.and_then(|share| share.opens_at(zone, slot.local_date));
+            slot.opens_at = own.max(with_publication).filter(|at| *at > now);
+            planned.push(slot);
+        }
     }
 
     let calendar_ids: Vec<_> = calendars.iter().map(|calendar| calendar.id).collect();
@@ -193,6 +197,42 @@ pub fn conflict_views(conflicts: &[Conflict], zone: Tz) -> Vec<ConflictView> {
         .collect()
 }
 
+/// The share of each slot (in time order) under a staggered release: each day's slots are
+/// shared out on their own.
+fn shares_by_day(shares: Option<&Staggered>, slots: &[PlannedSlot]) -> Vec<Option<Share>> {
+    let Some(shares) = shares else {
+        return vec![None; slots.len()];
+    };
+    let mut result = Vec::with_capacity(slots.len());
+    let mut start = 0;
+    while start < slots.len() {
+        let day = slots[start].local_date;
+        let end = start
+            + slots[start..]
+                .iter()
+                .take_while(|s| s.local_date == day)
+                .count();
+        result.extend(shares.assign(end - start).into_iter().map(Some));
+        start = end;
+    }
+    result
+}
+
+/// One share of a staggered release.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// Percent of each day's slots.
+    #[schema(minimum = 1, maximum = 100)]
+    pub percent: u8,
+    /// Opens this many days before the visit day; without it, with the publication.
+    #[schema(minimum = 1, maximum = 365)]
+    pub days_before: Option<u16>,
+    /// At this local time on that day (`HH:MM`, default `00:00`).
+    #[schema(schema_with = crate::domain::schema::optional_time_of_day)]
+    pub time: Option<String>,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
@@ -209,6 +249,13 @@ pub struct PublishRequest {
     /// open as their services' release rules say, or at once. Slots already published keep
     /// their opening.
     pub opens_at: Option<DateTime<Utc>>,
+    /// A staggered release of the new slots: shares of each day's slots (percentages adding
+    /// up to 100), each opening `days_before` the visit day at `time`, or with the
+    /// publication when it names no days, e.g. 20% now, 50% a week before, 30% two days
+    /// before. Shares are of whole slots, spread over each day; none opens before the
+    /// publication does.
+    #[schema(max_items = 10)]
+    pub shares: Option<Vec<ShareRequest>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -231,6 +278,39 @@ pub struct PublishResponse {
 const MAX_PUBLISH_DAYS: u64 = 731;
 
 impl PublishRequest {
+    /// The staggered release, when the request asks for one.
+    fn staggered(&self) -> Result<Option<Staggered>, FieldErrors> {
+        let Some(requested) = &self.shares else {
+            return Ok(None);
+        };
+        let mut errors = FieldErrors::new();
+        let mut shares = Vec::new();
+        for (i, share) in requested.iter().enumerate() {
+            if let Some(days) = share.days_before
+                && !Staggered::DAYS_BEFORE.contains(&days)
+            {
+                errors.add(format!("shares[{i}].days_before"), "must be from 1 to 365");
+            }
+            let at = match share.time.as_deref() {
+                Some(time) => errors.check(&format!("shares[{i}].time"), TimeOfDay::parse(time)),
+                None => TimeOfDay::from_minutes(0),
+            };
+            if let Some(at) = at {
+                shares.push(Share {
+                    percent: share.percent,
+                    days_before: share.days_before,
+                    at,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Staggered::new(shares)
+            .map(Some)
+            .map_err(|reason| FieldErrors::single("shares", reason))
+    }
+
     /// The days to publish: `from`..=`to`, or `days` from `today` (the office's).
     fn range(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), FieldErrors> {
         let mut errors = FieldErrors::new();
@@ -295,8 +375,10 @@ pub async fn publish(
             let office = staff_office(conn, &actor, &code, Need::Configure)?;
             let zone = office.details.timezone;
             let (from, to) = request.range(today(zone, now))?;
+            let shares = request.staggered()?;
             let mode = Mode::Publish {
                 opens_at: request.opens_at,
+                shares,
             };
             let report = reconcile_slots(conn, &office, from, to, mode, now)?;
             let response = PublishResponse {

@@ -19,6 +19,7 @@ use crate::{
 
 on_both_databases!(
     seats_published_to_open_later_are_booked_only_from_their_opening,
+    a_staggered_release_opens_each_days_slots_in_shares,
     a_lottery_shares_out_two_hundred_seats_among_five_thousand_entries,
 );
 
@@ -129,6 +130,68 @@ fn entry(n: usize, slot_ids: &[i64], day: chrono::NaiveDate) -> Value {
         entry["preferred_slot_ids"] = json!(picks);
     }
     entry
+}
+
+async fn a_staggered_release_opens_each_days_slots_in_shares(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = configure_rome(&app).await;
+    set_stage(&app, "RM", "live").await;
+    let monday = september_monday();
+    let office = app.by(&rome.manager);
+
+    // Shares must add up to the whole.
+    let short = json!({"from": monday, "to": monday, "shares": [{"percent": 60}, {"percent": 30, "days_before": 2}]});
+    let refused = office.publish("RM", &short).await;
+    assert_eq!(refused.invalid_fields(), ["shares"]);
+
+    // A fifth now, half a week before, the rest two days before, at 09:00.
+    let shares = json!([
+        {"percent": 20},
+        {"percent": 50, "days_before": 7, "time": "09:00"},
+        {"percent": 30, "days_before": 2, "time": "09:00"},
+    ]);
+    let range = json!({"from": monday, "to": monday, "shares": shares});
+    office.publish("RM", &range).await.ok();
+    let slots = staff_slots(&app, &rome.manager, monday, monday).await;
+    assert_eq!(slots.len(), 11);
+    let opening = |days: i64| format!("{}T09:00:00", monday - Duration::days(days));
+    let opens = |slot: &Value| slot["opens_at"].as_str().map(|at| at[..19].to_owned());
+    let now: Vec<&Value> = slots.iter().filter(|s| opens(s).is_none()).collect();
+    let week: Vec<&Value> = slots
+        .iter()
+        .filter(|s| opens(s) == Some(opening(7)))
+        .collect();
+    let two_days: Vec<&Value> = slots
+        .iter()
+        .filter(|s| opens(s) == Some(opening(2)))
+        .collect();
+    assert_eq!((now.len(), week.len(), two_days.len()), (2, 6, 3));
+    // Spread over the day: each share has a morning and an afternoon time.
+    for share in [&now, &week, &two_days] {
+        let hours: BTreeSet<&str> = share
+            .iter()
+            .map(|s| &s["starts_at"].as_str().unwrap()[11..13])
+            .collect();
+        assert!(
+            hours.iter().any(|h| *h < "12") && hours.iter().any(|h| *h >= "14"),
+            "{hours:?}"
+        );
+    }
+
+    // What is on sale books; what opens later is listed with its opening and refused.
+    app.public()
+        .book("RM", &applicant(now[0], 1))
+        .await
+        .created();
+    let early = app.public().book("RM", &applicant(week[0], 2)).await;
+    early.problem(StatusCode::CONFLICT, "not_yet_open");
+    let query = format!("service=document_delivery&from={monday}&to={monday}");
+    let available = app.public().availability("RM", &query).await.ok();
+    let listed = available["days"][0]["slots"].as_array().unwrap();
+    assert_eq!(
+        listed.iter().filter(|s| s["opens_at"].is_string()).count(),
+        9
+    );
 }
 
 async fn a_lottery_shares_out_two_hundred_seats_among_five_thousand_entries(backend: Backend) {
