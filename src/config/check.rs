@@ -119,6 +119,10 @@ impl Settings {
                 "booking.waitlist_hold_minutes",
                 self.booking.waitlist_hold_minutes,
             ),
+            (
+                "booking.waitlist_batch_size",
+                u64::from(self.booking.waitlist_batch_size),
+            ),
             ("mail.poll_interval_ms", self.mail.poll_interval_ms),
             ("mail.batch_size", self.mail.batch_size.max(0) as u64),
             ("mail.send_concurrency", self.mail.send_concurrency as u64),

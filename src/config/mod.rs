@@ -134,6 +134,7 @@ pub struct BookingSettings {
     pub proof_of_work_lifetime_seconds: u64,
     pub waitlist_hold_minutes: u64,
     pub waitlist_max_offers: u32,
+    pub waitlist_batch_size: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -33,9 +33,6 @@ use crate::{
     },
 };
 
-/// How many requests are read at a time; a round goes through them all.
-const PAGE: i64 = 200;
-
 /// The days a booking waits for an earlier seat in.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -398,7 +395,7 @@ pub async fn offer_due(
     round.lapsed = store
         .write(move |conn| {
             let mut lapsed = 0;
-            for offer in waitlist::lapsed_offers(conn, now, PAGE)? {
+            for offer in waitlist::lapsed_offers(conn, now, policy_for_lapse.waitlist_batch)? {
                 if !waitlist::close_offer(conn, offer.id, OfferStatus::Expired, now)? {
                     continue;
                 }
@@ -415,10 +412,10 @@ pub async fn offer_due(
         .await?;
     // Every waiting request is looked at, a page at a time, without a write unless there is
     // something to do: free seats are rare, waiting bookings many.
-    let mut after = None;
+    let (mut after, batch) = (None, policy.waitlist_batch);
     loop {
         let page = store
-            .read(move |conn| Ok::<_, BookingError>(waitlist::waiting(conn, after, PAGE)?))
+            .read(move |conn| Ok::<_, BookingError>(waitlist::waiting(conn, after, batch)?))
             .await?;
         let Some(last) = page.last() else {
             break;

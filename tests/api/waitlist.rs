@@ -10,11 +10,15 @@ use serde_json::{Value, json};
 use crate::{
     client::field_errors,
     fixtures::{applicant, assert_seat_counts_match_bookings, open_rome, september_monday},
-    harness::{Backend, TestApp, spawn_app_mailing_to},
+    fixtures::{publish, staff_slots},
+    harness::{Backend, TestApp, spawn_app_mailing_to, spawn_app_with},
     smtp::SmtpSink,
 };
 
-on_both_databases!(an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_day);
+on_both_databases!(
+    an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_day,
+    a_booking_behind_many_that_wait_in_vain_is_still_offered_its_seat,
+);
 
 /// Tomorrow at `hour`:00 in Rome: the housekeeping rounds of this story run then.
 fn tomorrow_at(hour: u32) -> DateTime<Utc> {
@@ -192,6 +196,50 @@ async fn an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_d
     assert_eq!(left.status, StatusCode::NO_CONTENT);
     let place = app.public().waitlist(b_reference, b_token).await.ok();
     assert_eq!(place["status"], "withdrawn");
+}
+
+async fn a_booking_behind_many_that_wait_in_vain_is_still_offered_its_seat(backend: Backend) {
+    // A round reads the queue two at a time, so the queue is longer than one read.
+    let app = spawn_app_with(backend, |settings| settings.booking.waitlist_batch_size = 2).await;
+    let rome = open_rome(&app).await;
+    let monday = september_monday();
+    let tuesday = monday + Duration::days(1);
+    publish(&app, &rome.manager, tuesday, tuesday).await;
+    let tuesday_slots = staff_slots(&app, &rome.manager, tuesday, tuesday).await;
+
+    // Monday is sold out.
+    let mut n = 0;
+    for slot in &rome.slots {
+        loop {
+            n += 1;
+            if app.public().book("RM", &applicant(slot, n)).await.status == StatusCode::CONFLICT {
+                break;
+            }
+        }
+    }
+    // Three bookings on Tuesday afternoon wait for Monday, which has nothing; the fourth,
+    // last in the queue, waits for Tuesday morning, which has seats.
+    let monday_only = json!({"earliest_day": monday, "latest_day": monday});
+    for k in 0..3 {
+        let booked = book(&app, &tuesday_slots[10 - k / 2], 2000 + k).await;
+        let (reference, token) = credentials(&booked);
+        app.public()
+            .join_waitlist(reference, token, &monday_only)
+            .await
+            .created();
+    }
+    let last = book(&app, &tuesday_slots[8], 2003).await;
+    let (reference, token) = credentials(&last);
+    let tuesday_only = json!({"earliest_day": tuesday, "latest_day": tuesday});
+    app.public()
+        .join_waitlist(reference, token, &tuesday_only)
+        .await
+        .created();
+
+    assert_eq!(app.run_waitlist_at(Utc::now()).await, (0, 1));
+    let place = app.public().waitlist(reference, token).await.ok();
+    assert_eq!(place["status"], "offered");
+    assert_eq!(place["offer"]["slot_id"], tuesday_slots[0]["id"]);
 }
 
 /// Seats taken = bookings + seats held by open offers, slot by slot.

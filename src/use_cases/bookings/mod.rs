@@ -173,6 +173,8 @@ pub struct Policy {
     /// How long a waitlist offer holds its seat, and how many offers a booking may have.
     pub waitlist_hold: Duration,
     pub waitlist_max_offers: i32,
+    /// How many waiting bookings a round reads at a time.
+    pub waitlist_batch: i64,
 }
 
 impl Policy {
@@ -207,6 +209,7 @@ impl Policy {
             },
             waitlist_hold: seconds(booking.waitlist_hold_minutes.saturating_mul(60)),
             waitlist_max_offers: i32::try_from(booking.waitlist_max_offers).unwrap_or(i32::MAX),
+            waitlist_batch: i64::from(booking.waitlist_batch_size.max(1)),
         }
     }
 }
