@@ -95,6 +95,7 @@ async fn queue_confirmations(
             proof_of_work: None,
             invited: None,
             drawn: false,
+            held_seat: None,
         };
         // Full slots are simply skipped: the benchmark needs queued mail, not bookings.
         let booker = Booker::Applicant {

@@ -22,6 +22,8 @@ pub enum RequestStatus {
     Offered,
     /// An offer was accepted: the booking moved to the earlier seat.
     Moved,
+    /// An offer was accepted: the lottery entry that waited is booked there.
+    Booked,
     /// The applicant left the waitlist (or the booking was cancelled or changed).
     Withdrawn,
     /// Every offer it may have was made.
@@ -33,6 +35,7 @@ impl Named for RequestStatus {
         RequestStatus::Waiting,
         RequestStatus::Offered,
         RequestStatus::Moved,
+        RequestStatus::Booked,
         RequestStatus::Withdrawn,
         RequestStatus::Exhausted,
     ];
@@ -42,6 +45,7 @@ impl Named for RequestStatus {
             RequestStatus::Waiting => "waiting",
             RequestStatus::Offered => "offered",
             RequestStatus::Moved => "moved",
+            RequestStatus::Booked => "booked",
             RequestStatus::Withdrawn => "withdrawn",
             RequestStatus::Exhausted => "exhausted",
         }

@@ -147,12 +147,22 @@ pub struct Composer {
     public_base_url: String,
 }
 
-/// What a waitlist offer's mail says of the offer.
-pub struct WaitlistLetter {
+/// What a waitlist offer's mail says: to whom, about which booking or lottery entry, and the
+/// offer.
+pub struct WaitlistLetter<'a> {
     pub id: crate::domain::ids::OfferId,
-    pub starts_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
     pub token: String,
+    pub name: &'a str,
+    pub language: &'a str,
+    /// The booking's reference, or the entry's.
+    pub reference: &'a str,
+    pub is_test: bool,
+    pub office: &'a crate::domain::office::OfficeDetails,
+    pub texts: &'a crate::store::catalogue::TypeTexts,
+    pub offered_at: DateTime<Utc>,
+    /// The visit the booking has now (none for a lottery entry).
+    pub current_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Composer {
@@ -325,6 +335,7 @@ impl Composer {
             reference => &entry.reference,
             drawn_at => self.local_time(drawn_at, office.timezone, language),
             seed => &notice.draw.seed,
+            waitlisted => notice.entry.join_waitlist,
         };
         let text = self
             .env
@@ -339,34 +350,32 @@ impl Composer {
             .map_err(|e| ComposeError(e.to_string()))
     }
 
-    /// An earlier seat held for a booking on the waitlist, with the link to answer the offer.
+    /// A seat held for a booking or a lottery entry on the waitlist, with the link to answer
+    /// the offer.
     pub fn compose_waitlist_offer(
         &self,
-        details: &Details,
-        offer: &WaitlistLetter,
+        letter: &WaitlistLetter<'_>,
         recipient: &str,
         message_id: &str,
     ) -> Result<Message, ComposeError> {
-        let booking = &details.booking;
-        let language = booking.language.as_str();
-        let office = &details.office.details;
+        let language = letter.language;
+        let office = letter.office;
         let zone = office.timezone;
-        let texts = &details.service.appointment_type.texts;
         let kind = MessageKind::WaitlistOffer;
-        let subject = self.subject(kind, language, booking.reference.as_str(), booking.is_test);
+        let subject = self.subject(kind, language, letter.reference, letter.is_test);
         let context = context! {
             lang => language,
             dir => if language == "ar" { "rtl" } else { "ltr" },
             subject => &subject,
-            name => &booking.full_name,
-            offered_at => self.local_time(offer.starts_at, zone, language),
-            current_at => self.local_time(details.slot.time.starts_at, zone, language),
-            hold_until => self.local_time(offer.expires_at, zone, language),
+            name => letter.name,
+            offered_at => self.local_time(letter.offered_at, zone, language),
+            current_at => letter.current_at.map(|at| self.local_time(at, zone, language)),
+            hold_until => self.local_time(letter.expires_at, zone, language),
             office_name => &office.name,
             office_address => format!("{}, {}", office.address, office.city),
-            service_name => pick(&texts.names, language),
-            reference => booking.reference.as_str(),
-            offer_url => format!("{}/waitlist/offers/{}?token={}", self.public_base_url, offer.id, offer.token),
+            service_name => pick(&letter.texts.names, language),
+            reference => letter.reference,
+            offer_url => format!("{}/waitlist/offers/{}?token={}", self.public_base_url, letter.id, letter.token),
         };
         let text = self
             .env

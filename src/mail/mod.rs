@@ -23,6 +23,8 @@ use crate::{
     store::{
         Store, StoreError, bookings as stored,
         outbox::{self, Claimed, Subject},
+        slots::Slot,
+        waitlist::{Offer, Waiter},
     },
     use_cases::{
         bookings::{self, token::TokenKey},
@@ -191,7 +193,7 @@ impl Mailer {
         let written = match message.subject {
             Subject::Booking(id) => self.prepare_booking(message, id, now).await?,
             Subject::Invitation(id) => self.prepare_invitation(message, id, now).await?,
-            Subject::LotteryEntry(id) => self.prepare_lottery_notice(message, id).await?,
+            Subject::LotteryEntry(id) => self.prepare_lottery_notice(message, id, now).await?,
         };
         Ok(match written {
             Ok(email) => Prepared::Send(Box::new(email)),
@@ -278,29 +280,44 @@ impl Mailer {
         details: bookings::Details,
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError> {
-        let booking = details.booking.clone();
+        let waiter = Waiter::Booking(details.booking.id);
+        let Some((offer, slot)) = self.open_offer(waiter, now).await? else {
+            return Ok(Err(Stale("the offer is no longer open")));
+        };
+        let booking = &details.booking;
+        let letter = WaitlistLetter {
+            id: offer.id,
+            token: self.tokens.token(&offer.token_salt),
+            name: &booking.full_name,
+            language: booking.language.as_str(),
+            reference: booking.reference.as_str(),
+            is_test: booking.is_test,
+            office: &details.office.details,
+            texts: &details.service.appointment_type.texts,
+            offered_at: slot.time.starts_at,
+            current_at: Some(details.slot.time.starts_at),
+            expires_at: offer.expires_at,
+        };
+        let (to, id) = (&message.recipient, &message.message_id);
+        let email = self.composer.compose_waitlist_offer(&letter, to, id);
+        Ok(self.written(message, email))
+    }
+
+    /// The waiter's open offer and its seat, unless its hold has run out.
+    async fn open_offer(
+        &self,
+        waiter: Waiter,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Offer, Slot)>, StoreError> {
         let open = self
             .store
-            .read(move |conn| match waitlist::open_offer_of(conn, &booking) {
+            .read(move |conn| match waitlist::open_offer_of(conn, waiter) {
                 Ok(open) => Ok(open),
                 Err(Error::Store(error)) => Err(error),
                 Err(_) => Ok(None),
             })
             .await?;
-        let Some((offer, slot)) = open.filter(|(offer, _)| offer.expires_at > now) else {
-            return Ok(Err(Stale("the offer is no longer open")));
-        };
-        let letter = WaitlistLetter {
-            id: offer.id,
-            starts_at: slot.time.starts_at,
-            expires_at: offer.expires_at,
-            token: self.tokens.token(&offer.token_salt),
-        };
-        let (to, id) = (&message.recipient, &message.message_id);
-        let email = self
-            .composer
-            .compose_waitlist_offer(&details, &letter, to, id);
-        Ok(self.written(message, email))
+        Ok(open.filter(|(offer, _)| offer.expires_at > now))
     }
 
     /// The notice that an entry won no seat, unless the entry has changed since.
@@ -308,6 +325,7 @@ impl Mailer {
         &self,
         message: &Claimed,
         id: EntryId,
+        now: DateTime<Utc>,
     ) -> Result<Written, StoreError> {
         let notice = self
             .store
@@ -320,7 +338,30 @@ impl Mailer {
             return Ok(Err(Stale("superseded by a later change to the entry")));
         }
         let (to, message_id) = (&message.recipient, &message.message_id);
-        let email = self.composer.compose_lottery_lost(&notice, to, message_id);
+        if message.kind != MessageKind::WaitlistOffer {
+            let email = self.composer.compose_lottery_lost(&notice, to, message_id);
+            return Ok(self.written(message, email));
+        }
+        let Some((offer, slot)) = self.open_offer(Waiter::Entry(id), now).await? else {
+            return Ok(Err(Stale("the offer is no longer open")));
+        };
+        let entry = &notice.entry;
+        let letter = WaitlistLetter {
+            id: offer.id,
+            token: self.tokens.token(&offer.token_salt),
+            name: &entry.full_name,
+            language: &entry.language,
+            reference: &entry.reference,
+            is_test: false,
+            office: &notice.office.details,
+            texts: &notice.service.appointment_type.texts,
+            offered_at: slot.time.starts_at,
+            current_at: None,
+            expires_at: offer.expires_at,
+        };
+        let email = self
+            .composer
+            .compose_waitlist_offer(&letter, to, message_id);
         Ok(self.written(message, email))
     }
 

@@ -233,6 +233,8 @@ pub struct Entry {
     pub sequence: i32,
     #[diesel(deserialize_as = StoredTime)]
     pub created_at: DateTime<Utc>,
+    /// Should it win no seat, it waits for one freed later on its days.
+    pub join_waitlist: bool,
 }
 
 pub struct NewEntry<'a> {
@@ -246,6 +248,7 @@ pub struct NewEntry<'a> {
     pub language: &'a Language,
     pub preferences: &'a str,
     pub any_days: Option<(NaiveDate, NaiveDate)>,
+    pub join_waitlist: bool,
 }
 
 /// Records an entry; a second entry of the same case in the same draw is a unique violation.
@@ -270,6 +273,7 @@ pub fn insert_entry(
             lottery_entries::any_from.eq(new.any_days.map(|days| days.0)),
             lottery_entries::any_to.eq(new.any_days.map(|days| days.1)),
             lottery_entries::status.eq("entered"),
+            lottery_entries::join_waitlist.eq(new.join_waitlist),
             lottery_entries::created_at.eq(at),
             lottery_entries::updated_at.eq(at),
         ))

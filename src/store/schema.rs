@@ -44,7 +44,8 @@ diesel::table! {
     waitlist_requests (id) {
         id -> BigInt,
         office_id -> BigInt,
-        booking_id -> BigInt,
+        booking_id -> Nullable<BigInt>,
+        lottery_entry_id -> Nullable<BigInt>,
         earliest_day -> Date,
         latest_day -> Date,
         status -> Text,
@@ -449,6 +450,7 @@ diesel::table! {
         sequence -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        join_waitlist -> Bool,
     }
 }
 

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::domain::{
     Named,
-    ids::{BookingId, OfferId, OfficeId, ServiceId, SlotId, WaitRequestId},
+    ids::{BookingId, EntryId, OfferId, OfficeId, ServiceId, SlotId, WaitRequestId},
     waitlist::{OfferStatus, RequestStatus},
 };
 
@@ -21,7 +21,10 @@ use crate::domain::{
 pub struct Request {
     pub id: WaitRequestId,
     pub office_id: OfficeId,
-    pub booking_id: BookingId,
+    /// The booking that waits for an earlier seat, or…
+    pub booking_id: Option<BookingId>,
+    /// …the lottery entry that won none and waits for one.
+    pub entry_id: Option<EntryId>,
     pub earliest_day: NaiveDate,
     pub latest_day: NaiveDate,
     pub status: RequestStatus,
@@ -35,7 +38,9 @@ pub struct Request {
 struct RequestRow {
     id: WaitRequestId,
     office_id: OfficeId,
-    booking_id: BookingId,
+    booking_id: Option<BookingId>,
+    #[diesel(column_name = lottery_entry_id)]
+    entry_id: Option<EntryId>,
     earliest_day: NaiveDate,
     latest_day: NaiveDate,
     status: String,
@@ -50,6 +55,7 @@ impl RequestRow {
             id: self.id,
             office_id: self.office_id,
             booking_id: self.booking_id,
+            entry_id: self.entry_id,
             earliest_day: self.earliest_day,
             latest_day: self.latest_day,
             status: named(&self.status)?,
@@ -105,19 +111,31 @@ impl OfferRow {
 
 const IN_QUEUE: [&str; 2] = ["waiting", "offered"];
 
-/// Puts the booking on the waitlist. A second request while one is in the queue fails with a
-/// unique violation.
+/// Who waits: a booking, or a lottery entry that won no seat.
+#[derive(Debug, Clone, Copy)]
+pub enum Waiter {
+    Booking(BookingId),
+    Entry(EntryId),
+}
+
+/// Puts the booking or entry on the waitlist. A second request while one is in the queue
+/// fails with a unique violation.
 pub fn insert_request(
     conn: &mut DbConnection,
     office_id: OfficeId,
-    booking_id: BookingId,
+    waiter: Waiter,
     days: (NaiveDate, NaiveDate),
     now: DateTime<Utc>,
 ) -> QueryResult<WaitRequestId> {
+    let (booking_id, entry_id) = match waiter {
+        Waiter::Booking(id) => (Some(id), None),
+        Waiter::Entry(id) => (None, Some(id)),
+    };
     diesel::insert_into(waitlist_requests::table)
         .values((
             waitlist_requests::office_id.eq(office_id),
             waitlist_requests::booking_id.eq(booking_id),
+            waitlist_requests::lottery_entry_id.eq(entry_id),
             waitlist_requests::earliest_day.eq(days.0),
             waitlist_requests::latest_day.eq(days.1),
             waitlist_requests::status.eq(RequestStatus::Waiting.as_str()),
@@ -225,15 +243,16 @@ pub fn mark_offered(
     .map(|changed| changed == 1)
 }
 
-/// Ends the booking's place in the queue (the booking was cancelled or moved otherwise);
-/// returns the request that was in it, if any.
-pub fn requests_in_queue(
-    conn: &mut DbConnection,
-    booking_id: BookingId,
-) -> QueryResult<Option<Request>> {
-    waitlist_requests::table
-        .filter(waitlist_requests::booking_id.eq(booking_id))
+/// The waiter's request in the queue, if it has one.
+pub fn in_queue(conn: &mut DbConnection, waiter: Waiter) -> QueryResult<Option<Request>> {
+    let query = waitlist_requests::table
         .filter(waitlist_requests::status.eq_any(IN_QUEUE))
+        .into_boxed();
+    let query = match waiter {
+        Waiter::Booking(id) => query.filter(waitlist_requests::booking_id.eq(id)),
+        Waiter::Entry(id) => query.filter(waitlist_requests::lottery_entry_id.eq(id)),
+    };
+    query
         .select(RequestRow::as_select())
         .first(conn)
         .optional()?

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::{
     client::field_errors,
     fixtures::{applicant, assert_seat_counts_match_bookings, open_rome, september_monday},
-    fixtures::{publish, staff_slots},
+    fixtures::{configure_rome, publish, set_stage, staff_slots},
     harness::{Backend, TestApp, spawn_app_mailing_to, spawn_app_with},
     smtp::SmtpSink,
 };
@@ -18,6 +18,7 @@ use crate::{
 on_both_databases!(
     an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_day,
     a_booking_behind_many_that_wait_in_vain_is_still_offered_its_seat,
+    a_lottery_entry_that_won_no_seat_waits_and_is_booked_into_a_freed_seat,
 );
 
 /// Tomorrow at `hour`:00 in Rome: the housekeeping rounds of this story run then.
@@ -240,6 +241,117 @@ async fn a_booking_behind_many_that_wait_in_vain_is_still_offered_its_seat(backe
     let place = app.public().waitlist(reference, token).await.ok();
     assert_eq!(place["status"], "offered");
     assert_eq!(place["offer"]["slot_id"], tuesday_slots[0]["id"]);
+}
+
+async fn a_lottery_entry_that_won_no_seat_waits_and_is_booked_into_a_freed_seat(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = spawn_app_mailing_to(backend, &smtp).await;
+    let rome = configure_rome(&app).await;
+    let office = app.by(&rome.manager);
+    // One desk, Monday 09:00–10:00: two seats, released by lot.
+    let lottery =
+        json!({"horizon_days": 730, "release_mode": "lottery", "lottery_window_minutes": 5});
+    office
+        .put_service("RM", "document_delivery", &lottery)
+        .await
+        .ok();
+    office
+        .update_calendar("RM", rome.calendar, &json!({"desks": 1}))
+        .await
+        .ok();
+    let hours = json!([{"weekday": 1, "opens": "09:00", "closes": "10:00"}]);
+    office.put_hours("RM", rome.calendar, &hours).await.ok();
+    set_stage(&app, "RM", "live").await;
+    let monday = september_monday();
+    let opens_at = Utc::now() + Duration::seconds(2);
+    let range = json!({"from": monday, "to": monday, "opens_at": opens_at});
+    office.publish("RM", &range).await.ok();
+    let slots = staff_slots(&app, &rome.manager, monday, monday).await;
+    let wanted: Vec<&Value> = slots.iter().map(|s| &s["id"]).collect();
+    let draw = &app.public().draws("RM").await.ok()[0];
+    let (draw_id, closes_at) = (
+        draw["id"].as_i64().unwrap(),
+        draw["closes_at"].as_str().unwrap().to_owned(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+
+    // Four entries for two seats; three ask to wait should they win none.
+    for n in 1..=4 {
+        let entry = json!({
+            "case_number": format!("RM/2026/{n:06}"),
+            "full_name": "Amina Diallo",
+            "email": format!("entrant{n}@example.org"),
+            "language": "fr",
+            "preferred_slot_ids": wanted,
+            "join_waitlist": n <= 3,
+        });
+        let entered = app
+            .public()
+            .enter_draw("RM", draw_id, &entry)
+            .await
+            .created();
+        assert_eq!(entered["join_waitlist"], n <= 3);
+    }
+    let closes_at: DateTime<Utc> = closes_at.parse().unwrap();
+    assert_eq!(
+        app.draw_lotteries_at(closes_at + Duration::seconds(1))
+            .await,
+        1
+    );
+    app.deliver_mail_at(closes_at + Duration::seconds(1)).await;
+    let told = |text: &str| {
+        smtp.received()
+            .iter()
+            .filter(|m| String::from_utf8_lossy(&m.data).contains(text))
+            .count()
+    };
+    // The notices: two losers, one of whom (at least) asked to wait and is told so.
+    let waiting_sentence = "liste d'attente";
+    assert!(told(waiting_sentence) >= 1);
+
+    // A winner's visit is cancelled by the office; once the seat has cooled down, the first
+    // entry in the queue is offered it, and booking it takes it.
+    let agenda = office.agenda("RM", &format!("date={monday}")).await.ok();
+    let winner = agenda["bookings"][0]["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reason = json!({"reason": "Sportello chiuso"});
+    office.desk("RM", &winner, "cancel", &reason).await.ok();
+    let later = Utc::now() + Duration::hours(1) + Duration::minutes(1);
+    assert_eq!(app.release_cooled_seats_at(later).await, 1);
+    assert_eq!(app.run_waitlist_at(later).await, (0, 1));
+    let taken = app.public().book("RM", &applicant(&slots[0], 99)).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    app.deliver_mail_at(later).await;
+    let offered = smtp.received();
+    let offer_mail = offered
+        .iter()
+        .find(|m| String::from_utf8_lossy(&m.data).contains("/waitlist/offers/"))
+        .expect("an offer mail");
+    let recipient = offer_mail.to[0]
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_owned();
+    let (offer, token) = offer_link(&smtp, &recipient);
+    let shown = app.public().offer(offer, &token).await.ok();
+    assert!(shown["current_starts_at"].is_null());
+    let booked = app
+        .public()
+        .answer_offer(offer, &token, "accept")
+        .await
+        .ok();
+    assert_eq!(booked["status"], "confirmed");
+    assert_eq!(booked["email"], recipient);
+    assert_seat_counts_match_bookings(&app).await;
+    // The new booking's confirmation, with its manage link, goes to the entrant.
+    app.deliver_mail_at(later).await;
+    let confirmations = smtp
+        .received()
+        .iter()
+        .filter(|m| m.to.iter().any(|to| to.contains(&recipient)))
+        .filter(|m| String::from_utf8_lossy(&m.data).contains("/bookings/"))
+        .count();
+    assert_eq!(confirmations, 1);
 }
 
 /// Seats taken = bookings + seats held by open offers, slot by slot.

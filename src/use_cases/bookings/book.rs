@@ -109,6 +109,9 @@ pub struct NewVisit {
     /// A seat won in a lottery, booked by the draw (see `use_cases::lottery`): the release
     /// rules that kept it off sale were for the draw itself.
     pub drawn: bool,
+    /// The web seat a waitlist offer held for this applicant (see `use_cases::waitlist`):
+    /// booking that slot takes it.
+    pub held_seat: Option<SlotId>,
 }
 
 /// An invitation whose token the applicant showed: it stands for the case, whatever the
@@ -161,6 +164,7 @@ impl BookingRequest {
                     proof_of_work: self.altcha.clone(),
                     invited: None,
                     drawn: false,
+                    held_seat: None,
                 })
             }
             _ => Err(errors),
@@ -396,8 +400,11 @@ pub(in crate::use_cases) fn book_in(
     // The seat an invitation's proposal holds here is the booking's already: the office gave
     // it (as the desk does), so it is the desk's seat, and the notice and horizon of the web do
     // not apply to it.
-    let seat_held = visit.invited.and_then(|invited| invited.held_slot) == Some(slot.id);
-    let channel = match seat_held {
+    // So is a web seat a waitlist offer held for the applicant: taken off sale then, under
+    // the rules of that moment.
+    let invitation_seat = visit.invited.and_then(|invited| invited.held_slot) == Some(slot.id);
+    let seat_held = invitation_seat || visit.held_seat == Some(slot.id);
+    let channel = match invitation_seat {
         true => Channel::Desk,
         false => booker.channel(),
     };

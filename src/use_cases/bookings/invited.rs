@@ -300,6 +300,7 @@ fn visit_of(
             proof_of_work: None,
             invited: Some(Invited { held_slot }),
             drawn: false,
+            held_seat: None,
         }),
         _ => Err(errors.into()),
     }

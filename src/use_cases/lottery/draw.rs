@@ -72,6 +72,8 @@ pub struct DrawReport {
     pub winners: usize,
     /// Winners whose seat a booking rule then refused (the seat goes first come).
     pub void: usize,
+    /// Entries without a seat that now wait for one freed later.
+    pub waiting: usize,
     pub seed: String,
 }
 
@@ -133,6 +135,7 @@ pub fn make(
             proof_of_work: None,
             invited: None,
             drawn: true,
+            held_seat: None,
         };
         // Each winner in a savepoint: one a rule refuses leaves the others booked.
         let booked =
@@ -166,11 +169,13 @@ pub fn make(
     for (entry, reference, email, sequence) in lottery::lose_the_rest(conn, draw.id, now)? {
         notify_lost(conn, office.id, entry, &reference, &email, sequence, now)?;
     }
+    let waiting = crate::use_cases::waitlist::queue_unlucky_entries(conn, draw.id, now)?;
     let report = DrawReport {
         entries: entries.len(),
         seats: free.values().map(|n| i64::from(*n)).sum(),
         winners,
         void,
+        waiting,
         seed: draw.seed.clone(),
     };
     let audit = Audit::by(Author::System, now);

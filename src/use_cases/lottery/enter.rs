@@ -62,6 +62,9 @@ pub struct EntryRequest {
     /// Where the office asks for proof of work, a solved challenge, as when booking.
     #[schema(max_length = 4096)]
     pub altcha: Option<String>,
+    /// Should the entry win no seat, wait for one freed later on the same days (offered by
+    /// mail, one offer a day, held for a while). Default false.
+    pub join_waitlist: Option<bool>,
 }
 
 /// What an entry would take.
@@ -83,6 +86,7 @@ pub struct NewEntry {
     pub choice: Choice,
     /// The solved proof-of-work challenge, as sent.
     pub proof_of_work: Option<String>,
+    pub join_waitlist: bool,
 }
 
 impl EntryRequest {
@@ -161,6 +165,7 @@ impl EntryRequest {
                     secret,
                     choice,
                     proof_of_work: self.altcha,
+                    join_waitlist: self.join_waitlist.unwrap_or(false),
                 })
             }
             _ => Err(errors),
@@ -187,6 +192,8 @@ pub struct EntryView {
     pub preferred_slot_ids: Vec<SlotId>,
     pub any_day_from: Option<NaiveDate>,
     pub any_day_to: Option<NaiveDate>,
+    /// Should it win no seat, it waits for one freed later on its days.
+    pub join_waitlist: bool,
 }
 
 /// Enters the draw for the applicant, who will learn the result by mail.
@@ -291,6 +298,7 @@ pub async fn enter(
                 language: &entry.language,
                 preferences: &preferences_json,
                 any_days,
+                join_waitlist: entry.join_waitlist,
             };
             // The unique (draw, case) index settles two entries of one case racing.
             let stored = lottery::insert_entry(conn, new, now).map_err(|e| {
@@ -308,6 +316,7 @@ pub async fn enter(
                 preferred_slot_ids: preferences,
                 any_day_from: any_days.map(|days| days.0),
                 any_day_to: any_days.map(|days| days.1),
+                join_waitlist: stored.join_waitlist,
             })
         })
         .await
