@@ -3,24 +3,26 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{
-    BookingError, BookingFailure, Canceller, Details, Policy, SeatAt, cancel, check_case_ready,
-    check_release, details,
+    BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, check_case_ready,
+    check_release, claim_seat, details, give_back_seat,
     ics::{self, Method},
-    relocate, reread, slot_of_office, token,
+    lock_seats_of, record_change, reread, slot_of_office, token,
     views::BookingView,
 };
 use crate::{
     domain::{
         FieldErrors,
-        booking::{Reference, Refusal, Status, check_change_cutoff, check_web_timing},
+        booking::{EventKind, Reference, Refusal, Status, check_change_cutoff, check_web_timing},
         ids::SlotId,
+        mail::MessageKind,
         service::Eligibility,
     },
     error::Error,
-    store::{DbConnection, Store, bookings, calendars, events},
+    store::{DbConnection, Store, bookings, calendars, events, outbox, slots::Slot},
 };
 
 /// A fingerprint no token has, compared against when the reference is unknown, so that a
@@ -217,4 +219,44 @@ fn move_in(
         check_case_ready(conn, office, case_number, service, target.time.starts_at)?;
     }
     relocate(conn, details, &target, SeatAt::ToClaim, policy, now)
+}
+
+/// Where the booking's seat at the slot it moves to comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(in crate::use_cases) enum SeatAt {
+    /// Claimed by the move, if one is for sale.
+    ToClaim,
+    /// Held for the booking already (a waitlist offer took it off sale).
+    Held,
+}
+
+/// Moves the booking to `target` in the caller's transaction and gives its old seat back (to
+/// cool down first), recording the event and queueing the applicant's message. The booking
+/// keeps its channel: a desk booking moves to a seat the desk may give.
+pub(in crate::use_cases) fn relocate(
+    conn: &mut DbConnection,
+    details: &Details,
+    target: &Slot,
+    seat: SeatAt,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let booking = &details.booking;
+    lock_seats_of(conn, booking, Some(target.id))?;
+    if seat == SeatAt::ToClaim {
+        claim_seat(conn, booking.office_id, target, booking.channel, now)?;
+    }
+    let moved = bookings::move_to(conn, booking.id, booking.slot_id, target.id, now)?;
+    let Some(sequence) = moved else {
+        // Changed meanwhile by another request; the transaction rolls the claim back.
+        let status = booking.status;
+        return Err(Refusal::NotChangeable { status }.into());
+    };
+    give_back_seat(conn, booking, policy, now)?;
+    let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
+    let kind = EventKind::Rescheduled;
+    record_change(conn, details, target, kind, Some(detail), None, now)?;
+    let kind = MessageKind::Rescheduled;
+    outbox::enqueue(conn, about(booking, sequence), kind, now)?;
+    Ok(())
 }

@@ -355,46 +355,6 @@ fn give_back_seat(
     Ok(())
 }
 
-/// Where the booking's seat at the slot it moves to comes from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(in crate::use_cases) enum SeatAt {
-    /// Claimed by the move, if one is for sale.
-    ToClaim,
-    /// Held for the booking already (a waitlist offer took it off sale).
-    Held,
-}
-
-/// Moves the booking to `target` in the caller's transaction and gives its old seat back (to
-/// cool down first), recording the event and queueing the applicant's message. The booking
-/// keeps its channel: a desk booking moves to a seat the desk may give.
-pub(in crate::use_cases) fn relocate(
-    conn: &mut DbConnection,
-    details: &Details,
-    target: &Slot,
-    seat: SeatAt,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Result<(), BookingError> {
-    let booking = &details.booking;
-    lock_seats_of(conn, booking, Some(target.id))?;
-    if seat == SeatAt::ToClaim {
-        claim_seat(conn, booking.office_id, target, booking.channel, now)?;
-    }
-    let moved = bookings::move_to(conn, booking.id, booking.slot_id, target.id, now)?;
-    let Some(sequence) = moved else {
-        // Changed meanwhile by another request; the transaction rolls the claim back.
-        let status = booking.status;
-        return Err(Refusal::NotChangeable { status }.into());
-    };
-    give_back_seat(conn, booking, policy, now)?;
-    let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
-    let kind = EventKind::Rescheduled;
-    record_change(conn, details, target, kind, Some(detail), None, now)?;
-    let kind = MessageKind::Rescheduled;
-    outbox::enqueue(conn, about(booking, sequence), kind, now)?;
-    Ok(())
-}
-
 /// Who cancels: it decides the event recorded and the message the applicant gets.
 enum Canceller<'a> {
     Applicant,
