@@ -192,6 +192,17 @@ async fn an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_d
     assert_eq!(round.sent, 1, "the rescheduled mail");
     assert_seat_counts_match_bookings(&app).await;
 
+    // Nobody was told more than the offers made: two to Amina over two days, one to Bruno.
+    let offers_to = |recipient: &str| {
+        smtp.received()
+            .iter()
+            .filter(|m| m.to.iter().any(|to| to.contains(recipient)))
+            .filter(|m| String::from_utf8_lossy(&m.data).contains("/waitlist/offers/"))
+            .count()
+    };
+    assert_eq!(offers_to("amina1001@example.org"), 2);
+    assert_eq!(offers_to("amina1002@example.org"), 1);
+
     // Bruno leaves the waitlist.
     let left = app.public().leave_waitlist(b_reference, b_token).await;
     assert_eq!(left.status, StatusCode::NO_CONTENT);
