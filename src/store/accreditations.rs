@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{
-    DbConnection, db_time,
+    DbConnection, db_time, is_unique_violation,
     schema::{accreditations, bookings, staff},
 };
 use crate::domain::{
@@ -113,31 +113,46 @@ pub fn put(
         i32::try_from(quota.max_active).unwrap_or(i32::MAX),
         i32::try_from(quota.max_per_week).unwrap_or(i32::MAX),
     );
-    let changed = diesel::update(
-        accreditations::table
-            .filter(accreditations::office_id.eq(office_id))
-            .filter(accreditations::intermediary_id.eq(intermediary_id)),
-    )
-    .set((
-        accreditations::organisation.eq(organisation),
-        accreditations::max_active.eq(active),
-        accreditations::max_per_week.eq(weekly),
-        accreditations::updated_at.eq(db_time(now)),
-        accreditations::revoked_at.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
-    if changed == 0 {
-        diesel::insert_into(accreditations::table)
-            .values((
-                accreditations::office_id.eq(office_id),
-                accreditations::intermediary_id.eq(intermediary_id),
-                accreditations::organisation.eq(organisation),
-                accreditations::max_active.eq(active),
-                accreditations::max_per_week.eq(weekly),
-                accreditations::created_at.eq(db_time(now)),
-                accreditations::updated_at.eq(db_time(now)),
-            ))
-            .execute(conn)?;
+    let update = |conn: &mut DbConnection| {
+        diesel::update(
+            accreditations::table
+                .filter(accreditations::office_id.eq(office_id))
+                .filter(accreditations::intermediary_id.eq(intermediary_id)),
+        )
+        .set((
+            accreditations::organisation.eq(organisation),
+            accreditations::max_active.eq(active),
+            accreditations::max_per_week.eq(weekly),
+            accreditations::updated_at.eq(db_time(now)),
+            accreditations::revoked_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+    };
+    if update(conn)? == 0 {
+        // Two admins accrediting at once: the second insert meets the first's row, which it
+        // then updates (the unique index, not a lock, decides).
+        // In a savepoint: on PostgreSQL a failed statement spoils the whole transaction.
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(accreditations::table)
+                .values((
+                    accreditations::office_id.eq(office_id),
+                    accreditations::intermediary_id.eq(intermediary_id),
+                    accreditations::organisation.eq(organisation),
+                    accreditations::max_active.eq(active),
+                    accreditations::max_per_week.eq(weekly),
+                    accreditations::created_at.eq(db_time(now)),
+                    accreditations::updated_at.eq(db_time(now)),
+                ))
+                .execute(conn)
+        });
+        match inserted {
+            Err(error) if is_unique_violation(&error) => {
+                update(conn)?;
+            }
+            other => {
+                other?;
+            }
+        }
     }
     Ok(())
 }

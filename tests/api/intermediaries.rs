@@ -50,7 +50,16 @@ async fn a_patronato_books_for_its_clients_within_the_quotas_of_its_accreditatio
         json!({"organisation": "Patronato INCA-CGIL, Roma", "max_active": 2, "max_per_week": 3});
     let by_manager = app.by(&rome.manager).accredit("RM", id, &terms).await;
     by_manager.problem(StatusCode::FORBIDDEN, "forbidden");
-    let accredited = app.by(&admin).accredit("RM", id, &terms).await.ok();
+    // Two admins at once (or one clicking twice): one accreditation, both answered.
+    let national = app.by(&admin);
+    let (first, second) = tokio::join!(
+        national.accredit("RM", id, &terms),
+        national.accredit("RM", id, &terms)
+    );
+    first.ok();
+    let accredited = second.ok();
+    let listed = app.by(&rome.manager).intermediaries("RM").await.ok();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(accredited["max_active"], 2);
     assert_eq!(accredited["active_bookings"], 0);
 

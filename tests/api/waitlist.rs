@@ -11,7 +11,7 @@ use crate::{
     client::field_errors,
     fixtures::{applicant, assert_seat_counts_match_bookings, open_rome, september_monday},
     fixtures::{configure_rome, publish, set_stage, staff_slots},
-    harness::{Backend, TestApp, spawn_app_mailing_to, spawn_app_with},
+    harness::{Backend, TestApp, send_mail_to, spawn_app_mailing_to, spawn_app_with},
     smtp::SmtpSink,
 };
 
@@ -19,6 +19,7 @@ on_both_databases!(
     an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_day,
     a_booking_behind_many_that_wait_in_vain_is_still_offered_its_seat,
     a_lottery_entry_that_won_no_seat_waits_and_is_booked_into_a_freed_seat,
+    a_booking_offered_as_often_as_allowed_waits_no_more,
 );
 
 /// Tomorrow at `hour`:00 in Rome: the housekeeping rounds of this story run then.
@@ -52,6 +53,26 @@ fn offer_link(smtp: &SmtpSink, recipient: &str) -> (i64, String) {
     (id.parse().unwrap(), token.to_owned())
 }
 
+/// Books every web seat of the day's slots but the last; returns a booking of the fourth.
+async fn sell_out_all_but_the_last(app: &TestApp, slots: &[Value]) -> Value {
+    let mut n = 0;
+    let mut in_fourth = None;
+    for (i, slot) in slots.iter().enumerate().take(slots.len() - 1) {
+        loop {
+            n += 1;
+            let reply = app.public().book("RM", &applicant(slot, n)).await;
+            if reply.status == StatusCode::CONFLICT {
+                break;
+            }
+            let booked = reply.created();
+            if i == 3 {
+                in_fourth = Some(booked);
+            }
+        }
+    }
+    in_fourth.expect("a booking of the fourth time")
+}
+
 /// Books applicant `n` into `slot` online; returns the confirmation.
 async fn book(app: &TestApp, slot: &Value, n: usize) -> Value {
     app.public().book("RM", &applicant(slot, n)).await.created()
@@ -73,22 +94,7 @@ async fn an_earlier_seat_is_offered_to_the_longest_waiting_booking_one_offer_a_d
     let slots = &rome.slots;
 
     // Every seat the web sells before the last time of the day is taken.
-    let mut n = 0;
-    let mut in_fourth = None;
-    for (i, slot) in slots.iter().enumerate().take(10) {
-        loop {
-            n += 1;
-            let reply = app.public().book("RM", &applicant(slot, n)).await;
-            if reply.status == StatusCode::CONFLICT {
-                break;
-            }
-            let booked = reply.created();
-            if i == 3 {
-                in_fourth = Some(booked);
-            }
-        }
-    }
-    let in_fourth = in_fourth.unwrap();
+    let in_fourth = sell_out_all_but_the_last(&app, slots).await;
 
     // Amina, then Bruno, hold the last time and wait for an earlier one that Monday.
     let amina = book(&app, &slots[10], 1001).await;
@@ -363,6 +369,47 @@ async fn a_lottery_entry_that_won_no_seat_waits_and_is_booked_into_a_freed_seat(
         .filter(|m| String::from_utf8_lossy(&m.data).contains("/bookings/"))
         .count();
     assert_eq!(confirmations, 1);
+}
+
+async fn a_booking_offered_as_often_as_allowed_waits_no_more(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = spawn_app_with(backend, |settings| {
+        send_mail_to(settings, &smtp);
+        settings.booking.waitlist_max_offers = 1;
+    })
+    .await;
+    let rome = open_rome(&app).await;
+    let in_fourth = sell_out_all_but_the_last(&app, &rome.slots).await;
+    let amina = book(&app, &rome.slots[10], 1001).await;
+    let monday = september_monday();
+    let days = json!({"earliest_day": monday, "latest_day": monday});
+    let (reference, token) = credentials(&amina);
+    app.public()
+        .join_waitlist(reference, token, &days)
+        .await
+        .created();
+    let (held_reference, held_token) = credentials(&in_fourth);
+    app.public()
+        .cancel_booking(held_reference, held_token)
+        .await
+        .ok();
+
+    // Her one offer, declined: she waits no more, and the seat is not offered to her again.
+    let morning = tomorrow_at(9);
+    app.release_cooled_seats_at(morning).await;
+    assert_eq!(app.run_waitlist_at(morning).await, (0, 1));
+    app.deliver_mail_at(morning).await;
+    let (offer, offer_token) = offer_link(&smtp, "amina1001@example.org");
+    app.public()
+        .answer_offer(offer, &offer_token, "decline")
+        .await
+        .ok();
+    let place = app.public().waitlist(reference, token).await.ok();
+    assert_eq!(place["status"], "exhausted");
+    assert_eq!(
+        app.run_waitlist_at(morning + Duration::days(1)).await,
+        (0, 0)
+    );
 }
 
 /// Seats taken = bookings + seats held by open offers, slot by slot.
