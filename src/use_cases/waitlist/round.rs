@@ -70,21 +70,38 @@ pub async fn offer_due(
         };
         after = Some((last.created_at, last.id));
         for request in page {
-            let (policy, request) = (policy.clone(), std::sync::Arc::new(request));
-            let (read_policy, read_request) = (policy.clone(), request.clone());
-            let next = store
-                .read(move |conn| next_step(conn, &read_request, &read_policy, now))
-                .await?;
-            if matches!(next, Next::Wait) {
-                continue;
+            let id = request.id;
+            // One request that cannot be served (its booking's service gone, say) is logged
+            // and passed over: it must not hold up the queue behind it.
+            match offer_if_due(store, policy, request, now).await {
+                Ok(offered) => round.offered += usize::from(offered),
+                Err(Error::Store(error)) => return Err(Error::Store(error)),
+                Err(error) => tracing::warn!(request = %id, ?error, "waitlist request skipped"),
             }
-            let offered = store
-                .write(move |conn| offer_to(conn, &request, &policy, now))
-                .await?;
-            round.offered += usize::from(offered);
         }
     }
     Ok(round)
+}
+
+/// Offers `request` a seat if one fits now: decided by a read, made by a write that decides
+/// again.
+async fn offer_if_due(
+    store: &Store,
+    policy: &Policy,
+    request: Request,
+    now: DateTime<Utc>,
+) -> Result<bool, BookingError> {
+    let (policy, request) = (policy.clone(), std::sync::Arc::new(request));
+    let (read_policy, read_request) = (policy.clone(), request.clone());
+    let next = store
+        .read(move |conn| next_step(conn, &read_request, &read_policy, now))
+        .await?;
+    if matches!(next, Next::Wait) {
+        return Ok(false);
+    }
+    store
+        .write(move |conn| offer_to(conn, &request, &policy, now))
+        .await
 }
 
 /// What a waiting request needs now.
