@@ -62,6 +62,7 @@ diesel::table! {
         office_id -> BigInt,
         request_id -> BigInt,
         slot_id -> BigInt,
+        channel -> Text,
         token_hash -> Text,
         token_salt -> Text,
         status -> Text,

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::domain::{
     Named,
+    booking::Channel,
     ids::{BookingId, EntryId, OfferId, OfficeId, ServiceId, SlotId, WaitRequestId},
     waitlist::{OfferStatus, RequestStatus},
 };
@@ -72,6 +73,8 @@ pub struct Offer {
     pub office_id: OfficeId,
     pub request_id: WaitRequestId,
     pub slot_id: SlotId,
+    /// Which seat it holds: the booking's channel (the web's for a lottery entry).
+    pub channel: Channel,
     pub token_hash: String,
     pub token_salt: String,
     pub status: OfferStatus,
@@ -86,6 +89,7 @@ struct OfferRow {
     office_id: OfficeId,
     request_id: WaitRequestId,
     slot_id: SlotId,
+    channel: String,
     token_hash: String,
     token_salt: String,
     status: String,
@@ -100,6 +104,7 @@ impl OfferRow {
             office_id: self.office_id,
             request_id: self.request_id,
             slot_id: self.slot_id,
+            channel: named(&self.channel)?,
             token_hash: self.token_hash,
             token_salt: self.token_salt,
             status: named(&self.status)?,
@@ -305,6 +310,7 @@ pub struct NewOffer<'a> {
     pub office_id: OfficeId,
     pub request_id: WaitRequestId,
     pub slot_id: SlotId,
+    pub channel: Channel,
     pub token_hash: &'a str,
     pub token_salt: &'a str,
     pub expires_at: DateTime<Utc>,
@@ -320,6 +326,7 @@ pub fn insert_offer(
             waitlist_offers::office_id.eq(new.office_id),
             waitlist_offers::request_id.eq(new.request_id),
             waitlist_offers::slot_id.eq(new.slot_id),
+            waitlist_offers::channel.eq(new.channel.as_str()),
             waitlist_offers::token_hash.eq(new.token_hash),
             waitlist_offers::token_salt.eq(new.token_salt),
             waitlist_offers::status.eq(OfferStatus::Open.as_str()),

@@ -32,6 +32,7 @@ CREATE TABLE waitlist_offers (
     office_id BIGINT NOT NULL REFERENCES offices (id),
     request_id BIGINT NOT NULL REFERENCES waitlist_requests (id),
     slot_id BIGINT NOT NULL REFERENCES slots (id),
+    channel TEXT NOT NULL CHECK (channel IN ('web', 'desk')),
     token_hash TEXT NOT NULL,
     token_salt TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('open', 'accepted', 'declined', 'expired')),

@@ -187,7 +187,7 @@ pub async fn leave(
             let details = with_token(conn, &reference, &token)?;
             let waiter = Waiter::Booking(details.booking.id);
             let request = waitlist::in_queue(conn, waiter)?.ok_or_else(not_waiting)?;
-            withdraw(conn, &request, details.booking.channel, now)
+            withdraw(conn, &request, now)
         })
         .await
 }
@@ -196,13 +196,12 @@ pub async fn leave(
 pub(super) fn withdraw(
     conn: &mut DbConnection,
     request: &Request,
-    channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     if let Some(offer) = waitlist::open_offer(conn, request.id)?
         && waitlist::close_offer(conn, offer.id, OfferStatus::Declined, now)?
     {
-        release_held(conn, &offer, channel, now)?;
+        release_held(conn, &offer, now)?;
     }
     waitlist::set_request_status(
         conn,
@@ -214,16 +213,16 @@ pub(super) fn withdraw(
     Ok(())
 }
 
-/// Puts the seat an offer held back on sale, at once: it was never the applicant's.
+/// Puts the seat an offer held (of the channel it held) back on sale, at once: it was never
+/// the applicant's.
 pub(super) fn release_held(
     conn: &mut DbConnection,
     offer: &Offer,
-    channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     seats::lock_slots(conn, &[offer.slot_id])?;
     let no_cooldown = chrono::Duration::zero();
-    seats::release_seat(conn, offer.slot_id, channel, None, no_cooldown, now)?;
+    seats::release_seat(conn, offer.slot_id, offer.channel, None, no_cooldown, now)?;
     Ok(())
 }
 

@@ -221,7 +221,7 @@ pub async fn decline(
             if !waitlist::close_offer(conn, offer.id, OfferStatus::Declined, now)? {
                 return Err(Refusal::OfferClosed.into());
             }
-            release_held(conn, &offer, holder.channel(), now)?;
+            release_held(conn, &offer, now)?;
             back_in_queue(conn, &request, &policy, now)?;
             let offer =
                 waitlist::find_offer(conn, offer.id)?.ok_or_else(|| Error::vanished("offer"))?;

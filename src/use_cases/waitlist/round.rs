@@ -10,7 +10,6 @@ use crate::use_cases::bookings::{
 };
 use crate::{
     domain::{
-        booking::Channel,
         ids::{DrawId, SlotId},
         mail::MessageKind,
         waitlist::{OfferStatus, RequestStatus, may_offer},
@@ -50,8 +49,7 @@ pub async fn offer_due(
                 }
                 let request = waitlist::find_request(conn, offer.request_id)?
                     .ok_or_else(|| Error::vanished("waitlist request"))?;
-                let channel = Holder::of(conn, &request)?.map_or(Channel::Web, |h| h.channel());
-                release_held(conn, &offer, channel, now)?;
+                release_held(conn, &offer, now)?;
                 back_in_queue(conn, &request, &lapse_policy, now)?;
                 lapsed += 1;
             }
@@ -182,6 +180,7 @@ fn offer_to(
         office_id,
         request_id: request.id,
         slot_id,
+        channel,
         token_hash: &token_hash,
         token_salt: &salt,
         expires_at: now + policy.waitlist_hold,
