@@ -236,14 +236,7 @@ impl Composer {
             cutoff_hours => details.service.settings.change_cutoff_hours,
             reason => &booking.cancel_reason,
         };
-        let text = self
-            .env
-            .get_template(&format!("{}.txt", kind.as_str()))?
-            .render(&context)?;
-        let html = self
-            .env
-            .get_template(&format!("{}.html", kind.as_str()))?
-            .render(&context)?;
+        let (text, html) = self.render(kind, &context)?;
 
         let calendar = ics::calendar(details, Method::Request);
         let method = if kind.is_cancellation() {
@@ -296,14 +289,7 @@ impl Composer {
             proposed => letter.proposed.as_ref().map(|slot| self.local_time(slot.time.starts_at, zone, language)),
             invitation_url => format!("{}/invitations/{}?token={token}", self.public_base_url, invitation.reference),
         };
-        let text = self
-            .env
-            .get_template(&format!("{}.txt", kind.as_str()))?
-            .render(&context)?;
-        let html = self
-            .env
-            .get_template(&format!("{}.html", kind.as_str()))?
-            .render(&context)?;
+        let (text, html) = self.render(kind, &context)?;
         self.envelope(recipient, subject, message_id, office)?
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| ComposeError(e.to_string()))
@@ -337,14 +323,7 @@ impl Composer {
             seed => &notice.draw.seed,
             waitlisted => notice.entry.join_waitlist,
         };
-        let text = self
-            .env
-            .get_template("lottery_lost.txt")?
-            .render(&context)?;
-        let html = self
-            .env
-            .get_template("lottery_lost.html")?
-            .render(&context)?;
+        let (text, html) = self.render(kind, &context)?;
         self.envelope(recipient, subject, message_id, office)?
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| ComposeError(e.to_string()))
@@ -377,17 +356,24 @@ impl Composer {
             reference => letter.reference,
             offer_url => format!("{}/waitlist/offers/{}?token={}", self.public_base_url, letter.id, letter.token),
         };
-        let text = self
-            .env
-            .get_template("waitlist_offer.txt")?
-            .render(&context)?;
-        let html = self
-            .env
-            .get_template("waitlist_offer.html")?
-            .render(&context)?;
+        let (text, html) = self.render(kind, &context)?;
         self.envelope(recipient, subject, message_id, office)?
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| ComposeError(e.to_string()))
+    }
+
+    /// The message of `kind` in plain text and in HTML, from its two templates.
+    fn render(
+        &self,
+        kind: MessageKind,
+        context: &minijinja::Value,
+    ) -> Result<(String, String), ComposeError> {
+        let template = |extension: &str| {
+            self.env
+                .get_template(&format!("{}.{extension}", kind.as_str()))?
+                .render(context)
+        };
+        Ok((template("txt")?, template("html")?))
     }
 
     /// From the service to `recipient`, with its fixed Message-ID; replies go to the office.

@@ -28,7 +28,7 @@ use crate::{
         offices::Office,
         outbox, seats,
         services::OfficeService,
-        slots::{self},
+        slots::{self, Slot},
         waitlist::{self, Offer, Request, Waiter},
     },
 };
@@ -92,8 +92,7 @@ fn view(
     };
     let offer = match offer {
         Some(offer) => {
-            let slot = slots::find(conn, offer.office_id, offer.slot_id)?
-                .ok_or_else(|| Error::vanished(format!("slot {}", offer.slot_id)))?;
+            let slot = held_slot(conn, &offer)?;
             Some(OfferSummary {
                 id: offer.id,
                 slot_id: slot.id,
@@ -211,6 +210,12 @@ pub(super) fn withdraw(
         now,
     )?;
     Ok(())
+}
+
+/// The slot whose seat `offer` holds.
+pub(super) fn held_slot(conn: &mut DbConnection, offer: &Offer) -> Result<Slot, BookingError> {
+    slots::find(conn, offer.office_id, offer.slot_id)?
+        .ok_or_else(|| Error::vanished(format!("slot {}", offer.slot_id)))
 }
 
 /// Puts the seat an offer held (of the channel it held) back on sale, at once: it was never

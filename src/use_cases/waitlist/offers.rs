@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Holder, back_in_queue, release_held};
+use super::{Holder, back_in_queue, held_slot, release_held};
 use crate::use_cases::{
     bookings::{
         Booker, BookingError, BookingFailure, Details, Policy,
@@ -31,7 +31,7 @@ use crate::{
     error::Error,
     store::{
         DbConnection, Store,
-        slots::{self, Slot},
+        slots::Slot,
         waitlist::{self, Offer, Request},
     },
 };
@@ -79,8 +79,7 @@ fn offer_view(
     holder: &Holder,
 ) -> Result<OfferView, BookingError> {
     let zone = holder.office().details.timezone;
-    let slot = slots::find(conn, offer.office_id, offer.slot_id)?
-        .ok_or_else(|| Error::vanished(format!("slot {}", offer.slot_id)))?;
+    let slot = held_slot(conn, offer)?;
     Ok(OfferView {
         id: offer.id,
         status: offer.status,
@@ -123,8 +122,7 @@ pub async fn accept(
             if offer.status != OfferStatus::Open || offer.expires_at <= now {
                 return Err(Refusal::OfferClosed.into());
             }
-            let target = slots::find(conn, offer.office_id, offer.slot_id)?
-                .ok_or_else(|| Error::vanished(format!("slot {}", offer.slot_id)))?;
+            let target = held_slot(conn, &offer)?;
             if !waitlist::close_offer(conn, offer.id, OfferStatus::Accepted, now)? {
                 return Err(Refusal::OfferClosed.into());
             }

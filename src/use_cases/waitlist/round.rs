@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Holder, back_in_queue, release_held};
+use super::{Holder, back_in_queue, held_slot, release_held};
 use crate::use_cases::bookings::{
     BookingError, Policy,
     token::{TokenKey, fingerprint},
@@ -17,7 +17,7 @@ use crate::{
     error::Error,
     store::{
         DbConnection, Store, lottery, outbox, seats,
-        slots::{self, Slot},
+        slots::Slot,
         waitlist::{self, NewOffer, Offer, Request, Waiter},
     },
 };
@@ -201,8 +201,7 @@ pub fn open_offer_of(
     let Some(offer) = waitlist::open_offer(conn, request.id)? else {
         return Ok(None);
     };
-    let slot = slots::find(conn, offer.office_id, offer.slot_id)?
-        .ok_or_else(|| Error::vanished(format!("slot {}", offer.slot_id)))?;
+    let slot = held_slot(conn, &offer)?;
     Ok(Some((offer, slot)))
 }
 
