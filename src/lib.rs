@@ -23,5 +23,6 @@ pub mod mail;
 pub mod startup;
 pub mod store;
 pub mod use_cases;
+pub mod web;
 pub mod webhooks;
 pub mod worker;

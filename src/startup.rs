@@ -67,6 +67,10 @@ impl Application {
             cors: settings.cors.clone(),
             body_limit: settings.server.body_limit_bytes,
             booking_policy: Policy::from_settings(settings),
+            pages: crate::web::Pages::new(
+                &settings.pages.prefix,
+                crate::auth::csrf::CsrfKey::derive(&settings.auth.jwt_secret),
+            )?,
         });
         let route_table = web::Data::new(RouteTable::from_openapi(&http::openapi()));
 

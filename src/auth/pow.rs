@@ -17,6 +17,7 @@ use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
+use super::hex;
 use crate::domain::{Invalid, office::OfficeCode};
 
 const ALGORITHM: &str = "PBKDF2/SHA-256";
@@ -137,10 +138,6 @@ impl ChallengeKey {
             expires_at,
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Solves a challenge as a browser would, and encodes the answer as the widget sends it: for

@@ -31,6 +31,7 @@ pub struct Settings {
     pub workers: WorkersSettings,
     pub rate_limit: RateLimitSettings,
     pub cors: CorsSettings,
+    pub pages: PagesSettings,
     pub metrics: MetricsSettings,
     pub mail: MailSettings,
     pub webhooks: WebhookSettings,
@@ -48,6 +49,13 @@ pub struct ServerSettings {
     /// Behind a reverse proxy, the header it puts the client's address in; empty: none.
     pub client_address_header: String,
     pub hsts_max_age_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagesSettings {
+    /// The path the applicant pages live under: empty for `/`, or such as `/prenota`.
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

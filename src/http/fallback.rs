@@ -120,11 +120,15 @@ fn method_not_allowed(req: &HttpRequest, methods: &[Method]) -> ApiError {
 pub fn problem_for_bare_errors<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = response
+    // A problem already, or an applicant page's own error page.
+    let explained = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+        .is_some_and(|value| {
+            let value = value.as_bytes();
+            value.starts_with(PROBLEM_JSON.as_bytes()) || value.starts_with(b"text/html")
+        });
+    if explained {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

@@ -4,8 +4,10 @@
 //! - `Referrer-Policy: no-referrer`: the manage token travels in links (calendar, mail), and a
 //!   page must not hand it to the next site in a `Referer`.
 //! - `X-Frame-Options: DENY` and a `Content-Security-Policy`: nothing of ours is framed; API
-//!   answers may load nothing at all, and Swagger UI (`/docs`) only its own scripts, styles and
-//!   images, and the document it describes.
+//!   answers may load nothing at all, Swagger UI (`/docs`) only its own scripts, styles and
+//!   images, and the document it describes, and the applicant pages only their own style sheet
+//!   and, where an office asks for proof of work, the widget's script and worker: no inline
+//!   script or style, and forms post only to us.
 //! - `Strict-Transport-Security`, when `server.hsts_max_age_seconds` says clients come over HTTPS.
 //!
 //! HEAD is answered wherever GET is: the request is routed as a GET, and the HTTP layer, which
@@ -25,6 +27,10 @@ use actix_web::{
 use super::AppState;
 
 const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+/// The applicant pages (everything outside `/api/` and `/docs`).
+const PAGES_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                            img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
+                            form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 /// Swagger UI's page loads its bundled scripts and styles, sets inline styles on elements,
 /// shows data: images, and fetches /openapi.json.
 const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
@@ -45,7 +51,11 @@ pub async fn secure(
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
     }
-    let docs = req.path().starts_with("/docs");
+    let policy = match req.path() {
+        path if path.starts_with("/api/") => API_POLICY,
+        path if path.starts_with("/docs") => DOCS_POLICY,
+        _ => PAGES_POLICY,
+    };
     let hsts = req
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.hsts.clone());
@@ -55,10 +65,7 @@ pub async fn secure(
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            if docs { DOCS_POLICY } else { API_POLICY },
-        ),
+        (header::CONTENT_SECURITY_POLICY, policy),
     ];
     for (name, value) in set {
         headers.insert(name, HeaderValue::from_static(value));

@@ -63,11 +63,14 @@ impl Group {
         if has_bearer {
             return Some(Group::Staff);
         }
-        let booking = *method == Method::POST
-            && ((path.starts_with("/api/v1/offices/")
-                && (path.ends_with("/bookings") || path.ends_with("/entries")))
-                || (path.starts_with("/api/v1/bookings/")
-                    && (path.ends_with("/cancel") || path.ends_with("/reschedule"))));
+        // Every form of the applicant pages changes a booking (or asks to).
+        let page_form = *method == Method::POST && !path.starts_with("/api/");
+        let booking = page_form
+            || *method == Method::POST
+                && ((path.starts_with("/api/v1/offices/")
+                    && (path.ends_with("/bookings") || path.ends_with("/entries")))
+                    || (path.starts_with("/api/v1/bookings/")
+                        && (path.ends_with("/cancel") || path.ends_with("/reschedule"))));
         Some(if booking {
             Group::Bookings
         } else {

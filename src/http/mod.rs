@@ -75,6 +75,8 @@ pub struct AppState {
     pub cors: CorsSettings,
     pub body_limit: usize,
     pub booking_policy: Policy,
+    /// The applicant pages' templates, catalogues and CSRF key.
+    pub pages: crate::web::Pages,
 }
 
 impl AppState {
@@ -190,6 +192,7 @@ pub fn app(
     >,
 > {
     let cors = state.cors.clone();
+    let pages_prefix = state.pages.prefix().to_owned();
     let cors_policy = headers::cors(&cors.allowed_origins, cors.max_age_seconds);
     let (app, doc) = App::new()
         .into_utoipa_app()
@@ -219,6 +222,7 @@ pub fn app(
                     .finish()
             }),
         )
+        .configure(|cfg| crate::web::routes(cfg, &pages_prefix))
         .default_service(web::to(fallback::no_route))
         .wrap(from_fn(limits::limit))
         .wrap(Condition::new(

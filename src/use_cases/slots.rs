@@ -317,54 +317,94 @@ pub async fn availability(
     query: Parsed<AvailabilityQuery>,
     now: DateTime<Utc>,
 ) -> Result<Availability, SlotError> {
-    let (query, mut errors) = query.into_parts();
     store
         .read(move |conn| {
             let office = visible_office(conn, viewer.as_ref(), &code)?;
-            let zone = office.details.timezone;
-            let (from, to) = day_range(&mut errors, query.from, query.to, today(zone, now), 27, 92);
-            errors.or_value(())?;
-            let service = office_service(conn, office.id, &query.service)?
-                .filter(|service| service.active)
-                .ok_or(SlotFailure::ServiceNotOffered)?;
-            let settings = service.settings;
-            let earliest = now + Duration::hours(i64::from(settings.min_notice_hours));
-            let latest = now + Duration::days(i64::from(settings.horizon_days));
-            let start = start_of_day(zone, from).max(earliest);
-            let end = end_of_day(zone, to).min(latest);
-            let found = if start < end {
-                slots::web_bookable(conn, service.id, start, end)?
-            } else {
-                Vec::new()
-            };
-            let mut days: Vec<AvailableDay> = Vec::new();
-            for slot in found {
-                let available = AvailableSlot {
-                    id: slot.id,
-                    starts_at: local(slot.time.starts_at, zone),
-                    ends_at: local(slot.time.ends_at, zone),
-                    available: slot.seats.web_available(),
-                    opens_at: slot
-                        .opens_at
-                        .filter(|opens_at| *opens_at > now)
-                        .map(|opens_at| local(opens_at, zone)),
-                };
-                match days.last_mut() {
-                    Some(day) if day.date == slot.time.local_date => day.slots.push(available),
-                    _ => days.push(AvailableDay {
-                        date: slot.time.local_date,
-                        slots: vec![available],
-                    }),
-                }
-            }
-            let next = crate::store::slots::next_opening(conn, office.id, Some(service.id), now)?;
-            Ok(Availability {
-                next_seats_open_at: next.map(|at| local(at, zone)),
-                office: office.code.to_string(),
-                service: query.service.trim().to_owned(),
-                timezone: zone.name().to_owned(),
-                days,
+            Ok(offered(conn, &office, query, now)?.1)
+        })
+        .await
+}
+
+/// A public office's service and what applicants can book of it: what an applicant's page
+/// shows to choose a time.
+pub struct ServiceTimes {
+    pub office: crate::use_cases::offices::OfficeView,
+    pub service: crate::use_cases::services::PublicServiceView,
+    pub availability: Availability,
+}
+
+pub async fn service_times(
+    store: &Store,
+    code: OfficeCode,
+    query: Parsed<AvailabilityQuery>,
+    now: DateTime<Utc>,
+) -> Result<ServiceTimes, SlotError> {
+    store
+        .read(move |conn| {
+            let office = visible_office(conn, None, &code)?;
+            let (rules, availability) = offered(conn, &office, query, now)?;
+            let service = services::find_by_id(conn, rules.id)?
+                .ok_or_else(|| Error::vanished(format!("service {}", rules.id)))?;
+            Ok(ServiceTimes {
+                office: (&office).into(),
+                service: (&service).into(),
+                availability,
             })
         })
         .await
+}
+
+/// The service `query` names, if the office offers it, and its bookable slots.
+fn offered(
+    conn: &mut DbConnection,
+    office: &crate::store::offices::Office,
+    query: Parsed<AvailabilityQuery>,
+    now: DateTime<Utc>,
+) -> Result<(services::Rules, Availability), SlotError> {
+    let (query, mut errors) = query.into_parts();
+    let zone = office.details.timezone;
+    let (from, to) = day_range(&mut errors, query.from, query.to, today(zone, now), 27, 92);
+    errors.or_value(())?;
+    let service = office_service(conn, office.id, &query.service)?
+        .filter(|service| service.active)
+        .ok_or(SlotFailure::ServiceNotOffered)?;
+    let settings = &service.settings;
+    let earliest = now + Duration::hours(i64::from(settings.min_notice_hours));
+    let latest = now + Duration::days(i64::from(settings.horizon_days));
+    let start = start_of_day(zone, from).max(earliest);
+    let end = end_of_day(zone, to).min(latest);
+    let found = if start < end {
+        slots::web_bookable(conn, service.id, start, end)?
+    } else {
+        Vec::new()
+    };
+    let mut days: Vec<AvailableDay> = Vec::new();
+    for slot in found {
+        let available = AvailableSlot {
+            id: slot.id,
+            starts_at: local(slot.time.starts_at, zone),
+            ends_at: local(slot.time.ends_at, zone),
+            available: slot.seats.web_available(),
+            opens_at: slot
+                .opens_at
+                .filter(|opens_at| *opens_at > now)
+                .map(|opens_at| local(opens_at, zone)),
+        };
+        match days.last_mut() {
+            Some(day) if day.date == slot.time.local_date => day.slots.push(available),
+            _ => days.push(AvailableDay {
+                date: slot.time.local_date,
+                slots: vec![available],
+            }),
+        }
+    }
+    let next = crate::store::slots::next_opening(conn, office.id, Some(service.id), now)?;
+    let availability = Availability {
+        next_seats_open_at: next.map(|at| local(at, zone)),
+        office: office.code.to_string(),
+        service: query.service.trim().to_owned(),
+        timezone: zone.name().to_owned(),
+        days,
+    };
+    Ok((service, availability))
 }

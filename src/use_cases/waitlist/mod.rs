@@ -175,6 +175,26 @@ pub async fn show(
         .await
 }
 
+/// The booking and its place on the waitlist, if it has one: what the applicant's manage page
+/// shows, in one read.
+pub async fn booking_with_place(
+    store: &Store,
+    policy: &Policy,
+    (reference, token): (String, String),
+) -> Result<(super::bookings::views::BookingView, Option<WaitlistView>), BookingError> {
+    let policy = policy.clone();
+    store
+        .read(move |conn| {
+            let details = with_token(conn, &reference, &token)?;
+            let place = match waitlist::latest_request(conn, details.booking.id)? {
+                Some(request) => Some(view(conn, &details, &request, &policy)?),
+                None => None,
+            };
+            Ok((super::bookings::views::BookingView::new(&details), place))
+        })
+        .await
+}
+
 /// Takes the booking off the waitlist; a seat held for it goes back on sale at once.
 pub async fn leave(
     store: &Store,

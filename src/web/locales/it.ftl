@@ -1,0 +1,205 @@
+# Le pagine per chi prenota, in italiano: il catalogo di riferimento. Ogni chiave è anche in
+# en.ftl e nelle altre lingue, nello stesso ordine.
+
+site-name = Appuntamenti allo Sportello Unico per l'Immigrazione
+skip-to-content = Vai al contenuto
+language-switch = Lingua
+footer = Sportello Unico per l'Immigrazione. La prenotazione è gratuita: nessuno può chiederti di pagare per un appuntamento.
+back-home = Torna all'elenco degli sportelli
+
+weekday-1 = lunedì
+weekday-2 = martedì
+weekday-3 = mercoledì
+weekday-4 = giovedì
+weekday-5 = venerdì
+weekday-6 = sabato
+weekday-7 = domenica
+month-1 = gennaio
+month-2 = febbraio
+month-3 = marzo
+month-4 = aprile
+month-5 = maggio
+month-6 = giugno
+month-7 = luglio
+month-8 = agosto
+month-9 = settembre
+month-10 = ottobre
+month-11 = novembre
+month-12 = dicembre
+date-long = { $weekday } { $day } { $month } { $year }
+
+directory-title = Sportelli
+directory-intro = Scegli lo Sportello Unico per l'Immigrazione della tua provincia per vedere i servizi e prenotare un appuntamento.
+directory-empty = Nessuno sportello accetta ancora prenotazioni online.
+map-link = Mappa (OpenStreetMap)
+office-phone = Telefono
+office-email = Email
+office-services = Servizi
+office-hours = Orari di apertura
+no-hours = Lo sportello non ha ancora pubblicato i suoi orari.
+no-services = Questo sportello non offre ancora appuntamenti online.
+service-duration = Circa { $minutes } minuti
+documents-title = Documenti da portare
+choose-time = Scegli un orario
+invite-only-note = Questo appuntamento si ottiene solo su convocazione: lo sportello ti scriverà.
+registered-note = Ti servirà il codice di verifica della pratica, stampato sulla ricevuta.
+lottery-note = Quando si aprono nuovi orari, le richieste delle prime ore vengono estratte a sorte: non serve affrettarsi.
+next-seats-open = Nuovi orari saranno disponibili da { $day } alle { $time }.
+
+times-intro = Scegli un orario. Gli orari sono quelli locali dello sportello.
+seats-left = { $count ->
+    [one] 1 posto libero
+   *[other] { $count } posti liberi
+}
+opens-at = apre { $day }, { $time }
+later-dates = Date successive
+no-times = Non ci sono orari liberi in queste settimane.
+next-free-below = Ecco i prossimi orari liberi.
+other-times = Scegli un altro orario
+
+form-title = I tuoi dati
+chosen-time = L'orario scelto
+field-case-number = Numero di pratica
+hint-case-number = Come sulla ricevuta, per esempio RM/2026/001234.
+field-verification-secret = Codice di verifica
+hint-verification-secret = Stampato sulla ricevuta accanto al numero di pratica.
+field-full-name = Nome e cognome
+hint-full-name = Come sul passaporto.
+field-email = Indirizzo email
+hint-email = Ti mandiamo qui la conferma, che sostituisce la raccomandata.
+field-phone = Telefono
+field-language = Lingua dei messaggi
+hint-language = La conferma e i promemoria sono scritti in questa lingua.
+optional = facoltativo
+proof-of-work-note = Per tenere lontani i programmi automatici, il tuo browser risolve un piccolo calcolo prima della prenotazione. Ci vuole qualche secondo.
+proof-of-work-noscript = Questo sportello chiede al browser di risolvere un piccolo calcolo, che richiede JavaScript. Attiva JavaScript oppure prenota allo sportello.
+privacy-note = I tuoi dati servono solo per questo appuntamento e vengono cancellati quando non sono più necessari.
+book-submit = Prenota questo orario
+errors-title = C'è un problema
+
+invalid-case-number = Scrivi il numero di pratica come sulla ricevuta, per esempio RM/2026/001234.
+invalid-full-name = Scrivi nome e cognome come sul passaporto: almeno due lettere, senza cifre.
+invalid-email = Scrivi un indirizzo email come nome@esempio.it.
+invalid-phone = Scrivi un numero di telefono solo con cifre, eventualmente preceduto da +.
+invalid-language = Scegli una delle lingue dell'elenco.
+invalid-verification-secret = Scrivi il codice di verifica stampato sulla ricevuta.
+invalid-altcha = Il controllo anti-robot non è terminato. Attendi che risulti completato, poi prenota di nuovo.
+invalid-slot-id = Scegli un orario dall'elenco.
+invalid-earliest-day = Scrivi il primo giorno in cui potresti venire.
+invalid-latest-day = Scrivi l'ultimo giorno, non oltre il tuo appuntamento.
+invalid-from = Scrivi una data come 2027-01-31.
+
+refusal-slot-full = Ci dispiace, questo orario è appena stato preso.
+refusal-slot-unavailable = Ci dispiace, questo orario non è più prenotabile.
+refusal-slot-in-the-past = Questo orario è già passato.
+refusal-min-notice = Questo orario è troppo vicino per prenotarlo online.
+refusal-beyond-horizon = Questo orario è troppo lontano per prenotarlo ora.
+refusal-not-yet-open = Questo orario non è ancora aperto alle prenotazioni.
+refusal-case-already-booked = Questa pratica ha già un appuntamento di questo tipo. Spostalo o annullalo dal link nella sua email.
+refusal-too-many-bookings = Questo indirizzo email ha già il numero massimo di appuntamenti presso questo sportello.
+refusal-change-cutoff-passed = Manca troppo poco all'appuntamento per cambiarlo online. Contatta lo sportello.
+refusal-booking-not-changeable = Questo appuntamento non si può più cambiare.
+refusal-too-many-moves = Questo appuntamento è già stato spostato il numero massimo di volte. Contatta lo sportello.
+refusal-case-not-verified = Numero di pratica e codice di verifica non corrispondono a una pratica di questo sportello. Controlla entrambi sulla ricevuta.
+refusal-case-not-ready = La tua pratica non è ancora pronta per questo appuntamento. Lo sportello ti scriverà.
+refusal-invite-only = Questo appuntamento si ottiene solo su convocazione: lo sportello ti scriverà.
+refusal-office-not-open = Questo sportello non accetta ancora prenotazioni online.
+refusal-lottery-under-way = I posti di questo orario vengono assegnati per sorteggio. Partecipa al sorteggio.
+refusal-invitation-used = Questa convocazione è già stata usata per prenotare.
+refusal-invitation-expired = La scadenza di questa convocazione è passata. Contatta lo sportello.
+refusal-invitation-cancelled = Lo sportello ha ritirato questa convocazione.
+refusal-already-waiting = Questo appuntamento è già in lista d'attesa.
+refusal-offer-closed = A questa offerta è già stata data una risposta, oppure il tempo è scaduto.
+refusal-same-slot = Il tuo appuntamento è già a quest'ora.
+refusal-other = Non è stato possibile: { $detail }
+
+booked-title = Il tuo appuntamento è prenotato
+your-appointment = Il tuo appuntamento
+done-booked = Fatto. Abbiamo inviato la conferma al tuo indirizzo email. Conserva il codice qui sotto.
+done-moved = Il tuo appuntamento è stato spostato. Ti abbiamo inviato il nuovo orario per email.
+done-cancelled = Il tuo appuntamento è stato annullato. Ti abbiamo inviato una conferma per email.
+done-waiting = Sei in lista d'attesa. Se si libera un posto prima, te lo offriremo per email.
+done-left = Sei uscito dalla lista d'attesa.
+test-booking = Questa è una prenotazione di prova, fatta mentre lo sportello viene preparato: non è un appuntamento vero.
+label-reference = Codice di prenotazione
+reference-hint = Mostralo allo sportello e citalo se telefoni all'ufficio.
+label-status = Stato
+status-confirmed = Confermato
+status-checked_in = Arrivato
+status-attended = Presentato
+status-no_show = Non presentato
+status-cancelled = Annullato
+label-when = Quando
+label-where = Dove
+label-service = Servizio
+label-case = Numero di pratica
+label-name = Nome
+label-reason = Motivo
+label-deadline = Prenota entro
+add-to-calendar = Aggiungi al calendario
+change-title = Cambia o annulla
+changeable-until = Puoi cambiarlo o annullarlo qui fino a { $day }, { $time }.
+move-action = Sposta a un altro orario
+cancel-action = Annulla l'appuntamento
+
+cancel-title = Annulla l'appuntamento
+cancel-question = Vuoi annullare questo appuntamento? Il posto sarà dato a un'altra persona.
+cancel-confirm = Sì, annulla
+keep-it = No, tienilo
+
+move-title = Sposta l'appuntamento
+move-intro = Il tuo appuntamento è { $day } alle { $time }. Scegli un nuovo orario: il codice resta lo stesso.
+move-from = Ora
+move-to = Nuovo orario
+move-confirm = Sì, sposta
+move-choose = Scegli un altro orario
+
+waitlist-title = Un appuntamento prima
+waitlist-intro = Se potresti venire prima, entra in lista d'attesa: quando si libera un posto prima tra i due giorni che indichi, te lo offriamo per email e decidi tu.
+waitlist-earliest = Dal
+waitlist-latest = Al
+waitlist-join = Entra in lista d'attesa
+waitlist-leave = Esci dalla lista d'attesa
+waitlist-status-waiting = Sei in lista d'attesa per un posto tra { $earliest } e { $latest }.
+waitlist-status-offered = Un posto prima è tenuto per te: apri il link nell'email che ti abbiamo mandato per accettarlo.
+waitlist-offers-made = Offerte fatte: { $made } su un massimo di { $max }.
+
+invitation-title = La tua convocazione
+invitation-time = Orario dell'appuntamento
+invitation-proposed = L'orario proposto dallo sportello
+invitation-other-times = Vedi altri orari
+invitation-submit = Prenota l'appuntamento
+invitation-state-sent = Questa convocazione è aperta.
+invitation-state-booked = Questa convocazione è già stata usata per prenotare.
+invitation-state-attended = L'appuntamento di questa convocazione si è svolto.
+invitation-state-no_show = L'appuntamento di questa convocazione è stato mancato. Contatta lo sportello.
+invitation-state-expired = La scadenza di questa convocazione è passata. Contatta lo sportello.
+invitation-state-cancelled = Lo sportello ha ritirato questa convocazione.
+
+offer-title = Un posto prima per te
+offer-intro = Questo posto è tenuto per te per poco tempo. Se accetti, il tuo appuntamento si sposta qui e l'orario attuale viene liberato.
+offer-offered = Orario offerto
+offer-current = Il tuo appuntamento attuale
+offer-held-until = Tenuto fino a
+offer-accept = Accetta l'orario prima
+offer-decline = No, tengo il mio appuntamento
+offer-done-accepted = Fatto: il tuo appuntamento è stato spostato. Ti abbiamo inviato il nuovo orario per email.
+offer-done-declined = Hai rifiutato l'offerta; il tuo appuntamento resta com'era.
+offer-status-accepted = Questa offerta è stata accettata.
+offer-status-declined = Questa offerta è stata rifiutata.
+offer-status-expired = Questa offerta è scaduta e il posto è passato ad altri.
+offer-status-open = Questa offerta è aperta.
+
+error-not-found = Pagina non trovata
+error-forbidden = Non consentito
+error-invalid = Alcuni dati non sono validi
+error-refused = Non è stato possibile
+error-too-many = Troppi tentativi
+error-busy = Il servizio è occupato
+error-internal = Qualcosa non ha funzionato da parte nostra
+error-form-expired = Questo modulo è scaduto
+error-form-expired-detail = Per la tua sicurezza i moduli funzionano solo per un certo tempo e solo da questo sito. Torna indietro, ricarica la pagina e invialo di nuovo.
+error-not-found-detail = A questo indirizzo non c'è nulla. Se arrivi da un'email, apri di nuovo il suo link: potrebbe essere stato tagliato.
+error-too-many-detail = Attendi qualche minuto prima di riprovare.
+error-busy-detail = Riprova tra un momento.
+error-internal-detail = L'errore è stato registrato e sarà esaminato. Riprova più tardi.
