@@ -27,7 +27,7 @@ use actix_web::{
 use super::AppState;
 
 const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
-/// The applicant pages (everything outside `/api/` and `/docs`).
+/// The applicant pages (HTML answered outside `/docs`).
 const PAGES_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                             img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
                             form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -51,16 +51,20 @@ pub async fn secure(
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
     }
-    let policy = match req.path() {
-        path if path.starts_with("/api/") => API_POLICY,
-        path if path.starts_with("/docs") => DOCS_POLICY,
-        _ => PAGES_POLICY,
-    };
+    let docs = req.path().starts_with("/docs");
     let hsts = req
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.hsts.clone());
     let mut response = next.call(req).await?;
     let headers = response.headers_mut();
+    let page = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    let policy = match (docs, page) {
+        (true, _) => DOCS_POLICY,
+        (false, true) => PAGES_POLICY,
+        (false, false) => API_POLICY,
+    };
     let set = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),

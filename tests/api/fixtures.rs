@@ -146,6 +146,22 @@ pub async fn open_rome(app: &TestApp) -> OpenRome {
     }
 }
 
+/// Rome opened as an applicant finds it today: configured, live, and the ten days from three
+/// days on published (the weekdays among them have slots).
+pub async fn open_rome_soon(app: &TestApp) -> OpenRome {
+    let Rome { manager, calendar } = configure_rome(app).await;
+    set_stage(app, "RM", "live").await;
+    let first = Utc::now().date_naive() + Days::new(3);
+    let last = first + Days::new(9);
+    publish(app, &manager, first, last).await;
+    let slots = staff_slots(app, &manager, first, last).await;
+    OpenRome {
+        manager,
+        calendar,
+        slots,
+    }
+}
+
 /// Rome's manager publishes the days `from..=to`; returns the report.
 pub async fn publish(app: &TestApp, manager: &Token, from: NaiveDate, to: NaiveDate) -> Value {
     let reply = app.by(manager).publish("RM", &days(from, to)).await;

@@ -26,6 +26,7 @@ mod offices;
 mod openapi;
 mod opening;
 mod operations;
+mod pages;
 mod proof_of_work;
 mod registered;
 mod staff;
