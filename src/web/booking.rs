@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{
     offices::{ServiceCard, map_link},
-    page::{Problems, Visitor, read_form, view},
+    page::{Problems, Visitor, view},
 };
 use crate::{
     domain::{FieldErrors, Parsed, days::Day, ids::SlotId, office::OfficeCode},
@@ -37,7 +37,6 @@ const SEAT_GONE: [&str; 6] = [
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct BookForm {
-    csrf: String,
     /// Random per form shown: the booking's Idempotency-Key, so sending twice books once.
     attempt: String,
     slot: String,
@@ -193,13 +192,10 @@ pub async fn submit(
     from: ClientAddress,
     body: web::Bytes,
 ) -> HttpResponse {
-    let sent: BookForm = match read_form(&visitor, &body) {
+    let sent: BookForm = match visitor.genuine_form(&body) {
         Ok(sent) => sent,
-        Err(page) => return page,
+        Err(refusal) => return visitor.refuse_form(refusal),
     };
-    if !visitor.form_is_genuine(&sent.csrf) {
-        return visitor.forged();
-    }
     let (code, service) = path.into_inner();
     let request = BookingRequest {
         slot_id: SlotId::new(sent.slot.trim().parse().unwrap_or(0)),

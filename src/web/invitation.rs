@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::page::{Problems, Visitor, read_form, view};
+use super::page::{Problems, Visitor, view};
 use crate::{
     domain::{FieldErrors, Parsed, days::Day, ids::SlotId, office::OfficeCode, time::local},
     error::{Answer, Explain},
@@ -21,7 +21,6 @@ use crate::{
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct InvitationForm {
-    csrf: String,
     token: String,
     /// The time chosen; empty: the one the office proposed.
     slot: String,
@@ -60,11 +59,13 @@ async fn render(
     let from = visitor
         .query("from")
         .and_then(|day| unreadable.check("from", Day::parse(day)));
+    let to =
+        super::booking::two_weeks_from(visitor.query("from")).and_then(|day| Day::parse(&day).ok());
     let query = Parsed {
         value: AvailabilityQuery {
             service: landing.service.clone(),
             from,
-            to: None,
+            to,
         },
         unreadable,
     };
@@ -107,7 +108,8 @@ async fn render(
         "invitation.html",
         context! {
             invitation => view(landing),
-            deadline => view(&local(landing.deadline, zone)),
+            // The deadline is the end of the last day one may book: that day is what to say.
+            last_day => view(&local(landing.deadline - chrono::Duration::seconds(1), zone)),
             open => landing.state == crate::domain::invitations::InvitationState::Sent,
             office => view(&times.office),
             proposed,
@@ -132,13 +134,10 @@ pub async fn book(
     from: ClientAddress,
     body: web::Bytes,
 ) -> HttpResponse {
-    let sent: InvitationForm = match read_form(&visitor, &body) {
+    let sent: InvitationForm = match visitor.genuine_form(&body) {
         Ok(sent) => sent,
-        Err(page) => return page,
+        Err(refusal) => return visitor.refuse_form(refusal),
     };
-    if !visitor.form_is_genuine(&sent.csrf) {
-        return visitor.forged();
-    }
     let reference = reference.into_inner();
     let request = InvitationBookingRequest {
         slot_id: sent.slot.trim().parse().ok().map(SlotId::new),

@@ -7,7 +7,7 @@ use chrono::Utc;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::page::{Problems, Visitor, read_form, view};
+use super::page::{Problems, Visitor, view};
 use crate::{
     domain::{FieldErrors, Parsed, catalogue::pick, days::Day, ids::SlotId, office::OfficeCode},
     error::{Answer, Explain},
@@ -30,7 +30,6 @@ const SEAT_GONE: [&str; 5] = [
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ChangeForm {
-    csrf: String,
     token: String,
     /// The time to move to.
     slot: String,
@@ -143,13 +142,10 @@ pub async fn cancel(
     reference: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let sent: ChangeForm = match read_form(&visitor, &body) {
+    let sent: ChangeForm = match visitor.genuine_form(&body) {
         Ok(sent) => sent,
-        Err(page) => return page,
+        Err(refusal) => return visitor.refuse_form(refusal),
     };
-    if !visitor.form_is_genuine(&sent.csrf) {
-        return visitor.forged();
-    }
     let reference = reference.into_inner();
     let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);
     let token = sent.token.clone();
@@ -245,13 +241,10 @@ pub async fn move_visit(
     reference: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let sent: ChangeForm = match read_form(&visitor, &body) {
+    let sent: ChangeForm = match visitor.genuine_form(&body) {
         Ok(sent) => sent,
-        Err(page) => return page,
+        Err(refusal) => return visitor.refuse_form(refusal),
     };
-    if !visitor.form_is_genuine(&sent.csrf) {
-        return visitor.forged();
-    }
     let reference = reference.into_inner();
     let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);
     let to = SlotId::new(sent.slot.trim().parse().unwrap_or(0));
@@ -289,13 +282,10 @@ pub async fn waitlist(
     reference: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let sent: ChangeForm = match read_form(&visitor, &body) {
+    let sent: ChangeForm = match visitor.genuine_form(&body) {
         Ok(sent) => sent,
-        Err(page) => return page,
+        Err(refusal) => return visitor.refuse_form(refusal),
     };
-    if !visitor.form_is_genuine(&sent.csrf) {
-        return visitor.forged();
-    }
     let reference = reference.into_inner();
     let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);
     let credentials = (reference.clone(), sent.token.clone());

@@ -6,13 +6,12 @@ use chrono::Utc;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::page::{Visitor, read_form, view};
+use super::page::{Visitor, view};
 use crate::{domain::ids::OfferId, use_cases::waitlist};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct AnswerForm {
-    csrf: String,
     token: String,
     /// `accept` or `decline`.
     answer: String,
@@ -41,13 +40,10 @@ pub async fn show(visitor: Visitor, id: web::Path<i64>) -> HttpResponse {
 
 /// Accepts or declines, as `POST /api/v1/waitlist/offers/{id}/accept|decline` do.
 pub async fn answer(visitor: Visitor, id: web::Path<i64>, body: web::Bytes) -> HttpResponse {
-    let sent: AnswerForm = match read_form(&visitor, &body) {
+    let sent: AnswerForm = match visitor.genuine_form(&body) {
         Ok(sent) => sent,
-        Err(page) => return page,
+        Err(refusal) => return visitor.refuse_form(refusal),
     };
-    if !visitor.form_is_genuine(&sent.csrf) {
-        return visitor.forged();
-    }
     let id = id.into_inner();
     let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);
     let (offer, token, now) = (OfferId::new(id), sent.token.clone(), Utc::now());

@@ -97,6 +97,15 @@ impl FromRequest for Visitor {
     }
 }
 
+/// Why a posted form was not taken.
+pub enum FormRefusal {
+    /// Not a form of ours: the body does not read.
+    Unreadable,
+    /// Its CSRF field was not made for this browser's cookie: a page too old, or another
+    /// site's form.
+    Forged,
+}
+
 /// A page's answer to a form that did not go through: what to say at the top, and next to
 /// which field (the summary at the top links to each of those too).
 #[derive(Default, Serialize)]
@@ -150,9 +159,38 @@ impl Visitor {
             .filter(|value| !value.is_empty())
     }
 
-    /// Whether a posted form's CSRF field was made for this visitor's cookie.
-    pub fn form_is_genuine(&self, field: &str) -> bool {
-        !self.new_csrf_cookie && self.pages().csrf.matches(&self.csrf_cookie, field)
+    /// A posted form, if it reads and its CSRF field was made for this visitor's cookie.
+    pub fn genuine_form<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, FormRefusal> {
+        #[derive(Deserialize)]
+        struct Csrf {
+            #[serde(default)]
+            csrf: String,
+        }
+        let Csrf { csrf } =
+            serde_urlencoded::from_bytes(body).map_err(|_| FormRefusal::Unreadable)?;
+        if self.new_csrf_cookie || !self.pages().csrf.matches(&self.csrf_cookie, &csrf) {
+            return Err(FormRefusal::Forged);
+        }
+        serde_urlencoded::from_bytes(body).map_err(|_| FormRefusal::Unreadable)
+    }
+
+    /// The page for a form that was not taken.
+    pub fn refuse_form(&self, refusal: FormRefusal) -> HttpResponse {
+        match refusal {
+            FormRefusal::Forged => self.render_as(
+                StatusCode::FORBIDDEN,
+                "error.html",
+                context! {
+                    title => self.text("error-form-expired", &[]),
+                    message => self.text("error-form-expired-detail", &[]),
+                },
+            ),
+            FormRefusal::Unreadable => self.render_as(
+                StatusCode::BAD_REQUEST,
+                "error.html",
+                context! { title => self.text("error-invalid", &[]) },
+            ),
+        }
     }
 
     /// The switch's links: this page in every language.
@@ -321,19 +359,6 @@ impl Visitor {
         response
     }
 
-    /// A form whose CSRF field does not match: the page it came from was too old, or the form
-    /// was not ours.
-    pub fn forged(&self) -> HttpResponse {
-        self.render_as(
-            StatusCode::FORBIDDEN,
-            "error.html",
-            context! {
-                title => self.text("error-form-expired", &[]),
-                message => self.text("error-form-expired-detail", &[]),
-            },
-        )
-    }
-
     /// A refusal (`slot_full`, `min_notice`, …) in words the applicant can act on; the API's
     /// English detail where the catalogue has no text for it.
     pub fn refusal(&self, code: &str, detail: &str) -> String {
@@ -370,24 +395,4 @@ impl Visitor {
 /// Anything serializable as a template value (views, days, times).
 pub fn view<T: Serialize + ?Sized>(value: &T) -> Value {
     Value::from(minijinja::value::Serde(value))
-}
-
-/// A posted form, read from its body; an unreadable one is a plain 400 page.
-pub fn read_form<T: DeserializeOwned>(visitor: &Visitor, body: &[u8]) -> Result<T, HttpResponse> {
-    serde_urlencoded::from_bytes(body).map_err(|_| {
-        visitor.render_as(
-            StatusCode::BAD_REQUEST,
-            "error.html",
-            context! { title => visitor.text("error-invalid", &[]) },
-        )
-    })
-}
-
-/// The token a link carries (`?token=`), checked for shape only: the use case compares it.
-#[derive(Deserialize)]
-pub struct TokenForm {
-    #[serde(default)]
-    pub token: String,
-    #[serde(default)]
-    pub csrf: String,
 }

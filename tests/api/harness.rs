@@ -306,6 +306,28 @@ impl TestApp {
             .expect("mail delivered")
     }
 
+    /// A link containing `part` in the newest mail that has one, among the mails written to the
+    /// mail folder (where mail goes when no SMTP server is set), as the applicant would click it.
+    pub fn link_in_newest_mail(&self, part: &str) -> String {
+        let mut files: Vec<_> = std::fs::read_dir(self.mail_dir.path())
+            .expect("the mail folder")
+            .map(|entry| entry.expect("a mail file").path())
+            .collect();
+        files.sort_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .rev()
+            .find_map(|file| {
+                let data = std::fs::read(file).expect("the mail file");
+                let message = mail_parser::MessageParser::default().parse(&data)?;
+                let text = message.body_text(0)?.into_owned();
+                text.split_whitespace()
+                    .find(|word| word.contains(part))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("a mail with a link to {part}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -132,22 +132,6 @@ fn path_of(link: &str) -> String {
     link[start..].to_owned()
 }
 
-/// The manage link in the newest mail written to the mail folder.
-fn manage_link_in_mail(app: &TestApp) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(app.mail_dir.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    files.sort_by_key(|path| std::fs::metadata(path).unwrap().modified().unwrap());
-    let data = std::fs::read(files.last().expect("a mail")).unwrap();
-    let message = mail_parser::MessageParser::default().parse(&data).unwrap();
-    let text = message.body_text(0).unwrap().into_owned();
-    text.split_whitespace()
-        .find(|word| word.contains("/bookings/") && word.contains("token="))
-        .expect("the manage link")
-        .to_owned()
-}
-
 /// Books the first time on offer through the pages; returns the booking page's address.
 async fn book_first_time(visitor: &mut Visitor<'_>, email: &str) -> String {
     let office = visitor.get("/offices/RM").await;
@@ -210,7 +194,7 @@ async fn an_applicant_books_from_the_office_page_and_manages_it_from_the_mails_l
     // The mail's link opens the same booking; opening it (as a mail scanner would) twice, and
     // the cancel page, changes nothing.
     app.deliver_mail().await;
-    let link = manage_link_in_mail(&app);
+    let link = app.link_in_newest_mail("/bookings/");
     assert!(
         link.starts_with("https://prenota.example.it/bookings/"),
         "{link}"
