@@ -331,6 +331,18 @@ pub struct ServiceTimes {
     pub office: crate::use_cases::offices::OfficeView,
     pub service: crate::use_cases::services::PublicServiceView,
     pub availability: Availability,
+    /// The service's draws not closed yet: their times are shared out by lot.
+    pub draws: Vec<OpenDraw>,
+}
+
+/// A draw that takes entries now or soon.
+#[derive(Serialize)]
+pub struct OpenDraw {
+    pub id: crate::domain::ids::DrawId,
+    pub opens_at: LocalTime,
+    pub closes_at: LocalTime,
+    /// Entries are taken now (else from `opens_at`).
+    pub open: bool,
 }
 
 pub async fn service_times(
@@ -345,10 +357,22 @@ pub async fn service_times(
             let (rules, availability) = offered(conn, &office, query, now)?;
             let service = services::find_by_id(conn, rules.id)?
                 .ok_or_else(|| Error::vanished(format!("service {}", rules.id)))?;
+            let zone = office.details.timezone;
+            let draws = crate::store::lottery::draws_of_office(conn, office.id, now, 20)?
+                .into_iter()
+                .filter(|draw| draw.office_service_id == service.id && !draw.is_drawn())
+                .map(|draw| OpenDraw {
+                    id: draw.id,
+                    opens_at: local(draw.opens_at, zone),
+                    closes_at: local(draw.closes_at, zone),
+                    open: draw.opens_at <= now,
+                })
+                .collect();
             Ok(ServiceTimes {
                 office: (&office).into(),
                 service: (&service).into(),
                 availability,
+                draws,
             })
         })
         .await

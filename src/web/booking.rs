@@ -117,6 +117,7 @@ fn render_times(
             days => view(&times.availability.days),
             next_seats_open_at => view(&times.availability.next_seats_open_at),
             next_from => view(&next_from),
+            draws => view(&times.draws),
             taken,
         },
     )

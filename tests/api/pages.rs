@@ -8,8 +8,8 @@ use reqwest::{StatusCode, header};
 use serde_json::json;
 
 use crate::{
-    fixtures::{applicant, open_rome_soon},
-    harness::{Backend, TestApp, spawn_app},
+    fixtures::{applicant, configure_rome, open_rome_soon, set_stage},
+    harness::{Backend, TestApp, spawn_app, spawn_app_with},
 };
 
 on_both_databases!(
@@ -18,6 +18,8 @@ on_both_databases!(
     a_seat_taken_meanwhile_shows_the_next_free_times,
     what_is_wrong_is_said_next_to_its_field_and_kept,
     pages_speak_the_visitors_language,
+    the_pages_can_live_under_a_prefix,
+    an_applicant_enters_a_draw_from_the_times_page,
 );
 
 /// A visitor: a cookie jar, and the pages as they come.
@@ -468,4 +470,91 @@ async fn pages_speak_the_visitors_language(backend: Backend) {
     assert!(page.contains("<html lang=\"zh\""));
     assert!(page.contains("您的预约"));
     assert!(yusuf.get(&path).await.contains("<html lang=\"uk\""));
+}
+
+async fn the_pages_can_live_under_a_prefix(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        settings.pages.prefix = "prenota/".into()
+    })
+    .await;
+    open_rome_soon(&app).await;
+    let mut amina = Visitor::new(&app);
+    let directory = amina.get("/prenota/").await;
+    assert_eq!(directory.status, StatusCode::OK);
+    assert_eq!(directory.links("/offices/RM"), ["/prenota/offices/RM"]);
+    assert!(directory.contains("href=\"/prenota/assets/site.css\""));
+    let office = amina.get("/prenota/offices/RM").await;
+    assert!(!office.links("/prenota/offices/RM/services/").is_empty());
+    assert_eq!(amina.get("/offices/RM").await.status, StatusCode::NOT_FOUND);
+}
+
+async fn an_applicant_enters_a_draw_from_the_times_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = configure_rome(&app).await;
+    let lottery =
+        json!({"horizon_days": 730, "release_mode": "lottery", "lottery_window_minutes": 5});
+    let office = app.by(&rome.manager);
+    office
+        .put_service("RM", "document_delivery", &lottery)
+        .await
+        .ok();
+    set_stage(&app, "RM", "live").await;
+    let day = chrono::Utc::now().date_naive() + chrono::Days::new(7);
+    let opens_at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let range = json!({"from": day, "to": day + chrono::Days::new(2), "opens_at": opens_at});
+    assert_eq!(office.publish("RM", &range).await.ok()["draws"], 1);
+    let mut amina = Visitor::new(&app);
+    amina.accept_language = Some("en");
+
+    // Before the seats open, the times page announces the draw; its page says when it opens.
+    let times = amina.get("/offices/RM/services/document_delivery").await;
+    let draw = times.links("/offices/RM/draws/")[0].clone();
+    assert!(times.contains("will be drawn by lot"));
+    let early = amina.get(&draw).await;
+    assert!(early.contains("Entries open on") && !early.contains("name=\"slot\""));
+
+    // Once open, she chooses two times and enters; the page gives her entry's number.
+    let wait = (opens_at - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_millis(200)).await;
+    let form = amina.get(&draw).await;
+    assert!(form.contains("Entries close on"));
+    let offered: Vec<String> = form
+        .html
+        .split("name=\"slot\" value=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect();
+    assert!(offered.len() >= 2, "{}", form.html);
+    let fields = |csrf: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("slot".to_owned(), offered[0].clone()),
+            ("slot".to_owned(), offered[1].clone()),
+            ("case_number".to_owned(), "RM/2026/000042".to_owned()),
+            ("full_name".to_owned(), "Amina Diallo".to_owned()),
+            ("email".to_owned(), "amina@example.org".to_owned()),
+            ("language".to_owned(), "en".to_owned()),
+            ("join_waitlist".to_owned(), "on".to_owned()),
+        ]
+    };
+    let sent = fields(&form.input("csrf"));
+    let pairs: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let entered = amina.post(&draw, &pairs).await;
+    assert_eq!(entered.status, StatusCode::OK, "{}", entered.html);
+    assert!(entered.contains("You are in the draw"));
+    assert!(entered.contains("stay on the waiting list"));
+
+    // The same case cannot enter twice; no time chosen is said next to the times.
+    let again = amina.post(&draw, &pairs).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.contains("This case has already entered this draw."));
+    let none: Vec<(&str, &str)> = pairs
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "slot")
+        .collect();
+    let empty = amina.post(&draw, &none).await;
+    assert!(empty.contains("<a href=\"#f-preferred_slot_ids\">Choose from 1 to 5 times.</a>"));
+    let draws = app.public().draws("RM").await.ok();
+    assert_eq!(draws[0]["entries"], 1);
 }

@@ -37,6 +37,7 @@ pub async fn run_all(driver: &Driver, backend: Backend) -> usize {
     checked += book_without_javascript(driver, backend, &format!("{db}-it-nojs")).await;
     checked += invitation_waitlist_and_offer(driver, backend, &format!("{db}-en-invitation")).await;
     checked += book_with_proof_of_work(driver, backend, &format!("{db}-en-proof-of-work")).await;
+    checked += enter_a_draw(driver, backend, &format!("{db}-fr-lottery")).await;
     checked
 }
 
@@ -314,5 +315,51 @@ async fn book_with_proof_of_work(driver: &Driver, backend: Backend, name: &str) 
         browser.source().await
     );
     browser.step("booked").await;
+    browser.close().await
+}
+
+async fn enter_a_draw(driver: &Driver, backend: Backend, name: &str) -> usize {
+    let app = spawn_app(backend).await;
+    let rome = crate::fixtures::configure_rome(&app).await;
+    let office = app.by(&rome.manager);
+    let lottery =
+        json!({"horizon_days": 730, "release_mode": "lottery", "lottery_window_minutes": 5});
+    office
+        .put_service("RM", "document_delivery", &lottery)
+        .await
+        .ok();
+    crate::fixtures::set_stage(&app, "RM", "live").await;
+    let day = Utc::now().date_naive() + chrono::Days::new(7);
+    let opens_at = Utc::now() + chrono::Duration::seconds(1);
+    let range = json!({"from": day, "to": day + chrono::Days::new(2), "opens_at": opens_at});
+    office.publish("RM", &range).await.ok();
+    let wait = (opens_at - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_millis(200)).await;
+
+    let mut browser = driver.browser(name, &app.address, Screen::Desktop).await;
+    browser
+        .open("/offices/RM/services/document_delivery?lang=fr")
+        .await;
+    browser.step("times-in-draw").await;
+    browser.click("a.button[href*='/draws/']").await;
+    browser.step("draw").await;
+    browser
+        .choose("fieldset input[type=checkbox]:nth-of-type(1)")
+        .await;
+    browser
+        .choose(".choice:nth-of-type(3) input[type=checkbox]")
+        .await;
+    browser.fill("#f-case_number", "RM/2026/000042").await;
+    browser.fill("#f-full_name", "Amina Diallo").await;
+    browser.fill("#f-email", "amina@example.org").await;
+    browser.click("form button[type=submit]").await;
+    assert!(
+        browser.has(".reference").await,
+        "entered: {}",
+        browser.source().await
+    );
+    browser.step("entered").await;
+    let draws = app.public().draws("RM").await.ok();
+    assert_eq!(draws[0]["entries"], 1);
     browser.close().await
 }

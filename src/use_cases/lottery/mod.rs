@@ -203,6 +203,65 @@ pub async fn show(
         .await
 }
 
+/// A time the draw shares out, as an entry form lists it.
+#[derive(Serialize)]
+pub struct DrawTime {
+    pub id: SlotId,
+    pub date: chrono::NaiveDate,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
+}
+
+/// What an applicant's entry form shows: the office, the service, the draw and its times.
+pub struct DrawPage {
+    pub office: crate::use_cases::offices::OfficeView,
+    pub service: crate::use_cases::services::PublicServiceView,
+    pub draw: DrawView,
+    pub times: Vec<DrawTime>,
+}
+
+/// A public office's draw, with the times it shares out, for the applicant's entry form.
+pub async fn entry_page(
+    store: &Store,
+    code: crate::domain::office::OfficeCode,
+    id: DrawId,
+    now: DateTime<Utc>,
+) -> Result<DrawPage, BookingError> {
+    store
+        .read(move |conn| {
+            let office = visible_office(conn, None, &code)?;
+            let (draw, service) = draw_of_office(conn, office.id, id)?;
+            let zone = office.details.timezone;
+            let view = draw_view(conn, &draw, &service, zone, now)?;
+            let in_draw = lottery::draw_slots(conn, &draw, lottery::Among::All)?;
+            let times = match (in_draw.first(), in_draw.last()) {
+                (Some(first), Some(last)) => {
+                    let ids: BTreeSet<SlotId> = in_draw.iter().map(|slot| slot.0).collect();
+                    let from = crate::domain::days::start_of_day(zone, first.1);
+                    let to = crate::domain::days::end_of_day(zone, last.1);
+                    crate::store::slots::for_staff(conn, office.id, from, to, Some(service.id))?
+                        .into_iter()
+                        .filter(|slot| ids.contains(&slot.id))
+                        .map(|slot| DrawTime {
+                            id: slot.id,
+                            date: slot.time.local_date,
+                            starts_at: local(slot.time.starts_at, zone),
+                            ends_at: local(slot.time.ends_at, zone),
+                        })
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            Ok(DrawPage {
+                office: (&office).into(),
+                service: (&service).into(),
+                draw: view,
+                times,
+            })
+        })
+        .await
+}
+
 /// The draw `id` of the office, with its service.
 fn draw_of_office(
     conn: &mut DbConnection,
