@@ -158,11 +158,7 @@ fn render_form(
         let taken = visitor.text("refusal-slot-full", &[]);
         return render_times(visitor, times, Some(taken), StatusCode::CONFLICT);
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = problems.status();
     visitor.render_as(
         status,
         "book.html",
@@ -249,32 +245,22 @@ async fn refused(
     sent: &BookForm,
     answer: Answer,
 ) -> HttpResponse {
-    let problems = match answer {
-        Answer::Invalid(errors) => visitor.problems(errors),
-        Answer::Conflict { code: refusal, .. } if SEAT_GONE.contains(&refusal) => {
-            let day = Some(sent.day.as_str()).filter(|day| !day.is_empty());
-            return match times_of(visitor, code, service, day, None).await {
-                Ok(times) => render_times(
-                    visitor,
-                    &times,
-                    Some(visitor.refusal(refusal, "")),
-                    StatusCode::CONFLICT,
-                ),
-                Err(page) => page,
-            };
-        }
-        Answer::Conflict {
-            code: refusal,
-            detail,
-        }
-        | Answer::Unprocessable {
-            code: refusal,
-            detail,
-        } => Problems {
-            summary: vec![visitor.refusal(refusal, &detail)],
-            ..Problems::default()
-        },
-        other => return visitor.answer(other),
+    if let Answer::Conflict { code: refusal, .. } = answer
+        && SEAT_GONE.contains(&refusal)
+    {
+        let day = Some(sent.day.as_str()).filter(|day| !day.is_empty());
+        let to = two_weeks_from(day);
+        return match times_of(visitor, code, service, day, to.as_deref()).await {
+            Ok(times) => {
+                let taken = Some(visitor.refusal(refusal, ""));
+                render_times(visitor, &times, taken, StatusCode::CONFLICT)
+            }
+            Err(page) => page,
+        };
+    }
+    let problems = match visitor.form_problems(answer) {
+        Ok(problems) => problems,
+        Err(other) => return visitor.answer(other),
     };
     let day = Some(sent.day.as_str()).filter(|day| !day.is_empty());
     match times_of(visitor, code, service, day, day).await {

@@ -1,7 +1,7 @@
 //! Where an invitation's mail leads: the invited service, the deadline, the time the office
 //! proposes, and booking it (or another time of the service) in one step.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use chrono_tz::Tz;
 use minijinja::context;
@@ -98,11 +98,7 @@ async fn render(
         .days
         .last()
         .and_then(|day| day.date.succ_opt());
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = problems.status();
     visitor.render_as(
         status,
         "invitation.html",
@@ -177,12 +173,10 @@ pub async fn book(
                 confirmation.reference
             ));
         }
-        Err(Answer::Invalid(errors)) => visitor.problems(errors),
-        Err(Answer::Conflict { code, detail }) => Problems {
-            summary: vec![visitor.refusal(code, &detail)],
-            ..Problems::default()
+        Err(answer) => match visitor.form_problems(answer) {
+            Ok(problems) => problems,
+            Err(other) => return visitor.answer(other),
         },
-        Err(other) => return visitor.answer(other),
     };
     let store = &visitor.state().store;
     match invited::show(store, reference, sent.token.clone()).await {

@@ -1,7 +1,7 @@
 //! Entering a draw: where a service releases its seats by lot, the times opening together are
 //! shared out among everyone who enters in the window; the result comes by mail.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use minijinja::context;
 use serde::Deserialize;
@@ -59,11 +59,7 @@ fn render(
     chosen: &[String],
     problems: Problems,
 ) -> HttpResponse {
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = problems.status();
     visitor.render_as(
         status,
         "draw.html",
@@ -131,18 +127,12 @@ pub async fn enter(
         }
         Err(errors) => Err(Answer::Invalid(errors)),
     };
-    let problems = match entered {
+    let problems = match entered.map_err(|answer| visitor.form_problems(answer)) {
         Ok(entry) => {
             return visitor.render("entered.html", context! { entry => view(&entry) });
         }
-        Err(Answer::Invalid(errors)) => visitor.problems(errors),
-        Err(Answer::Conflict { code, detail } | Answer::Unprocessable { code, detail }) => {
-            Problems {
-                summary: vec![visitor.refusal(code, &detail)],
-                ..Problems::default()
-            }
-        }
-        Err(other) => return visitor.answer(other),
+        Err(Ok(problems)) => problems,
+        Err(Err(other)) => return visitor.answer(other),
     };
     match lottery::entry_page(store, code, DrawId::new(id), Utc::now()).await {
         Ok(page) => render(&visitor, &page, &sent, &chosen, problems),

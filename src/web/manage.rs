@@ -98,11 +98,7 @@ fn render_booking(
     token: &str,
     problems: Problems,
 ) -> HttpResponse {
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = problems.status();
     let done = ["booked", "moved", "cancelled", "waiting", "left"]
         .into_iter()
         .find(|done| visitor.query(done).is_some());
@@ -313,13 +309,9 @@ pub async fn waitlist(
     match done {
         Ok(done) => visitor.see_other(booking_url(&visitor, &reference, &sent.token, Some(done))),
         Err(failure) => {
-            let problems = match failure.answer() {
-                Answer::Invalid(errors) => visitor.problems(errors),
-                Answer::Conflict { code, detail } => Problems {
-                    summary: vec![visitor.refusal(code, &detail)],
-                    ..Problems::default()
-                },
-                other => return visitor.answer(other),
+            let problems = match visitor.form_problems(failure.answer()) {
+                Ok(problems) => problems,
+                Err(other) => return visitor.answer(other),
             };
             let credentials = (reference, sent.token.clone());
             match waitlist::booking_with_place(store, policy, credentials).await {

@@ -122,6 +122,14 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.summary.is_empty() && self.fields.is_empty()
     }
+
+    /// The status of a form page shown with these problems: 422 when there are some.
+    pub fn status(&self) -> StatusCode {
+        match self.is_empty() {
+            true => StatusCode::OK,
+            false => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
 }
 
 impl Visitor {
@@ -367,6 +375,22 @@ impl Visitor {
             self.text(&key, &[])
         } else {
             self.text("refusal-other", &[("detail", detail.to_owned())])
+        }
+    }
+
+    /// A use case's refusal of a form, as the form shows it again: field errors next to their
+    /// fields, a refusal at the top; anything else (not found, too many requests, our own
+    /// failure) is no problem of the form, and is given back for a page of its own.
+    pub fn form_problems(&self, answer: Answer) -> Result<Problems, Answer> {
+        match answer {
+            Answer::Invalid(errors) => Ok(self.problems(errors)),
+            Answer::Conflict { code, detail } | Answer::Unprocessable { code, detail } => {
+                Ok(Problems {
+                    summary: vec![self.refusal(code, &detail)],
+                    ..Problems::default()
+                })
+            }
+            other => Err(other),
         }
     }
 
