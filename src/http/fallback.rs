@@ -89,6 +89,9 @@ pub async fn no_route(
 ) -> Result<HttpResponse, ApiError> {
     let methods = routes.methods_for(req.path());
     if methods.is_empty() {
+        if let Some(page) = crate::web::not_found(&req).await {
+            return Ok(page);
+        }
         return Err(ApiError::not_found(format!(
             "There is nothing at {}.",
             req.path()

@@ -221,6 +221,24 @@ fn hour(value: &str) -> String {
         .unwrap_or_else(|_| value.to_owned())
 }
 
+/// The page for an address where there is none, when a browser asks for a page (a GET
+/// accepting HTML, outside the API): `None` for everyone else, who get the API's problem.
+pub async fn not_found(req: &actix_web::HttpRequest) -> Option<HttpResponse> {
+    let accepts_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let page = req.method() == actix_web::http::Method::GET && !req.path().starts_with("/api/");
+    if !(accepts_html && page) {
+        return None;
+    }
+    let visitor = <page::Visitor as actix_web::FromRequest>::extract(req)
+        .await
+        .ok()?;
+    Some(visitor.answer(crate::error::Answer::NotFound(String::new())))
+}
+
 /// Every page's route, under the configured prefix.
 pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     let at = |path: &str| format!("{prefix}{path}");

@@ -256,6 +256,18 @@ async fn an_applicant_books_from_the_office_page_and_manages_it_from_the_mails_l
     let page = amina.get(&cancelled.location()).await;
     assert!(page.contains("has been cancelled") && !page.contains("/move?token="));
 
+    // An address that is no page, asked for by a browser, is a page that says so.
+    let nothing = app
+        .client
+        .get(app.url("/offices/RM/nothing-here"))
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nothing.status(), StatusCode::NOT_FOUND);
+    assert!(nothing.text().await.unwrap().contains("Page not found"));
+
     // A wrong token finds nothing, in words and as a 404.
     let wrong = amina
         .get(&format!("/bookings/{reference}?token=not-the-token"))

@@ -15,6 +15,7 @@ use tokio::process::{Child, Command};
 /// The chromedriver process, killed when the run ends.
 pub struct Driver {
     url: String,
+    browser: PathBuf,
     _process: Child,
     screenshots: PathBuf,
     axe: Option<String>,
@@ -32,7 +33,12 @@ pub enum Screen {
 }
 
 impl Driver {
-    pub async fn start(program: &Path, screenshots: PathBuf, axe: Option<String>) -> Driver {
+    pub async fn start(
+        program: &Path,
+        browser: &Path,
+        screenshots: PathBuf,
+        axe: Option<String>,
+    ) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -53,6 +59,7 @@ impl Driver {
         }
         Driver {
             url,
+            browser: browser.to_owned(),
             _process: process,
             screenshots,
             axe,
@@ -84,11 +91,7 @@ impl Driver {
             }
         }
         options["args"] = json!(args);
-        let binary =
-            std::env::var("SPORTELLO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        if Path::new(&binary).is_file() {
-            options["binary"] = json!(binary);
-        }
+        options["binary"] = json!(self.browser);
         let mut capabilities = Capabilities::new();
         capabilities.insert("goog:chromeOptions".into(), options);
         let client = ClientBuilder::new(HttpConnector::new())

@@ -8,6 +8,7 @@
 //! test` runs everything else. CI (`.ci/run`) installs Chromium, chromedriver and axe-core.
 //!
 //! - `SPORTELLO_CHROMEDRIVER`: the chromedriver to run (default `chromedriver` on the PATH).
+//! - `SPORTELLO_CHROMIUM`: the browser it drives (default `chromium` on the PATH).
 //! - `SPORTELLO_AXE`: axe-core's `axe.min.js` (default
 //!   `~/.cache/sportello-axe/node_modules/axe-core/axe.min.js`, where `.ci/run` puts it).
 
@@ -34,14 +35,22 @@ use browser::Driver;
 use harness::{Backend, selected};
 
 fn main() -> ExitCode {
-    let driver_path =
-        std::env::var("SPORTELLO_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let Some(driver_path) = find_program(&driver_path) else {
-        println!(
-            "browser tests skipped: no chromedriver ({driver_path} is not on the PATH; install \
-             Debian's chromium and chromium-driver, as .ci/run does)"
-        );
-        return ExitCode::SUCCESS;
+    let wanted = |variable: &str, program: &str| {
+        let name = std::env::var(variable).unwrap_or_else(|_| program.into());
+        find_program(&name).ok_or(name)
+    };
+    let found = wanted("SPORTELLO_CHROMEDRIVER", "chromedriver").and_then(|driver| {
+        wanted("SPORTELLO_CHROMIUM", "chromium").map(|browser| (driver, browser))
+    });
+    let (driver_path, browser_path) = match found {
+        Ok(found) => found,
+        Err(missing) => {
+            println!(
+                "browser tests skipped: {missing} not found (install Debian's chromium and \
+                 chromium-driver, as .ci/run does)"
+            );
+            return ExitCode::SUCCESS;
+        }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -57,7 +66,7 @@ fn main() -> ExitCode {
         );
     }
     let outcome = runtime.block_on(async {
-        let driver = Driver::start(&driver_path, screenshots.clone(), axe).await;
+        let driver = Driver::start(&driver_path, &browser_path, screenshots.clone(), axe).await;
         let mut checked = 0;
         for backend in [Backend::Sqlite, Backend::Postgres] {
             if selected(backend) {
