@@ -162,6 +162,56 @@ impl Browser {
         self.arrive(leaving).await;
     }
 
+    /// Presses one key, as a keyboard does (to whatever has the focus).
+    pub async fn press(&self, key: fantoccini::key::Key) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let key: char = key.into();
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client
+            .perform_actions(actions)
+            .await
+            .expect("the key is pressed");
+    }
+
+    /// Moves the focus with Tab, as someone without a mouse does, until it is on what `css`
+    /// finds; fails if Tab never gets there.
+    pub async fn tab_to(&self, css: &str) {
+        let target = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("an element {css:?}: {e}"))
+            .element_id();
+        for _ in 0..80 {
+            self.press(fantoccini::key::Key::Tab).await;
+            let focused = self.client.active_element().await.expect("the focus");
+            if focused.element_id() == target {
+                return;
+            }
+        }
+        panic!("{}: Tab never reaches {css}", self.name);
+    }
+
+    /// Types into whatever has the focus.
+    pub async fn type_text(&self, text: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("the focus")
+            .send_keys(text)
+            .await
+            .expect("typed");
+    }
+
+    /// Presses Enter on what has the focus, and waits for the next page.
+    pub async fn enter(&self) {
+        let leaving = self.page().await;
+        self.press(fantoccini::key::Key::Enter).await;
+        self.arrive(leaving).await;
+    }
+
     /// Clicks what `css` finds, on this page (a radio button).
     pub async fn choose(&self, css: &str) {
         self.client

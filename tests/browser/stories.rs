@@ -157,11 +157,37 @@ async fn book_move_and_cancel(
     browser.close().await + from_mail.close().await
 }
 
+/// With scripts off and no mouse: every step by Tab, typing and Enter.
 async fn book_without_javascript(driver: &Driver, backend: Backend, name: &str) -> usize {
     let app = spawn_app(backend).await;
     let rome = open_rome_soon(&app).await;
     let mut browser = driver.browser(name, &app.address, Screen::NoScript).await;
-    let reference = book_first_time(&mut browser, "it", "amina@example.org").await;
+    browser.open("/?lang=it").await;
+    browser.step("directory").await;
+    browser.tab_to("ul.cards h2 a").await;
+    browser.enter().await;
+    browser
+        .tab_to("a.button[href*='/services/document_delivery']")
+        .await;
+    browser.enter().await;
+    browser.step("times").await;
+    browser.tab_to("ul.times a.time").await;
+    browser.enter().await;
+    browser.tab_to("#f-case_number").await;
+    browser.type_text("RM/2026/000042").await;
+    browser.tab_to("#f-full_name").await;
+    browser.type_text("Amina Diallo").await;
+    browser.tab_to("#f-email").await;
+    browser.type_text("amina@example.org").await;
+    browser.step("form").await;
+    browser.tab_to("form button[type=submit]").await;
+    browser.enter().await;
+    assert!(
+        browser.url().await.contains("booked=1"),
+        "{}",
+        browser.source().await
+    );
+    let reference = browser.text(".reference").await;
     browser.step("booked").await;
     let stored = booking_count(&app, &rome.manager).await;
     assert_eq!(stored, 1, "{reference} is the one booking");
