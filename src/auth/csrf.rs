@@ -38,11 +38,16 @@ impl CsrfKey {
         hex(&mac.finalize().into_bytes())
     }
 
+    /// Whether `cookie` could be one of ours: 32 hex digits.
+    pub fn is_cookie(cookie: &str) -> bool {
+        cookie.len() == 32 && cookie.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
     /// Whether `field` was made for `cookie` (compared in constant time); never for an empty
     /// or malformed cookie.
     pub fn matches(&self, cookie: &str, field: &str) -> bool {
-        let well_formed = cookie.len() == 32 && cookie.bytes().all(|b| b.is_ascii_hexdigit());
-        well_formed && bool::from(self.field_for(cookie).as_bytes().ct_eq(field.as_bytes()))
+        CsrfKey::is_cookie(cookie)
+            && bool::from(self.field_for(cookie).as_bytes().ct_eq(field.as_bytes()))
     }
 }
 

@@ -82,7 +82,7 @@ impl FromRequest for Visitor {
         let sent = req
             .cookie(CSRF_COOKIE)
             .map(|cookie| cookie.value().to_owned())
-            .filter(|value| value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit()));
+            .filter(|value| CsrfKey::is_cookie(value));
         let new_csrf_cookie = sent.is_none();
         ready(Ok(Visitor {
             state,
