@@ -47,6 +47,8 @@ pub enum Action {
     BookingAttended,
     BookingNoShow,
     BookingCancel,
+    /// Staff moved a booking to another time.
+    BookingMove,
 }
 
 impl Action {
@@ -89,6 +91,7 @@ impl Action {
             Action::BookingAttended => "booking.attended",
             Action::BookingNoShow => "booking.no_show",
             Action::BookingCancel => "booking.cancel",
+            Action::BookingMove => "booking.move",
         }
     }
 

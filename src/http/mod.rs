@@ -162,6 +162,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(bookings::desk::attended)
         .service(bookings::desk::no_show)
         .service(bookings::desk::cancel_by_office)
+        .service(bookings::desk::move_by_office)
         .service(mail::outbox_list)
         .service(mail::outbox_retry)
         .service(mail::stats);

@@ -235,6 +235,7 @@ impl Composer {
             manage_url => format!("{}/bookings/{}?token={manage_token}", self.public_base_url, booking.reference),
             cutoff_hours => details.service.settings.change_cutoff_hours,
             reason => &booking.cancel_reason,
+            moved_reason => &booking.moved_reason,
         };
         let (text, html) = self.render(kind, &context)?;
 

@@ -49,6 +49,8 @@ pub struct Booking {
     pub updated_at: DateTime<Utc>,
     /// The accredited intermediary who booked for the applicant.
     pub intermediary_id: Option<StaffId>,
+    /// Why the office moved the visit, when its last move was the office's.
+    pub moved_reason: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -83,6 +85,7 @@ struct BookingRow {
     #[diesel(column_name = mailbox)]
     _mailbox: Option<String>,
     intermediary_id: Option<StaffId>,
+    moved_reason: Option<String>,
 }
 
 impl BookingRow {
@@ -115,6 +118,7 @@ impl BookingRow {
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
             intermediary_id: self.intermediary_id,
+            moved_reason: self.moved_reason,
         })
     }
 }
@@ -327,11 +331,14 @@ pub fn cancel(
 /// Moves a confirmed booking from one slot to another, now held by `channel`, and raises its
 /// sequence; returns the new sequence, or `None` when it was no longer confirmed in
 /// `from_slot`.
+/// Moves a confirmed booking from one slot to another; `reason` is the office's, when the
+/// office moves it (an applicant's own move clears the last one). Returns the new sequence, or
+/// `None` when the booking was not confirmed at `from_slot` any more.
 pub fn move_to(
     conn: &mut DbConnection,
     id: BookingId,
-    from_slot: SlotId,
-    to_slot: SlotId,
+    (from_slot, to_slot): (SlotId, SlotId),
+    reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<i32>> {
     let updated = diesel::update(
@@ -342,6 +349,7 @@ pub fn move_to(
     )
     .set((
         bookings::slot_id.eq(to_slot),
+        bookings::moved_reason.eq(reason),
         bookings::sequence.eq(bookings::sequence + 1),
         bookings::updated_at.eq(db_time(now)),
     ))

@@ -297,6 +297,7 @@ diesel::table! {
         updated_at -> Timestamp,
         mailbox -> Nullable<Text>,
         intermediary_id -> Nullable<BigInt>,
+        moved_reason -> Nullable<Text>,
     }
 }
 

@@ -68,6 +68,31 @@ pub fn claim_seat(
     Ok(claimed == 1)
 }
 
+/// Takes one seat for a booking of `channel` that the office moves into the slot: any seat
+/// not booked, as the desk may give (its held share, and seats cooling down, included); it
+/// counts under the booking's own channel, which the move keeps.
+pub fn claim_seat_for_office(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    slot_id: SlotId,
+    channel: Channel,
+) -> QueryResult<bool> {
+    let slot = slots::table
+        .filter(slots::id.eq(slot_id))
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::blocked.eq(false))
+        .filter((slots::booked_web + slots::booked_desk).lt(slots::capacity));
+    let claimed = match channel {
+        Channel::Web => diesel::update(slot)
+            .set(slots::booked_web.eq(slots::booked_web + 1))
+            .execute(conn)?,
+        Channel::Desk => diesel::update(slot)
+            .set(slots::booked_desk.eq(slots::booked_desk + 1))
+            .execute(conn)?,
+    };
+    Ok(claimed == 1)
+}
+
 /// Gives back a seat of `channel` that booking `held_by` had (`None`: an invitation's proposal
 /// held it). It cools down for `cooldown` before the web can book it again, so a freed seat
 /// cannot be handed straight to someone waiting for it.

@@ -1,6 +1,7 @@
 //! The desk runs the day: staff book for people who come or call, see the agenda, find a
 //! booking by case number or reference, check people in, mark them attended or absent, and
-//! cancel with a reason. Every one of these is audited, and only for their own office.
+//! cancel with a reason, or move a visit to another time. Every one of these is audited, and
+//! only for their own office.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -11,7 +12,8 @@ use crate::{
         applicant, assert_seat_counts_match_bookings, configure_rome, office_id, open_rome,
         publish, september_monday, set_stage, slot_under_way, staff_slots, walk_in,
     },
-    harness::{Backend, TestApp, Token, spawn_app},
+    harness::{Backend, TestApp, Token, spawn_app, spawn_app_mailing_to},
+    smtp::SmtpSink,
 };
 
 on_both_databases!(
@@ -19,6 +21,7 @@ on_both_databases!(
     check_in_waits_for_the_day_and_no_show_for_the_hour,
     the_desk_may_use_the_seats_held_back_from_the_web,
     another_office_sees_none_of_it,
+    staff_move_a_visit_onto_the_desks_seat_and_the_applicant_is_told_why,
 );
 
 /// Staff book walk-in `n` into `slot_id`; returns the confirmation.
@@ -261,4 +264,109 @@ async fn another_office_sees_none_of_it(backend: Backend) {
         .json();
     assert_eq!(found, json!([]));
     assert_eq!(assert_seat_counts_match_bookings(&app).await, 1);
+}
+
+async fn staff_move_a_visit_onto_the_desks_seat_and_the_applicant_is_told_why(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = spawn_app_mailing_to(backend, &smtp).await;
+    let rome = configure_rome(&app).await;
+    // One desk in three is kept for the desk: the web sells two seats of each time.
+    let one_for_the_desk = json!({"horizon_days": 730, "desk_share_percent": 34});
+    app.by(&rome.manager)
+        .put_service("RM", "document_delivery", &one_for_the_desk)
+        .await
+        .ok();
+    set_stage(&app, "RM", "live").await;
+    let monday = september_monday();
+    publish(&app, &rome.manager, monday, monday).await;
+    let slots = staff_slots(&app, &rome.manager, monday, monday).await;
+    assert_eq!(slots[1]["held_for_desk"], 1);
+
+    // Amina booked the first time online; the web has sold the second out.
+    let mut visit = applicant(&slots[0], 1);
+    visit["language"] = json!("en");
+    let amina = app.public().book("RM", &visit).await.created();
+    app.deliver_mail().await;
+    for n in 2..=3 {
+        app.public()
+            .book("RM", &applicant(&slots[1], n))
+            .await
+            .created();
+    }
+    app.public()
+        .book("RM", &applicant(&slots[1], 4))
+        .await
+        .problem(StatusCode::CONFLICT, "slot_full");
+    let (reference, token) = (
+        amina["reference"].as_str().unwrap(),
+        amina["manage_token"].as_str().unwrap(),
+    );
+
+    // The operator moves her to the second time, onto the desk's seat, and says why.
+    let operator = app.operator("RM").await;
+    let desk = app.by(&operator);
+    let reason = "The first desk is closed that morning.";
+    let to_second = json!({"slot_id": slots[1]["id"], "reason": reason});
+    let moved = desk.desk("RM", reference, "move", &to_second).await.ok();
+    assert_eq!(moved["starts_at"], slots[1]["starts_at"]);
+    assert_eq!(moved["status"], "confirmed");
+    assert_eq!(moved["channel"], "web", "the booking keeps its channel");
+    let own = app.public().booking(reference, token).await.ok();
+    assert_eq!(
+        own["starts_at"], slots[1]["starts_at"],
+        "the same link shows the move"
+    );
+    assert_seat_counts_match_bookings(&app).await;
+    let after = staff_slots(&app, &rome.manager, monday, monday).await;
+    assert_eq!(
+        after[1]["booked_web"], 3,
+        "all three seats of the second time taken"
+    );
+
+    // Audited with the booking before and after; the applicant is mailed the time and reason.
+    let log = app.by(&rome.manager).audit("RM", "limit=1").await.json();
+    assert_eq!(log[0]["action"], "booking.move");
+    assert_eq!(log[0]["before"]["starts_at"], slots[0]["starts_at"]);
+    assert_eq!(log[0]["after"]["starts_at"], slots[1]["starts_at"]);
+    app.deliver_mail().await;
+    let mail = smtp.received();
+    let to_amina: Vec<_> = mail
+        .iter()
+        .filter(|m| m.to == ["amina1@example.org"])
+        .collect();
+    assert_eq!(to_amina.len(), 2, "the confirmation, then the move");
+    let text = to_amina[1].parsed().body_text(0).unwrap().into_owned();
+    assert!(
+        text.contains("the office had to move your appointment"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("Reason: {reason}")), "{text}");
+
+    // What cannot be moved, or moved there.
+    let same = json!({"slot_id": slots[1]["id"], "reason": reason});
+    desk.desk("RM", reference, "move", &same)
+        .await
+        .problem(StatusCode::CONFLICT, "same_slot");
+    let no_reason = json!({"slot_id": slots[2]["id"], "reason": " "});
+    let problem = desk
+        .desk("RM", reference, "move", &no_reason)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(field_errors(&problem)[0].0, "reason");
+    let full = json!({"slot_id": slots[1]["id"], "reason": reason});
+    let bruno = app
+        .public()
+        .book("RM", &applicant(&slots[2], 5))
+        .await
+        .created();
+    let bruno = bruno["reference"].as_str().unwrap();
+    desk.desk("RM", bruno, "move", &full)
+        .await
+        .problem(StatusCode::CONFLICT, "slot_full");
+    app.public().cancel_booking(reference, token).await.ok();
+    let back = json!({"slot_id": slots[0]["id"], "reason": reason});
+    desk.desk("RM", reference, "move", &back)
+        .await
+        .problem(StatusCode::CONFLICT, "booking_not_changeable");
+    assert_seat_counts_match_bookings(&app).await;
 }

@@ -18,7 +18,9 @@ use crate::{
         problem::{ApiError, Problem},
     },
     use_cases::bookings::{
-        desk::{self, AgendaQuery, CancelRequest, DeskChange, SearchQuery},
+        desk::{
+            self, AgendaQuery, CancelRequest, DeskChange, SearchQuery, StaffMove, StaffMoveRequest,
+        },
         views::{Agenda, StaffBookingView},
     },
 };
@@ -114,6 +116,15 @@ impl OnBooking {
         let view = desk::act(store, policy, actor, code, reference, change, Utc::now()).await?;
         Ok(web::Json(view))
     }
+
+    async fn move_to(self, change: StaffMove) -> Result<web::Json<StaffBookingView>, ApiError> {
+        let state = self.state;
+        let (store, policy) = (&state.store, &state.booking_policy);
+        let (actor, code, reference) = (self.actor, self.code, self.reference);
+        let now = Utc::now();
+        let view = desk::move_visit(store, policy, actor, code, reference, change, now).await?;
+        Ok(web::Json(view))
+    }
 }
 
 /// Checks the applicant in, on the day of the visit.
@@ -183,4 +194,28 @@ pub async fn cancel_by_office(
     JsonBody(body): JsonBody<CancelRequest>,
 ) -> Result<web::Json<StaffBookingView>, ApiError> {
     on.apply(body.parse()?).await
+}
+
+/// The office moves a booking to another time of its service, with a reason the applicant is
+/// mailed with the new time: before the visit, onto any free seat (the desk's share included),
+/// with none of the applicant's limits (cut-off, moves allowed, notice). The booking keeps its
+/// reference, token and channel; the old seat cools down as any freed seat does. Audited.
+#[utoipa::path(
+    tag = "desk",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "Office code"), ("reference" = String, Path, description = "Booking reference")),
+    request_body = StaffMoveRequest,
+    responses(
+        (status = 200, description = "Moved", body = StaffBookingView),
+        (status = 404, description = "No such booking at the office, or no such slot", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`booking_not_changeable` (not confirmed, or its visit has begun), `same_slot`, `slot_full`, `slot_unavailable`, `slot_in_the_past`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A reason is required; a time of another service", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/offices/{code}/bookings/{reference}/move")]
+pub async fn move_by_office(
+    on: OnBooking,
+    JsonBody(body): JsonBody<StaffMoveRequest>,
+) -> Result<web::Json<StaffBookingView>, ApiError> {
+    on.move_to(body.parse()?).await
 }

@@ -14,9 +14,10 @@ use crate::domain::text::parse_line;
 use crate::{
     domain::{
         FieldErrors, Parsed,
+        audit::Action,
         booking::{CaseNumber, DeskAction, Reference, Refusal},
         days::{Day, end_of_day, start_of_day, today},
-        ids::CalendarId,
+        ids::{CalendarId, SlotId},
         office::OfficeCode,
         staff::Actor,
     },
@@ -164,6 +165,67 @@ impl CancelRequest {
             reason: Some(reason),
         })
     }
+}
+
+/// Where the office moves a booking, and why.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMoveRequest {
+    /// A time of the same service at the office, before or after the booked one.
+    #[schema(value_type = i64)]
+    pub slot_id: SlotId,
+    /// Told to the applicant.
+    #[schema(schema_with = crate::domain::schema::line_500, example = "The desk is closed that morning.")]
+    pub reason: String,
+}
+
+/// An office's move, checked.
+pub struct StaffMove {
+    pub to: SlotId,
+    pub reason: String,
+}
+
+impl StaffMoveRequest {
+    pub fn parse(&self) -> Result<StaffMove, FieldErrors> {
+        let reason = parse_line(&self.reason, 500)
+            .map_err(|reason| FieldErrors::single("reason", reason.message()))?;
+        Ok(StaffMove {
+            to: self.slot_id,
+            reason,
+        })
+    }
+}
+
+/// Staff move a booking of their office to another time of its service (the desk's share of
+/// seats included), with a reason the applicant is mailed with the new time. Audited with the
+/// booking before and after; the booking keeps its reference and token.
+pub async fn move_visit(
+    store: &Store,
+    policy: &Policy,
+    actor: Actor,
+    code: OfficeCode,
+    reference: Reference,
+    change: StaffMove,
+    now: DateTime<Utc>,
+) -> Result<StaffBookingView, BookingError> {
+    let policy = policy.clone();
+    store
+        .write(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            let booking = bookings::find_by_reference(conn, &reference)?
+                .filter(|booking| booking.office_id == office.id)
+                .ok_or(BookingFailure::NotAtOffice)?;
+            let details = details(conn, booking)?;
+            let before = StaffBookingView::new(&details);
+            let StaffMove { to, reason } = &change;
+            super::manage::move_by_office(conn, &details, *to, reason, &policy, now)?;
+            let after = StaffBookingView::new(&reread(conn, details)?);
+            let audit = Audit::by(&actor, now);
+            let (action, office_id) = (Action::BookingMove, Some(office.id));
+            audit.changed(conn, office_id, action, &after.reference, &before, &after)?;
+            Ok(after)
+        })
+        .await
 }
 
 /// What the desk does with a booking, with the reason the applicant is told when it cancels.

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{
     BookingError, BookingFailure, Canceller, Details, Policy, about, cancel, check_case_ready,
-    check_release, claim_seat, details, give_back_seat,
+    check_release, claim_seat, claim_seat_for_office, details, give_back_seat,
     ics::{self, Method},
     lock_seats_of, record_change, reread, slot_of_office, token,
     views::BookingView,
@@ -218,16 +218,61 @@ fn move_in(
         let (office, case_number) = (&details.office, &booking.case_number);
         check_case_ready(conn, office, case_number, service, target.time.starts_at)?;
     }
-    relocate(conn, details, &target, SeatAt::ToClaim, policy, now)
+    relocate(conn, details, &target, Mover::Applicant, policy, now)
 }
 
-/// Where the booking's seat at the slot it moves to comes from.
+/// The office moves the booking to `to`, a time of the same service, for `reason`: before the
+/// visit, with no cut-off, move limit or online timing (as the desk books), onto any free seat,
+/// the desk's share included. The applicant is mailed the new time and the reason.
+pub(super) fn move_by_office(
+    conn: &mut DbConnection,
+    details: &Details,
+    to: SlotId,
+    reason: &str,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let booking = &details.booking;
+    if booking.status != Status::Confirmed || details.slot.time.starts_at <= now {
+        let status = booking.status;
+        return Err(Refusal::NotChangeable { status }.into());
+    }
+    if to == booking.slot_id {
+        return Err(Refusal::SameSlot.into());
+    }
+    let target = slot_of_office(conn, booking.office_id, to)?;
+    let service = &details.service;
+    if !calendars::service_ids(conn, target.calendar_id)?.contains(&service.id) {
+        let code = &service.appointment_type.code;
+        let message = format!("this time is not for {code}");
+        return Err(Error::Invalid(FieldErrors::single("slot_id", message)));
+    }
+    if target.blocked {
+        return Err(Refusal::SlotUnavailable.into());
+    }
+    if target.time.ends_at <= now {
+        return Err(Refusal::SlotInThePast.into());
+    }
+    relocate(
+        conn,
+        details,
+        &target,
+        Mover::Office { reason },
+        policy,
+        now,
+    )
+}
+
+/// Who moves a booking, which says where its seat at the new slot comes from.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(in crate::use_cases) enum SeatAt {
-    /// Claimed by the move, if one is for sale.
-    ToClaim,
-    /// Held for the booking already (a waitlist offer took it off sale).
-    Held,
+pub(in crate::use_cases) enum Mover<'a> {
+    /// The applicant: a seat of the booking's channel is claimed, if one is for sale.
+    Applicant,
+    /// The applicant accepting a waitlist offer: the offer holds the seat already.
+    HeldSeat,
+    /// The office, for this reason (told to the applicant): any free seat, the desk's share
+    /// included, as the desk books.
+    Office { reason: &'a str },
 }
 
 /// Moves the booking to `target` in the caller's transaction and gives its old seat back (to
@@ -237,23 +282,36 @@ pub(in crate::use_cases) fn relocate(
     conn: &mut DbConnection,
     details: &Details,
     target: &Slot,
-    seat: SeatAt,
+    mover: Mover<'_>,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     let booking = &details.booking;
     lock_seats_of(conn, booking, Some(target.id))?;
-    if seat == SeatAt::ToClaim {
-        claim_seat(conn, booking.office_id, target, booking.channel, now)?;
-    }
-    let moved = bookings::move_to(conn, booking.id, booking.slot_id, target.id, now)?;
+    let reason = match mover {
+        Mover::Applicant => {
+            claim_seat(conn, booking.office_id, target, booking.channel, now)?;
+            None
+        }
+        Mover::HeldSeat => None,
+        Mover::Office { reason } => {
+            claim_seat_for_office(conn, booking, target, now)?;
+            Some(reason)
+        }
+    };
+    let slots = (booking.slot_id, target.id);
+    let moved = bookings::move_to(conn, booking.id, slots, reason, now)?;
     let Some(sequence) = moved else {
         // Changed meanwhile by another request; the transaction rolls the claim back.
         let status = booking.status;
         return Err(Refusal::NotChangeable { status }.into());
     };
     give_back_seat(conn, booking, policy, now)?;
-    let detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
+    let mut detail = json!({"from_slot_id": booking.slot_id, "to_slot_id": target.id});
+    if let Some(reason) = reason {
+        detail["by"] = json!("office");
+        detail["reason"] = json!(reason);
+    }
     let kind = EventKind::Rescheduled;
     record_change(conn, details, target, kind, Some(detail), None, now)?;
     let kind = MessageKind::Rescheduled;

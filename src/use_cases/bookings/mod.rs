@@ -324,6 +324,24 @@ fn claim_seat(
     }
 }
 
+/// Takes a seat of `slot` for `booking`, which the office moves there: the desk's share may
+/// be used (see [`seats::claim_seat_for_office`]).
+fn claim_seat_for_office(
+    conn: &mut DbConnection,
+    booking: &Booking,
+    slot: &Slot,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    if slot.seats.cooling > 0 {
+        seats::release_cooled(conn, slot.id, now)?;
+    }
+    let (office, channel) = (booking.office_id, booking.channel);
+    match seats::claim_seat_for_office(conn, office, slot.id, channel)? {
+        true => Ok(()),
+        false => Err(Refusal::SlotFull.into()),
+    }
+}
+
 /// Locks the slots whose seats a change of `booking` touches: its own, those it left cooling
 /// down, and the one it moves to.
 fn lock_seats_of(

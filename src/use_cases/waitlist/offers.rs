@@ -11,7 +11,7 @@ use crate::use_cases::{
         Booker, BookingError, BookingFailure, Details, Policy,
         book::{NewVisit, book_in},
         check_case_ready,
-        manage::{SeatAt, relocate},
+        manage::{Mover, relocate},
         reread, token,
         views::BookingView,
     },
@@ -161,7 +161,7 @@ fn move_to_offer(
     }
     let moved = RequestStatus::Moved;
     waitlist::set_request_status(conn, request.id, request.status, moved, now)?;
-    relocate(conn, &details, target, SeatAt::Held, policy, now)?;
+    relocate(conn, &details, target, Mover::HeldSeat, policy, now)?;
     Ok(BookingView::new(&reread(conn, details)?))
 }
 
