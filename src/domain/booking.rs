@@ -122,7 +122,7 @@ pub fn parse_full_name(text: &str) -> Result<String, Invalid> {
 }
 
 /// Who made the booking: the applicant online, or the office at its desk or phone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Web,

@@ -22,6 +22,7 @@ pub mod lottery;
 pub mod mail;
 pub mod office;
 pub mod release;
+pub mod rescheduling;
 pub mod schema;
 pub mod seats;
 pub mod service;
