@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{
     offices::{ServiceCard, map_link},
-    page::{Problems, Visitor, view},
+    page::{Problems, Visitor, given, view},
 };
 use crate::{
     domain::{FieldErrors, Parsed, days::Day, ids::SlotId, office::OfficeCode},
@@ -49,10 +49,6 @@ pub struct BookForm {
     language: String,
     /// What the ALTCHA widget puts in the form, where the office asks for proof of work.
     altcha: String,
-}
-
-fn some(text: &str) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|text| !text.is_empty())
 }
 
 /// The last day of a page of times: two weeks keep a page light on a phone.
@@ -199,11 +195,11 @@ pub async fn submit(
         service: Some(service.clone()),
         case_number: sent.case_number.clone(),
         full_name: sent.full_name.clone(),
-        email: some(&sent.email),
-        phone: some(&sent.phone),
+        email: given(&sent.email),
+        phone: given(&sent.phone),
         language: sent.language.clone(),
-        verification_secret: some(&sent.verification_secret),
-        altcha: some(&sent.altcha),
+        verification_secret: given(&sent.verification_secret),
+        altcha: given(&sent.altcha),
     };
     let booker = Booker::Applicant { from, via: None };
     let booked = match request.parse(&booker) {
@@ -221,16 +217,9 @@ pub async fn submit(
     };
     match booked {
         Ok(booked) => {
-            let confirmation = booked.confirmation;
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("token", &confirmation.manage_token)
-                .append_pair("booked", "1")
-                .finish();
-            visitor.see_other(format!(
-                "{}/bookings/{}?{query}",
-                visitor.pages().prefix(),
-                confirmation.reference
-            ))
+            let booked = booked.confirmation;
+            let (reference, token) = (&booked.reference, &booked.manage_token);
+            visitor.see_other(visitor.booking_page(reference, token, Some("booked")))
         }
         Err(answer) => refused(&visitor, code, service, &sent, answer).await,
     }

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::page::{Problems, Visitor, view};
+use super::page::{Problems, Visitor, given, view};
 use crate::{
     domain::{FieldErrors, Parsed, days::Day, ids::SlotId, office::OfficeCode, time::local},
     error::{Answer, Explain},
@@ -137,9 +137,9 @@ pub async fn book(
     let reference = reference.into_inner();
     let request = InvitationBookingRequest {
         slot_id: sent.slot.trim().parse().ok().map(SlotId::new),
-        full_name: Some(sent.full_name.trim().to_owned()).filter(|name| !name.is_empty()),
+        full_name: given(&sent.full_name),
         email: None,
-        phone: Some(sent.phone.trim().to_owned()).filter(|phone| !phone.is_empty()),
+        phone: given(&sent.phone),
         language: None,
     };
     let booked = match request.parse() {
@@ -162,16 +162,9 @@ pub async fn book(
     };
     let problems = match booked {
         Ok(booked) => {
-            let confirmation = booked.confirmation;
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("token", &confirmation.manage_token)
-                .append_pair("booked", "1")
-                .finish();
-            return visitor.see_other(format!(
-                "{}/bookings/{}?{query}",
-                visitor.pages().prefix(),
-                confirmation.reference
-            ));
+            let booked = booked.confirmation;
+            let (reference, token) = (&booked.reference, &booked.manage_token);
+            return visitor.see_other(visitor.booking_page(reference, token, Some("booked")));
         }
         Err(answer) => match visitor.form_problems(answer) {
             Ok(problems) => problems,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     offices::ServiceCard,
-    page::{Problems, Visitor, view},
+    page::{Problems, Visitor, given, view},
 };
 use crate::{
     domain::{ids::DrawId, ids::SlotId, office::OfficeCode},
@@ -29,10 +29,6 @@ pub struct EntryForm {
     language: String,
     join_waitlist: String,
     altcha: String,
-}
-
-fn some(text: &str) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|text| !text.is_empty())
 }
 
 /// The draw, and the form to enter it while it takes entries.
@@ -103,9 +99,9 @@ pub async fn enter(
         case_number: sent.case_number.clone(),
         full_name: sent.full_name.clone(),
         email: sent.email.clone(),
-        phone: some(&sent.phone),
+        phone: given(&sent.phone),
         language: sent.language.clone(),
-        verification_secret: some(&sent.verification_secret),
+        verification_secret: given(&sent.verification_secret),
         preferred_slot_ids: Some(
             chosen
                 .iter()
@@ -114,7 +110,7 @@ pub async fn enter(
         ),
         any_day_from: None,
         any_day_to: None,
-        altcha: some(&sent.altcha),
+        altcha: given(&sent.altcha),
         join_waitlist: Some(!sent.join_waitlist.is_empty()),
     };
     let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);

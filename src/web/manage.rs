@@ -43,20 +43,6 @@ fn token_of(visitor: &Visitor) -> String {
     visitor.query("token").unwrap_or_default().to_owned()
 }
 
-/// The booking page's address, with the token, and what just happened (`done`).
-fn booking_url(visitor: &Visitor, reference: &str, token: &str, done: Option<&str>) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("token", token);
-    if let Some(done) = done {
-        query.append_pair(done, "1");
-    }
-    format!(
-        "{}/bookings/{reference}?{}",
-        visitor.pages().prefix(),
-        query.finish()
-    )
-}
-
 /// The page's view of a booking: its service's texts in the visitor's language.
 fn booking_context(visitor: &Visitor, booking: &BookingView, token: &str) -> minijinja::Value {
     let lang = visitor.lang.as_str();
@@ -134,7 +120,7 @@ pub async fn confirm_cancel(mut visitor: Visitor, reference: web::Path<String>) 
 
 /// Cancels the visit, as `POST /api/v1/bookings/{reference}/cancel` does.
 pub async fn cancel(
-    mut visitor: Visitor,
+    visitor: Visitor,
     reference: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
@@ -146,14 +132,8 @@ pub async fn cancel(
     let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);
     let token = sent.token.clone();
     match manage::cancel_visit(store, policy, reference.clone(), token, Utc::now()).await {
-        Ok(booking) => {
-            visitor.prefer(&booking.language);
-            visitor.see_other(booking_url(
-                &visitor,
-                &reference,
-                &sent.token,
-                Some("cancelled"),
-            ))
+        Ok(_) => {
+            visitor.see_other(visitor.booking_page(&reference, &sent.token, Some("cancelled")))
         }
         Err(failure) => visitor.failure(failure),
     }
@@ -246,15 +226,7 @@ pub async fn move_visit(
     let to = SlotId::new(sent.slot.trim().parse().unwrap_or(0));
     let token = sent.token.clone();
     match manage::reschedule(store, policy, reference.clone(), token, to, Utc::now()).await {
-        Ok(booking) => {
-            visitor.prefer(&booking.language);
-            visitor.see_other(booking_url(
-                &visitor,
-                &reference,
-                &sent.token,
-                Some("moved"),
-            ))
-        }
+        Ok(_) => visitor.see_other(visitor.booking_page(&reference, &sent.token, Some("moved"))),
         Err(failure) => match failure.answer() {
             Answer::Conflict { code, .. } if SEAT_GONE.contains(&code) => {
                 let booking = manage::show(store, reference, sent.token.clone()).await;
@@ -307,7 +279,7 @@ pub async fn waitlist(
         }
     };
     match done {
-        Ok(done) => visitor.see_other(booking_url(&visitor, &reference, &sent.token, Some(done))),
+        Ok(done) => visitor.see_other(visitor.booking_page(&reference, &sent.token, Some(done))),
         Err(failure) => {
             let problems = match visitor.form_problems(failure.answer()) {
                 Ok(problems) => problems,

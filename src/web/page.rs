@@ -288,6 +288,18 @@ impl Visitor {
             .finish()
     }
 
+    /// The booking page's address (where the mail's link leads), with its token, and what just
+    /// happened (`done`: `booked`, `moved`, …) for the page to say.
+    pub fn booking_page(&self, reference: &str, token: &str, done: Option<&str>) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("token", token);
+        if let Some(done) = done {
+            query.append_pair(done, "1");
+        }
+        let prefix = self.pages().prefix();
+        format!("{prefix}/bookings/{reference}?{}", query.finish())
+    }
+
     /// A redirect after a form went through (303: the browser GETs `location`).
     pub fn see_other(&self, location: String) -> HttpResponse {
         HttpResponse::SeeOther()
@@ -419,4 +431,9 @@ impl Visitor {
 /// Anything serializable as a template value (views, days, times).
 pub fn view<T: Serialize + ?Sized>(value: &T) -> Value {
     Value::from(minijinja::value::Serde(value))
+}
+
+/// A form field's text, trimmed; `None` when nothing was typed, as an optional field is absent.
+pub fn given(text: &str) -> Option<String> {
+    Some(text.trim().to_owned()).filter(|text| !text.is_empty())
 }

@@ -21,7 +21,7 @@ use crate::{
         office::OfficeCode,
         staff::Actor,
     },
-    store::{Store, bookings, services},
+    store::{DbConnection, Store, bookings, services},
     use_cases::{
         audit::Audit,
         scope::{Need, staff_office},
@@ -158,13 +158,16 @@ pub struct CancelRequest {
 impl CancelRequest {
     /// The cancellation, its reason checked.
     pub fn parse(&self) -> Result<DeskChange, FieldErrors> {
-        let reason = parse_line(&self.reason, 500)
-            .map_err(|reason| FieldErrors::single("reason", reason.message()))?;
         Ok(DeskChange {
             action: DeskAction::Cancel,
-            reason: Some(reason),
+            reason: Some(office_reason(&self.reason)?),
         })
     }
+}
+
+/// The reason the office gives an applicant for cancelling or moving their visit: one line.
+fn office_reason(text: &str) -> Result<String, FieldErrors> {
+    parse_line(text, 500).map_err(|reason| FieldErrors::single("reason", reason.message()))
 }
 
 /// Where the office moves a booking, and why.
@@ -187,11 +190,9 @@ pub struct StaffMove {
 
 impl StaffMoveRequest {
     pub fn parse(&self) -> Result<StaffMove, FieldErrors> {
-        let reason = parse_line(&self.reason, 500)
-            .map_err(|reason| FieldErrors::single("reason", reason.message()))?;
         Ok(StaffMove {
             to: self.slot_id,
-            reason,
+            reason: office_reason(&self.reason)?,
         })
     }
 }
@@ -209,23 +210,18 @@ pub async fn move_visit(
     now: DateTime<Utc>,
 ) -> Result<StaffBookingView, BookingError> {
     let policy = policy.clone();
-    store
-        .write(move |conn| {
-            let office = staff_office(conn, &actor, &code, Need::Read)?;
-            let booking = bookings::find_by_reference(conn, &reference)?
-                .filter(|booking| booking.office_id == office.id)
-                .ok_or(BookingFailure::NotAtOffice)?;
-            let details = details(conn, booking)?;
-            let before = StaffBookingView::new(&details);
+    let on = (actor, code, reference);
+    change_at_desk(
+        store,
+        on,
+        Action::BookingMove,
+        now,
+        move |conn, details, _| {
             let StaffMove { to, reason } = &change;
-            super::manage::move_by_office(conn, &details, *to, reason, &policy, now)?;
-            let after = StaffBookingView::new(&reread(conn, details)?);
-            let audit = Audit::by(&actor, now);
-            let (action, office_id) = (Action::BookingMove, Some(office.id));
-            audit.changed(conn, office_id, action, &after.reference, &before, &after)?;
-            Ok(after)
-        })
-        .await
+            super::manage::move_by_office(conn, details, *to, reason, &policy, now)
+        },
+    )
+    .await
 }
 
 /// What the desk does with a booking, with the reason the applicant is told when it cancels.
@@ -257,6 +253,32 @@ pub async fn act(
 ) -> Result<StaffBookingView, BookingError> {
     let policy = policy.clone();
     let DeskChange { action, reason } = change;
+    let on = (actor, code, reference);
+    change_at_desk(
+        store,
+        on,
+        action.audited_as(),
+        now,
+        move |conn, details, actor| {
+            let reason = reason.as_deref();
+            change_status(conn, details, action, actor, reason, &policy, now)
+        },
+    )
+    .await
+}
+
+/// A change staff make to one booking of their office, in one transaction: the booking found
+/// at the office, changed, read back, and the change audited with the booking before and
+/// after.
+async fn change_at_desk(
+    store: &Store,
+    (actor, code, reference): (Actor, OfficeCode, Reference),
+    audited_as: Action,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut DbConnection, &Details, &Actor) -> Result<(), BookingError>
+    + Send
+    + 'static,
+) -> Result<StaffBookingView, BookingError> {
     store
         .write(move |conn| {
             let office = staff_office(conn, &actor, &code, Need::Read)?;
@@ -265,26 +287,24 @@ pub async fn act(
                 .ok_or(BookingFailure::NotAtOffice)?;
             let details = details(conn, booking)?;
             let before = StaffBookingView::new(&details);
-            change_status(
-                conn,
-                &details,
-                action,
-                &actor,
-                reason.as_deref(),
-                &policy,
-                now,
-            )?;
+            change(conn, &details, &actor)?;
             let after = StaffBookingView::new(&reread(conn, details)?);
             let audit = Audit::by(&actor, now);
-            let (action, office_id) = (action.audited_as(), Some(office.id));
-            audit.changed(conn, office_id, action, &after.reference, &before, &after)?;
+            audit.changed(
+                conn,
+                Some(office.id),
+                audited_as,
+                &after.reference,
+                &before,
+                &after,
+            )?;
             Ok(after)
         })
         .await
 }
 
 fn change_status(
-    conn: &mut crate::store::DbConnection,
+    conn: &mut DbConnection,
     details: &Details,
     action: DeskAction,
     actor: &Actor,

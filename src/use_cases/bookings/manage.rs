@@ -202,15 +202,7 @@ fn move_in(
     if events::times_moved(conn, booking.id)? >= limit {
         return Err(Refusal::TooManyMoves { limit }.into());
     }
-    let target = slot_of_office(conn, booking.office_id, to)?;
-    if !calendars::service_ids(conn, target.calendar_id)?.contains(&service.id) {
-        let code = &service.appointment_type.code;
-        let message = format!("this time is not for {code}");
-        return Err(Error::Invalid(FieldErrors::single("slot_id", message)));
-    }
-    if target.blocked {
-        return Err(Refusal::SlotUnavailable.into());
-    }
+    let target = target_slot(conn, details, to)?;
     let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
     check_web_timing(target.time.starts_at, now, notice, horizon)?;
     check_release(conn, &target, service, now)?;
@@ -240,16 +232,7 @@ pub(super) fn move_by_office(
     if to == booking.slot_id {
         return Err(Refusal::SameSlot.into());
     }
-    let target = slot_of_office(conn, booking.office_id, to)?;
-    let service = &details.service;
-    if !calendars::service_ids(conn, target.calendar_id)?.contains(&service.id) {
-        let code = &service.appointment_type.code;
-        let message = format!("this time is not for {code}");
-        return Err(Error::Invalid(FieldErrors::single("slot_id", message)));
-    }
-    if target.blocked {
-        return Err(Refusal::SlotUnavailable.into());
-    }
+    let target = target_slot(conn, details, to)?;
     if target.time.ends_at <= now {
         return Err(Refusal::SlotInThePast.into());
     }
@@ -261,6 +244,26 @@ pub(super) fn move_by_office(
         policy,
         now,
     )
+}
+
+/// The slot `to` a booking may move to, whoever moves it: one of its office's, of its service,
+/// not blocked.
+fn target_slot(
+    conn: &mut DbConnection,
+    details: &Details,
+    to: SlotId,
+) -> Result<Slot, BookingError> {
+    let target = slot_of_office(conn, details.booking.office_id, to)?;
+    let service = &details.service;
+    if !calendars::service_ids(conn, target.calendar_id)?.contains(&service.id) {
+        let code = &service.appointment_type.code;
+        let message = format!("this time is not for {code}");
+        return Err(Error::Invalid(FieldErrors::single("slot_id", message)));
+    }
+    if target.blocked {
+        return Err(Refusal::SlotUnavailable.into());
+    }
+    Ok(target)
 }
 
 /// Who moves a booking, which says where its seat at the new slot comes from.
