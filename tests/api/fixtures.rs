@@ -146,6 +146,19 @@ pub async fn open_rome(app: &TestApp) -> OpenRome {
     }
 }
 
+/// Rome configured as [`configure_rome`] does, its document delivery released by lot: for a
+/// five-minute window after seats open, requests are entries in a draw.
+pub async fn configure_rome_by_lot(app: &TestApp) -> Rome {
+    let rome = configure_rome(app).await;
+    let lottery =
+        json!({"horizon_days": 730, "release_mode": "lottery", "lottery_window_minutes": 5});
+    app.by(&rome.manager)
+        .put_service("RM", "document_delivery", &lottery)
+        .await
+        .ok();
+    rome
+}
+
 /// Rome opened as an applicant finds it today: configured, live, and the ten days from three
 /// days on published (the weekdays among them have slots).
 pub async fn open_rome_soon(app: &TestApp) -> OpenRome {

@@ -8,7 +8,7 @@ use reqwest::{StatusCode, header};
 use serde_json::json;
 
 use crate::{
-    fixtures::{applicant, configure_rome, open_rome_soon, set_stage},
+    fixtures::{applicant, configure_rome_by_lot, open_rome_soon, set_stage},
     harness::{Backend, TestApp, spawn_app, spawn_app_with},
 };
 
@@ -109,6 +109,15 @@ impl<'a> Visitor<'a> {
         self.send(path, request).await
     }
 
+    /// Sends the booking `form` (its hidden fields as the page gave them) with `fields` typed.
+    async fn send_booking_form(&mut self, form: &Page, fields: &[(&str, &str)]) -> Page {
+        let hidden = ["csrf", "attempt", "slot", "day"].map(|name| (name, form.input(name)));
+        let mut sent: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        sent.extend_from_slice(fields);
+        self.post("/offices/RM/services/document_delivery/book", &sent)
+            .await
+    }
+
     async fn send(&mut self, path: &str, request: reqwest::RequestBuilder) -> Page {
         let mut request = request.header(header::COOKIE, self.cookie_header());
         if let Some(language) = self.accept_language {
@@ -142,13 +151,9 @@ async fn book_first_time(visitor: &mut Visitor<'_>, email: &str) -> String {
         .await;
     let form = visitor.get(&times.links("/book?slot=")[0]).await;
     let sent = visitor
-        .post(
-            "/offices/RM/services/document_delivery/book",
+        .send_booking_form(
+            &form,
             &[
-                ("csrf", &form.input("csrf")),
-                ("attempt", &form.input("attempt")),
-                ("slot", &form.input("slot")),
-                ("day", &form.input("day")),
                 ("case_number", "RM/2026/000042"),
                 ("full_name", "Amina Diallo"),
                 ("email", email),
@@ -363,13 +368,9 @@ async fn a_seat_taken_meanwhile_shows_the_next_free_times(backend: Backend) {
             .created();
     }
     let page = amina
-        .post(
-            "/offices/RM/services/document_delivery/book",
+        .send_booking_form(
+            &form,
             &[
-                ("csrf", &form.input("csrf")),
-                ("attempt", &form.input("attempt")),
-                ("slot", &form.input("slot")),
-                ("day", &form.input("day")),
                 ("case_number", "RM/2026/000042"),
                 ("full_name", "Amina Diallo"),
                 ("email", "amina@example.org"),
@@ -408,13 +409,9 @@ async fn what_is_wrong_is_said_next_to_its_field_and_kept(backend: Backend) {
         ))
         .await;
     let page = amina
-        .post(
-            "/offices/RM/services/document_delivery/book",
+        .send_booking_form(
+            &form,
             &[
-                ("csrf", &form.input("csrf")),
-                ("attempt", &form.input("attempt")),
-                ("slot", &form.input("slot")),
-                ("day", &form.input("day")),
                 ("case_number", "RM/2026/000042"),
                 ("full_name", "Amina Diallo"),
                 ("email", "amina-at-example.org"),
@@ -502,14 +499,8 @@ async fn the_pages_can_live_under_a_prefix(backend: Backend) {
 
 async fn an_applicant_enters_a_draw_from_the_times_page(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rome = configure_rome(&app).await;
-    let lottery =
-        json!({"horizon_days": 730, "release_mode": "lottery", "lottery_window_minutes": 5});
+    let rome = configure_rome_by_lot(&app).await;
     let office = app.by(&rome.manager);
-    office
-        .put_service("RM", "document_delivery", &lottery)
-        .await
-        .ok();
     set_stage(&app, "RM", "live").await;
     let day = chrono::Utc::now().date_naive() + chrono::Days::new(7);
     let opens_at = chrono::Utc::now() + chrono::Duration::seconds(2);

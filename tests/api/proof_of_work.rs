@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::{
     client::field_errors,
     fixtures::{
-        applicant, configure_rome, create_office, open_rome, september_monday, set_stage,
+        applicant, configure_rome_by_lot, create_office, open_rome, september_monday, set_stage,
         staff_slots, walk_in,
     },
     harness::{Backend, TestApp, spawn_app},
@@ -110,14 +110,8 @@ async fn an_office_that_asks_for_proof_of_work_books_only_solved_challenges_once
 
 async fn a_lottery_entry_brings_a_solved_challenge_too(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rome = configure_rome(&app).await;
+    let rome = configure_rome_by_lot(&app).await;
     let office = app.by(&rome.manager);
-    let lottery =
-        json!({"horizon_days": 730, "release_mode": "lottery", "lottery_window_minutes": 5});
-    office
-        .put_service("RM", "document_delivery", &lottery)
-        .await
-        .ok();
     let turned_on = json!({"proof_of_work": true, "proof_of_work_cost": 1});
     office.update_office("RM", &turned_on).await.ok();
     set_stage(&app, "RM", "live").await;

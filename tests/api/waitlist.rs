@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::{
     client::field_errors,
     fixtures::{applicant, assert_seat_counts_match_bookings, open_rome, september_monday},
-    fixtures::{configure_rome, publish, set_stage, staff_slots},
+    fixtures::{configure_rome_by_lot, publish, set_stage, staff_slots},
     harness::{Backend, TestApp, send_mail_to, spawn_app_mailing_to, spawn_app_with},
     smtp::SmtpSink,
 };
@@ -263,15 +263,9 @@ async fn a_booking_behind_many_that_wait_in_vain_is_still_offered_its_seat(backe
 async fn a_lottery_entry_that_won_no_seat_waits_and_is_booked_into_a_freed_seat(backend: Backend) {
     let smtp = SmtpSink::start();
     let app = spawn_app_mailing_to(backend, &smtp).await;
-    let rome = configure_rome(&app).await;
-    let office = app.by(&rome.manager);
     // One desk, Monday 09:00–10:00: two seats, released by lot.
-    let lottery =
-        json!({"horizon_days": 730, "release_mode": "lottery", "lottery_window_minutes": 5});
-    office
-        .put_service("RM", "document_delivery", &lottery)
-        .await
-        .ok();
+    let rome = configure_rome_by_lot(&app).await;
+    let office = app.by(&rome.manager);
     office
         .update_calendar("RM", rome.calendar, &json!({"desks": 1}))
         .await

@@ -346,14 +346,8 @@ async fn book_with_proof_of_work(driver: &Driver, backend: Backend, name: &str) 
 
 async fn enter_a_draw(driver: &Driver, backend: Backend, name: &str) -> usize {
     let app = spawn_app(backend).await;
-    let rome = crate::fixtures::configure_rome(&app).await;
+    let rome = crate::fixtures::configure_rome_by_lot(&app).await;
     let office = app.by(&rome.manager);
-    let lottery =
-        json!({"horizon_days": 730, "release_mode": "lottery", "lottery_window_minutes": 5});
-    office
-        .put_service("RM", "document_delivery", &lottery)
-        .await
-        .ok();
     crate::fixtures::set_stage(&app, "RM", "live").await;
     let day = Utc::now().date_naive() + chrono::Days::new(7);
     let opens_at = Utc::now() + chrono::Duration::seconds(1);
