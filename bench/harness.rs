@@ -39,7 +39,7 @@ use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
     domain::{
-        booking::{CaseNumber, Channel, Reference},
+        booking::{CaseNumber, Channel},
         calendar::CalendarFields,
         days::{start_of_day, today},
         email::EmailAddress,
@@ -56,7 +56,7 @@ use sportello::{
     use_cases::bookings::token::{TokenKey, fingerprint},
 };
 
-use common::{Scratch, Server, configure_office, office_code, percentiles};
+use common::{Scratch, Server, configure_office, office_code, percentiles, seeded_reference};
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -201,16 +201,6 @@ where
     }
     stats.elapsed = started.elapsed();
     stats
-}
-
-/// A reference no random one collides with in practice, from a counter.
-fn seeded_reference(n: usize) -> Reference {
-    let mut bytes = [0u8; 8];
-    for (k, byte) in bytes.iter_mut().enumerate() {
-        *byte = ((n >> (5 * k)) & 31) as u8;
-    }
-    bytes[7] = 31; // a 'Z' last: random references rarely end so, seeded ones always do
-    Reference::from_random(bytes)
 }
 
 /// A bookable seat: a slot, the office it belongs to and the service it is for.

@@ -142,6 +142,19 @@ impl<F> Error<F> {
     }
 }
 
+impl<G: std::fmt::Debug + std::fmt::Display + Send + Sync + 'static> Error<G> {
+    /// This error, met by a use case of another feature where it expects none (a booking rule
+    /// refusing a move the closure's plan allowed): the store's troubles and busy stay what they
+    /// are, anything else is internal.
+    pub fn unexpected<F>(self) -> Error<F> {
+        match self {
+            Error::Store(error) => Error::Store(error),
+            Error::Busy(what) => Error::Busy(what),
+            other => Error::internal(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
 impl<F: Explain> Explain for Error<F> {
     fn answer(self) -> Answer {
         match self {

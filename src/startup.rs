@@ -164,7 +164,7 @@ impl Application {
     }
 }
 
-/// Starts housekeeping and, when given, mail and webhook delivery, each under a supervisor that restarts it
+/// Starts housekeeping, closure jobs and, when given, mail and webhook delivery, each under a supervisor that restarts it
 /// if it fails, and stuck when a round ends more than `stuck_after` after it was due; returns
 /// the supervisors (abort them to stop the workers).
 pub fn run_workers(
@@ -176,11 +176,18 @@ pub fn run_workers(
     webhooks: Option<Arc<WebhookWorker>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let pulse = workers.watch("housekeeping", housekeeping.every + stuck_after);
+    let (jobs_store, policy) = (store.clone(), housekeeping.policy.clone());
     let mut running = vec![tokio::spawn(worker::supervise(
         pulse,
         Backoff::STANDARD,
         move |pulse| worker::housekeeping(store.clone(), housekeeping.clone(), pulse),
     ))];
+    let pulse = workers.watch("closure jobs", worker::CLOSURE_JOB_LONGEST + stuck_after);
+    running.push(tokio::spawn(worker::supervise(
+        pulse,
+        Backoff::STANDARD,
+        move |pulse| worker::closure_jobs(jobs_store.clone(), policy.clone(), pulse),
+    )));
     if let Some(mailer) = mailer {
         let pulse = workers.watch("mail", mailer.poll_interval() + stuck_after);
         running.push(tokio::spawn(worker::supervise(

@@ -23,7 +23,7 @@ use crate::{
     store::Store,
     use_cases::{
         bookings::{self, Policy},
-        invitations, lottery, waitlist,
+        closures, invitations, lottery, waitlist,
     },
 };
 
@@ -76,6 +76,24 @@ pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse
             Ok(round) => tracing::info!(?round, "waitlist offers made and lapsed"),
             Err(error) => tracing::warn!(?error, "waitlist round failed; trying again next round"),
         }
+        pulse.beat();
+    }
+}
+
+/// How often an instance looks for closure jobs staff queued: they are waited for on screen.
+pub const CLOSURE_JOBS_EVERY: Duration = Duration::from_secs(1);
+
+/// Longest a closure job may take before its task counts as stuck: a job's lease.
+pub const CLOSURE_JOB_LONGEST: Duration = Duration::from_secs(30 * 60);
+
+/// Runs the closure jobs staff queued (closures whose bookings move or are cancelled), looking
+/// every [`CLOSURE_JOBS_EVERY`], forever.
+pub async fn closure_jobs(store: Store, policy: Policy, pulse: Arc<Pulse>) {
+    let mut ticker = tokio::time::interval(CLOSURE_JOBS_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        closures::jobs::run_due(&store, &policy, Utc::now()).await;
         pulse.beat();
     }
 }

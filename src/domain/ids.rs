@@ -47,6 +47,8 @@ typed_ids! {
     SlotId;
     /// One of an office's own closures.
     ClosureId;
+    /// A closure whose bookings a background job moves or cancels.
+    ClosureJobId;
     /// A booking.
     BookingId;
     /// An invitation to book (convocazione).

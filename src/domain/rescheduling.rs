@@ -4,12 +4,72 @@
 //! alike: whatever the office is shown is what happens.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{
     booking::Channel,
     ids::{BookingId, ServiceId, SlotId},
     seats::Seats,
+    validation::Named,
 };
+
+/// What a closure does to the bookings inside it, as staff choose when they close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Affected {
+    /// Leave them in place and report them, for the office to contact the applicants.
+    #[default]
+    Keep,
+    /// Move each to the earliest free seat of its service (cancelled, with the closure's
+    /// reason, when there is none).
+    Move,
+    /// Cancel each, with the closure's reason.
+    Cancel,
+}
+
+impl Named for Affected {
+    const ALL: &'static [Affected] = &[Affected::Keep, Affected::Move, Affected::Cancel];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Affected::Keep => "keep",
+            Affected::Move => "move",
+            Affected::Cancel => "cancel",
+        }
+    }
+}
+
+/// Where a closure's background job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for an instance to take it up.
+    Pending,
+    Running,
+    /// Everything done, in one transaction.
+    Done,
+    /// Nothing done: the transaction failed and was rolled back.
+    Failed,
+}
+
+impl Named for JobStatus {
+    const ALL: &'static [JobStatus] = &[
+        JobStatus::Pending,
+        JobStatus::Running,
+        JobStatus::Done,
+        JobStatus::Failed,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+}
 
 /// A booking the closure displaces.
 #[derive(Debug, Clone)]

@@ -38,6 +38,31 @@ pub struct ClosureRule {
     pub window: Option<(TimeOfDay, TimeOfDay)>,
 }
 
+impl ClosureRule {
+    /// Whether the closure takes away the time `[start, end)` (local minutes) of `date`.
+    pub fn covers(&self, date: NaiveDate, start: i32, end: i32) -> bool {
+        self.starts_on <= date
+            && date <= self.ends_on
+            && match self.window {
+                None => true,
+                Some((from, to)) => start < to.minutes() && from.minutes() < end,
+            }
+    }
+
+    /// Whether the closure takes away the slot `[starts_at, ends_at)` of an office in `zone`.
+    pub fn covers_slot(&self, zone: Tz, starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> bool {
+        let local = starts_at.with_timezone(&zone);
+        let start = minutes_of_day(local.time());
+        let length = i32::try_from((ends_at - starts_at).num_minutes()).unwrap_or(i32::MAX);
+        self.covers(local.date_naive(), start, start.saturating_add(length))
+    }
+}
+
+fn minutes_of_day(time: chrono::NaiveTime) -> i32 {
+    use chrono::Timelike;
+    (time.hour() * 60 + time.minute()) as i32
+}
+
 /// When an office is closed: national holidays, its patron saint's day, its own closures.
 pub struct ClosedTimes<'a> {
     pub patron_day: Option<PatronDay>,
@@ -56,15 +81,9 @@ impl ClosedTimes<'_> {
 
     /// Whether a closure window covers any part of `[start, end)` on `date`.
     pub fn overlaps(&self, date: NaiveDate, start: i32, end: i32) -> bool {
-        self.closures.iter().any(|c| match c.window {
-            Some((from, to)) => {
-                c.starts_on <= date
-                    && date <= c.ends_on
-                    && start < to.minutes()
-                    && from.minutes() < end
-            }
-            None => false,
-        })
+        self.closures
+            .iter()
+            .any(|c| c.window.is_some() && c.covers(date, start, end))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Closures over HTTP: national holidays and the patron saint's day (built in), and the office's
 //! own closures, for whole days or part of each day.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, http::header, post, web};
 use chrono::Utc;
 
 use super::{
@@ -10,19 +10,32 @@ use super::{
     problem::{ApiError, Problem},
 };
 use crate::{
-    domain::{Parsed, ids::ClosureId, office::OfficeCode},
-    use_cases::closures::{self, ClosureCreated, ClosureRequest, ClosureView, ClosuresQuery},
+    domain::{
+        Parsed,
+        ids::{ClosureId, ClosureJobId},
+        office::OfficeCode,
+    },
+    use_cases::closures::{
+        self, ClosureAnswer, ClosureCreated, ClosureRequest, ClosureView, ClosuresQuery,
+        jobs::{ClosureJobView, ClosurePlanView},
+    },
 };
 
 /// Closes the office for some days, or part of each day. Published slots inside it are taken
-/// away; booked ones stay and are reported, so the office can contact those applicants.
+/// away. Booked ones stay and are reported (201), so the office can contact those applicants,
+/// unless `affected` asks to move or cancel them: then a job creates the closure and moves or
+/// cancels every booking in one transaction, each applicant mailed once (202, poll the job at
+/// `Location`). With `dry_run`, nothing changes and the answer (200) says what would happen.
 #[utoipa::path(
     tag = "closures",
     security(("bearer" = [])),
     params(("code" = String, Path, description = "Office code", example = "RM")),
     request_body = ClosureRequest,
     responses(
+        (status = 200, description = "Dry run: what would happen; nothing changed", body = ClosurePlanView),
         (status = 201, description = "Closed", body = ClosureCreated),
+        (status = 202, description = "Queued: a job closes the office and moves or cancels the bookings", body = ClosureJobView,
+            headers(("Location" = String, description = "The job, to poll"))),
         (status = 403, description = "Operators cannot configure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such office among those the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -37,8 +50,41 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let closure = body.parse()?;
     let code = code.into_inner();
-    let created = closures::create(&state.store, staff.actor, code, closure, Utc::now()).await?;
-    Ok(HttpResponse::Created().json(created))
+    let path = format!("/api/v1/offices/{code}/closure-jobs");
+    let answer = closures::create(&state.store, staff.actor, code, closure, Utc::now()).await?;
+    Ok(match answer {
+        ClosureAnswer::Created(created) => HttpResponse::Created().json(created),
+        ClosureAnswer::Planned(plan) => HttpResponse::Ok().json(plan),
+        ClosureAnswer::Queued(queued) => HttpResponse::Accepted()
+            .insert_header((header::LOCATION, format!("{path}/{}", queued.id)))
+            .json(queued),
+    })
+}
+
+/// A closure job: how far it got moving or cancelling the closure's bookings, and, once done,
+/// what became of each.
+#[utoipa::path(
+    tag = "closures",
+    security(("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "Office code", example = "RM"),
+        ("id" = i64, Path, description = "Closure job id"),
+    ),
+    responses(
+        (status = 200, description = "The job", body = ClosureJobView),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/offices/{code}/closure-jobs/{id}")]
+pub async fn job(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(OfficeCode, ClosureJobId)>,
+) -> Result<web::Json<ClosureJobView>, ApiError> {
+    let (code, id) = path.into_inner();
+    Ok(web::Json(
+        closures::job(&state.store, staff.actor, code, id).await?,
+    ))
 }
 
 /// Every closure in a range of days: national holidays, the patron saint's day and the

@@ -144,6 +144,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(closures::list)
         .service(closures::create)
         .service(closures::remove)
+        .service(closures::job)
         .service(slots::publish)
         .service(slots::list)
         .service(slots::block)

@@ -233,6 +233,7 @@ impl Composer {
             reference => booking.reference.as_str(),
             case_number => &booking.case_number,
             manage_url => format!("{}/bookings/{}?token={manage_token}", self.public_base_url, booking.reference),
+            office_url => format!("{}/offices/{}", self.public_base_url, details.office.code),
             cutoff_hours => details.service.settings.change_cutoff_hours,
             reason => &booking.cancel_reason,
             moved_reason => &booking.moved_reason,

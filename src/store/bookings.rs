@@ -1,7 +1,7 @@
 //! Bookings, their events, and idempotency records. The seats they hold are counted on their
 //! slots (see `seats`).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::{
     dsl::count_star,
     prelude::*,
@@ -379,6 +379,28 @@ pub fn search(
         query = query.filter(bookings::reference.eq(reference.as_str()));
     }
     bookings_of(query.load(conn)?)
+}
+
+/// The confirmed bookings whose visit is on the local days `from..=to` and still to come
+/// (after `now`), with their slots, in booking order (earliest booked first).
+pub fn confirmed_on_days(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    (from, to): (NaiveDate, NaiveDate),
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<(Booking, Slot)>> {
+    bookings::table
+        .inner_join(slots::table)
+        .filter(bookings::office_id.eq(office_id))
+        .filter(slots::local_date.between(from, to))
+        .filter(slots::starts_at.gt(db_time(now)))
+        .filter(bookings::status.eq(Status::Confirmed.as_str()))
+        .order((bookings::created_at, bookings::id))
+        .select((BookingRow::as_select(), Slot::as_select()))
+        .load::<(BookingRow, Slot)>(conn)?
+        .into_iter()
+        .map(|(row, slot)| Ok((row.into_booking()?, slot)))
+        .collect()
 }
 
 /// The bookings (not cancelled) in slots starting in `[from, to)`, with their slots, by time.

@@ -31,26 +31,45 @@ type ClosureRow = (
 fn closure(
     (id, starts_on, ends_on, start, end, reason, created_at): ClosureRow,
 ) -> QueryResult<Closure> {
-    let window = match (start, end) {
+    Ok(Closure {
+        id,
+        rule: rule_of(starts_on, ends_on, (start, end), || format!("closure {id}"))?,
+        reason,
+        created_at: created_at.and_utc(),
+    })
+}
+
+/// A closure's days and window as stored (local minutes, both or neither); `what` names the
+/// row for the error when the window is corrupt.
+pub(super) fn rule_of(
+    starts_on: NaiveDate,
+    ends_on: NaiveDate,
+    window: (Option<i32>, Option<i32>),
+    what: impl FnOnce() -> String,
+) -> QueryResult<ClosureRule> {
+    let window = match window {
         (None, None) => None,
         (Some(start), Some(end)) => {
             match (TimeOfDay::from_minutes(start), TimeOfDay::from_minutes(end)) {
                 (Some(start), Some(end)) => Some((start, end)),
-                _ => return Err(corrupt(format!("window of closure {id}"))),
+                _ => return Err(corrupt(format!("window of {}", what()))),
             }
         }
-        _ => return Err(corrupt(format!("window of closure {id}"))),
+        _ => return Err(corrupt(format!("window of {}", what()))),
     };
-    Ok(Closure {
-        id,
-        rule: ClosureRule {
-            starts_on,
-            ends_on,
-            window,
-        },
-        reason,
-        created_at: created_at.and_utc(),
+    Ok(ClosureRule {
+        starts_on,
+        ends_on,
+        window,
     })
+}
+
+/// A closure's window as stored: local minutes, both or neither.
+pub(super) fn minutes_of(rule: &ClosureRule) -> (Option<i32>, Option<i32>) {
+    (
+        rule.window.map(|(start, _)| start.minutes()),
+        rule.window.map(|(_, end)| end.minutes()),
+    )
 }
 
 /// Closures touching the days `from..=to`, in date order.
@@ -93,8 +112,8 @@ pub fn insert(
             closures::office_id.eq(office_id),
             closures::starts_on.eq(rule.starts_on),
             closures::ends_on.eq(rule.ends_on),
-            closures::start_minute.eq(rule.window.map(|(start, _)| start.minutes())),
-            closures::end_minute.eq(rule.window.map(|(_, end)| end.minutes())),
+            closures::start_minute.eq(minutes_of(rule).0),
+            closures::end_minute.eq(minutes_of(rule).1),
             closures::reason.eq(reason),
             closures::created_by.eq(created_by),
             closures::created_at.eq(db_time(now)),

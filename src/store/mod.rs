@@ -12,6 +12,7 @@ pub mod bookings;
 pub mod calendars;
 pub mod case_guesses;
 pub mod catalogue;
+pub mod closure_jobs;
 pub mod closures;
 pub mod connection;
 pub mod events;
@@ -255,10 +256,31 @@ impl Store {
         .await
     }
 
+    /// PostgreSQL only: a way to write beside a long transaction, each statement committing at
+    /// once on another pooled connection (how far a job got, which staff must see before the
+    /// job commits). `None` on SQLite, where a second writer would wait for the first.
+    pub fn beside(&self) -> Option<Beside> {
+        (self.backend == Backend::Postgres).then(|| Beside(self.pool.clone()))
+    }
+
     /// Connections open and idle, for the metrics.
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+}
+
+/// See [`Store::beside`].
+pub struct Beside(Pool<ConnectionManager>);
+
+impl Beside {
+    /// Runs `work` on another connection, outside the caller's transaction.
+    pub fn run<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.0.get()?;
+        Ok(work(&mut conn)?)
     }
 }
 

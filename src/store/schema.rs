@@ -197,6 +197,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    closure_jobs (id) {
+        id -> BigInt,
+        office_id -> BigInt,
+        requested_by -> BigInt,
+        starts_on -> Date,
+        ends_on -> Date,
+        start_minute -> Nullable<Integer>,
+        end_minute -> Nullable<Integer>,
+        reason -> Text,
+        affected -> Text,
+        status -> Text,
+        total -> Nullable<Integer>,
+        processed -> Integer,
+        moved -> Integer,
+        cancelled -> Integer,
+        closure_id -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        error -> Nullable<Text>,
+        attempts -> Integer,
+        claimed_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     slots (id) {
         id -> BigInt,
         office_id -> BigInt,
@@ -457,6 +484,7 @@ diesel::table! {
 }
 
 diesel::joinable!(staff -> offices (office_id));
+diesel::joinable!(closure_jobs -> offices (office_id));
 diesel::joinable!(spent_challenges -> offices (office_id));
 diesel::joinable!(accreditations -> offices (office_id));
 diesel::joinable!(waitlist_requests -> bookings (booking_id));
@@ -503,6 +531,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_services,
     opening_hours,
     closures,
+    closure_jobs,
     slots,
     audit_log,
     integration_clients,

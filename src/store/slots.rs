@@ -339,6 +339,50 @@ pub fn web_bookable(
         .load(conn)
 }
 
+/// The office's slots starting from `from` that have a seat nobody booked, on sale by `now`
+/// (opened, not blocked), in time order: where the office can move bookings to.
+pub fn with_free_seats(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Slot>> {
+    slots::table
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::starts_at.ge(db_time(from)))
+        .filter(slots::blocked.eq(false))
+        .filter((slots::booked_web + slots::booked_desk).lt(slots::capacity))
+        .filter(
+            slots::opens_at
+                .is_null()
+                .or(slots::opens_at.le(db_time(now)).assume_not_null()),
+        )
+        .select(Slot::as_select())
+        .order((slots::starts_at, slots::id))
+        .load(conn)
+}
+
+/// Locks every slot of the office starting from `from` until the transaction ends, in
+/// ascending id order as every writer locks slots (PostgreSQL only, as
+/// [`super::seats::lock_slots`]): a change to many bookings at once then sees seats nobody else
+/// can take before it is done.
+pub fn lock_from(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    from: DateTime<Utc>,
+) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        slots::table
+            .filter(slots::office_id.eq(office_id))
+            .filter(slots::starts_at.ge(db_time(from)))
+            .order(slots::id)
+            .select(slots::id)
+            .for_update()
+            .load::<SlotId>(pg)?;
+    }
+    Ok(())
+}
+
 pub fn find(conn: &mut DbConnection, office_id: OfficeId, id: SlotId) -> QueryResult<Option<Slot>> {
     slots::table
         .filter(slots::office_id.eq(office_id))

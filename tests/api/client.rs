@@ -352,6 +352,11 @@ impl<'a> Api<'a> {
             .await
     }
 
+    /// A closure job, followed from the `Location` a closure that moves or cancels answered.
+    pub async fn closure_job(&self, location: &str) -> Reply {
+        self.get(location).await
+    }
+
     pub async fn remove_closure(&self, code: &str, id: i64) -> Reply {
         self.delete(&format!("/api/v1/offices/{code}/closures/{id}"))
             .await

@@ -13,6 +13,7 @@ mod auth;
 mod binary;
 mod bookings;
 mod case_system;
+mod closing;
 mod desk;
 mod errors;
 mod events;

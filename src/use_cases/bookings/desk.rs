@@ -327,7 +327,10 @@ fn change_status(
     }
     let changed = match action {
         DeskAction::Cancel => {
-            let by = Canceller::Office { actor, reason };
+            let by = Canceller::Office {
+                staff: actor.staff_id,
+                reason,
+            };
             cancel(conn, details, by, policy, now)?.is_some()
         }
         _ => bookings::set_status(conn, booking.id, booking.status, next, now)?,

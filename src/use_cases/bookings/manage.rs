@@ -276,6 +276,9 @@ pub(in crate::use_cases) enum Mover<'a> {
     /// The office, for this reason (told to the applicant): any free seat, the desk's share
     /// included, as the desk books.
     Office { reason: &'a str },
+    /// An unexpected closure, for its reason: a seat of the booking's channel, by the shares
+    /// every booking of that channel keeps to (the plan counted them so).
+    Closure { reason: &'a str },
 }
 
 /// Moves the booking to `target` in the caller's transaction and gives its old seat back (to
@@ -299,6 +302,10 @@ pub(in crate::use_cases) fn relocate(
         Mover::HeldSeat => None,
         Mover::Office { reason } => {
             claim_seat_for_office(conn, booking, target, now)?;
+            Some(reason)
+        }
+        Mover::Closure { reason } => {
+            claim_seat(conn, booking.office_id, target, booking.channel, now)?;
             Some(reason)
         }
     };

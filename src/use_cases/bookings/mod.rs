@@ -374,10 +374,11 @@ fn give_back_seat(
 }
 
 /// Who cancels: it decides the event recorded and the message the applicant gets.
-enum Canceller<'a> {
+pub(in crate::use_cases) enum Canceller<'a> {
     Applicant,
+    /// Staff member `staff`, for `reason` (told to the applicant).
     Office {
-        actor: &'a Actor,
+        staff: StaffId,
         reason: Option<&'a str>,
     },
 }
@@ -385,7 +386,7 @@ enum Canceller<'a> {
 /// Cancels the booking if it is still as it was read, gives its seat back (to cool down first)
 /// and queues the applicant's message. `None` when another request changed the booking first:
 /// then nothing was done, so its seat is never freed twice.
-fn cancel(
+pub(in crate::use_cases) fn cancel(
     conn: &mut DbConnection,
     details: &Details,
     by: Canceller,
@@ -401,11 +402,11 @@ fn cancel(
             None,
             MessageKind::CancelledByApplicant,
         ),
-        Canceller::Office { actor, reason } => (
+        Canceller::Office { staff, reason } => (
             "office",
             reason,
             EventKind::CancelledByOffice,
-            Some(actor.staff_id),
+            Some(staff),
             MessageKind::CancelledByOffice,
         ),
     };

@@ -1,9 +1,14 @@
 //! Closures: national holidays and the patron saint's day (built in), and the office's own
-//! closures, for whole days or part of each day.
+//! closures, for whole days or part of each day. An unexpected closure over booked days can
+//! move or cancel its bookings ([`jobs`]).
+
+pub mod jobs;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+
+use jobs::{ClosureJobView, ClosurePlanView, Outcome};
 
 use super::{
     audit::Audit,
@@ -18,8 +23,9 @@ use crate::{
         days::{Day, days_after, today},
         holidays::national_holidays,
         hours::TimeOfDay,
-        ids::ClosureId,
+        ids::{ClosureId, ClosureJobId},
         office::OfficeCode,
+        rescheduling::Affected,
         slots::ClosureRule,
         staff::Actor,
     },
@@ -34,6 +40,8 @@ use crate::{
 pub enum ClosureFailure {
     #[error("the office has no closure with this id")]
     NoSuchClosure,
+    #[error("the office has no closure job with this id")]
+    NoSuchJob,
     #[error(transparent)]
     MixedDurations(#[from] MixedDurations),
 }
@@ -43,6 +51,9 @@ impl Explain for ClosureFailure {
         match self {
             ClosureFailure::NoSuchClosure => {
                 Answer::NotFound("The office has no closure with this id.".into())
+            }
+            ClosureFailure::NoSuchJob => {
+                Answer::NotFound("The office has no closure job with this id.".into())
             }
             ClosureFailure::MixedDurations(mixed) => mixed.answer(),
         }
@@ -89,6 +100,19 @@ impl ClosureView {
         }
     }
 
+    /// A closure not created yet (a dry run's).
+    fn proposed(rule: &ClosureRule, reason: String) -> ClosureView {
+        ClosureView {
+            id: None,
+            kind: ClosureKind::Office,
+            from: rule.starts_on,
+            to: rule.ends_on,
+            start_time: rule.window.map(|(start, _)| start.to_string()),
+            end_time: rule.window.map(|(_, end)| end.to_string()),
+            reason,
+        }
+    }
+
     fn whole_day(kind: ClosureKind, date: NaiveDate, reason: String) -> ClosureView {
         ClosureView {
             id: None,
@@ -116,6 +140,16 @@ pub struct ClosureRequest {
     pub start_time: Option<String>,
     #[schema(schema_with = crate::domain::schema::optional_time_of_day)]
     pub end_time: Option<String>,
+    /// What becomes of the bookings inside: `keep` (the default) leaves them and reports them
+    /// as conflicts; `move` moves each to the earliest free seat of its service (earlier
+    /// bookers first; cancelled when there is none); `cancel` cancels each with the closure's
+    /// reason. Each applicant gets one mail. `move` and `cancel` run as a job (answer 202):
+    /// poll it at the `Location` given.
+    #[serde(default)]
+    pub affected: Affected,
+    /// Only show what would happen (answer 200): nothing is created, moved or cancelled.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -127,10 +161,22 @@ pub struct ClosureCreated {
     pub conflicts: Vec<ConflictView>,
 }
 
-/// A closure's days, window and reason, checked.
+/// A closure's days, window and reason, checked, and what staff want done with its bookings.
 pub struct NewClosure {
     pub rule: ClosureRule,
     pub reason: String,
+    pub affected: Affected,
+    pub dry_run: bool,
+}
+
+/// What asking for a closure did.
+pub enum ClosureAnswer {
+    /// Created; its bookings left in place.
+    Created(ClosureCreated),
+    /// Nothing done: what would happen.
+    Planned(ClosurePlanView),
+    /// Queued: a job creates it and moves or cancels its bookings.
+    Queued(ClosureJobView),
 }
 
 impl ClosureRequest {
@@ -174,6 +220,8 @@ impl ClosureRequest {
                     window,
                 },
                 reason,
+                affected: self.affected,
+                dry_run: self.dry_run,
             }),
             _ => Err(errors),
         }
@@ -181,18 +229,54 @@ impl ClosureRequest {
 }
 
 /// Closes the office for some days, or part of each day. Published slots inside it are taken
-/// away; booked ones stay and are reported, so the office can contact those applicants.
+/// away. Booked ones stay and are reported, so the office can contact those applicants, unless
+/// staff asked to move or cancel the bookings: then a job does it all ([`jobs`]). A dry run
+/// only says what would happen.
 pub async fn create(
     store: &Store,
     actor: Actor,
     code: OfficeCode,
     closure: NewClosure,
     now: DateTime<Utc>,
-) -> Result<ClosureCreated, ClosureError> {
+) -> Result<ClosureAnswer, ClosureError> {
+    if closure.dry_run {
+        return store
+            .read(move |conn| {
+                let office = staff_office(conn, &actor, &code, Need::Configure)?;
+                let NewClosure {
+                    rule,
+                    reason,
+                    affected,
+                    ..
+                } = closure;
+                let plan = jobs::plan(conn, &office, &rule, affected, now)?;
+                let bookings = plan.views(office.details.timezone);
+                let counted = |outcome| bookings.iter().filter(|b| b.outcome == outcome).count();
+                Ok(ClosureAnswer::Planned(ClosurePlanView {
+                    moved: counted(Outcome::Moved),
+                    cancelled: counted(Outcome::Cancelled),
+                    kept: counted(Outcome::Kept),
+                    closure: ClosureView::proposed(&rule, reason),
+                    affected,
+                    bookings,
+                }))
+            })
+            .await;
+    }
     store
         .write(move |conn| {
             let office = staff_office(conn, &actor, &code, Need::Configure)?;
-            let NewClosure { rule, reason } = closure;
+            let NewClosure {
+                rule,
+                reason,
+                affected,
+                ..
+            } = closure;
+            if affected != Affected::Keep {
+                let asked = (&rule, reason.as_str());
+                let job = jobs::queue(conn, &office, actor.staff_id, asked, affected, now)?;
+                return Ok(ClosureAnswer::Queued(job));
+            }
             let id = closures::insert(conn, office.id, &rule, &reason, actor.staff_id, now)?;
             let (from, to) = (rule.starts_on, rule.ends_on);
             let view = ClosureView::of_office(&Closure {
@@ -204,11 +288,26 @@ pub async fn create(
             let audit = Audit::by(&actor, now);
             audit.created(conn, Some(office.id), Action::ClosureCreate, id, &view)?;
             let report = reconcile_slots(conn, &office, from, to, Mode::WithdrawOnly, now)?;
-            Ok(ClosureCreated {
+            Ok(ClosureAnswer::Created(ClosureCreated {
                 closure: view,
                 withdrawn_slots: report.removed,
                 conflicts: conflict_views(&report.conflicts, office.details.timezone),
-            })
+            }))
+        })
+        .await
+}
+
+/// A closure job of the office, as staff poll it.
+pub async fn job(
+    store: &Store,
+    actor: Actor,
+    code: OfficeCode,
+    id: ClosureJobId,
+) -> Result<ClosureJobView, ClosureError> {
+    store
+        .read(move |conn| {
+            let office = staff_office(conn, &actor, &code, Need::Read)?;
+            jobs::find(conn, &office, id)
         })
         .await
 }
