@@ -47,7 +47,8 @@ impl Housekeeping {
 }
 
 /// Puts cooled-down seats back on sale, forgets old idempotency records, reminds and expires
-/// invitations, makes the lottery draws whose window has closed, offers free seats to the
+/// invitations, makes the lottery draws whose window has closed, asks for reconfirmations and
+/// releases visits not reconfirmed, offers free seats to the
 /// waitlist, a round every `settings.every`, forever.
 pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse>) {
     let mut ticker = tokio::time::interval(settings.every);
@@ -69,6 +70,11 @@ pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse
             Ok(0) => {}
             Ok(drawn) => tracing::info!(drawn, "lottery draws made"),
             Err(error) => tracing::warn!(?error, "lottery draws failed; trying again next round"),
+        }
+        match bookings::reconfirm::tidy(&store, &settings.policy, Utc::now()).await {
+            Ok(round) if round == bookings::reconfirm::Round::default() => {}
+            Ok(round) => tracing::info!(?round, "reconfirmation asked and released"),
+            Err(error) => tracing::warn!(?error, "reconfirmation failed; trying again next round"),
         }
         // After the seats that cooled down went back on sale: they go to the waitlist first.
         match waitlist::offer_due(&store, &settings.policy, Utc::now()).await {

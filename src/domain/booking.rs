@@ -366,6 +366,12 @@ pub enum Refusal {
     AlreadyWaiting,
     /// The waitlist offer was answered already, or its hold ran out.
     OfferClosed,
+    /// The service does not ask applicants to reconfirm.
+    NoReconfirmation,
+    /// The case missed too many visits of this service lately: it books at the desk until then.
+    DeskOnly {
+        until: DateTime<Utc>,
+    },
 }
 
 impl Refusal {
@@ -402,6 +408,8 @@ impl Refusal {
             Refusal::QuotaReached { .. } => "quota_reached",
             Refusal::AlreadyWaiting => "already_waiting",
             Refusal::OfferClosed => "offer_closed",
+            Refusal::NoReconfirmation => "no_reconfirmation",
+            Refusal::DeskOnly { .. } => "desk_only",
         }
     }
 
@@ -437,6 +445,8 @@ impl Refusal {
             Refusal::AlreadyEntered => "This case number has entered this draw already: one entry per case.".into(),
             Refusal::AlreadyWaiting => "This appointment is on the waitlist already; leave it first to wait for other days.".into(),
             Refusal::OfferClosed => "This offer is no longer open: it was answered, or the time to take it has passed.".into(),
+            Refusal::NoReconfirmation => "This appointment needs no reconfirmation: just come at its time.".into(),
+            Refusal::DeskOnly { until } => format!("This case missed several appointments of this type lately: until {} it can book only at the office's desk, in person or by phone.", until.format("%Y-%m-%d")),
             Refusal::QuotaReached { limit, per_week: false } => format!("Your accreditation at this office allows {limit} active bookings, and they are all in use."),
             Refusal::QuotaReached { limit, per_week: true } => format!("Your accreditation at this office allows {limit} bookings a week, and this week's are used (the week starts on Monday)."),
         }

@@ -26,6 +26,10 @@ pub enum MessageKind {
     LotteryLost,
     /// An earlier seat, held for a booking on the waitlist: accept or decline.
     WaitlistOffer,
+    /// Please reconfirm the visit (from its page) before it is released.
+    ReconfirmRequest,
+    /// The visit was not reconfirmed in time and its seat was released.
+    ReleasedUnconfirmed,
 }
 
 impl Named for MessageKind {
@@ -39,6 +43,8 @@ impl Named for MessageKind {
         MessageKind::InvitationReminder,
         MessageKind::LotteryLost,
         MessageKind::WaitlistOffer,
+        MessageKind::ReconfirmRequest,
+        MessageKind::ReleasedUnconfirmed,
     ];
 
     fn as_str(self) -> &'static str {
@@ -52,6 +58,8 @@ impl Named for MessageKind {
             MessageKind::InvitationReminder => "invitation_reminder",
             MessageKind::LotteryLost => "lottery_lost",
             MessageKind::WaitlistOffer => "waitlist_offer",
+            MessageKind::ReconfirmRequest => "reconfirm_request",
+            MessageKind::ReleasedUnconfirmed => "released_unconfirmed",
         }
     }
 }
@@ -68,7 +76,9 @@ impl MessageKind {
     pub fn is_cancellation(self) -> bool {
         matches!(
             self,
-            MessageKind::CancelledByApplicant | MessageKind::CancelledByOffice
+            MessageKind::CancelledByApplicant
+                | MessageKind::CancelledByOffice
+                | MessageKind::ReleasedUnconfirmed
         )
     }
 }

@@ -2,6 +2,7 @@
 //! as who may do what, which slots a calendar has and when a booking is refused. Each rule is
 //! stated once, here; nothing in here knows about HTTP or SQL.
 
+pub mod attendance;
 pub mod audit;
 pub mod booking;
 pub mod calendar;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::attendance::{NoShowRule, Reconfirmation};
 use super::{
     FieldErrors,
     catalogue::check_duration,
@@ -62,6 +63,10 @@ pub struct ServiceSettings {
     pub lottery_window_minutes: i32,
     /// When published slots open, unless a publication says otherwise; `None`: at once.
     pub release_rule: Option<ReleaseRule>,
+    /// Whether (and when) applicants are asked to reconfirm; `None`: never.
+    pub reconfirmation: Option<Reconfirmation>,
+    /// When missed visits restrict a case to the desk; `None`: never.
+    pub no_show_rule: Option<NoShowRule>,
 }
 
 impl Default for ServiceSettings {
@@ -76,6 +81,8 @@ impl Default for ServiceSettings {
             release_mode: ReleaseMode::FirstCome,
             lottery_window_minutes: 30,
             release_rule: None,
+            reconfirmation: None,
+            no_show_rule: None,
         }
     }
 }
@@ -120,6 +127,12 @@ impl ServiceSettings {
         );
         if let Some(minutes) = self.duration_minutes {
             errors.check("duration_minutes", check_duration(minutes));
+        }
+        if let Some(reconfirmation) = &self.reconfirmation {
+            reconfirmation.check(&mut errors);
+        }
+        if let Some(rule) = &self.no_show_rule {
+            rule.check(&mut errors);
         }
         errors.or_value(self)
     }

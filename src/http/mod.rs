@@ -156,6 +156,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(bookings::applicant::show)
         .service(bookings::applicant::cancel)
         .service(bookings::applicant::reschedule)
+        .service(bookings::applicant::reconfirm)
         .service(bookings::applicant::calendar)
         .service(bookings::desk::agenda)
         .service(bookings::desk::search)
@@ -164,6 +165,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(bookings::desk::no_show)
         .service(bookings::desk::cancel_by_office)
         .service(bookings::desk::move_by_office)
+        .service(bookings::desk::reconfirmation)
         .service(mail::outbox_list)
         .service(mail::outbox_retry)
         .service(mail::stats);

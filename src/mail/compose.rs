@@ -40,7 +40,7 @@ const LOCALES: [(&str, &str); 8] = [
     ("zh", include_str!("locales/zh.json")),
 ];
 
-const TEMPLATES: [(&str, &str); 26] = [
+const TEMPLATES: [(&str, &str); 30] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("layout.txt", include_str!("templates/layout.txt")),
     ("documents.html", include_str!("templates/documents.html")),
@@ -105,6 +105,22 @@ const TEMPLATES: [(&str, &str); 26] = [
     (
         "waitlist_offer.txt",
         include_str!("templates/waitlist_offer.txt"),
+    ),
+    (
+        "reconfirm_request.html",
+        include_str!("templates/reconfirm_request.html"),
+    ),
+    (
+        "reconfirm_request.txt",
+        include_str!("templates/reconfirm_request.txt"),
+    ),
+    (
+        "released_unconfirmed.html",
+        include_str!("templates/released_unconfirmed.html"),
+    ),
+    (
+        "released_unconfirmed.txt",
+        include_str!("templates/released_unconfirmed.txt"),
     ),
 ];
 
@@ -237,6 +253,9 @@ impl Composer {
             cutoff_hours => details.service.settings.change_cutoff_hours,
             reason => &booking.cancel_reason,
             moved_reason => &booking.moved_reason,
+            reconfirm_by => details.service.settings.reconfirmation.map(|rule| {
+                self.local_time(rule.releases_at(details.slot.time.starts_at), zone, language)
+            }),
         };
         let (text, html) = self.render(kind, &context)?;
 

@@ -139,6 +139,11 @@ diesel::table! {
         release_weekday -> Nullable<Integer>,
         release_minute -> Nullable<Integer>,
         release_weeks_ahead -> Nullable<Integer>,
+        reconfirm_days_before -> Nullable<Integer>,
+        reconfirm_release_hours -> Nullable<Integer>,
+        no_show_limit -> Nullable<Integer>,
+        no_show_within_days -> Nullable<Integer>,
+        no_show_desk_only_days -> Nullable<Integer>,
     }
 }
 
@@ -325,6 +330,8 @@ diesel::table! {
         mailbox -> Nullable<Text>,
         intermediary_id -> Nullable<BigInt>,
         moved_reason -> Nullable<Text>,
+        reconfirm_asked_at -> Nullable<Timestamp>,
+        reconfirmed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use crate::domain::{
+    attendance::{NoShowRule, Reconfirmation},
     catalogue::TypeCode,
     hours::TimeOfDay,
     ids::{AppointmentTypeId, CalendarId, OfficeId, ServiceId},
@@ -65,6 +66,11 @@ struct SettingsRow {
     release_weekday: Option<i32>,
     release_minute: Option<i32>,
     release_weeks_ahead: Option<i32>,
+    reconfirm_days_before: Option<i32>,
+    reconfirm_release_hours: Option<i32>,
+    no_show_limit: Option<i32>,
+    no_show_within_days: Option<i32>,
+    no_show_desk_only_days: Option<i32>,
 }
 
 impl TryFrom<SettingsRow> for ServiceSettings {
@@ -95,6 +101,25 @@ impl TryFrom<SettingsRow> for ServiceSettings {
                 }),
                 _ => None,
             },
+            reconfirmation: match (row.reconfirm_days_before, row.reconfirm_release_hours) {
+                (Some(ask_days_before), Some(release_hours_before)) => Some(Reconfirmation {
+                    ask_days_before,
+                    release_hours_before,
+                }),
+                _ => None,
+            },
+            no_show_rule: match (
+                row.no_show_limit,
+                row.no_show_within_days,
+                row.no_show_desk_only_days,
+            ) {
+                (Some(limit), Some(within_days), Some(desk_only_days)) => Some(NoShowRule {
+                    limit,
+                    within_days,
+                    desk_only_days,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -115,6 +140,11 @@ impl From<&ServiceSettings> for SettingsRow {
             release_weeks_ahead: settings
                 .release_rule
                 .map(|rule| i32::from(rule.weeks_ahead)),
+            reconfirm_days_before: settings.reconfirmation.map(|r| r.ask_days_before),
+            reconfirm_release_hours: settings.reconfirmation.map(|r| r.release_hours_before),
+            no_show_limit: settings.no_show_rule.map(|rule| rule.limit),
+            no_show_within_days: settings.no_show_rule.map(|rule| rule.within_days),
+            no_show_desk_only_days: settings.no_show_rule.map(|rule| rule.desk_only_days),
         }
     }
 }
@@ -220,6 +250,16 @@ pub fn list(conn: &mut DbConnection, office_id: OfficeId) -> QueryResult<Vec<Off
     all_of(
         with_types()
             .filter(office_services::office_id.eq(office_id))
+            .load(conn)?,
+    )
+}
+
+/// Every office's services that ask applicants to reconfirm, for housekeeping.
+pub fn asking_to_reconfirm(conn: &mut DbConnection) -> QueryResult<Vec<OfficeService>> {
+    all_of(
+        with_types()
+            .filter(office_services::reconfirm_days_before.is_not_null())
+            .filter(office_services::reconfirm_release_hours.is_not_null())
             .load(conn)?,
     )
 }

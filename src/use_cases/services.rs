@@ -11,6 +11,7 @@ use super::{
 use crate::{
     domain::{
         FieldErrors,
+        attendance::{NoShowRule, Reconfirmation},
         audit::Action,
         calendar::shared_duration,
         catalogue::{DocumentLists, Texts, TypeCode},
@@ -113,6 +114,10 @@ pub struct ServiceView {
     pub lottery_window_minutes: i32,
     /// When published slots open, unless a publication gives `opens_at`.
     pub release_rule: Option<ReleaseRuleInput>,
+    /// Whether applicants are asked to reconfirm, and when unconfirmed seats are released.
+    pub reconfirmation: Option<Reconfirmation>,
+    /// When missed visits restrict a case to the desk.
+    pub no_show_rule: Option<NoShowRule>,
     /// Turned-off services are hidden from applicants; their bookings stay valid.
     pub active: bool,
     pub updated_at: DateTime<Utc>,
@@ -135,6 +140,8 @@ impl From<&OfficeService> for ServiceView {
             release_mode: settings.release_mode,
             lottery_window_minutes: settings.lottery_window_minutes,
             release_rule: settings.release_rule.map(ReleaseRuleInput::from),
+            reconfirmation: settings.reconfirmation,
+            no_show_rule: settings.no_show_rule,
             active: service.active,
             updated_at: service.updated_at,
         }
@@ -169,6 +176,12 @@ pub struct ServiceSettingsRequest {
     pub lottery_window_minutes: Option<i32>,
     /// When published slots open (default: at once, unless a publication says when).
     pub release_rule: Option<ReleaseRuleInput>,
+    /// Ask applicants to reconfirm `ask_days_before` days before the visit, and release the
+    /// seat `release_hours_before` hours before it when they have not (default: never).
+    pub reconfirmation: Option<Reconfirmation>,
+    /// After `limit` no-shows within `within_days`, a case books this service only at the desk
+    /// for `desk_only_days` after the last (default: never).
+    pub no_show_rule: Option<NoShowRule>,
 }
 
 /// "Every `weekday` at `time`, the week `weeks_ahead` weeks ahead": the slots of a week open on
@@ -284,6 +297,8 @@ impl ServiceSettingsRequest {
                 .lottery_window_minutes
                 .unwrap_or(defaults.lottery_window_minutes),
             release_rule,
+            reconfirmation: self.reconfirmation,
+            no_show_rule: self.no_show_rule,
         }
         .check()
     }

@@ -12,7 +12,7 @@ use crate::{
     domain::{FieldErrors, Parsed, catalogue::pick, days::Day, ids::SlotId, office::OfficeCode},
     error::{Answer, Explain},
     use_cases::{
-        bookings::{manage, views::BookingView},
+        bookings::{manage, reconfirm as reconfirmation, views::BookingView},
         slots::{self, AvailabilityQuery},
         waitlist::{self, JoinRequest, WaitlistView},
     },
@@ -134,6 +134,27 @@ pub async fn cancel(
     match manage::cancel_visit(store, policy, reference.clone(), token, Utc::now()).await {
         Ok(_) => {
             visitor.see_other(visitor.booking_page(&reference, &sent.token, Some("cancelled")))
+        }
+        Err(failure) => visitor.failure(failure),
+    }
+}
+
+/// Reconfirms the visit, as `POST /api/v1/bookings/{reference}/reconfirm` does.
+pub async fn reconfirm(
+    visitor: Visitor,
+    reference: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let sent: ChangeForm = match visitor.genuine_form(&body) {
+        Ok(sent) => sent,
+        Err(refusal) => return visitor.refuse_form(refusal),
+    };
+    let reference = reference.into_inner();
+    let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);
+    let token = sent.token.clone();
+    match reconfirmation::reconfirm(store, policy, reference.clone(), token, Utc::now()).await {
+        Ok(_) => {
+            visitor.see_other(visitor.booking_page(&reference, &sent.token, Some("reconfirmed")))
         }
         Err(failure) => visitor.failure(failure),
     }

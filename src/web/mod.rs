@@ -287,6 +287,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             web::post().to(manage::waitlist),
         )
         .route(
+            &at("/bookings/{reference}/reconfirm"),
+            web::post().to(manage::reconfirm),
+        )
+        .route(
             &at("/invitations/{reference}"),
             web::get().to(invitation::show),
         )

@@ -423,6 +423,17 @@ impl<'a> Api<'a> {
         Api::send(request.header("x-booking-token", token).json(&json!({}))).await
     }
 
+    pub async fn reconfirm(&self, reference: &str, token: &str) -> Reply {
+        let path = format!("/api/v1/bookings/{reference}/reconfirm");
+        let request = self.request(Method::POST, &path);
+        Api::send(request.header("x-booking-token", token).json(&json!({}))).await
+    }
+
+    pub async fn reconfirmation(&self, code: &str, query: &str) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/reconfirmation?{query}"))
+            .await
+    }
+
     pub async fn reschedule(&self, reference: &str, token: &str, slot_id: &Value) -> Reply {
         let path = format!("/api/v1/bookings/{reference}/reschedule");
         let request = self.request(Method::POST, &path);

@@ -283,6 +283,19 @@ impl TestApp {
         (round.lapsed, round.offered)
     }
 
+    /// One round of reconfirmation as if it were `now`: applicants asked, unconfirmed visits
+    /// released. Returns (asked, released).
+    pub async fn run_reconfirmation_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (usize, usize) {
+        let policy = sportello::use_cases::bookings::Policy::from_settings(&self.settings);
+        let round = sportello::use_cases::bookings::reconfirm::tidy(&self.store, &policy, now)
+            .await
+            .expect("reconfirmation round");
+        (round.asked, round.released)
+    }
+
     /// One round of the seats' housekeeping as if it were `now`: seats whose cool-down has
     /// passed go back on sale. Returns how many.
     pub async fn release_cooled_seats_at(&self, now: chrono::DateTime<chrono::Utc>) -> i32 {

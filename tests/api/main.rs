@@ -29,6 +29,7 @@ mod opening;
 mod operations;
 mod pages;
 mod proof_of_work;
+mod reconfirmation;
 mod registered;
 mod staff;
 mod store;

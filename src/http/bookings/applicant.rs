@@ -23,6 +23,7 @@ use crate::{
         book::{self, BookingRequest, IdempotencyKey},
         manage::{self, RescheduleRequest},
         proof::{self, ChallengeView},
+        reconfirm as reconfirmation,
         views::{BookingConfirmation, BookingView},
     },
 };
@@ -188,6 +189,32 @@ pub async fn cancel(
     let Managed { reference, token } = managed;
     let (store, policy) = (&state.store, &state.booking_policy);
     let view = manage::cancel_visit(store, policy, reference, token, Utc::now()).await?;
+    Ok(web::Json(view))
+}
+
+/// The applicant reconfirms the visit, where the service asks for it: any time before
+/// `reconfirm_by`, after which an unconfirmed visit is released. A POST, never a GET.
+#[utoipa::path(
+    tag = "bookings",
+    params(
+        ("reference" = String, Path, description = "Booking reference", example = "K7P3-Q9XD"),
+        ("X-Booking-Token" = String, Header, description = "The manage token"),
+    ),
+    responses(
+        (status = 200, description = "Reconfirmed", body = BookingView),
+        (status = 401, description = "`booking_token_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No booking with this reference and token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`no_reconfirmation`, `booking_not_changeable` (cancelled, past, or released)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/bookings/{reference}/reconfirm")]
+pub async fn reconfirm(
+    state: web::Data<AppState>,
+    managed: Managed,
+) -> Result<web::Json<BookingView>, ApiError> {
+    let Managed { reference, token } = managed;
+    let (store, policy) = (&state.store, &state.booking_policy);
+    let view = reconfirmation::reconfirm(store, policy, reference, token, Utc::now()).await?;
     Ok(web::Json(view))
 }
 

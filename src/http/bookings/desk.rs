@@ -21,6 +21,7 @@ use crate::{
         desk::{
             self, AgendaQuery, CancelRequest, DeskChange, SearchQuery, StaffMove, StaffMoveRequest,
         },
+        reconfirm::{self, ReconfirmationQuery, ReconfirmationReport},
         views::{Agenda, StaffBookingView},
     },
 };
@@ -218,4 +219,31 @@ pub async fn move_by_office(
     JsonBody(body): JsonBody<StaffMoveRequest>,
 ) -> Result<web::Json<StaffBookingView>, ApiError> {
     on.move_to(body.parse()?).await
+}
+
+/// How many applicants were asked to reconfirm their visits on some days, how many did, and how
+/// many seats were released (freed for others) because nobody did. Staff of the office.
+#[utoipa::path(
+    tag = "desk",
+    security(("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "Office code", example = "RM"),
+        ReconfirmationQuery,
+    ),
+    responses(
+        (status = 200, description = "The counts", body = ReconfirmationReport),
+        (status = 404, description = "No such office among those the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/offices/{code}/reconfirmation")]
+pub async fn reconfirmation(
+    state: web::Data<AppState>,
+    staff: Staff,
+    code: web::Path<OfficeCode>,
+    query: Parsed<ReconfirmationQuery>,
+) -> Result<web::Json<ReconfirmationReport>, ApiError> {
+    let code = code.into_inner();
+    let report = reconfirm::report(&state.store, staff.actor, code, query).await?;
+    Ok(web::Json(report))
 }

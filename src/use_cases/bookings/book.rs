@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::{
-    Booker, BookingError, BookingFailure, Details, Policy, about, check_case_ready, check_release,
-    claim_seat, details, proof, record_change, service_for, slot_of_office,
+    Booker, BookingError, BookingFailure, Details, Policy, about, check_case_ready, check_no_shows,
+    check_release, claim_seat, details, proof, record_change, service_for, slot_of_office,
     token::{self, TokenKey, fingerprint},
     verify,
     views::{BookingConfirmation, StaffBookingView},
@@ -422,6 +422,7 @@ pub(in crate::use_cases) fn book_in(
                 }
                 (Eligibility::Invitation, None) => return Err(Refusal::InviteOnly.into()),
             }
+            check_no_shows(conn, &service, visit.case_number.as_str(), now)?;
             let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
             match seat_held {
                 true if slot.time.starts_at <= now => return Err(Refusal::SlotInThePast.into()),

@@ -81,7 +81,7 @@ pub async fn calendar(
 
 /// Changes the visit `reference` names, if `token` is its manage token: `change` runs in one
 /// write transaction, and the answer is the booking as it changed.
-async fn change_visit<C>(
+pub(super) async fn change_visit<C>(
     store: &Store,
     policy: &Policy,
     (reference, token): (String, String),

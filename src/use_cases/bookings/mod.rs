@@ -13,6 +13,7 @@ pub mod ics;
 pub mod invited;
 pub mod manage;
 pub mod proof;
+pub mod reconfirm;
 pub mod token;
 pub mod verify;
 pub mod views;
@@ -381,6 +382,8 @@ pub(in crate::use_cases) enum Canceller<'a> {
         staff: StaffId,
         reason: Option<&'a str>,
     },
+    /// Housekeeping: the applicant did not reconfirm in time.
+    Unconfirmed,
 }
 
 /// Cancels the booking if it is still as it was read, gives its seat back (to cool down first)
@@ -408,6 +411,13 @@ pub(in crate::use_cases) fn cancel(
             EventKind::CancelledByOffice,
             Some(staff),
             MessageKind::CancelledByOffice,
+        ),
+        Canceller::Unconfirmed => (
+            "office",
+            Some(bookings::RELEASED_UNCONFIRMED),
+            EventKind::CancelledByOffice,
+            None,
+            MessageKind::ReleasedUnconfirmed,
         ),
     };
     lock_seats_of(conn, booking, None)?;
@@ -534,6 +544,24 @@ pub(in crate::use_cases) fn check_case_ready(
     match is_ready(&case.ready_for, &service.appointment_type.code, visit_day) {
         true => Ok(()),
         false => Err(Refusal::CaseNotReady.into()),
+    }
+}
+
+/// The no-show rule: a case that missed too many visits of the service lately books it only
+/// at the desk for a while (applicants and intermediaries are refused, and told until when).
+pub(in crate::use_cases) fn check_no_shows(
+    conn: &mut DbConnection,
+    service: &OfficeService,
+    case_number: &str,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let Some(rule) = service.settings.no_show_rule else {
+        return Ok(());
+    };
+    let missed = bookings::no_shows_since(conn, service.id, case_number, rule.counts_since(now))?;
+    match rule.desk_only_until(&missed, now) {
+        Some(until) => Err(Refusal::DeskOnly { until }.into()),
+        None => Ok(()),
     }
 }
 

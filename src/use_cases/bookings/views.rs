@@ -116,6 +116,12 @@ pub struct BookingView {
     /// The office's reason, when it cancelled.
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Where the service asks applicants to reconfirm: the visit is released unless
+    /// reconfirmed (`POST /api/v1/bookings/{reference}/reconfirm`) before this.
+    pub reconfirm_by: Option<LocalTime>,
+    /// When the applicant was asked to reconfirm, and when they did.
+    pub reconfirm_asked_at: Option<DateTime<Utc>>,
+    pub reconfirmed_at: Option<DateTime<Utc>>,
 }
 
 impl BookingView {
@@ -153,6 +159,13 @@ impl BookingView {
             cancelled_by: booking.cancelled_by.clone(),
             cancel_reason: booking.cancel_reason.clone(),
             created_at: booking.created_at,
+            reconfirm_by: details
+                .service
+                .settings
+                .reconfirmation
+                .map(|rule| local(rule.releases_at(details.slot.time.starts_at), zone)),
+            reconfirm_asked_at: booking.reconfirm_asked_at,
+            reconfirmed_at: booking.reconfirmed_at,
         }
     }
 }

@@ -222,3 +222,11 @@ invalid-preferred-slot-ids = Choose from 1 to 5 times.
 refusal-already-entered = This case has already entered this draw.
 refusal-lottery-not-open = Entries for this draw are not open yet.
 refusal-lottery-closed = Entries for this draw have closed: the places left are booked first come.
+
+reconfirm-title = Confirm you will come
+reconfirm-text = The office asks you to confirm that you will come. Confirm by { $day }, { $time }: otherwise the appointment will be cancelled and the seat given to someone else.
+reconfirm-action = I confirm I will come
+reconfirmed-already = You have confirmed that you will come. Thank you.
+done-reconfirmed = Thank you: you have confirmed your appointment.
+refusal-desk-only = This case number missed several appointments of this type: for a while it can book only at the office's desk, in person or by phone.
+refusal-no-reconfirmation = This appointment needs no confirmation: just come at its time.

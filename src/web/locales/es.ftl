@@ -222,3 +222,11 @@ invalid-preferred-slot-ids = Elija de 1 a 5 horas.
 refusal-already-entered = Este expediente ya participa en este sorteo.
 refusal-lottery-not-open = Las participaciones en este sorteo aún no están abiertas.
 refusal-lottery-closed = Las participaciones en este sorteo están cerradas: las plazas que quedan se reservan por orden de llegada.
+
+reconfirm-title = Confirme su asistencia
+reconfirm-text = La oficina le pide que confirme que acudirá. Confirme antes del { $day }, { $time }: si no, la cita se cancelará y el puesto se dará a otra persona.
+reconfirm-action = Confirmo que acudiré
+reconfirmed-already = Ha confirmado que acudirá. Gracias.
+done-reconfirmed = Gracias: ha confirmado su cita.
+refusal-desk-only = Este número de expediente faltó a varias citas de este tipo: durante un tiempo solo puede reservar en la ventanilla, en persona o por teléfono.
+refusal-no-reconfirmation = Esta cita no requiere confirmación: acuda a la hora indicada.

@@ -222,3 +222,11 @@ invalid-preferred-slot-ids = Choisissez de 1 à 5 horaires.
 refusal-already-entered = Ce dossier participe déjà à ce tirage.
 refusal-lottery-not-open = Les participations à ce tirage ne sont pas encore ouvertes.
 refusal-lottery-closed = Les participations à ce tirage sont closes : les places restantes se réservent par ordre d'arrivée.
+
+reconfirm-title = Confirmez votre venue
+reconfirm-text = Le bureau vous demande de confirmer votre venue. Confirmez avant le { $day }, { $time } : sinon le rendez-vous sera annulé et la place donnée à quelqu'un d'autre.
+reconfirm-action = Je confirme ma venue
+reconfirmed-already = Vous avez confirmé votre venue. Merci.
+done-reconfirmed = Merci : vous avez confirmé votre rendez-vous.
+refusal-desk-only = Ce numéro de dossier a manqué plusieurs rendez-vous de ce type : pendant un temps, il ne peut réserver qu'au guichet, sur place ou par téléphone.
+refusal-no-reconfirmation = Ce rendez-vous ne demande pas de confirmation : venez simplement à l'heure prévue.

@@ -223,3 +223,11 @@ invalid-preferred-slot-ids = Scegli da 1 a 5 orari.
 refusal-already-entered = Questa pratica partecipa già a questo sorteggio.
 refusal-lottery-not-open = Le partecipazioni a questo sorteggio non sono ancora aperte.
 refusal-lottery-closed = Le partecipazioni a questo sorteggio sono chiuse: i posti rimasti si prenotano in ordine di arrivo.
+
+reconfirm-title = Conferma la tua presenza
+reconfirm-text = L'ufficio chiede di confermare che verrai. Conferma entro { $day }, ore { $time }: altrimenti l'appuntamento sarà annullato e il posto dato ad altri.
+reconfirm-action = Confermo che verrò
+reconfirmed-already = Hai confermato che verrai. Grazie.
+done-reconfirmed = Grazie: hai confermato l'appuntamento.
+refusal-desk-only = Questo numero di pratica ha mancato diversi appuntamenti di questo tipo: per un periodo può prenotare solo allo sportello, di persona o per telefono.
+refusal-no-reconfirmation = Questo appuntamento non richiede conferma: presentati all'orario indicato.

@@ -222,3 +222,11 @@ invalid-preferred-slot-ids = Zgjidhni nga 1 deri në 5 orare.
 refusal-already-entered = Kjo praktikë merr pjesë tashmë në këtë short.
 refusal-lottery-not-open = Pjesëmarrja në këtë short nuk është hapur ende.
 refusal-lottery-closed = Pjesëmarrja në këtë short është mbyllur: vendet e mbetura rezervohen sipas radhës.
+
+reconfirm-title = Konfirmoni ardhjen tuaj
+reconfirm-text = Zyra ju kërkon të konfirmoni se do të vini. Konfirmoni deri më { $day }, ora { $time }: përndryshe takimi do të anulohet dhe vendi do t'i jepet dikujt tjetër.
+reconfirm-action = Konfirmoj se do të vij
+reconfirmed-already = Keni konfirmuar se do të vini. Faleminderit.
+done-reconfirmed = Faleminderit: e keni konfirmuar takimin.
+refusal-desk-only = Ky numër dosjeje ka humbur disa takime të këtij lloji: për një kohë mund të rezervojë vetëm në sportel, personalisht ose me telefon.
+refusal-no-reconfirmation = Ky takim nuk kërkon konfirmim: ejani në orën e caktuar.

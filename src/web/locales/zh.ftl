@@ -219,3 +219,11 @@ invalid-preferred-slot-ids = 请选择 1 到 5 个时间。
 refusal-already-entered = 此案件已参加本次抽签。
 refusal-lottery-not-open = 本次抽签尚未开始报名。
 refusal-lottery-closed = 本次抽签报名已截止：剩余名额按先到先得预约。
+
+reconfirm-title = 确认您将前来
+reconfirm-text = 办事处请您确认将按时前来。请在 { $day } { $time } 之前确认，否则预约将被取消，名额让给他人。
+reconfirm-action = 我确认将前来
+reconfirmed-already = 您已确认将前来。谢谢。
+done-reconfirmed = 谢谢：您已确认预约。
+refusal-desk-only = 此案件编号多次错过此类预约：在一段时间内只能在窗口现场或电话预约。
+refusal-no-reconfirmation = 此预约无需确认：请按时前来。
