@@ -23,7 +23,9 @@ use crate::{
     store::Store,
     use_cases::{
         bookings::{self, Policy},
-        closures, invitations, lottery, waitlist,
+        closures, invitations, lottery,
+        personal_data::{self, Retention},
+        waitlist,
     },
 };
 
@@ -34,6 +36,8 @@ pub struct Housekeeping {
     pub idempotency_ttl: chrono::Duration,
     /// When invitations are reminded, and how a seat they held cools down.
     pub policy: Policy,
+    /// How long personal data is kept.
+    pub retention: Retention,
 }
 
 impl Housekeeping {
@@ -42,6 +46,10 @@ impl Housekeeping {
             every: Duration::from_secs(settings.booking.housekeeping_interval_seconds),
             idempotency_ttl: chrono::Duration::hours(settings.booking.idempotency_hours as i64),
             policy: Policy::from_settings(settings),
+            retention: Retention::from_settings(
+                &settings.retention,
+                settings.mail.file_dir.clone(),
+            ),
         }
     }
 }
@@ -75,6 +83,11 @@ pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse
             Ok(round) if round == bookings::reconfirm::Round::default() => {}
             Ok(round) => tracing::info!(?round, "reconfirmation asked and released"),
             Err(error) => tracing::warn!(?error, "reconfirmation failed; trying again next round"),
+        }
+        match personal_data::apply_retention(&store, &settings.retention, Utc::now()).await {
+            Ok(purged) if purged == personal_data::Purged::default() => {}
+            Ok(purged) => tracing::info!(?purged, "retention applied"),
+            Err(error) => tracing::warn!(?error, "retention failed; trying again next round"),
         }
         // After the seats that cooled down went back on sale: they go to the waitlist first.
         match waitlist::offer_due(&store, &settings.policy, Utc::now()).await {

@@ -96,6 +96,19 @@ impl Settings {
             ),
             ("booking.idempotency_hours", self.booking.idempotency_hours),
             (
+                "retention.bookings_months",
+                u64::from(self.retention.bookings_months),
+            ),
+            (
+                "retention.outbox_days",
+                u64::from(self.retention.outbox_days),
+            ),
+            (
+                "retention.audit_years",
+                u64::from(self.retention.audit_years),
+            ),
+            ("retention.batch_size", u64::from(self.retention.batch_size)),
+            (
                 "booking.case_max_guesses",
                 u64::from(self.booking.case_max_guesses),
             ),

@@ -28,6 +28,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub booking: BookingSettings,
+    pub retention: RetentionSettings,
     pub workers: WorkersSettings,
     pub rate_limit: RateLimitSettings,
     pub cors: CorsSettings,
@@ -143,6 +144,16 @@ pub struct BookingSettings {
     pub waitlist_hold_minutes: u64,
     pub waitlist_max_offers: u32,
     pub waitlist_batch_size: u32,
+}
+
+/// How long personal data is kept (see `config/default.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub bookings_months: u32,
+    pub outbox_days: u32,
+    pub audit_years: u32,
+    pub batch_size: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

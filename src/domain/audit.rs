@@ -49,6 +49,10 @@ pub enum Action {
     BookingCancel,
     /// Staff moved a booking to another time.
     BookingMove,
+    /// Staff exported what is held about a data subject (GDPR art. 15).
+    PersonalDataExport,
+    /// Staff erased a data subject's personal data (GDPR art. 17).
+    PersonalDataErase,
 }
 
 impl Action {
@@ -92,6 +96,8 @@ impl Action {
             Action::BookingNoShow => "booking.no_show",
             Action::BookingCancel => "booking.cancel",
             Action::BookingMove => "booking.move",
+            Action::PersonalDataExport => "personal_data.export",
+            Action::PersonalDataErase => "personal_data.erase",
         }
     }
 

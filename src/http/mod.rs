@@ -23,6 +23,7 @@ pub mod mail;
 pub mod offices;
 pub mod openapi;
 pub mod ops;
+pub mod personal_data;
 pub mod problem;
 pub mod query;
 pub mod services;
@@ -145,6 +146,8 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(closures::create)
         .service(closures::remove)
         .service(closures::job)
+        .service(personal_data::export)
+        .service(personal_data::erase)
         .service(slots::publish)
         .service(slots::list)
         .service(slots::block)

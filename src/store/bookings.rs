@@ -91,6 +91,9 @@ struct BookingRow {
     moved_reason: Option<String>,
     reconfirm_asked_at: Option<NaiveDateTime>,
     reconfirmed_at: Option<NaiveDateTime>,
+    /// Set once its personal fields are gone; the rest is kept for the counts.
+    #[diesel(column_name = anonymised_at)]
+    _anonymised_at: Option<NaiveDateTime>,
 }
 
 impl BookingRow {

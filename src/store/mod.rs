@@ -22,6 +22,7 @@ pub mod login_attempts;
 pub mod lottery;
 pub mod offices;
 pub mod outbox;
+pub mod personal_data;
 pub mod registered_cases;
 pub mod schema;
 pub mod seats;

@@ -332,6 +332,7 @@ diesel::table! {
         moved_reason -> Nullable<Text>,
         reconfirm_asked_at -> Nullable<Timestamp>,
         reconfirmed_at -> Nullable<Timestamp>,
+        anonymised_at -> Nullable<Timestamp>,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod login;
 pub mod lottery;
 pub mod offices;
 pub mod outbox;
+pub mod personal_data;
 pub mod publication;
 pub mod services;
 pub mod slots;

@@ -423,6 +423,19 @@ impl<'a> Api<'a> {
         Api::send(request.header("x-booking-token", token).json(&json!({}))).await
     }
 
+    pub async fn personal_data(&self, code: &str, query: &str) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/personal-data?{query}"))
+            .await
+    }
+
+    pub async fn erase_personal_data(&self, code: &str, subject: &Value) -> Reply {
+        self.post(
+            &format!("/api/v1/offices/{code}/personal-data/erase"),
+            subject,
+        )
+        .await
+    }
+
     pub async fn reconfirm(&self, reference: &str, token: &str) -> Reply {
         let path = format!("/api/v1/bookings/{reference}/reconfirm");
         let request = self.request(Method::POST, &path);

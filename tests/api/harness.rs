@@ -296,6 +296,78 @@ impl TestApp {
         (round.asked, round.released)
     }
 
+    /// One round of retention as if it were `now`, with the service's settings.
+    pub async fn run_retention_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> sportello::use_cases::personal_data::Purged {
+        use sportello::use_cases::personal_data::{Retention, apply_retention};
+        let retention = Retention::from_settings(
+            &self.settings.retention,
+            self.settings.mail.file_dir.clone(),
+        );
+        apply_retention(&self.store, &retention, now)
+            .await
+            .expect("retention applied")
+    }
+
+    /// Every row of every table of the database, as text, by table: to search for what must
+    /// not be stored anywhere.
+    pub async fn every_row(&self) -> Vec<(String, String)> {
+        use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = Text)]
+            text: String,
+        }
+        let backend = self.store.backend();
+        self.store
+            .read(
+                move |conn| -> Result<Vec<(String, String)>, sportello::store::StoreError> {
+                    let tables: Vec<Line> = match backend {
+                        sportello::store::Backend::Postgres => diesel::sql_query(
+                            "SELECT table_name::text AS text FROM information_schema.tables \
+                         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                        )
+                        .load(conn)?,
+                        sportello::store::Backend::Sqlite => diesel::sql_query(
+                            "SELECT name AS text FROM sqlite_master WHERE type = 'table' \
+                         AND name NOT LIKE 'sqlite_%'",
+                        )
+                        .load(conn)?,
+                    };
+                    let mut rows = Vec::new();
+                    for Line { text: table } in tables {
+                        let query = match backend {
+                            sportello::store::Backend::Postgres => {
+                                format!("SELECT t::text AS text FROM \"{table}\" t")
+                            }
+                            sportello::store::Backend::Sqlite => {
+                                let columns: Vec<Line> = diesel::sql_query(format!(
+                                    "SELECT name AS text FROM pragma_table_info('{table}')"
+                                ))
+                                .load(conn)?;
+                                let joined: Vec<String> = columns
+                                    .iter()
+                                    .map(|c| format!("COALESCE(CAST(\"{}\" AS TEXT), '')", c.text))
+                                    .collect();
+                                format!(
+                                    "SELECT {} AS text FROM \"{table}\"",
+                                    joined.join(" || '|' || ")
+                                )
+                            }
+                        };
+                        for line in diesel::sql_query(query).load::<Line>(conn)? {
+                            rows.push((table.clone(), line.text));
+                        }
+                    }
+                    Ok(rows)
+                },
+            )
+            .await
+            .unwrap()
+    }
+
     /// One round of the seats' housekeeping as if it were `now`: seats whose cool-down has
     /// passed go back on sale. Returns how many.
     pub async fn release_cooled_seats_at(&self, now: chrono::DateTime<chrono::Utc>) -> i32 {

@@ -28,6 +28,7 @@ mod openapi;
 mod opening;
 mod operations;
 mod pages;
+mod personal_data;
 mod proof_of_work;
 mod reconfirmation;
 mod registered;

@@ -304,7 +304,7 @@ pub async fn book(
                     Some(office.id),
                     Action::BookingCreate,
                     reference,
-                    &view,
+                    &view.audited(),
                 )?;
             }
             Ok(booked)

@@ -295,8 +295,8 @@ async fn change_at_desk(
                 Some(office.id),
                 audited_as,
                 &after.reference,
-                &before,
-                &after,
+                &before.audited(),
+                &after.audited(),
             )?;
             Ok(after)
         })

@@ -239,3 +239,39 @@ pub struct Agenda {
     /// The day's bookings (cancelled ones left out), by time.
     pub bookings: Vec<StaffBookingView>,
 }
+
+/// A booking as the audit log records it: what was done to which booking, never who booked it
+/// (the booking holds that, for as long as retention keeps it, and an erasure reaches it).
+#[derive(Serialize)]
+pub struct BookingAudit<'a> {
+    pub reference: &'a str,
+    pub status: Status,
+    pub starts_at: &'a LocalTime,
+    pub slot_id: SlotId,
+    pub service: &'a str,
+    pub channel: Channel,
+    pub is_test: bool,
+    pub checked_in_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancelled_by: Option<&'a str>,
+    pub intermediary_id: Option<StaffId>,
+}
+
+impl StaffBookingView {
+    /// This booking as the audit log records it.
+    pub fn audited(&self) -> BookingAudit<'_> {
+        BookingAudit {
+            reference: &self.reference,
+            status: self.status,
+            starts_at: &self.starts_at,
+            slot_id: self.slot_id,
+            service: &self.service,
+            channel: self.channel,
+            is_test: self.is_test,
+            checked_in_at: self.checked_in_at,
+            cancelled_at: self.cancelled_at,
+            cancelled_by: self.cancelled_by.as_deref(),
+            intermediary_id: self.intermediary_id,
+        }
+    }
+}
