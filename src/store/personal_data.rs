@@ -109,16 +109,17 @@ pub fn anonymise_bookings(
             mail_outbox::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
-    scrub_audit(conn, &references)?;
+    scrub_audit(conn, "booking", &references)?;
     Ok(done)
 }
 
-/// Audit entries about these bookings (by reference) keep what was done and when, not the
-/// states they recorded (entries written before audit stopped copying personal data had them).
-fn scrub_audit(conn: &mut DbConnection, references: &[String]) -> QueryResult<()> {
+/// Audit entries about these bookings or invitations (`entity`, by reference) keep what was
+/// done and when, not the states they recorded (entries written before audit stopped copying
+/// personal data had them).
+fn scrub_audit(conn: &mut DbConnection, entity: &str, references: &[String]) -> QueryResult<()> {
     diesel::update(
         audit_log::table
-            .filter(audit_log::entity.eq("booking"))
+            .filter(audit_log::entity.eq(entity))
             .filter(audit_log::entity_id.eq_any(references)),
     )
     .set((
@@ -155,6 +156,19 @@ pub fn erase_elsewhere(
         entries_of = entries_of.filter(lottery_entries::mailbox.eq(email.mailbox()));
     }
     let invitation_ids: Vec<i64> = invitations_of.load(conn)?;
+    let invitation_references: Vec<String> = invitations::table
+        .filter(invitations::id.eq_any(&invitation_ids))
+        .select(invitations::reference)
+        .load(conn)?;
+    scrub_audit(conn, "invitation", &invitation_references)?;
+    for reference in &invitation_references {
+        diesel::update(invitation_events(office_id, reference))
+            .set((
+                events::data.eq(Some(r#"{"anonymised":true}"#)),
+                events::detail.eq(None::<String>),
+            ))
+            .execute(conn)?;
+    }
     changed += diesel::update(invitations::table.filter(invitations::id.eq_any(&invitation_ids)))
         .set((
             invitations::case_number.eq(ERASED),
@@ -275,28 +289,61 @@ fn time(at: NaiveDateTime) -> serde_json::Value {
     serde_json::json!(at.and_utc())
 }
 
-/// The events of these bookings, as stored.
-pub fn events_of(conn: &mut DbConnection, ids: &[BookingId]) -> QueryResult<Vec<Row>> {
-    type EventRow = (
-        i64,
-        Option<BookingId>,
-        String,
-        Option<String>,
-        Option<String>,
-        NaiveDateTime,
+/// The office's events about the invitation `reference` (they name it in their data, as
+/// serde writes JSON: no spaces).
+fn invitation_events(
+    office_id: OfficeId,
+    reference: &str,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<events::table, diesel::dsl::Eq<events::office_id, OfficeId>>,
+        diesel::dsl::IsNull<events::booking_id>,
+    >,
+    diesel::dsl::Like<events::data, String>,
+> {
+    events::table
+        .filter(events::office_id.eq(office_id))
+        .filter(events::booking_id.is_null())
+        .filter(events::data.like(format!("%\"reference\":\"{reference}\"%")))
+}
+
+type EventRow = (
+    i64,
+    Option<BookingId>,
+    String,
+    Option<String>,
+    Option<String>,
+    NaiveDateTime,
+);
+
+/// The events of these bookings and of the office's invitations `invitations` (references),
+/// as stored.
+pub fn events_of(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    ids: &[BookingId],
+    invitations: &[String],
+) -> QueryResult<Vec<Row>> {
+    let columns = (
+        events::id,
+        events::booking_id,
+        events::kind,
+        events::detail,
+        events::data,
+        events::created_at,
     );
-    let rows: Vec<EventRow> = events::table
+    let mut rows: Vec<EventRow> = events::table
         .filter(events::booking_id.eq_any(ids.iter().map(|id| Some(*id))))
-        .select((
-            events::id,
-            events::booking_id,
-            events::kind,
-            events::detail,
-            events::data,
-            events::created_at,
-        ))
-        .order(events::id)
+        .select(columns)
         .load(conn)?;
+    for reference in invitations {
+        rows.extend(
+            invitation_events(office_id, reference)
+                .select(columns)
+                .load::<EventRow>(conn)?,
+        );
+    }
+    rows.sort_by_key(|row| row.0);
     Ok(rows
         .into_iter()
         .map(|(id, booking, kind, detail, data, at)| {

@@ -82,7 +82,8 @@ pub struct PersonalDataExport {
     pub exported_at: DateTime<Utc>,
     /// Their bookings, as staff see them.
     pub bookings: Vec<StaffBookingView>,
-    /// What happened to those bookings, as recorded (the feed the case system reads).
+    /// What happened to those bookings and invitations, as recorded (the feed the case system
+    /// reads).
     #[schema(value_type = Vec<Object>)]
     pub events: Vec<Row>,
     /// The messages sent or queued about them (the text is composed from the booking).
@@ -118,6 +119,10 @@ pub async fn export(
             }
             let (invitations, lottery_entries) =
                 personal_data::invitations_and_entries_of(conn, office.id, subject.keys())?;
+            let invited: Vec<String> = invitations
+                .iter()
+                .filter_map(|row| row.get("reference")?.as_str().map(str::to_owned))
+                .collect();
             let export = PersonalDataExport {
                 office: office.code.to_string(),
                 case_number: subject.case_number.clone(),
@@ -127,7 +132,7 @@ pub async fn export(
                     .map(|email| email.as_str().to_owned()),
                 exported_at: now,
                 bookings: views,
-                events: personal_data::events_of(conn, &ids)?,
+                events: personal_data::events_of(conn, office.id, &ids, &invited)?,
                 messages: personal_data::messages_of(conn, &ids)?,
                 invitations,
                 lottery_entries,

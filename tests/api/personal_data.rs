@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sportello::use_cases::personal_data::Purged;
 
 use crate::{
-    fixtures::{assert_seat_counts_match_bookings, book_as, open_rome},
+    fixtures::{assert_seat_counts_match_bookings, book_as, open_rome, september_monday},
     harness::{Backend, TestApp, spawn_app},
 };
 
@@ -148,6 +148,15 @@ async fn a_data_subject_gets_everything_held_and_erasure_leaves_no_trace(backend
         .desk("RM", reference, "move", &reason)
         .await
         .ok();
+    // The office also invited her to another appointment.
+    let invited = json!({
+        "case_number": "RM/2026/777777",
+        "service": "document_delivery",
+        "deadline": (september_monday() - Duration::days(1)).to_string(),
+        "email": "zainab@example.org",
+        "full_name": "Zainab Okafor",
+    });
+    app.by(&rome.manager).invite("RM", &invited).await.created();
     let someone_else = book_as(&app, &rome.slots[1], 2, "fr").await;
     let held = [
         "RM/2026/777777",
@@ -175,6 +184,17 @@ async fn a_data_subject_gets_everything_held_and_erasure_leaves_no_trace(backend
         .collect();
     assert!(booked.contains(&first["reference"].as_str().unwrap()));
     assert!(export["events"].as_array().unwrap().len() >= booked.len());
+    assert_eq!(export["invitations"][0]["email"], "zainab@example.org");
+    let kinds: Vec<&str> = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"invitation_sent") && kinds.contains(&"rescheduled"),
+        "{kinds:?}"
+    );
     let messages = export["messages"].as_array().unwrap();
     assert!(!messages.is_empty());
     assert!(

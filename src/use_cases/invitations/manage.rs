@@ -182,7 +182,8 @@ where
                 .ok_or_else(|| Error::vanished("the invitation"))?;
             let after = view_of(conn, &changed)?;
             let (office_id, entity) = (Some(office.id), &after.reference);
-            Audit::by(&caller, now).changed(conn, office_id, action, entity, &before, &after)?;
+            let (was, is) = (before.audited(), after.audited());
+            Audit::by(&caller, now).changed(conn, office_id, action, entity, &was, &is)?;
             Ok(after)
         })
         .await

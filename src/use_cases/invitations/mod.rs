@@ -189,7 +189,33 @@ pub struct InvitationView {
     pub created_at: DateTime<Utc>,
 }
 
+/// An invitation as the audit log records it: what was done to which invitation, never to
+/// whom (the invitation holds that, and an erasure reaches it).
+#[derive(Serialize)]
+pub struct InvitationAudit<'a> {
+    pub reference: &'a str,
+    pub service: &'a str,
+    pub state: InvitationState,
+    pub deadline: DateTime<Utc>,
+    pub proposed_slot: Option<&'a ProposedSlot>,
+    pub booking_reference: Option<&'a str>,
+    pub reminded_at: Option<DateTime<Utc>>,
+}
+
 impl InvitationView {
+    /// This invitation as the audit log records it.
+    pub fn audited(&self) -> InvitationAudit<'_> {
+        InvitationAudit {
+            reference: &self.reference,
+            service: &self.service,
+            state: self.state,
+            deadline: self.deadline,
+            proposed_slot: self.proposed_slot.as_ref(),
+            booking_reference: self.booking_reference.as_deref(),
+            reminded_at: self.reminded_at,
+        }
+    }
+
     fn new(
         invitation: &Invitation,
         service: &TypeCode,
@@ -245,7 +271,13 @@ pub async fn invite(
             if created {
                 let audit = Audit::by(&caller, now);
                 let action = Action::InvitationCreate;
-                audit.created(conn, Some(office.id), action, &view.reference, &view)?;
+                audit.created(
+                    conn,
+                    Some(office.id),
+                    action,
+                    &view.reference,
+                    &view.audited(),
+                )?;
             }
             Ok(Invited {
                 invitation: view,
