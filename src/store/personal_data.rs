@@ -289,18 +289,16 @@ fn time(at: NaiveDateTime) -> serde_json::Value {
     serde_json::json!(at.and_utc())
 }
 
+type OfficeEvents =
+    diesel::dsl::Filter<events::table, diesel::dsl::Eq<events::office_id, OfficeId>>;
+type InvitationEvents = diesel::dsl::Filter<
+    diesel::dsl::Filter<OfficeEvents, diesel::dsl::IsNull<events::booking_id>>,
+    diesel::dsl::Like<events::data, String>,
+>;
+
 /// The office's events about the invitation `reference` (they name it in their data, as
 /// serde writes JSON: no spaces).
-fn invitation_events(
-    office_id: OfficeId,
-    reference: &str,
-) -> diesel::dsl::Filter<
-    diesel::dsl::Filter<
-        diesel::dsl::Filter<events::table, diesel::dsl::Eq<events::office_id, OfficeId>>,
-        diesel::dsl::IsNull<events::booking_id>,
-    >,
-    diesel::dsl::Like<events::data, String>,
-> {
+fn invitation_events(office_id: OfficeId, reference: &str) -> InvitationEvents {
     events::table
         .filter(events::office_id.eq(office_id))
         .filter(events::booking_id.is_null())
