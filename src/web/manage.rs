@@ -85,9 +85,16 @@ fn render_booking(
     problems: Problems,
 ) -> HttpResponse {
     let status = problems.status();
-    let done = ["booked", "moved", "cancelled", "waiting", "left"]
-        .into_iter()
-        .find(|done| visitor.query(done).is_some());
+    let done = [
+        "booked",
+        "moved",
+        "cancelled",
+        "waiting",
+        "left",
+        "reconfirmed",
+    ]
+    .into_iter()
+    .find(|done| visitor.query(done).is_some());
     visitor.render_as(
         status,
         "booking.html",

@@ -8,7 +8,10 @@ use reqwest::{StatusCode, header};
 use serde_json::json;
 
 use crate::{
-    fixtures::{applicant, configure_rome_by_lot, open_rome_soon, set_stage},
+    fixtures::{
+        applicant, configure_rome, configure_rome_by_lot, open_rome_soon, publish,
+        september_monday, set_stage, staff_slots,
+    },
     harness::{Backend, TestApp, spawn_app, spawn_app_with},
 };
 
@@ -20,6 +23,7 @@ on_both_databases!(
     pages_speak_the_visitors_language,
     the_pages_can_live_under_a_prefix,
     an_applicant_enters_a_draw_from_the_times_page,
+    an_applicant_reconfirms_from_the_booking_page,
 );
 
 /// A visitor: a cookie jar, and the pages as they come.
@@ -560,4 +564,52 @@ async fn an_applicant_enters_a_draw_from_the_times_page(backend: Backend) {
     assert!(empty.contains("<a href=\"#f-preferred_slot_ids\">Choose from 1 to 5 times.</a>"));
     let draws = app.public().draws("RM").await.ok();
     assert_eq!(draws[0]["entries"], 1);
+}
+
+async fn an_applicant_reconfirms_from_the_booking_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = configure_rome(&app).await;
+    let asks = json!({
+        "horizon_days": 730,
+        "reconfirmation": {"ask_days_before": 3, "release_hours_before": 24},
+    });
+    app.by(&rome.manager)
+        .put_service("RM", "document_delivery", &asks)
+        .await
+        .ok();
+    set_stage(&app, "RM", "live").await;
+    let monday = september_monday();
+    publish(&app, &rome.manager, monday, monday).await;
+    let slots = staff_slots(&app, &rome.manager, monday, monday).await;
+    let mut visit = applicant(&slots[0], 1);
+    visit["language"] = json!("en");
+    let booked = app.public().book("RM", &visit).await.created();
+    let (reference, token) = (
+        booked["reference"].as_str().unwrap(),
+        booked["manage_token"].as_str().unwrap(),
+    );
+
+    // The booking page asks her to confirm, by when, with a button.
+    let mut amina = Visitor::new(&app);
+    let page = amina
+        .get(&format!("/bookings/{reference}?token={token}"))
+        .await;
+    assert!(page.contains("Confirm you will come"), "{}", page.html);
+    assert!(page.contains(&format!("/bookings/{reference}/reconfirm")));
+    let sent = amina
+        .post(
+            &format!("/bookings/{reference}/reconfirm"),
+            &[("csrf", &page.input("csrf")), ("token", token)],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+    let after = amina.get(&sent.location()).await;
+    assert!(
+        after.contains("you have confirmed your appointment"),
+        "{}",
+        after.html
+    );
+    assert!(after.contains("You have confirmed that you will come."));
+    let api = app.public().booking(reference, token).await.ok();
+    assert!(api["reconfirmed_at"].is_string());
 }
