@@ -1,9 +1,9 @@
-//! The booking's page, where the mail's link leads: the visit, and cancelling, moving or
-//! waiting for an earlier seat. A GET never changes anything (mail scanners follow links): each
+//! The booking's page, where the mail's link leads: the visit, and cancelling, moving,
+//! reconfirming or waiting for an earlier seat. A GET never changes anything (mail scanners follow links): each
 //! change is a form that POSTs after a step that says what will happen.
 
 use actix_web::{HttpResponse, http::StatusCode, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -11,8 +11,9 @@ use super::page::{Problems, Visitor, view};
 use crate::{
     domain::{FieldErrors, Parsed, catalogue::pick, days::Day, ids::SlotId, office::OfficeCode},
     error::{Answer, Explain},
+    store::Store,
     use_cases::{
-        bookings::{manage, reconfirm as reconfirmation, views::BookingView},
+        bookings::{BookingError, Policy, manage, reconfirm as reconfirmation, views::BookingView},
         slots::{self, AvailabilityQuery},
         waitlist::{self, JoinRequest, WaitlistView},
     },
@@ -131,19 +132,8 @@ pub async fn cancel(
     reference: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let sent: ChangeForm = match visitor.genuine_form(&body) {
-        Ok(sent) => sent,
-        Err(refusal) => return visitor.refuse_form(refusal),
-    };
     let reference = reference.into_inner();
-    let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);
-    let token = sent.token.clone();
-    match manage::cancel_visit(store, policy, reference.clone(), token, Utc::now()).await {
-        Ok(_) => {
-            visitor.see_other(visitor.booking_page(&reference, &sent.token, Some("cancelled")))
-        }
-        Err(failure) => visitor.failure(failure),
-    }
+    button(visitor, reference, &body, "cancelled", manage::cancel_visit).await
 }
 
 /// Reconfirms the visit, as `POST /api/v1/bookings/{reference}/reconfirm` does.
@@ -152,17 +142,44 @@ pub async fn reconfirm(
     reference: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let sent: ChangeForm = match visitor.genuine_form(&body) {
+    let reference = reference.into_inner();
+    button(
+        visitor,
+        reference,
+        &body,
+        "reconfirmed",
+        reconfirmation::reconfirm,
+    )
+    .await
+}
+
+/// A button of the booking's pages: the form read and checked, `change` made with the
+/// booking's reference and the form's token, as the API's endpoint makes it, and the booking
+/// shown saying it was `done`.
+async fn button<F>(
+    visitor: Visitor,
+    reference: String,
+    body: &[u8],
+    done: &str,
+    change: F,
+) -> HttpResponse
+where
+    F: AsyncFnOnce(
+        &Store,
+        &Policy,
+        String,
+        String,
+        DateTime<Utc>,
+    ) -> Result<BookingView, BookingError>,
+{
+    let sent: ChangeForm = match visitor.genuine_form(body) {
         Ok(sent) => sent,
         Err(refusal) => return visitor.refuse_form(refusal),
     };
-    let reference = reference.into_inner();
     let (store, policy) = (&visitor.state().store, &visitor.state().booking_policy);
     let token = sent.token.clone();
-    match reconfirmation::reconfirm(store, policy, reference.clone(), token, Utc::now()).await {
-        Ok(_) => {
-            visitor.see_other(visitor.booking_page(&reference, &sent.token, Some("reconfirmed")))
-        }
+    match change(store, policy, reference.clone(), token, Utc::now()).await {
+        Ok(_) => visitor.see_other(visitor.booking_page(&reference, &sent.token, Some(done))),
         Err(failure) => visitor.failure(failure),
     }
 }
