@@ -422,7 +422,10 @@ pub(in crate::use_cases) fn book_in(
                 }
                 (Eligibility::Invitation, None) => return Err(Refusal::InviteOnly.into()),
             }
-            check_no_shows(conn, &service, visit.case_number.as_str(), now)?;
+            // An invitation is the office's own call: the no-show rule is for self-booking.
+            if visit.invited.is_none() {
+                check_no_shows(conn, &service, visit.case_number.as_str(), now)?;
+            }
             let (notice, horizon) = (settings.min_notice_hours, settings.horizon_days);
             match seat_held {
                 true if slot.time.starts_at <= now => return Err(Refusal::SlotInThePast.into()),
