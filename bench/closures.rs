@@ -20,17 +20,15 @@ use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
     domain::{
-        booking::{CaseNumber, Channel},
         days::{start_of_day, today},
         email::EmailAddress,
         ids::ClosureJobId,
-        language::Language,
         rescheduling::{Affected, JobStatus},
         slots::ClosureRule,
         staff::{Actor, Role},
     },
     store::{
-        Backend, bookings as stored, calendars,
+        Backend, calendars,
         schema::{bookings, mail_outbox, slots},
         slots as stored_slots,
         staff::{self, NewStaff},
@@ -41,7 +39,7 @@ use sportello::{
     },
 };
 
-use common::{Scratch, configure_office, office_code, seeded_reference};
+use common::{Scratch, configure_office, insert_seeded_booking, office_code};
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -96,7 +94,6 @@ async fn run(backend: Backend, count: usize) -> anyhow::Result<()> {
             let key = TokenKey::derive(&secrecy::SecretString::from("seed".to_owned()));
             let salt = TokenKey::new_salt();
             let token_hash = fingerprint(&key.token(&salt));
-            let italian = Language::italian();
             let mut booked = 0;
             let mut last = first;
             for slot in stored_slots::for_staff(conn, office_id, from, to, None)? {
@@ -106,31 +103,10 @@ async fn run(backend: Backend, count: usize) -> anyhow::Result<()> {
                 let seats = (slot.seats.capacity - slot.seats.held_for_desk) as usize;
                 let seats = seats.min(count - booked);
                 for _ in 0..seats {
-                    let n = booked;
+                    let booked_seat = (office_id, slot.id, service_of[&slot.calendar_id]);
+                    let token = (token_hash.as_str(), salt.as_str());
+                    insert_seeded_booking(conn, booked, booked_seat, token)?;
                     booked += 1;
-                    let case = CaseNumber::parse(&format!("SEED/{n}"))?;
-                    let email = EmailAddress::parse(&format!("seed{n}@example.org"))?;
-                    stored::insert(
-                        conn,
-                        stored::NewBooking {
-                            office_id,
-                            slot_id: slot.id,
-                            office_service_id: service_of[&slot.calendar_id],
-                            reference: &seeded_reference(n),
-                            token_hash: &token_hash,
-                            token_salt: &salt,
-                            case_number: &case,
-                            full_name: "Seeded Applicant",
-                            email: Some(&email),
-                            phone: None,
-                            language: &italian,
-                            channel: Channel::Web,
-                            is_test: false,
-                            created_by: None,
-                            intermediary_id: None,
-                        },
-                        Utc::now(),
-                    )?;
                 }
                 diesel::update(slots::table.find(slot.id))
                     .set(slots::booked_web.eq(seats as i32))

@@ -39,24 +39,21 @@ use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
     domain::{
-        booking::{CaseNumber, Channel},
         calendar::CalendarFields,
         days::{start_of_day, today},
-        email::EmailAddress,
         ids::{OfficeId, ServiceId, SlotId},
-        language::Language,
         office::Stage,
         service::ServiceSettings,
     },
     store::{
-        Backend, DbConnection, Store, bookings as stored, calendars, catalogue, offices,
+        Backend, DbConnection, Store, calendars, catalogue, offices,
         schema::{bookings, mail_outbox, slots},
         services,
     },
     use_cases::bookings::token::{TokenKey, fingerprint},
 };
 
-use common::{Scratch, Server, configure_office, office_code, percentiles, seeded_reference};
+use common::{Scratch, Server, configure_office, insert_seeded_booking, office_code, percentiles};
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -227,33 +224,10 @@ async fn seed_bookings(store: &Store, targets: &[Target], count: usize) -> anyho
             .write(move |conn| -> anyhow::Result<()> {
                 let salt = TokenKey::new_salt();
                 let token_hash = fingerprint(&key.token(&salt));
-                let italian = Language::italian();
                 for (i, target) in rows.iter().enumerate() {
-                    let n = batch * 1000 + i;
-                    let reference = seeded_reference(n);
-                    let case = CaseNumber::parse(&format!("SEED/{n}"))?;
-                    let email = EmailAddress::parse(&format!("seed{n}@example.org"))?;
-                    stored::insert(
-                        conn,
-                        stored::NewBooking {
-                            office_id: target.office,
-                            slot_id: target.slot,
-                            office_service_id: target.service,
-                            reference: &reference,
-                            token_hash: &token_hash,
-                            token_salt: &salt,
-                            case_number: &case,
-                            full_name: "Seeded Applicant",
-                            email: Some(&email),
-                            phone: None,
-                            language: &italian,
-                            channel: Channel::Web,
-                            is_test: false,
-                            created_by: None,
-                            intermediary_id: None,
-                        },
-                        Utc::now(),
-                    )?;
+                    let booked = (target.office, target.slot, target.service);
+                    let token = (token_hash.as_str(), salt.as_str());
+                    insert_seeded_booking(conn, batch * 1000 + i, booked, token)?;
                 }
                 let ids: Vec<SlotId> = rows.iter().map(|target| target.slot).collect();
                 diesel::update(slots::table.filter(slots::id.eq_any(ids)))

@@ -16,17 +16,19 @@ use secrecy::SecretString;
 use sportello::{
     config::Settings,
     domain::{
-        booking::Reference,
+        booking::{CaseNumber, Channel, Reference},
         calendar::CalendarFields,
         catalogue::TypeCode,
+        email::EmailAddress,
         hours::{IntervalInput, WeeklyHours},
-        ids::OfficeId,
+        ids::{OfficeId, ServiceId, SlotId},
+        language::Language,
         office::{OfficeCode, OfficeDetails, PatronDay, Stage},
         service::ServiceSettings,
     },
     startup::Application,
     store::{
-        Backend, DbConnection, Store, calendars, catalogue,
+        Backend, DbConnection, Store, bookings, calendars, catalogue,
         offices::{self, Office},
         services,
     },
@@ -358,11 +360,46 @@ impl Drop for Server {
 }
 
 /// A reference no random one collides with in practice, from a counter.
-pub fn seeded_reference(n: usize) -> Reference {
+fn seeded_reference(n: usize) -> Reference {
     let mut bytes = [0u8; 8];
     for (k, byte) in bytes.iter_mut().enumerate() {
         *byte = ((n >> (5 * k)) & 31) as u8;
     }
     bytes[7] = 31; // a 'Z' last: random references rarely end so, seeded ones always do
     Reference::from_random(bytes)
+}
+
+/// Seeds booking number `n` of applicant `SEED/{n}` (web, Italian) straight in the store, in
+/// the caller's transaction, without touching the slot's seat counts (the caller sets them);
+/// `token` is the manage token's hash and salt, shared by every seeded booking.
+pub fn insert_seeded_booking(
+    conn: &mut DbConnection,
+    n: usize,
+    (office_id, slot_id, office_service_id): (OfficeId, SlotId, ServiceId),
+    (token_hash, token_salt): (&str, &str),
+) -> anyhow::Result<()> {
+    let case = CaseNumber::parse(&format!("SEED/{n}"))?;
+    let email = EmailAddress::parse(&format!("seed{n}@example.org"))?;
+    bookings::insert(
+        conn,
+        bookings::NewBooking {
+            office_id,
+            slot_id,
+            office_service_id,
+            reference: &seeded_reference(n),
+            token_hash,
+            token_salt,
+            case_number: &case,
+            full_name: "Seeded Applicant",
+            email: Some(&email),
+            phone: None,
+            language: &Language::italian(),
+            channel: Channel::Web,
+            is_test: false,
+            created_by: None,
+            intermediary_id: None,
+        },
+        Utc::now(),
+    )?;
+    Ok(())
 }

@@ -7,6 +7,7 @@
 //! and checks are the use cases' and the domain's). Only the use cases open transactions.
 
 pub mod accreditations;
+pub mod attendance;
 pub mod audit;
 pub mod bookings;
 pub mod calendars;

@@ -8,6 +8,7 @@
 //! reading a booking with everything its views need.
 
 pub mod book;
+mod checks;
 pub mod desk;
 pub mod ics;
 pub mod invited;
@@ -16,6 +17,9 @@ pub mod proof;
 pub mod reconfirm;
 pub mod token;
 pub mod verify;
+
+use checks::check_release;
+pub(in crate::use_cases) use checks::{check_case_ready, check_no_shows, draw_under_way};
 pub mod views;
 
 use chrono::{DateTime, Duration, Utc};
@@ -26,22 +30,19 @@ use crate::{
     domain::{
         Named,
         booking::{Channel, EventKind, Refusal},
-        cases::is_ready,
         catalogue::TypeCode,
         client::ClientAddress,
         ids::{OfficeId, SlotId, StaffId},
         mail::MessageKind,
-        release::Release,
         staff::{Actor, Role},
     },
     error::{Answer, Error, Explain, Failure},
     store::{
-        DbConnection, Store,
+        DbConnection, Store, attendance,
         bookings::{self, Booking},
         events::NewEvent,
-        lottery,
         offices::{self, Office},
-        outbox, registered_cases, seats,
+        outbox, seats,
         services::{self, OfficeService},
         slots::{self, Slot},
         spent_challenges,
@@ -414,7 +415,7 @@ pub(in crate::use_cases) fn cancel(
         ),
         Canceller::Unconfirmed => (
             "office",
-            Some(bookings::RELEASED_UNCONFIRMED),
+            Some(attendance::RELEASED_UNCONFIRMED),
             EventKind::CancelledByOffice,
             None,
             MessageKind::ReleasedUnconfirmed,
@@ -524,67 +525,6 @@ fn service_for(
                 codes.join(", ")
             )))
         }
-    }
-}
-
-/// A registered-only service books a registered case only for a day the case is ready for
-/// that type, read in the booking's transaction (the case system may change it any time).
-pub(in crate::use_cases) fn check_case_ready(
-    conn: &mut DbConnection,
-    office: &Office,
-    case_number: &str,
-    service: &OfficeService,
-    starts_at: DateTime<Utc>,
-) -> Result<(), BookingError> {
-    let case =
-        registered_cases::find(conn, office.id, case_number)?.ok_or(Refusal::CaseNotVerified)?;
-    let visit_day = starts_at
-        .with_timezone(&office.details.timezone)
-        .date_naive();
-    match is_ready(&case.ready_for, &service.appointment_type.code, visit_day) {
-        true => Ok(()),
-        false => Err(Refusal::CaseNotReady.into()),
-    }
-}
-
-/// The no-show rule: a case that missed too many visits of the service lately books it only
-/// at the desk for a while (applicants and intermediaries are refused, and told until when).
-pub(in crate::use_cases) fn check_no_shows(
-    conn: &mut DbConnection,
-    service: &OfficeService,
-    case_number: &str,
-    now: DateTime<Utc>,
-) -> Result<(), BookingError> {
-    let Some(rule) = service.settings.no_show_rule else {
-        return Ok(());
-    };
-    let missed = bookings::no_shows_since(conn, service.id, case_number, rule.counts_since(now))?;
-    match rule.desk_only_until(&missed, now) {
-        Some(until) => Err(Refusal::DeskOnly { until }.into()),
-        None => Ok(()),
-    }
-}
-
-/// Scheduled release: a slot's seats are not on public sale before it opens, nor while a
-/// lottery shares them out (until its draw is done; what the draw leaves goes first come).
-fn check_release(
-    conn: &mut DbConnection,
-    slot: &Slot,
-    service: &OfficeService,
-    now: DateTime<Utc>,
-) -> Result<(), BookingError> {
-    let Some(opens_at) = slot.opens_at else {
-        return Ok(());
-    };
-    if let Release::NotYet(opens_at) = Release::of(Some(opens_at), now) {
-        return Err(Refusal::NotYetOpen { opens_at }.into());
-    }
-    match lottery::draw_at(conn, service.id, opens_at)? {
-        Some(draw) if !draw.is_drawn() => {
-            let closes_at = draw.closes_at;
-            Err(Refusal::LotteryUnderWay { closes_at }.into())
-        }
-        _ => Ok(()),
     }
 }
 

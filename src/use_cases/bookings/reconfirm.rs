@@ -23,7 +23,7 @@ use crate::{
         staff::Actor,
     },
     error::Error,
-    store::{Store, bookings, offices, outbox, services},
+    store::{Store, attendance, offices, outbox, services},
     use_cases::scope::{Need, staff_office},
 };
 
@@ -53,7 +53,7 @@ pub async fn reconfirm(
             if status != Status::Confirmed || now >= rule.releases_at(details.slot.time.starts_at) {
                 return Err(Refusal::NotChangeable { status }.into());
             }
-            if !bookings::reconfirm(conn, details.booking.id, now)? {
+            if !attendance::reconfirm(conn, details.booking.id, now)? {
                 return Err(Refusal::NotChangeable { status }.into());
             }
             Ok(())
@@ -91,15 +91,16 @@ pub async fn tidy(
                 let released_until = now + Duration::hours(i64::from(rule.release_hours_before));
                 let asked_until = now + Duration::days(i64::from(rule.ask_days_before));
                 let window = (released_until, asked_until);
-                for booking in bookings::not_asked_to_reconfirm(conn, service.id, window, BATCH)? {
-                    if bookings::mark_asked_to_reconfirm(conn, booking.id, now)? {
+                for booking in attendance::not_asked_to_reconfirm(conn, service.id, window, BATCH)?
+                {
+                    if attendance::mark_asked_to_reconfirm(conn, booking.id, now)? {
                         let kind = MessageKind::ReconfirmRequest;
                         outbox::enqueue(conn, about(&booking, booking.sequence), kind, now)?;
                         round.asked += 1;
                     }
                 }
                 for (booking, slot) in
-                    bookings::unconfirmed(conn, service.id, (now, released_until), BATCH)?
+                    attendance::unconfirmed(conn, service.id, (now, released_until), BATCH)?
                 {
                     let office = match offices_by_id.get(&booking.office_id) {
                         Some(office) => office,
@@ -172,7 +173,7 @@ pub async fn report(
             let end = to.succ_opt().unwrap_or(to);
             let range = (start_of_day(zone, from), start_of_day(zone, end));
             let (asked, reconfirmed, released) =
-                bookings::reconfirmation_counts(conn, office.id, range)?;
+                attendance::reconfirmation_counts(conn, office.id, range)?;
             Ok(ReconfirmationReport {
                 from,
                 to,

@@ -28,7 +28,6 @@ use crate::{
         DbConnection, Store, StoreError, bookings, calendars,
         closure_jobs::{self, ClosureJob, Finished},
         closures::{self, Closure},
-        lottery,
         offices::{self, Office},
         registered_cases,
         services::{self, OfficeService},
@@ -37,7 +36,7 @@ use crate::{
     use_cases::{
         audit::Audit,
         bookings::{
-            Canceller, Details, Policy, cancel,
+            BookingError, Canceller, Details, Policy, cancel, draw_under_way,
             manage::{Mover, relocate},
         },
         publication::{Mode, reconcile_slots},
@@ -289,7 +288,7 @@ fn placements(
 
     // The booking's own rules, read once per draw and per case however many slots are tried.
     let mut failure = None;
-    let mut draw_under_way: HashMap<(ServiceId, DateTime<Utc>), bool> = HashMap::new();
+    let mut drawing: HashMap<(ServiceId, DateTime<Utc>), bool> = HashMap::new();
     let mut cases = HashMap::new();
     let fits = |booking: &Displaced, candidate: &Candidate| {
         let (Some(details), Some(slot)) = (by_id.get(&booking.booking), free.get(&candidate.slot))
@@ -301,15 +300,14 @@ fn placements(
         if candidate.starts_at < now + notice {
             return false;
         }
-        let mut checked = || -> Result<bool, diesel::result::Error> {
+        let mut checked = || -> Result<bool, BookingError> {
             if let Some(opens_at) = slot.opens_at {
                 let key = (service.id, opens_at);
-                let under_way = match draw_under_way.get(&key) {
+                let under_way = match drawing.get(&key) {
                     Some(under_way) => *under_way,
                     None => {
-                        let draw = lottery::draw_at(conn, service.id, opens_at)?;
-                        let under_way = draw.is_some_and(|draw| !draw.is_drawn());
-                        *draw_under_way.entry(key).or_insert(under_way)
+                        let under_way = draw_under_way(conn, service, opens_at)?.is_some();
+                        *drawing.entry(key).or_insert(under_way)
                     }
                 };
                 if under_way {
@@ -343,7 +341,7 @@ fn placements(
     };
     let placements = place(&order, candidates, fits);
     if let Some(error) = failure {
-        return Err(error.into());
+        return Err(error.unexpected());
     }
     let targets = placements
         .iter()
