@@ -2,7 +2,7 @@
 //! would, applicants, the dates the stories happen on, and the one invariant every booking
 //! story checks (seats counted equal bookings holding them).
 
-use chrono::{Datelike, Days, Duration, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, Utc, Weekday};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 use sportello::{
@@ -19,6 +19,13 @@ use sportello::{
 };
 
 use crate::harness::{TestApp, Token};
+
+/// An instant the API wrote (RFC 3339), in UTC.
+pub fn instant(value: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(value.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
 
 pub fn next_year() -> i32 {
     Utc::now().year() + 1

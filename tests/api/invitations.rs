@@ -2,14 +2,14 @@
 //! mail in their language with a link that books without the case number, one reminder before
 //! the deadline, and a proposed time that is held until they answer or the deadline passes.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
     case_system::case_system_of,
     client::field_errors,
-    fixtures::{OpenRome, applicant, open_rome, september_monday, staff_slots},
+    fixtures::{OpenRome, applicant, instant, open_rome, september_monday, staff_slots},
     harness::{Backend, TestApp, Token, spawn_app_mailing_to},
     smtp::{Received, SmtpSink},
 };
@@ -65,10 +65,6 @@ fn token_in(received: &Received, reference: &str) -> String {
 
 fn subject(received: &Received) -> String {
     received.parsed().subject().unwrap_or_default().to_owned()
-}
-
-fn instant(value: &Value) -> DateTime<Utc> {
-    value.as_str().unwrap().parse().unwrap()
 }
 
 /// The events of the feed, as (type, data).

@@ -3,12 +3,12 @@
 //! subject gets everything held about them in one download, and erasure leaves their name,
 //! address, phone and case number nowhere in the database.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use sportello::use_cases::personal_data::Purged;
 
 use crate::{
-    fixtures::{assert_seat_counts_match_bookings, book_as, open_rome, september_monday},
+    fixtures::{assert_seat_counts_match_bookings, book_as, instant, open_rome, september_monday},
     harness::{Backend, TestApp, spawn_app},
 };
 
@@ -16,12 +16,6 @@ on_both_databases!(
     retention_forgets_what_is_due_and_keeps_the_counts,
     a_data_subject_gets_everything_held_and_erasure_leaves_no_trace,
 );
-
-fn instant(value: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(value.as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 /// The bookings' rows as statistics count them: status, channel, slot.
 async fn counted(app: &TestApp) -> Vec<Value> {

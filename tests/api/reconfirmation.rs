@@ -3,13 +3,13 @@
 //! never before and never a reconfirmed one, and its seat goes to the waitlist first. A case
 //! that missed too many visits books only at the desk for a while, and is told why.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
     fixtures::{
-        applicant, assert_seat_counts_match_bookings, configure_rome, office_id, publish,
+        applicant, assert_seat_counts_match_bookings, configure_rome, instant, office_id, publish,
         september_monday, set_stage, slot_under_way, staff_slots, walk_in,
     },
     harness::{Backend, spawn_app, spawn_app_mailing_to},
@@ -20,12 +20,6 @@ on_both_databases!(
     an_unconfirmed_visit_is_released_on_time_and_a_reconfirmed_one_never,
     a_case_that_missed_two_visits_books_only_at_the_desk_for_a_while,
 );
-
-fn instant(value: &Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(value.as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 async fn an_unconfirmed_visit_is_released_on_time_and_a_reconfirmed_one_never(backend: Backend) {
     let smtp = SmtpSink::start();
@@ -199,8 +193,10 @@ async fn a_case_that_missed_two_visits_books_only_at_the_desk_for_a_while(backen
     let under_way = slot_under_way(&app, office_id(&app, "RM").await, rome.calendar).await;
 
     // Case RM/DESK/7 did not come, twice.
+    let mut missed_at = None;
     for _ in 0..2 {
         let booked = desk.book("RM", &walk_in(under_way, 7)).await.created();
+        missed_at = Some(instant(&booked["starts_at"]));
         let reference = booked["reference"].as_str().unwrap();
         desk.desk("RM", reference, "no-show", &json!({})).await.ok();
     }
@@ -213,7 +209,8 @@ async fn a_case_that_missed_two_visits_books_only_at_the_desk_for_a_while(backen
     online["case_number"] = json!("RM/DESK/7");
     let refused = app.public().book("RM", &online).await;
     let problem = refused.problem(StatusCode::CONFLICT, "desk_only");
-    let until = (Utc::now() + Duration::days(90))
+    // Desk only for 90 days from the last missed visit (which began before midnight, some days).
+    let until = (missed_at.unwrap() + Duration::days(90))
         .format("%Y-%m-%d")
         .to_string();
     assert!(
