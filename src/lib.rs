@@ -20,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod mail;
+pub mod reports;
 pub mod startup;
 pub mod store;
 pub mod use_cases;

@@ -67,6 +67,7 @@ impl Application {
             cors: settings.cors.clone(),
             body_limit: settings.server.body_limit_bytes,
             booking_policy: Policy::from_settings(settings),
+            letter_cost_cents: i64::from(settings.evaluation.registered_letter_cost_cents),
             pages: crate::web::Pages::new(
                 &settings.pages.prefix,
                 crate::auth::csrf::CsrfKey::derive(&settings.auth.jwt_secret),

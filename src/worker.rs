@@ -56,7 +56,8 @@ impl Housekeeping {
 
 /// Puts cooled-down seats back on sale, forgets old idempotency records, reminds and expires
 /// invitations, makes the lottery draws whose window has closed, asks for reconfirmations and
-/// releases visits not reconfirmed, offers free seats to the
+/// releases visits not reconfirmed, samples each service's lead time once a day,
+/// offers free seats to the
 /// waitlist, a round every `settings.every`, forever.
 pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse>) {
     let mut ticker = tokio::time::interval(settings.every);
@@ -83,6 +84,13 @@ pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse
             Ok(round) if round == bookings::reconfirm::Round::default() => {}
             Ok(round) => tracing::info!(?round, "reconfirmation asked and released"),
             Err(error) => tracing::warn!(?error, "reconfirmation failed; trying again next round"),
+        }
+        match crate::use_cases::indicators::sample_lead_times(&store, Utc::now()).await {
+            Ok(0) => {}
+            Ok(taken) => tracing::info!(taken, "lead times sampled"),
+            Err(error) => {
+                tracing::warn!(?error, "lead-time sampling failed; trying again next round")
+            }
         }
         match personal_data::apply_retention(&store, &settings.retention, Utc::now()).await {
             Ok(purged) if purged == personal_data::Purged::default() => {}

@@ -29,6 +29,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub booking: BookingSettings,
     pub retention: RetentionSettings,
+    pub evaluation: EvaluationSettings,
     pub workers: WorkersSettings,
     pub rate_limit: RateLimitSettings,
     pub cors: CorsSettings,
@@ -154,6 +155,13 @@ pub struct RetentionSettings {
     pub outbox_days: u32,
     pub audit_years: u32,
     pub batch_size: u32,
+}
+
+/// What the pilot evaluation counts in money (see `config/default.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationSettings {
+    pub registered_letter_cost_cents: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

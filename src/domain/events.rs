@@ -5,6 +5,10 @@ use std::fmt;
 
 use super::{booking::EventKind, validation::Invalid};
 
+/// What an event's data becomes once the personal data it copied is erased (retention, or a data
+/// subject's request): the event stays in the feed, its data says only that.
+pub const ANONYMISED_DATA: &str = r#"{"anonymised":true}"#;
+
 /// The public name of what happened. One history kind maps to one type; both cancellations are
 /// `booking.cancelled`, and the event's `by` says who cancelled.
 pub fn public_type(kind: EventKind) -> &'static str {

@@ -37,6 +37,8 @@ macro_rules! typed_ids {
 typed_ids! {
     /// An office (one per prefecture).
     OfficeId;
+    /// The survey sent after one attended visit.
+    SurveyId;
     /// A type in the national catalogue.
     AppointmentTypeId;
     /// A catalogue type as one office offers it (an office service).

@@ -30,6 +30,8 @@ pub enum MessageKind {
     ReconfirmRequest,
     /// The visit was not reconfirmed in time and its seat was released.
     ReleasedUnconfirmed,
+    /// After an attended visit: how was it? (a link to the survey, answered once).
+    Survey,
 }
 
 impl Named for MessageKind {
@@ -45,6 +47,7 @@ impl Named for MessageKind {
         MessageKind::WaitlistOffer,
         MessageKind::ReconfirmRequest,
         MessageKind::ReleasedUnconfirmed,
+        MessageKind::Survey,
     ];
 
     fn as_str(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Named for MessageKind {
             MessageKind::WaitlistOffer => "waitlist_offer",
             MessageKind::ReconfirmRequest => "reconfirm_request",
             MessageKind::ReleasedUnconfirmed => "released_unconfirmed",
+            MessageKind::Survey => "survey",
         }
     }
 }
@@ -71,6 +75,17 @@ impl MessageKind {
             self,
             MessageKind::Invitation | MessageKind::InvitationReminder
         )
+    }
+
+    /// Whether this message, delivered, stands for a registered letter the office no longer
+    /// sends: an invitation, or the confirmation of a booking no invitation preceded (for one that
+    /// did, the invitation was the letter).
+    pub fn replaces_letter(self, booked_through_invitation: bool) -> bool {
+        match self {
+            MessageKind::Invitation => true,
+            MessageKind::Confirmed => !booked_through_invitation,
+            _ => false,
+        }
     }
 
     pub fn is_cancellation(self) -> bool {
@@ -92,6 +107,8 @@ pub enum DeliveryStatus {
     Sent,
     /// Given up after the last attempt; staff can retry it.
     Failed,
+    /// The mail server refused the recipient for good (a permanent 5xx): not tried again.
+    Bounced,
     /// Not sent because a later change made it stale (a reminder for a cancelled visit…).
     Suppressed,
 }
@@ -102,6 +119,7 @@ impl Named for DeliveryStatus {
         DeliveryStatus::Sending,
         DeliveryStatus::Sent,
         DeliveryStatus::Failed,
+        DeliveryStatus::Bounced,
         DeliveryStatus::Suppressed,
     ];
 
@@ -111,6 +129,7 @@ impl Named for DeliveryStatus {
             DeliveryStatus::Sending => "sending",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Bounced => "bounced",
             DeliveryStatus::Suppressed => "suppressed",
         }
     }
@@ -170,7 +189,7 @@ mod tests {
         let refused = DeliveryStatus::parse("lost").unwrap_err();
         assert_eq!(
             refused.message(),
-            "must be one of pending, sending, sent, failed, suppressed"
+            "must be one of pending, sending, sent, failed, bounced, suppressed"
         );
         assert!(MessageKind::CancelledByOffice.is_cancellation());
     }

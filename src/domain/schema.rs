@@ -54,6 +54,12 @@ pub fn optional_line_100() -> Object {
 pub fn optional_line_200() -> Object {
     nullable(line_schema(200, ""))
 }
+/// A survey's comment: paragraphs, or `null`.
+pub fn optional_comment() -> Object {
+    nullable(crate::domain::text::paragraphs_schema(
+        crate::domain::survey::COMMENT_MAX_CHARS,
+    ))
+}
 
 /// `OfficeCode::parse`.
 pub const OFFICE_CODE: &str = "^[A-Za-z][A-Za-z0-9]{1,7}$";

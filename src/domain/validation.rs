@@ -98,6 +98,11 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Files every refusal of `other` too.
+    pub fn extend(&mut self, other: FieldErrors) {
+        self.0.extend(other.0);
+    }
+
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
     }

@@ -21,6 +21,22 @@ use crate::{
 /// JSON of the wrong shape.
 pub struct JsonBody<T>(pub T);
 
+/// A token a mail's link carries, sent back as the header `name`; 401 `code` with `hint` when
+/// it is missing or blank.
+pub fn header_token(
+    req: &HttpRequest,
+    name: &str,
+    code: &'static str,
+    hint: &'static str,
+) -> Result<String, ApiError> {
+    req.headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, code, hint))
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<JsonBody<T>, ApiError>>;

@@ -7,7 +7,8 @@
 //!   answers may load nothing at all, Swagger UI (`/docs`) only its own scripts, styles and
 //!   images, and the document it describes, and the applicant pages only their own style sheet
 //!   and, where an office asks for proof of work, the widget's script and worker: no inline
-//!   script or style, and forms post only to us.
+//!   script or style, and forms post only to us. The API's printable reports (HTML) carry their
+//!   own inline style and load nothing, script least of all.
 //! - `Strict-Transport-Security`, when `server.hsts_max_age_seconds` says clients come over HTTPS.
 //!
 //! HEAD is answered wherever GET is: the request is routed as a GET, and the HTTP layer, which
@@ -31,6 +32,10 @@ const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 const PAGES_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                             img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
                             form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// The printable reports the API answers as HTML (`format=html`): one self-contained file with
+/// its own inline style and inline SVG, no script at all, nothing loaded.
+const REPORTS_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+                              form-action 'none'; frame-ancestors 'none'";
 /// Swagger UI's page loads its bundled scripts and styles, sets inline styles on elements,
 /// shows data: images, and fetches /openapi.json.
 const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
@@ -52,6 +57,7 @@ pub async fn secure(
         req.head_mut().method = Method::GET;
     }
     let docs = req.path().starts_with("/docs");
+    let api = req.path().starts_with("/api/");
     let hsts = req
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.hsts.clone());
@@ -62,6 +68,7 @@ pub async fn secure(
         .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
     let policy = match (docs, page) {
         (true, _) => DOCS_POLICY,
+        (false, true) if api => REPORTS_POLICY,
         (false, true) => PAGES_POLICY,
         (false, false) => API_POLICY,
     };

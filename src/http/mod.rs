@@ -14,6 +14,7 @@ pub mod events;
 pub mod extract;
 pub mod fallback;
 pub mod headers;
+pub mod indicators;
 pub mod integration;
 pub mod intermediaries;
 pub mod invitations;
@@ -29,6 +30,7 @@ pub mod query;
 pub mod services;
 pub mod slots;
 pub mod staff;
+pub mod surveys;
 pub mod telemetry;
 pub mod waitlist;
 
@@ -76,6 +78,8 @@ pub struct AppState {
     pub cors: CorsSettings,
     pub body_limit: usize,
     pub booking_policy: Policy,
+    /// What a registered letter costs, for the money the mail saved.
+    pub letter_cost_cents: i64,
     /// The applicant pages' templates, catalogues and CSRF key.
     pub pages: crate::web::Pages,
 }
@@ -124,6 +128,10 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(waitlist::offer)
         .service(waitlist::accept)
         .service(waitlist::decline)
+        .service(surveys::show)
+        .service(indicators::office)
+        .service(indicators::compared)
+        .service(surveys::answer)
         .service(staff::create)
         .service(staff::list)
         .service(staff::update)

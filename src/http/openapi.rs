@@ -44,6 +44,7 @@ use utoipa::{
         crate::domain::schema::ReferenceText,
         crate::use_cases::events::BookingEventData,
         crate::use_cases::invitations::InvitationEventData,
+        crate::use_cases::events::AnonymisedEventData,
     )),
     tags(
         (name = "auth", description = "Staff login and integration clients' tokens"),
@@ -54,6 +55,7 @@ use utoipa::{
         (name = "intermediaries", description = "Patronati, associations and employers' consultants: accredited per office by an admin, they book for their clients (with their own token, through the booking endpoint) within quotas"),
         (name = "waitlist", description = "Earlier seats for booked applicants: a queue, one offer a day held for a while, accepted or declined with the mail's token"),
         (name = "lottery", description = "Seats released by lot: draws with a committed seed, entries while the seats open, winners booked and the seed published at the close"),
+        (name = "surveys", description = "The applicant's verdict after a visit: one survey by mail, answered once with its token, kept without identity"),
         (name = "staff", description = "Staff accounts"),
         (name = "offices", description = "Offices and their rollout stage"),
         (name = "catalogue", description = "The national catalogue of appointment types"),
@@ -65,6 +67,7 @@ use utoipa::{
         (name = "audit", description = "Who changed what"),
         (name = "bookings", description = "Applicants book, view, cancel and move their visit"),
         (name = "desk", description = "The office runs the day: agenda, search, check-in, no-show, cancel"),
+        (name = "evaluation", description = "The pilot's evaluation: each office's indicators, every office compared; JSON, CSV or a printable page"),
         (name = "mail", description = "The office's outbox and the letters mail replaced"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

@@ -1,16 +1,14 @@
 //! The earlier-slot waitlist over HTTP: a booking (with its manage token) joins, looks at and
 //! leaves the waitlist; the applicant answers an offer with the token its mail carries.
 
-use actix_web::{
-    FromRequest, HttpRequest, HttpResponse, delete, dev::Payload, get, http::StatusCode, post, web,
-};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, dev::Payload, get, post, web};
 use chrono::Utc;
 use futures_util::future::{Ready, ready};
 
 use super::{
     AppState,
     bookings::applicant::Managed,
-    extract::JsonBody,
+    extract::{JsonBody, header_token},
     problem::{ApiError, Problem},
 };
 use crate::{
@@ -31,19 +29,15 @@ impl FromRequest for OfferToken {
     type Future = Ready<Result<OfferToken, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = req
-            .headers()
-            .get(OFFER_TOKEN_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(|token| token.trim().to_owned())
-            .filter(|token| !token.is_empty());
-        ready(token.map(OfferToken).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
+        ready(
+            header_token(
+                req,
+                OFFER_TOKEN_HEADER,
                 "offer_token_required",
                 "Send the token from the offer's mail as the X-Offer-Token header.",
             )
-        }))
+            .map(OfferToken),
+        )
     }
 }
 

@@ -40,7 +40,7 @@ const LOCALES: [(&str, &str); 8] = [
     ("zh", include_str!("locales/zh.json")),
 ];
 
-const TEMPLATES: [(&str, &str); 30] = [
+const TEMPLATES: [(&str, &str); 32] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("layout.txt", include_str!("templates/layout.txt")),
     ("documents.html", include_str!("templates/documents.html")),
@@ -122,6 +122,8 @@ const TEMPLATES: [(&str, &str); 30] = [
         "released_unconfirmed.txt",
         include_str!("templates/released_unconfirmed.txt"),
     ),
+    ("survey.html", include_str!("templates/survey.html")),
+    ("survey.txt", include_str!("templates/survey.txt")),
 ];
 
 impl Locales {
@@ -221,14 +223,20 @@ impl Composer {
         })
     }
 
-    /// The message `kind` about the booking, to `recipient`, with its fixed Message-ID.
+    /// An address of the applicant pages, from a path starting with `/`.
+    pub fn page_url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_base_url)
+    }
+
+    /// The message `kind` about the booking, to `recipient`, with its fixed Message-ID; a
+    /// survey's mail carries its link (`survey_url`) instead of the calendar entry.
     pub fn compose(
         &self,
         kind: MessageKind,
         details: &Details,
-        recipient: &str,
-        message_id: &str,
+        (recipient, message_id): (&str, &str),
         manage_token: &str,
+        survey_url: Option<&str>,
     ) -> Result<Message, ComposeError> {
         let booking = &details.booking;
         let language = booking.language.as_str();
@@ -256,8 +264,15 @@ impl Composer {
             reconfirm_by => details.service.settings.reconfirmation.map(|rule| {
                 self.local_time(rule.releases_at(details.slot.time.starts_at), zone, language)
             }),
+            survey_url => survey_url,
         };
         let (text, html) = self.render(kind, &context)?;
+        if kind == MessageKind::Survey {
+            return self
+                .envelope(recipient, subject, message_id, office)?
+                .multipart(MultiPart::alternative_plain_html(text, html))
+                .map_err(|e| ComposeError(e.to_string()));
+        }
 
         let calendar = ics::calendar(details, Method::Request);
         let method = if kind.is_cancellation() {

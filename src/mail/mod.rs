@@ -32,7 +32,7 @@ use crate::{
     },
 };
 use compose::{Composer, WaitlistLetter};
-use transport::Transport;
+use transport::{Refusal, Transport};
 
 /// What one round of delivery did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +40,13 @@ pub struct Round {
     pub sent: usize,
     pub retrying: usize,
     pub failed: usize,
+    pub bounced: usize,
     pub suppressed: usize,
 }
 
 impl Round {
     pub fn handled(&self) -> usize {
-        self.sent + self.retrying + self.failed + self.suppressed
+        self.sent + self.retrying + self.failed + self.bounced + self.suppressed
     }
 }
 
@@ -114,6 +115,7 @@ impl Mailer {
             match outcome? {
                 DeliveryStatus::Sent => round.sent += 1,
                 DeliveryStatus::Failed => round.failed += 1,
+                DeliveryStatus::Bounced => round.bounced += 1,
                 DeliveryStatus::Suppressed => round.suppressed += 1,
                 DeliveryStatus::Pending | DeliveryStatus::Sending => round.retrying += 1,
             }
@@ -138,6 +140,7 @@ impl Mailer {
             total.sent += round.sent;
             total.retrying += round.retrying;
             total.failed += round.failed;
+            total.bounced += round.bounced;
             total.suppressed += round.suppressed;
         }
     }
@@ -154,11 +157,17 @@ impl Mailer {
             }
             Prepared::Send(email) => match self.transport.send(&email, &message.message_id).await {
                 Ok(()) => (DeliveryStatus::Sent, None, None),
-                Err(error) if message.attempts >= self.settings.max_attempts => {
+                Err(refusal) if refusal.permanent => {
+                    tracing::warn!(message = %message.id, error = %refusal.reason, "mail bounced: the server refused the recipient for good");
+                    (DeliveryStatus::Bounced, Some(refusal.reason), None)
+                }
+                Err(Refusal { reason: error, .. })
+                    if message.attempts >= self.settings.max_attempts =>
+                {
                     tracing::error!(message = %message.id, attempts = message.attempts, %error, "mail delivery failed for good");
                     (DeliveryStatus::Failed, Some(error), None)
                 }
-                Err(error) => {
+                Err(Refusal { reason: error, .. }) => {
                     let delay = retry_delay(
                         message.attempts,
                         Duration::from_secs(self.settings.retry_base_seconds),
@@ -239,12 +248,35 @@ impl Mailer {
         if message.kind == MessageKind::WaitlistOffer {
             return self.prepare_waitlist_offer(message, details, now).await;
         }
+        let survey_url = match message.kind {
+            MessageKind::Survey => match self.survey_url(details.booking.id).await? {
+                Some(url) => Some(url),
+                None => return Ok(Err(Stale("the visit has no survey"))),
+            },
+            _ => None,
+        };
         let token = self.tokens.token(&details.booking.token_salt);
         let (kind, to, id) = (message.kind, &message.recipient, &message.message_id);
         Ok(self.written(
             message,
-            self.composer.compose(kind, &details, to, id, &token),
+            self.composer
+                .compose(kind, &details, (to, id), &token, survey_url.as_deref()),
         ))
+    }
+
+    /// The link to the survey of a visit, if it has one.
+    async fn survey_url(&self, booking: BookingId) -> Result<Option<String>, StoreError> {
+        let survey = self
+            .store
+            .read(move |conn| {
+                Ok::<_, StoreError>(crate::store::surveys::of_booking(conn, booking)?)
+            })
+            .await?;
+        Ok(survey.map(|survey| {
+            let token = crate::use_cases::surveys::token_of(&survey, &self.tokens);
+            self.composer
+                .page_url(&format!("/surveys/{}?token={token}", survey.id))
+        }))
     }
 
     /// An invitation's mail, written as the invitation is now (a deadline extended since it was

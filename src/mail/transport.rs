@@ -11,6 +11,23 @@ use secrecy::ExposeSecret;
 
 use crate::config::{MailSettings, SmtpSecurity};
 
+/// Why a message was not handed over.
+pub struct Refusal {
+    pub reason: String,
+    /// The server refused it for good (a 5xx reply, such as an unknown recipient): trying again
+    /// would be refused again, so the message bounced.
+    pub permanent: bool,
+}
+
+impl Refusal {
+    fn transient(reason: String) -> Refusal {
+        Refusal {
+            reason,
+            permanent: false,
+        }
+    }
+}
+
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Files(PathBuf),
@@ -41,14 +58,18 @@ impl Transport {
         Ok(Transport::Smtp(builder.build()))
     }
 
-    /// Hands the message over; an error is worth retrying later.
-    pub async fn send(&self, message: &Message, message_id: &str) -> Result<(), String> {
+    /// Hands the message over. A refusal is worth retrying later unless it is permanent.
+    pub async fn send(&self, message: &Message, message_id: &str) -> Result<(), Refusal> {
         match self {
-            Transport::Smtp(smtp) => smtp
-                .send(message.clone())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            Transport::Smtp(smtp) => {
+                smtp.send(message.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| Refusal {
+                        permanent: error.is_permanent(),
+                        reason: error.to_string(),
+                    })
+            }
             Transport::Files(folder) => {
                 let name: String = message_id
                     .chars()
@@ -63,10 +84,10 @@ impl Transport {
                 let path = folder.join(format!("{name}.eml"));
                 tokio::fs::create_dir_all(folder)
                     .await
-                    .map_err(|e| format!("{}: {e}", folder.display()))?;
+                    .map_err(|e| Refusal::transient(format!("{}: {e}", folder.display())))?;
                 tokio::fs::write(&path, message.formatted())
                     .await
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    .map_err(|e| Refusal::transient(format!("{}: {e}", path.display())))?;
                 tracing::info!(path = %path.display(), "mail written to a file (no SMTP server configured)");
                 Ok(())
             }

@@ -17,6 +17,7 @@ pub mod closure_jobs;
 pub mod closures;
 pub mod connection;
 pub mod events;
+pub mod indicators;
 pub mod integration_clients;
 pub mod invitations;
 pub mod login_attempts;
@@ -31,6 +32,7 @@ pub mod services;
 pub mod slots;
 pub mod spent_challenges;
 pub mod staff;
+pub mod surveys;
 pub mod waitlist;
 pub mod webhooks;
 

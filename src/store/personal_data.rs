@@ -16,6 +16,7 @@ use super::{
 use crate::domain::{
     Named,
     email::EmailAddress,
+    events::ANONYMISED_DATA,
     ids::{BookingId, OfficeId},
     mail::DeliveryStatus,
 };
@@ -90,7 +91,7 @@ pub fn anonymise_bookings(
         .execute(conn)?;
     diesel::update(events::table.filter(events::booking_id.eq_any(ids.iter().map(|id| Some(*id)))))
         .set((
-            events::data.eq(Some(r#"{"anonymised":true}"#)),
+            events::data.eq(Some(ANONYMISED_DATA)),
             events::detail.eq(None::<String>),
         ))
         .execute(conn)?;
@@ -164,7 +165,7 @@ pub fn erase_elsewhere(
     for reference in &invitation_references {
         diesel::update(invitation_events(office_id, reference))
             .set((
-                events::data.eq(Some(r#"{"anonymised":true}"#)),
+                events::data.eq(Some(ANONYMISED_DATA)),
                 events::detail.eq(None::<String>),
             ))
             .execute(conn)?;

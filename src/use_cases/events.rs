@@ -93,7 +93,8 @@ pub struct EventView {
     pub office_code: String,
     /// When the change happened.
     pub timestamp: DateTime<Utc>,
-    /// A booking event's data (`booking.*`) or an invitation event's (`invitation.*`).
+    /// A booking event's data (`booking.*`) or an invitation event's (`invitation.*`);
+    /// `{"anonymised": true}` once its personal data was erased.
     #[schema(schema_with = event_data)]
     pub data: Value,
     /// Where the feed resumes after this event.
@@ -101,13 +102,22 @@ pub struct EventView {
     pub cursor: String,
 }
 
-/// `data` is a booking's or an invitation's, as the type says.
+/// The data of an event whose personal data was erased (retention, or a data subject's request).
+#[derive(Serialize, ToSchema)]
+pub struct AnonymisedEventData {
+    /// Always true: the event happened; who it was about is no longer kept.
+    #[schema(example = true)]
+    pub anonymised: bool,
+}
+
+/// `data` is a booking's or an invitation's, as the type says, or only that it was anonymised.
 fn event_data() -> utoipa::openapi::Schema {
     use utoipa::openapi::{Ref, Schema, schema::AnyOfBuilder};
     Schema::AnyOf(
         AnyOfBuilder::new()
             .item(Ref::from_schema_name("BookingEventData"))
             .item(Ref::from_schema_name("InvitationEventData"))
+            .item(Ref::from_schema_name("AnonymisedEventData"))
             .build(),
     )
 }

@@ -19,6 +19,7 @@ pub mod cases;
 pub mod catalogue;
 pub mod closures;
 pub mod events;
+pub mod indicators;
 pub mod integration_clients;
 pub mod intermediaries;
 pub mod invitations;
@@ -31,6 +32,7 @@ pub mod publication;
 pub mod services;
 pub mod slots;
 pub mod staff;
+pub mod surveys;
 pub mod waitlist;
 pub mod webhooks;
 

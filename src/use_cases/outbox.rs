@@ -47,7 +47,7 @@ pub type OutboxError = Error<OutboxFailure>;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
-    /// pending, sending, sent, failed or suppressed
+    /// pending, sending, sent, failed, bounced or suppressed
     #[param(value_type = Option<DeliveryStatus>)]
     pub status: Option<String>,
     /// At most this many (default 100, at most 1000)
@@ -165,8 +165,14 @@ pub async fn stats(
             Ok(MailStats {
                 from,
                 to,
-                registered_letters_replaced: count(MessageKind::Confirmed) - invited
-                    + count(MessageKind::Invitation),
+                // Confirmations of invited bookings are counted among the kinds that replace a
+                // letter, then taken off again: their invitation was the letter.
+                registered_letters_replaced: counts
+                    .iter()
+                    .filter(|(kind, _)| kind.replaces_letter(false))
+                    .map(|(_, n)| n)
+                    .sum::<i64>()
+                    - invited,
                 confirmed: count(MessageKind::Confirmed),
                 rescheduled: count(MessageKind::Rescheduled),
                 cancelled_by_applicant: count(MessageKind::CancelledByApplicant),

@@ -16,6 +16,7 @@ mod lottery;
 mod manage;
 mod offer;
 mod offices;
+mod survey;
 
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ use minijinja::{AutoEscape, Environment, State, Value, value::Kwargs};
 use crate::{auth::csrf::CsrfKey, domain::language::Language};
 use i18n::Catalogues;
 
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 15] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("error.html", include_str!("templates/error.html")),
@@ -41,6 +42,7 @@ const TEMPLATES: [(&str, &str); 14] = [
     ("offer.html", include_str!("templates/offer.html")),
     ("draw.html", include_str!("templates/draw.html")),
     ("entered.html", include_str!("templates/entered.html")),
+    ("survey.html", include_str!("templates/survey.html")),
 ];
 
 /// Files the pages load, served from `{prefix}/assets/`: the style sheet, and the ALTCHA
@@ -299,7 +301,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             web::post().to(invitation::book),
         )
         .route(&at("/waitlist/offers/{id}"), web::get().to(offer::show))
-        .route(&at("/waitlist/offers/{id}"), web::post().to(offer::answer));
+        .route(&at("/waitlist/offers/{id}"), web::post().to(offer::answer))
+        .route(&at("/surveys/{id}"), web::get().to(survey::show))
+        .route(&at("/surveys/{id}"), web::post().to(survey::answer));
 }
 
 /// A file of [`ASSETS`], gzip-compressed for browsers that take it (the widget's script

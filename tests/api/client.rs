@@ -475,6 +475,30 @@ impl<'a> Api<'a> {
             .await
     }
 
+    // The pilot's evaluation.
+
+    /// `GET /api/v1/offices/{code}/indicators?{query}` (`format=` picks JSON, CSV or HTML).
+    pub async fn indicators(&self, code: &str, query: &str) -> Reply {
+        self.get(&format!("/api/v1/offices/{code}/indicators?{query}"))
+            .await
+    }
+
+    /// `GET /api/v1/indicators?{query}`: every office compared.
+    pub async fn national_indicators(&self, query: &str) -> Reply {
+        self.get(&format!("/api/v1/indicators?{query}")).await
+    }
+
+    /// The survey behind a mail's link.
+    pub async fn survey(&self, id: &str, token: &str) -> Reply {
+        let request = self.request(Method::GET, &format!("/api/v1/surveys/{id}"));
+        Api::send(request.header("x-survey-token", token)).await
+    }
+
+    pub async fn answer_survey(&self, id: &str, token: &str, answer: &Value) -> Reply {
+        let request = self.request(Method::POST, &format!("/api/v1/surveys/{id}"));
+        Api::send(request.header("x-survey-token", token).json(answer)).await
+    }
+
     /// `check-in`, `attended`, `no-show` or `cancel` (with `{"reason": …}`).
     pub async fn desk(&self, code: &str, reference: &str, action: &str, body: &Value) -> Reply {
         let path = format!("/api/v1/offices/{code}/bookings/{reference}/{action}");

@@ -311,6 +311,13 @@ impl TestApp {
             .expect("retention applied")
     }
 
+    /// Housekeeping's daily lead-time sample as if it were `now`; returns how many were taken.
+    pub async fn sample_lead_times_at(&self, now: chrono::DateTime<chrono::Utc>) -> usize {
+        sportello::use_cases::indicators::sample_lead_times(&self.store, now)
+            .await
+            .expect("lead times sampled")
+    }
+
     /// Every row of every table of the database, as text, by table: to search for what must
     /// not be stored anywhere.
     pub async fn every_row(&self) -> Vec<(String, String)> {

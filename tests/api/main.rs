@@ -16,6 +16,7 @@ mod case_system;
 mod closing;
 mod desk;
 mod errors;
+mod evaluation;
 mod events;
 mod headers;
 mod intermediaries;

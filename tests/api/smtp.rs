@@ -50,6 +50,14 @@ impl Handler for Session {
         response::OK
     }
 
+    /// A mailbox at `bounce.invalid` does not exist: refused for good, as a real server would.
+    fn rcpt(&mut self, to: &str) -> Response {
+        if to.trim_end_matches('>').ends_with("@bounce.invalid") {
+            return Response::custom(550, "5.1.1 No such mailbox".into());
+        }
+        response::OK
+    }
+
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.to = to.to_vec();
         self.data.clear();

@@ -349,5 +349,8 @@ fn change_status(
         let actor_id = Some(actor.staff_id);
         record_change(conn, details, &details.slot, event, None, actor_id, now)?;
     }
+    if action == DeskAction::MarkAttended {
+        crate::use_cases::surveys::send_after_visit(conn, details, &policy.tokens, now)?;
+    }
     Ok(())
 }

@@ -1,0 +1,81 @@
+-- The survey an applicant is sent once their visit is marked attended: one row per visit,
+-- answered at most once. The answer itself is kept apart, in survey_answers, with no link to
+-- the booking, so a comment carries no identity.
+CREATE TABLE survey_invitations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id BIGINT NOT NULL REFERENCES offices (id),
+    booking_id BIGINT NOT NULL UNIQUE REFERENCES bookings (id),
+    office_service_id BIGINT NOT NULL REFERENCES office_services (id),
+    visit_on DATE NOT NULL,
+    -- The link's token is derived from the salt (as a booking's is); only its hash is kept.
+    token_hash TEXT NOT NULL,
+    token_salt TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    answered_at TIMESTAMP
+);
+CREATE INDEX survey_invitations_office ON survey_invitations (office_id, visit_on);
+-- What applicants said about a visit: the day and service it was for, nothing about who.
+CREATE TABLE survey_answers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id BIGINT NOT NULL REFERENCES offices (id),
+    office_service_id BIGINT NOT NULL REFERENCES office_services (id),
+    visit_on DATE NOT NULL,
+    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    had_documents BOOLEAN NOT NULL,
+    desk_wait TEXT NOT NULL CHECK (desk_wait IN ('under_15', '15_to_30', '30_to_60', 'over_60')),
+    comment TEXT
+);
+CREATE INDEX survey_answers_office ON survey_answers (office_id, visit_on);
+-- How far ahead the first free web seat of each service was, sampled once a day by housekeeping
+-- so that the history exists (NULL minutes: nothing free within the horizon).
+CREATE TABLE lead_time_samples (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id BIGINT NOT NULL REFERENCES offices (id),
+    office_service_id BIGINT NOT NULL REFERENCES office_services (id),
+    sampled_on DATE NOT NULL,
+    first_free_at TIMESTAMP,
+    lead_minutes INTEGER,
+    created_at TIMESTAMP NOT NULL,
+    UNIQUE (office_service_id, sampled_on)
+);
+CREATE INDEX lead_time_samples_office ON lead_time_samples (office_id, sampled_on);
+-- The outbox learns the survey, and tells a refused recipient (bounced) from a delivery that
+-- kept failing (SQLite rebuilds the table).
+CREATE TABLE mail_outbox_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id BIGINT NOT NULL REFERENCES offices (id),
+    booking_id BIGINT REFERENCES bookings (id),
+    invitation_id BIGINT REFERENCES invitations (id),
+    lottery_entry_id BIGINT REFERENCES lottery_entries (id),
+    kind TEXT NOT NULL CHECK (kind IN ('confirmed', 'rescheduled', 'cancelled_by_applicant', 'cancelled_by_office', 'reminder', 'invitation', 'invitation_reminder', 'lottery_lost', 'waitlist_offer', 'reconfirm_request', 'released_unconfirmed', 'survey')),
+    -- The subject's sequence when the message was queued: a later change makes it stale.
+    sequence INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'bounced', 'suppressed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP NOT NULL,
+    claimed_until TIMESTAMP,
+    last_error TEXT,
+    sent_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    CHECK ((booking_id IS NOT NULL) + (invitation_id IS NOT NULL) + (lottery_entry_id IS NOT NULL) = 1)
+);
+INSERT INTO mail_outbox_new (id, office_id, booking_id, invitation_id, lottery_entry_id, kind, sequence, recipient,
+        message_id, status, attempts, next_attempt_at, claimed_until, last_error, sent_at,
+        created_at, updated_at)
+    SELECT id, office_id, booking_id, invitation_id, lottery_entry_id, kind, sequence, recipient, message_id,
+           status, attempts, next_attempt_at, claimed_until, last_error, sent_at, created_at,
+           updated_at
+    FROM mail_outbox;
+DROP TABLE mail_outbox;
+ALTER TABLE mail_outbox_new RENAME TO mail_outbox;
+CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at);
+CREATE INDEX mail_outbox_office ON mail_outbox (office_id, status, id);
+CREATE INDEX mail_outbox_booking ON mail_outbox (booking_id);
+CREATE INDEX mail_outbox_invitation ON mail_outbox (invitation_id);
+CREATE INDEX mail_outbox_lottery_entry ON mail_outbox (lottery_entry_id);
+CREATE UNIQUE INDEX mail_outbox_one_reminder ON mail_outbox (booking_id, sequence) WHERE kind = 'reminder';
+CREATE UNIQUE INDEX mail_outbox_one_invitation_reminder ON mail_outbox (invitation_id) WHERE kind = 'invitation_reminder';
+CREATE INDEX mail_outbox_office_created ON mail_outbox (office_id, created_at);
