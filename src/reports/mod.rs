@@ -314,7 +314,8 @@ pub fn national_html(report: &NationalReport) -> Result<String, minijinja::Error
         .offices
         .iter()
         .map(|office| Bar {
-            label: format!("{} {}", office.code, office.name),
+            // The code: a name would not fit beside the bar; the table below names each office.
+            label: office.code.clone(),
             value: value_of(&office.indicators).number(),
             hatched: office.pilot,
         })

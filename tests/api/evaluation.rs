@@ -245,6 +245,11 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
     assert_eq!(row["indicators"]["mail"]["sent"], 12);
     assert_eq!(row["rank"], 1);
     assert_eq!(national["national_median"]["utilisation_percent"], 100.0);
+    assert_eq!(
+        national["national_median"]["no_show_rate_percent"],
+        Value::Null,
+        "a median of hidden rates would reveal them"
+    );
     let csv = app
         .by(&admin)
         .national_indicators("period=day&format=csv")
@@ -277,24 +282,7 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
 
 /// The survey's id and token, from the link in the mail to `to`.
 fn survey_link(smtp: &SmtpSink, to: &str) -> (String, String) {
-    let mail = smtp
-        .received()
-        .into_iter()
-        .rev()
-        .find(|mail| {
-            mail.to.iter().any(|t| t.contains(to))
-                && mail
-                    .parsed()
-                    .body_text(0)
-                    .is_some_and(|b| b.contains("/surveys/"))
-        })
-        .unwrap_or_else(|| panic!("a survey mail to {to}"));
-    let body = mail.parsed().body_text(0).unwrap().into_owned();
-    let link = body
-        .split_whitespace()
-        .find(|word| word.contains("/surveys/"))
-        .unwrap()
-        .to_owned();
+    let link = smtp.link_to(to, "/surveys/");
     let path = &link[link.find("/surveys/").unwrap() + 9..];
     let (id, token) = path.split_once("?token=").unwrap();
     (id.to_owned(), token.to_owned())

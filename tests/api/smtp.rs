@@ -130,6 +130,22 @@ impl SmtpSink {
         self.mailbox.lock().unwrap().received.clone()
     }
 
+    /// The link containing `part` in the newest message to `recipient` that has one, as the
+    /// recipient would click it.
+    pub fn link_to(&self, recipient: &str, part: &str) -> String {
+        self.received()
+            .iter()
+            .rev()
+            .filter(|message| message.to.iter().any(|to| to.contains(recipient)))
+            .find_map(|message| {
+                let text = message.parsed().body_text(0)?.into_owned();
+                text.split_whitespace()
+                    .find(|word| word.contains(part))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("a mail to {recipient} with a link to {part}"))
+    }
+
     /// Waits up to `within` for at least `count` messages.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
         let deadline = Instant::now() + within;

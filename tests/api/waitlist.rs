@@ -34,20 +34,7 @@ fn tomorrow_at(hour: u32) -> DateTime<Utc> {
 
 /// The newest waitlist offer mailed to `recipient`: its id and token, from the mail's link.
 fn offer_link(smtp: &SmtpSink, recipient: &str) -> (i64, String) {
-    let received = smtp.received();
-    let message = received
-        .iter()
-        .rev()
-        .find(|m| {
-            m.to.iter().any(|to| to.contains(recipient))
-                && String::from_utf8_lossy(&m.data).contains("/waitlist/offers/")
-        })
-        .unwrap_or_else(|| panic!("an offer mailed to {recipient}"));
-    let text = message.parsed().body_text(0).unwrap().into_owned();
-    let link = text
-        .split_whitespace()
-        .find(|word| word.contains("/waitlist/offers/"))
-        .unwrap();
+    let link = smtp.link_to(recipient, "/waitlist/offers/");
     let rest = link.split("/waitlist/offers/").nth(1).unwrap();
     let (id, token) = rest.split_once("?token=").unwrap();
     (id.parse().unwrap(), token.to_owned())

@@ -7,7 +7,10 @@ use std::{
     time::Duration,
 };
 
-use fantoccini::{Client, ClientBuilder, Locator, wd::Capabilities};
+use fantoccini::{
+    Client, ClientBuilder, Locator,
+    wd::{Capabilities, WebDriverCompatibleCommand},
+};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -375,9 +378,49 @@ impl Browser {
         self.checked += 1;
     }
 
+    /// Sends `Authorization: Bearer {token}` with every request from now on, as an API client
+    /// would, so that pages behind a staff login open with their own headers (their CSP too).
+    pub async fn authorize(&self, token: &str) {
+        let headers = json!({"headers": {"Authorization": format!("Bearer {token}")}});
+        for (command, params) in [
+            ("Network.enable", json!({})),
+            ("Network.setExtraHTTPHeaders", headers),
+        ] {
+            self.client
+                .issue_cmd(DevTools { command, params })
+                .await
+                .unwrap_or_else(|e| panic!("{command}: {e}"));
+        }
+    }
+
     pub async fn close(self) -> usize {
         let checked = self.checked;
         let _ = self.client.close().await;
         checked
+    }
+}
+
+/// A Chrome DevTools Protocol command, sent through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": self.command, "params": self.params});
+        (http::Method::POST, Some(body.to_string()))
     }
 }

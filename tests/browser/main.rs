@@ -27,6 +27,7 @@ mod fixtures;
 mod smtp;
 
 mod browser;
+mod evaluation;
 mod stories;
 
 use std::{path::PathBuf, process::ExitCode};

@@ -38,6 +38,12 @@ pub async fn run_all(driver: &Driver, backend: Backend) -> usize {
     checked += invitation_waitlist_and_offer(driver, backend, &format!("{db}-en-invitation")).await;
     checked += book_with_proof_of_work(driver, backend, &format!("{db}-en-proof-of-work")).await;
     checked += enter_a_draw(driver, backend, &format!("{db}-fr-lottery")).await;
+    checked += crate::evaluation::a_visit_is_rated_and_the_reports_show_it(
+        driver,
+        backend,
+        &format!("{db}-en-evaluation"),
+    )
+    .await;
     checked
 }
 

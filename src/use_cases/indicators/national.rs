@@ -65,7 +65,8 @@ pub struct OfficeRow {
     pub name: String,
     pub stage: Stage,
     pub pilot: bool,
-    /// Its place by `ranked_by` (ties share one); none where the office has no value.
+    /// Its place by `ranked_by` (ties share one); none where the office has no value or it is
+    /// hidden.
     pub rank: Option<usize>,
     pub indicators: Indicators,
 }
@@ -94,7 +95,8 @@ pub struct NationalReport {
     pub letter_cost_eur: f64,
     /// Ranked: first the best by `ranked_by`.
     pub offices: Vec<OfficeRow>,
-    /// The median over the listed offices of every indicator, by its path in `indicators`.
+    /// The median of every indicator (by its path in `indicators`) over the listed offices
+    /// whose value is shown: a figure hidden as "< 5" takes no part.
     #[schema(value_type = BTreeMap<String, Option<f64>>)]
     pub national_median: BTreeMap<&'static str, Option<f64>>,
     pub groups: Groups,
@@ -182,43 +184,41 @@ pub async fn report(
                         || whole.contains_key(&o.id)
                 })
                 .collect();
-            // Every office's indicators as the list of named values, read once: the median and
-            // the ranks look values up by position, which is the same for every office.
-            let exact: Vec<Vec<Option<f64>>> = shown
+            // Every office's indicators as the national view shows them, and as the list of
+            // named values, read once. The median and the ranks use only the values shown: a
+            // figure hidden as "< 5" takes no part, so neither reveals it (the median of one
+            // office's hidden no-show rate would be that rate). They look values up by
+            // position, which is the same for every office.
+            let indicators: Vec<Indicators> = shown
                 .iter()
-                .map(|o| {
-                    Indicators::of(tally_of(o), letter_cost_cents, Disclosure::Exact)
-                        .rows()
-                        .into_iter()
-                        .map(|(_, value)| value.number())
-                        .collect()
-                })
+                .map(|o| Indicators::of(tally_of(o), letter_cost_cents, Disclosure::National))
+                .collect();
+            let values: Vec<Vec<Option<f64>>> = indicators
+                .iter()
+                .map(|i| i.rows().into_iter().map(|(_, v)| v.number()).collect())
                 .collect();
             let national_median = known
                 .iter()
                 .enumerate()
-                .map(|(at, (key, _))| (*key, median_of(exact.iter().map(|values| values[at]))))
+                .map(|(at, (key, _))| (*key, median_of(values.iter().map(|v| v[at]))))
                 .collect();
             let ranked_at = known
                 .iter()
                 .position(|(key, _)| *key == ranked_by)
                 .unwrap_or(0);
-            let values: Vec<Option<f64>> = exact.iter().map(|values| values[ranked_at]).collect();
-            let places = ranks(&values, lower_is_better(&ranked_by));
+            let ranked: Vec<Option<f64>> = values.iter().map(|v| v[ranked_at]).collect();
+            let places = ranks(&ranked, lower_is_better(&ranked_by));
             let mut offices: Vec<OfficeRow> = shown
                 .iter()
                 .zip(places)
-                .map(|(office, rank)| OfficeRow {
+                .zip(indicators)
+                .map(|((office, rank), indicators)| OfficeRow {
                     code: office.code.to_string(),
                     name: office.details.name.clone(),
                     stage: office.stage,
                     pilot: is_pilot(office),
                     rank,
-                    indicators: Indicators::of(
-                        whole.get(&office.id).unwrap_or(&Tally::default()),
-                        letter_cost_cents,
-                        Disclosure::National,
-                    ),
+                    indicators,
                 })
                 .collect();
             offices.sort_by_key(|row| (row.rank.is_none(), row.rank, row.code.clone()));
