@@ -3,15 +3,18 @@
 //! rows. The same SQL runs on both backends, with `$n` parameters (`?n` on SQLite) and one
 //! expression each writes its own way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
 use diesel::{
     prelude::*,
     sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamp},
 };
 
-use super::{DbConnection, db_time, schema::lead_time_samples};
+use super::{
+    DbConnection, db_time,
+    schema::{bookings, invitations, lead_time_samples, mail_outbox, mail_tallies},
+};
 use crate::domain::{
     Named,
     ids::{OfficeId, ServiceId},
@@ -283,7 +286,15 @@ pub fn tallies(conn: &mut DbConnection, scope: &Scope) -> QueryResult<BTreeMap<O
          WHERE m.created_at >= $1 AND m.created_at < $2 AND ($3 IS NULL OR m.office_id = $3) \
          AND NOT EXISTS (SELECT 1 FROM bookings t WHERE t.id = m.booking_id AND t.is_test) \
          GROUP BY 1, 2, 3, 4";
-    for row in grouped!(conn, MailRow, scope, mail, instants)? {
+    // Messages retention has purged count through their tallies: the hours bounding local
+    // days are whole hours in the offices' zones, so an hour's tally falls wholly inside.
+    let purged = "SELECT office_id, kind, status, CASE WHEN invited THEN 1 ELSE 0 END AS invited, \
+         CAST(SUM(messages) AS BIGINT) AS n FROM mail_tallies \
+         WHERE queued_hour >= $1 AND queued_hour < $2 AND ($3 IS NULL OR office_id = $3) \
+         GROUP BY 1, 2, 3, 4";
+    let mut rows = grouped!(conn, MailRow, scope, mail, instants)?;
+    rows.extend(grouped!(conn, MailRow, scope, purged, instants)?);
+    for row in rows {
         let tally = of(&mut tallies, row.office_id);
         tally.mail_queued += row.n;
         match row.status.as_str() {
@@ -450,4 +461,62 @@ pub fn sample(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Keeps the counts of the outbox messages `ids` (which retention is about to delete) in
+/// `mail_tallies`, grouped by office, hour queued, kind, status and whether the booking came
+/// through an invitation, so the indicators of their period do not change. Messages about
+/// test bookings are left out, as the indicators leave them out.
+pub fn keep_mail_counts(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<usize> {
+    let messages: Vec<(i64, String, String, Option<i64>, NaiveDateTime)> = mail_outbox::table
+        .filter(mail_outbox::id.eq_any(ids))
+        .select((
+            mail_outbox::office_id,
+            mail_outbox::kind,
+            mail_outbox::status,
+            mail_outbox::booking_id,
+            mail_outbox::created_at,
+        ))
+        .load(conn)?;
+    let booking_ids: Vec<i64> = messages.iter().filter_map(|m| m.3).collect();
+    let tests: BTreeSet<i64> = bookings::table
+        .filter(bookings::id.eq_any(&booking_ids))
+        .filter(bookings::is_test)
+        .select(bookings::id)
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let invited: BTreeSet<i64> = invitations::table
+        .filter(invitations::booking_id.eq_any(&booking_ids))
+        .select(invitations::booking_id.assume_not_null())
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut counts: BTreeMap<(i64, NaiveDateTime, String, String, bool), i64> = BTreeMap::new();
+    for (office_id, kind, status, booking, created_at) in messages {
+        if booking.is_some_and(|id| tests.contains(&id)) {
+            continue;
+        }
+        let hour = created_at
+            .date()
+            .and_hms_opt(created_at.hour(), 0, 0)
+            .unwrap_or(created_at);
+        let invited = kind == "confirmed" && booking.is_some_and(|id| invited.contains(&id));
+        *counts
+            .entry((office_id, hour, kind, status, invited))
+            .or_default() += 1;
+    }
+    for ((office_id, hour, kind, status, invited), messages) in &counts {
+        diesel::insert_into(mail_tallies::table)
+            .values((
+                mail_tallies::office_id.eq(office_id),
+                mail_tallies::queued_hour.eq(hour),
+                mail_tallies::kind.eq(kind),
+                mail_tallies::status.eq(status),
+                mail_tallies::invited.eq(invited),
+                mail_tallies::messages.eq(messages),
+            ))
+            .execute(conn)?;
+    }
+    Ok(counts.len())
 }

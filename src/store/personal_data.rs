@@ -239,8 +239,8 @@ pub fn erase_elsewhere(
     Ok(changed)
 }
 
-/// Deletes outbox messages sent (or given up) before `before`, at most `limit`; returns how
-/// many.
+/// Deletes outbox messages sent (or given up) before `before`, at most `limit`, keeping their
+/// counts for the indicators; returns how many.
 pub fn purge_outbox(
     conn: &mut DbConnection,
     before: DateTime<Utc>,
@@ -249,6 +249,7 @@ pub fn purge_outbox(
     let done = [
         DeliveryStatus::Sent.as_str(),
         DeliveryStatus::Failed.as_str(),
+        DeliveryStatus::Bounced.as_str(),
         DeliveryStatus::Suppressed.as_str(),
     ];
     let ids: Vec<i64> = mail_outbox::table
@@ -258,6 +259,7 @@ pub fn purge_outbox(
         .order(mail_outbox::id)
         .limit(limit)
         .load(conn)?;
+    super::indicators::keep_mail_counts(conn, &ids)?;
     diesel::delete(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids))).execute(conn)
 }
 

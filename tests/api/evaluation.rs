@@ -4,7 +4,7 @@
 //! numbers worked out by hand below, the same in JSON, CSV and HTML; the national view hides
 //! the small counts; a survey is answered once, never by a GET.
 
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -278,6 +278,15 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
         .indicators("RM", "period=year")
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    // Months on, retention deletes the delivered messages: the periods still count the same.
+    let purged = app.run_retention_at(Utc::now() + Duration::days(200)).await;
+    assert_eq!(purged.messages, 13, "every message sent or bounced is gone");
+    let later = assert_same_in_every_format(&app, &rome.manager, "period=day").await;
+    assert_eq!(later["indicators"], day["indicators"]);
+    let week_later =
+        assert_same_in_every_format(&app, &rome.manager, &format!("period=week&on={monday}")).await;
+    assert_eq!(week_later["indicators"], week["indicators"]);
 }
 
 /// The survey's id and token, from the link in the mail to `to`.

@@ -39,6 +39,19 @@ CREATE TABLE lead_time_samples (
     UNIQUE (office_service_id, sampled_on)
 );
 CREATE INDEX lead_time_samples_office ON lead_time_samples (office_id, sampled_on);
+-- What retention keeps of the outbox messages it deletes: their counts, one row per office, hour
+-- queued (UTC), kind, status and whether the booking came through an invitation, so that the
+-- indicators of a past period do not change when its messages are gone.
+CREATE TABLE mail_tallies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id BIGINT NOT NULL REFERENCES offices (id),
+    queued_hour TIMESTAMP NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    invited BOOLEAN NOT NULL,
+    messages BIGINT NOT NULL
+);
+CREATE INDEX mail_tallies_office ON mail_tallies (office_id, queued_hour);
 -- The outbox learns the survey, and tells a refused recipient (bounced) from a delivery that
 -- kept failing (SQLite rebuilds the table).
 CREATE TABLE mail_outbox_new (
