@@ -97,6 +97,15 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
     let slots = staff_slots(&app, &rome.manager, monday, monday).await;
     let seats_on_monday: i64 = slots.iter().map(|s| s["capacity"].as_i64().unwrap()).sum();
 
+    // Back in preview for a moment, the desk books a test visit: no indicator counts it.
+    set_stage(&app, "RM", "preview").await;
+    let rehearsal = desk
+        .book("RM", &walk_in(slots[4]["id"].as_i64().unwrap(), 8))
+        .await
+        .created();
+    assert_eq!(rehearsal["is_test"], true);
+    set_stage(&app, "RM", "live").await;
+
     // September: four bookings online (the fourth address does not exist), one at the desk.
     let mut web = Vec::new();
     for (n, slot) in [(1, 0), (2, 0), (3, 1), (4, 1)] {

@@ -38,6 +38,7 @@ CREATE INDEX mail_outbox_lottery_entry ON mail_outbox (lottery_entry_id);
 CREATE UNIQUE INDEX mail_outbox_one_reminder ON mail_outbox (booking_id, sequence) WHERE kind = 'reminder';
 CREATE UNIQUE INDEX mail_outbox_one_invitation_reminder ON mail_outbox (invitation_id) WHERE kind = 'invitation_reminder';
 DROP TABLE mail_tallies;
+DROP INDEX bookings_test;
 DROP TABLE lead_time_samples;
 DROP TABLE survey_answers;
 DROP TABLE survey_invitations;
