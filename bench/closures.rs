@@ -14,13 +14,13 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::{collections::HashMap, time::Instant};
+use std::time::Instant;
 
 use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
     domain::{
-        days::{start_of_day, today},
+        days::today,
         email::EmailAddress,
         ids::ClosureJobId,
         rescheduling::{Affected, JobStatus},
@@ -28,18 +28,14 @@ use sportello::{
         staff::{Actor, Role},
     },
     store::{
-        Backend, calendars,
+        Backend,
         schema::{bookings, mail_outbox, slots},
-        slots as stored_slots,
         staff::{self, NewStaff},
     },
-    use_cases::{
-        bookings::token::{TokenKey, fingerprint},
-        closures::{self, ClosureAnswer, NewClosure},
-    },
+    use_cases::closures::{self, ClosureAnswer, NewClosure},
 };
 
-use common::{Scratch, configure_office, insert_seeded_booking, office_code};
+use common::{Scratch, configure_office, fill_web_seats, office_code};
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -83,37 +79,7 @@ async fn run(backend: Backend, count: usize) -> anyhow::Result<()> {
                 role: Role::Manager,
                 office: Some(office_code(1)),
             };
-            let service_of: HashMap<_, _> = calendars::list(conn, office_id)?
-                .into_iter()
-                .map(|calendar| (calendar.id, calendar.service_ids[0]))
-                .collect();
-            let (from, to) = (
-                start_of_day(zone, first),
-                start_of_day(zone, first) + chrono::Duration::days(366),
-            );
-            let key = TokenKey::derive(&secrecy::SecretString::from("seed".to_owned()));
-            let salt = TokenKey::new_salt();
-            let token_hash = fingerprint(&key.token(&salt));
-            let mut booked = 0;
-            let mut last = first;
-            for slot in stored_slots::for_staff(conn, office_id, from, to, None)? {
-                if booked == count {
-                    break;
-                }
-                let seats = (slot.seats.capacity - slot.seats.held_for_desk) as usize;
-                let seats = seats.min(count - booked);
-                for _ in 0..seats {
-                    let booked_seat = (office_id, slot.id, service_of[&slot.calendar_id]);
-                    let token = (token_hash.as_str(), salt.as_str());
-                    insert_seeded_booking(conn, booked, booked_seat, token)?;
-                    booked += 1;
-                }
-                diesel::update(slots::table.find(slot.id))
-                    .set(slots::booked_web.eq(seats as i32))
-                    .execute(conn)?;
-                last = slot.time.starts_at.with_timezone(&zone).date_naive();
-            }
-            anyhow::ensure!(booked == count, "a year holds only {booked} web seats");
+            let last = fill_web_seats(conn, office_id, (first, first + Days::new(364)), count, 0)?;
             Ok((actor, last))
         })
         .await?;

@@ -26,18 +26,17 @@ use diesel::prelude::*;
 use sportello::{
     auth::password,
     domain::{
-        days::{start_of_day, today},
+        days::today,
         staff::{EmailAddress, NewPassword, Role},
     },
     store::{
-        Backend, DbConnection, calendars,
+        Backend, DbConnection,
         schema::{bookings, events, mail_outbox, slots},
-        slots as stored_slots, staff,
+        staff,
     },
-    use_cases::bookings::token::{TokenKey, fingerprint},
 };
 
-use common::{Scratch, configure_office, insert_seeded_booking, office_code};
+use common::{Scratch, configure_office, fill_web_seats, office_code};
 
 const PASSWORD: &str = "a long bench password";
 
@@ -188,36 +187,7 @@ fn seed_office(
     let office_id = configure_office(conn, index)?;
     let office = common::office(conn, index)?;
     common::publish(conn, &office, first, last)?;
-    let service_of: std::collections::HashMap<_, _> = calendars::list(conn, office_id)?
-        .into_iter()
-        .map(|calendar| (calendar.id, calendar.service_ids[0]))
-        .collect();
-    let zone = chrono_tz::Europe::Rome;
-    let (from, to) = (
-        start_of_day(zone, first),
-        start_of_day(zone, last + Days::new(1)),
-    );
-    let key = TokenKey::derive(&secrecy::SecretString::from("seed".to_owned()));
-    let salt = TokenKey::new_salt();
-    let token_hash = fingerprint(&key.token(&salt));
-    let mut booked = 0;
-    for slot in stored_slots::for_staff(conn, office_id, from, to, None)? {
-        if booked == count {
-            break;
-        }
-        let seats = (slot.seats.capacity - slot.seats.held_for_desk) as usize;
-        let seats = seats.min(count - booked);
-        for _ in 0..seats {
-            let seat = (office_id, slot.id, service_of[&slot.calendar_id]);
-            let n = index * 10_000_000 + booked;
-            insert_seeded_booking(conn, n, seat, (token_hash.as_str(), salt.as_str()))?;
-            booked += 1;
-        }
-        diesel::update(slots::table.find(slot.id))
-            .set(slots::booked_web.eq(seats as i32))
-            .execute(conn)?;
-    }
-    anyhow::ensure!(booked == count, "a year holds only {booked} web seats");
+    fill_web_seats(conn, office_id, (first, last), count, index * 10_000_000)?;
     // Outcomes, mails and events in a few set-based statements (the same SQL on both).
     let office = office_id.get();
     for statement in [

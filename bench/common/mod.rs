@@ -11,10 +11,11 @@ use std::{
 
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::{Connection, ExpressionMethods, PgConnection, QueryDsl, RunQueryDsl};
 use secrecy::SecretString;
 use sportello::{
     config::Settings,
+    domain::days::start_of_day,
     domain::{
         booking::{CaseNumber, Channel, Reference},
         calendar::CalendarFields,
@@ -30,9 +31,12 @@ use sportello::{
     store::{
         Backend, DbConnection, Store, bookings, calendars, catalogue,
         offices::{self, Office},
-        services,
+        schema, services, slots as stored_slots,
     },
-    use_cases::publication::{MixedDurations, Mode, PublishReport, reconcile_slots},
+    use_cases::{
+        bookings::token::{TokenKey, fingerprint},
+        publication::{MixedDurations, Mode, PublishReport, reconcile_slots},
+    },
 };
 
 /// The backends `BENCH_DATABASES` asks for (default both).
@@ -402,4 +406,49 @@ pub fn insert_seeded_booking(
         Utc::now(),
     )?;
     Ok(())
+}
+
+/// Books the office's web seats on the local days `first..=last` (Rome) in time order with
+/// `count` seeded bookings numbered from `first_n`, straight in the store, and sets each
+/// slot's web count to match; returns the local day of the last one.
+pub fn fill_web_seats(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    (first, last): (NaiveDate, NaiveDate),
+    count: usize,
+    first_n: usize,
+) -> anyhow::Result<NaiveDate> {
+    let zone = chrono_tz::Europe::Rome;
+    let service_of: std::collections::HashMap<_, _> = calendars::list(conn, office_id)?
+        .into_iter()
+        .map(|calendar| (calendar.id, calendar.service_ids[0]))
+        .collect();
+    let (from, to) = (
+        start_of_day(zone, first),
+        start_of_day(zone, last + chrono::Days::new(1)),
+    );
+    let key = TokenKey::derive(&SecretString::from("seed".to_owned()));
+    let salt = TokenKey::new_salt();
+    let token_hash = fingerprint(&key.token(&salt));
+    let mut booked = 0;
+    let mut last_day = first;
+    for slot in stored_slots::for_staff(conn, office_id, from, to, None)? {
+        if booked == count {
+            break;
+        }
+        let seats = (slot.seats.capacity - slot.seats.held_for_desk) as usize;
+        let seats = seats.min(count - booked);
+        for _ in 0..seats {
+            let seat = (office_id, slot.id, service_of[&slot.calendar_id]);
+            let token = (token_hash.as_str(), salt.as_str());
+            insert_seeded_booking(conn, first_n + booked, seat, token)?;
+            booked += 1;
+        }
+        diesel::update(schema::slots::table.find(slot.id))
+            .set(schema::slots::booked_web.eq(seats as i32))
+            .execute(conn)?;
+        last_day = slot.time.starts_at.with_timezone(&zone).date_naive();
+    }
+    anyhow::ensure!(booked == count, "the days hold only {booked} web seats");
+    Ok(last_day)
 }
