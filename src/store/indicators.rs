@@ -76,27 +76,48 @@ const HELD: &str = "(SELECT b.slot_id, COUNT(*) AS n FROM bookings b \
      AND ($3 IS NULL OR b.office_id = $3) AND NOT b.is_test AND b.status <> 'cancelled' \
      GROUP BY b.slot_id) bk";
 
+/// Visits counted by office, channel, outcome and days from booking to visit, each as a small
+/// code (see [`CHANNEL`] and [`OUTCOME`]): grouping by integers rather than by text is what
+/// keeps a year of every office's bookings under a second.
 #[derive(QueryableByName)]
 struct VisitRow {
     #[diesel(sql_type = BigInt)]
     office_id: i64,
-    #[diesel(sql_type = Text)]
-    channel: String,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Text)]
-    cancelled_by: String,
+    #[diesel(sql_type = Integer)]
+    channel: i32,
+    #[diesel(sql_type = Integer)]
+    outcome: i32,
     /// Whole days from booking to visit; -1 for a cancelled visit.
-    #[diesel(sql_type = BigInt)]
-    days: i64,
+    #[diesel(sql_type = Integer)]
+    days: i32,
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
+
+/// A booking's channel as its place in `Tally::by_channel`: web 0, desk 1, intermediary 2.
+/// Invitations (3) are found by their own, smaller query.
+const CHANNEL: &str =
+    "CASE WHEN b.intermediary_id IS NOT NULL THEN 2 WHEN b.channel = 'desk' THEN 1 ELSE 0 END";
+
+/// A visit's outcome: 1 attended, 2 no-show, 3 cancelled by the applicant, 4 by the office, 0
+/// still to come.
+const OUTCOME: &str = "CASE b.status WHEN 'attended' THEN 1 WHEN 'no_show' THEN 2 \
+     WHEN 'cancelled' THEN CASE WHEN b.cancelled_by = 'applicant' THEN 3 ELSE 4 END ELSE 0 END";
 
 #[derive(QueryableByName)]
 struct Counted {
     #[diesel(sql_type = BigInt)]
     office_id: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct ChannelRow {
+    #[diesel(sql_type = BigInt)]
+    office_id: i64,
+    #[diesel(sql_type = Integer)]
+    channel: i32,
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
@@ -137,7 +158,7 @@ struct LeadRow {
     longest: Option<i32>,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, Clone)]
 struct MailRow {
     #[diesel(sql_type = BigInt)]
     office_id: i64,
@@ -180,12 +201,21 @@ struct AnswerRow {
 fn days_to_visit(conn: &DbConnection) -> &'static str {
     match conn {
         DbConnection::Postgres(_) => {
-            "CAST(GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (s.starts_at - b.created_at)) / 86400)) AS BIGINT)"
+            // The interval's day field counts whole days (its time part stays under 24 hours);
+            // EXTRACT(EPOCH …) would do the same in numeric arithmetic, at a third of the speed.
+            "CAST(GREATEST(0, date_part('day', s.starts_at - b.created_at)) AS INTEGER)"
         }
         DbConnection::Sqlite(_) => {
             "MAX(0, CAST(julianday(s.starts_at) - julianday(b.created_at) AS INTEGER))"
         }
     }
+}
+
+/// The count of the channel coded `code` (see [`CHANNEL`]).
+fn channel_count(tally: &mut Tally, code: i32) -> Option<&mut i64> {
+    usize::try_from(code)
+        .ok()
+        .and_then(|at| tally.by_channel.get_mut(at))
 }
 
 /// The tally of office `id`, started when it is the first row of it.
@@ -200,32 +230,39 @@ pub fn tallies(conn: &mut DbConnection, scope: &Scope) -> QueryResult<BTreeMap<O
     // One pass over the period's visits gives channels, outcomes and the days from booking to
     // visit (a cancelled visit has none): each pass joins every booking to its slot.
     let visits = format!(
-        "SELECT b.office_id, CASE WHEN EXISTS (SELECT 1 FROM invitations i WHERE i.booking_id = b.id) \
-         THEN 'invitation' WHEN b.intermediary_id IS NOT NULL THEN 'intermediary' ELSE b.channel END \
-         AS channel, b.status, COALESCE(b.cancelled_by, '') AS cancelled_by, \
-         CAST(CASE WHEN b.status = 'cancelled' THEN -1 ELSE {} END AS BIGINT) AS days, COUNT(*) AS n \
-         {VISITS} GROUP BY 1, 2, 3, 4, 5",
+        "SELECT b.office_id, {CHANNEL} AS channel, {OUTCOME} AS outcome, \
+         CASE WHEN b.status = 'cancelled' THEN -1 ELSE {} END AS days, COUNT(*) AS n \
+         {VISITS} GROUP BY 1, 2, 3, 4",
         days_to_visit(conn)
     );
     for row in grouped!(conn, VisitRow, scope, visits)? {
         let tally = of(&mut tallies, row.office_id);
-        let channel = match row.channel.as_str() {
-            "web" => 0,
-            "desk" => 1,
-            "intermediary" => 2,
-            _ => 3,
-        };
-        tally.by_channel[channel] += row.n;
-        match (row.status.as_str(), row.cancelled_by.as_str()) {
-            ("cancelled", "applicant") => tally.cancelled_by_applicant += row.n,
-            ("cancelled", _) => tally.cancelled_by_office += row.n,
-            ("attended", _) => tally.attended += row.n,
-            ("no_show", _) => tally.no_shows += row.n,
+        if let Some(count) = channel_count(tally, row.channel) {
+            *count += row.n;
+        }
+        match row.outcome {
+            1 => tally.attended += row.n,
+            2 => tally.no_shows += row.n,
+            3 => tally.cancelled_by_applicant += row.n,
+            4 => tally.cancelled_by_office += row.n,
             _ => {}
         }
         if row.days >= 0 {
-            *tally.days_to_visit.entry(row.days).or_default() += row.n;
+            *tally.days_to_visit.entry(i64::from(row.days)).or_default() += row.n;
         }
+    }
+    // Bookings that answered an invitation count as invitations, whatever their channel: a
+    // correction of the few, rather than a lookup for every booking in the pass above.
+    let invited_visits = format!(
+        "SELECT b.office_id, {CHANNEL} AS channel, COUNT(*) AS n {VISITS} \
+         AND b.id IN (SELECT booking_id FROM invitations) GROUP BY 1, 2"
+    );
+    for row in grouped!(conn, ChannelRow, scope, invited_visits)? {
+        let tally = of(&mut tallies, row.office_id);
+        if let Some(count) = channel_count(tally, row.channel) {
+            *count -= row.n;
+        }
+        tally.by_channel[3] += row.n;
     }
 
     let moves = "SELECT b.office_id, COUNT(*) AS n FROM events e \
@@ -288,12 +325,25 @@ pub fn tallies(conn: &mut DbConnection, scope: &Scope) -> QueryResult<BTreeMap<O
             .or_default() += row.n;
     }
 
-    let mail = "SELECT m.office_id, m.kind, m.status, CASE WHEN m.kind = 'confirmed' AND EXISTS \
-         (SELECT 1 FROM invitations i WHERE i.booking_id = m.booking_id) THEN 1 ELSE 0 END AS invited, \
-         COUNT(*) AS n FROM mail_outbox m \
-         WHERE m.created_at >= $1 AND m.created_at < $2 AND ($3 IS NULL OR m.office_id = $3) \
-         AND NOT EXISTS (SELECT 1 FROM bookings t WHERE t.id = m.booking_id AND t.is_test) \
-         GROUP BY 1, 2, 3, 4";
+    // The period's messages by kind and status; then, by corrections proportional to the few
+    // they concern, confirmations of invited bookings (which replace a letter) and messages
+    // about test bookings (which count nowhere).
+    let range = "created_at >= $1 AND created_at < $2 AND ($3 IS NULL OR office_id = $3)";
+    let mail = format!(
+        "SELECT office_id, kind, status, 0 AS invited, COUNT(*) AS n FROM mail_outbox \
+         WHERE {range} GROUP BY 1, 2, 3"
+    );
+    let invited_mail = format!(
+        "SELECT office_id, kind, status, 1 AS invited, COUNT(*) AS n FROM mail_outbox \
+         WHERE kind = 'confirmed' AND booking_id IN (SELECT booking_id FROM invitations) \
+         AND {range} GROUP BY 1, 2, 3"
+    );
+    let test_mail = format!(
+        "SELECT office_id, kind, status, CASE WHEN kind = 'confirmed' AND booking_id IN \
+         (SELECT booking_id FROM invitations) THEN 1 ELSE 0 END AS invited, COUNT(*) AS n \
+         FROM mail_outbox WHERE booking_id IN (SELECT id FROM bookings WHERE is_test) \
+         AND {range} GROUP BY 1, 2, 3, 4"
+    );
     // Messages retention has purged count through their tallies: the hours bounding local
     // days are whole hours in the offices' zones, so an hour's tally falls wholly inside.
     let purged = "SELECT office_id, kind, status, CASE WHEN invited THEN 1 ELSE 0 END AS invited, \
@@ -301,6 +351,17 @@ pub fn tallies(conn: &mut DbConnection, scope: &Scope) -> QueryResult<BTreeMap<O
          WHERE queued_hour >= $1 AND queued_hour < $2 AND ($3 IS NULL OR office_id = $3) \
          GROUP BY 1, 2, 3, 4";
     let mut rows = grouped!(conn, MailRow, scope, mail, instants)?;
+    for row in grouped!(conn, MailRow, scope, invited_mail, instants)? {
+        rows.push(MailRow {
+            invited: 0,
+            n: -row.n,
+            ..row.clone()
+        });
+        rows.push(row);
+    }
+    for row in grouped!(conn, MailRow, scope, test_mail, instants)? {
+        rows.push(MailRow { n: -row.n, ..row });
+    }
     rows.extend(grouped!(conn, MailRow, scope, purged, instants)?);
     for row in rows {
         let tally = of(&mut tallies, row.office_id);

@@ -1,14 +1,15 @@
-//! The pilot's evaluation. An office runs a scripted stretch (bookings online and at the desk, a
-//! cancellation each way, a move, a day at the desk with two visits attended and one missed, a
-//! mail refused by its server, a survey answered once); its report then gives exactly the
-//! numbers worked out by hand below, the same in JSON, CSV and HTML; the national view hides
-//! the small counts; a survey is answered once, never by a GET.
+//! The pilot's evaluation. An office runs a scripted stretch (bookings online, at the desk and
+//! through an invitation, a cancellation each way, a move, a day at the desk with two visits
+//! attended and one missed, a mail refused by its server, a survey answered once); its report
+//! then gives exactly the numbers worked out by hand below, the same in JSON, CSV and HTML; the
+//! national view hides the small counts; a survey is answered once, never by a GET.
 
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
+    case_system::case_system_of,
     fixtures::{
         applicant, configure_rome, instant, office_id, publish, september_monday, set_stage,
         slot_under_way, staff_slots, walk_in,
@@ -118,6 +119,28 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
     let mut by_phone = walk_in(slots[2]["id"].as_i64().unwrap(), 9);
     by_phone["email"] = json!("yusuf9@example.org");
     let phoned = desk.book("RM", &by_phone).await.created();
+
+    // The case system invites a registered case, which books through the mail's link.
+    let (_, spi) = case_system_of(&app, "RM").await;
+    let case = json!({
+        "case_number": "RM/2026/000077",
+        "ready_for": [{"appointment_type": "document_delivery"}],
+        "email": "chiara@example.org",
+        "language": "it",
+        "verification_secret": "K7P3 Q9XD",
+    });
+    app.by(&spi).register_case("RM", &case).await.created();
+    let deadline = (monday - Duration::days(1)).to_string();
+    let invitation = json!({"case_number": "RM/2026/000077", "service": "document_delivery", "deadline": deadline});
+    let invited = app.by(&spi).invite("RM", &invitation).await.created();
+    app.deliver_mail().await;
+    let link = smtp.link_to("chiara@example.org", "/invitations/");
+    let token = &link[link.find("?token=").unwrap() + 7..];
+    let answer = json!({"slot_id": slots[2]["id"], "full_name": "Chiara Rossi"});
+    app.public()
+        .book_invitation(invited["reference"].as_str().unwrap(), token, &answer)
+        .await
+        .created();
     app.deliver_mail().await;
 
     // The first applicant cancels, the office cancels the phoned booking, the second moves.
@@ -186,14 +209,16 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
     expect("seats_booked", json!(3));
     expect("utilisation_percent", json!(100.0));
     expect("median_days_to_visit", json!(0.0));
-    // Queued today: 8 confirmations, 2 cancellations, 1 move, 2 surveys; one refused for good.
-    expect("mail.queued", json!(13));
-    expect("mail.sent", json!(12));
+    // Queued today: an invitation, 9 confirmations, 2 cancellations, 1 move, 2 surveys; one
+    // refused for good.
+    expect("mail.queued", json!(15));
+    expect("mail.sent", json!(14));
     expect("mail.bounced", json!(1));
     expect("mail.failed", json!(0));
-    // Each delivered confirmation replaced a registered letter: 4 in September, 3 today.
-    expect("letters_replaced", json!(7));
-    expect("money_saved_eur", json!(44.45));
+    // Each delivered confirmation replaced a registered letter (4 in September, 3 today), and
+    // so did the invitation, which the invited booking's confirmation only confirms.
+    expect("letters_replaced", json!(8));
+    expect("money_saved_eur", json!(50.8));
     expect("satisfaction.surveys_sent", json!(2));
     expect("satisfaction.answers", json!(1));
     expect("satisfaction.response_rate_percent", json!(50.0));
@@ -220,22 +245,26 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
         assert_same_in_every_format(&app, &rome.manager, &format!("period=week&on={monday}")).await;
     let i = &week["indicators"];
     let expect = |path: &str, value: Value| assert_eq!(at(i, path), &value, "{path}");
-    expect("bookings", json!(5));
+    expect("bookings", json!(6));
     expect("by_channel.web", json!(4));
     expect("by_channel.desk", json!(1));
+    expect("by_channel.invitation", json!(1));
     expect("cancelled.by_applicant", json!(1));
     expect("cancelled.by_office", json!(1));
     expect("moves", json!(1));
     expect("seats_offered", json!(seats_on_monday));
-    expect("seats_booked", json!(3));
-    let share = (3.0 * 1000.0 / seats_on_monday as f64).round() / 10.0;
+    expect("seats_booked", json!(4));
+    let share = (4.0 * 1000.0 / seats_on_monday as f64).round() / 10.0;
     expect("utilisation_percent", json!(share));
     let now = Utc::now();
-    let mut days: Vec<i64> = [3, 1, 1]
+    let mut days: Vec<i64> = [3, 1, 1, 2]
         .map(|slot| (instant(&slots[slot]["starts_at"]) - now).num_days())
         .to_vec();
     days.sort();
-    expect("median_days_to_visit", json!(days[1] as f64));
+    expect(
+        "median_days_to_visit",
+        json!((days[1] + days[2]) as f64 / 2.0),
+    );
     expect("mail.queued", json!(0));
 
     // The national view: the same office, its small counts hidden; administrators only.
@@ -250,8 +279,8 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
     assert_eq!(row["indicators"]["bookings"], "< 5");
     assert_eq!(row["indicators"]["attended"], "< 5");
     assert_eq!(row["indicators"]["no_show_rate_percent"], Value::Null);
-    assert_eq!(row["indicators"]["letters_replaced"], 7);
-    assert_eq!(row["indicators"]["mail"]["sent"], 12);
+    assert_eq!(row["indicators"]["letters_replaced"], 8);
+    assert_eq!(row["indicators"]["mail"]["sent"], 14);
     assert_eq!(row["rank"], 1);
     assert_eq!(national["national_median"]["utilisation_percent"], 100.0);
     assert_eq!(
@@ -290,7 +319,7 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
 
     // Months on, retention deletes the delivered messages: the periods still count the same.
     let purged = app.run_retention_at(Utc::now() + Duration::days(200)).await;
-    assert_eq!(purged.messages, 13, "every message sent or bounced is gone");
+    assert_eq!(purged.messages, 15, "every message sent or bounced is gone");
     let later = assert_same_in_every_format(&app, &rome.manager, "period=day").await;
     assert_eq!(later["indicators"], day["indicators"]);
     let week_later =
