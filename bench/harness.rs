@@ -257,7 +257,14 @@ fn configure_click_day(
             desks: 4,
             ..calendar.fields.clone()
         };
-        calendars::update(conn, calendar.id, &fields, &calendar.service_ids, now)?;
+        calendars::update(
+            conn,
+            calendar.office_id,
+            calendar.id,
+            &fields,
+            &calendar.service_ids,
+            now,
+        )?;
     }
     for service in services::list(conn, id)? {
         let settings = ServiceSettings {

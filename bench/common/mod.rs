@@ -187,7 +187,7 @@ pub fn configure_office(conn: &mut DbConnection, index: usize) -> anyhow::Result
             valid_until: None,
         };
         let calendar = calendars::insert(conn, office, &fields, &[service], now)?;
-        calendars::replace_hours(conn, calendar, &hours(), now)?;
+        calendars::replace_hours(conn, office, calendar, &hours(), now)?;
     }
     Ok(office)
 }

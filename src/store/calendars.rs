@@ -151,12 +151,13 @@ pub fn insert(
         ))
         .returning(calendars::id)
         .get_result(conn)?;
-    set_services(conn, id, service_ids)?;
+    set_services(conn, office_id, id, service_ids)?;
     Ok(id)
 }
 
 pub fn update(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: CalendarId,
     fields: &CalendarFields,
     service_ids: &[ServiceId],
@@ -171,11 +172,12 @@ pub fn update(
             calendars::updated_at.eq(db_time(now)),
         ))
         .execute(conn)?;
-    set_services(conn, id, service_ids)
+    set_services(conn, office_id, id, service_ids)
 }
 
 fn set_services(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: CalendarId,
     service_ids: &[ServiceId],
 ) -> QueryResult<()> {
@@ -184,6 +186,7 @@ fn set_services(
     for service_id in service_ids {
         diesel::insert_into(calendar_services::table)
             .values((
+                calendar_services::office_id.eq(office_id),
                 calendar_services::calendar_id.eq(id),
                 calendar_services::office_service_id.eq(service_id),
             ))
@@ -195,6 +198,7 @@ fn set_services(
 /// Replaces the calendar's weekly hours.
 pub fn replace_hours(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: CalendarId,
     hours: &WeeklyHours,
     now: DateTime<Utc>,
@@ -203,6 +207,7 @@ pub fn replace_hours(
     for interval in hours.intervals() {
         diesel::insert_into(opening_hours::table)
             .values((
+                opening_hours::office_id.eq(office_id),
                 opening_hours::calendar_id.eq(id),
                 opening_hours::weekday.eq(i32::from(interval.weekday)),
                 opening_hours::opens_minute.eq(interval.opens.minutes()),

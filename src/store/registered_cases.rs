@@ -170,6 +170,7 @@ pub fn update(
 #[derive(Insertable)]
 #[diesel(table_name = case_readiness)]
 pub struct ReadinessRow {
+    pub office_id: OfficeId,
     pub case_id: CaseId,
     pub appointment_type_id: AppointmentTypeId,
     pub ready_from: Option<NaiveDate>,

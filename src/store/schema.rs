@@ -173,6 +173,7 @@ diesel::table! {
 diesel::table! {
     calendar_services (calendar_id, office_service_id) {
         calendar_id -> BigInt,
+        office_id -> BigInt,
         office_service_id -> BigInt,
     }
 }
@@ -180,6 +181,7 @@ diesel::table! {
 diesel::table! {
     opening_hours (id) {
         id -> BigInt,
+        office_id -> BigInt,
         calendar_id -> BigInt,
         weekday -> Integer,
         opens_minute -> Integer,
@@ -283,6 +285,7 @@ diesel::table! {
 diesel::table! {
     case_readiness (case_id, appointment_type_id) {
         case_id -> BigInt,
+        office_id -> BigInt,
         appointment_type_id -> BigInt,
         ready_from -> Nullable<Date>,
     }
@@ -339,6 +342,7 @@ diesel::table! {
 diesel::table! {
     seat_releases (id) {
         id -> BigInt,
+        office_id -> BigInt,
         slot_id -> BigInt,
         available_at -> Timestamp,
         booking_id -> Nullable<BigInt>,

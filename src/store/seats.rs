@@ -98,6 +98,7 @@ pub fn claim_seat_for_office(
 /// cannot be handed straight to someone waiting for it.
 pub fn release_seat(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     slot_id: SlotId,
     channel: Channel,
     held_by: Option<BookingId>,
@@ -123,6 +124,7 @@ pub fn release_seat(
     if cooling > 0 {
         diesel::insert_into(seat_releases::table)
             .values((
+                seat_releases::office_id.eq(office_id),
                 seat_releases::slot_id.eq(slot_id),
                 seat_releases::available_at.eq(db_time(now + cooldown)),
                 seat_releases::booking_id.eq(held_by),

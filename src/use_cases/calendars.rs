@@ -271,7 +271,7 @@ pub async fn update(
                     errors.or_value((fields, current.service_ids.clone()))?
                 }
             };
-            calendars::update(conn, id, &fields, &service_ids, now)?;
+            calendars::update(conn, office.id, id, &fields, &service_ids, now)?;
             let after = read_back(conn, office.id, id)?;
             let audit = Audit::by(&actor, now);
             audit.changed(
@@ -300,7 +300,7 @@ pub async fn put_hours(
         .write(move |conn| {
             let office = staff_office(conn, &actor, &code, Need::Configure)?;
             let before = read_back(conn, office.id, id)?;
-            calendars::replace_hours(conn, id, &hours, now)?;
+            calendars::replace_hours(conn, office.id, id, &hours, now)?;
             let after = read_back(conn, office.id, id)?;
             let audit = Audit::by(&actor, now);
             let (office_id, action) = (Some(office.id), Action::CalendarHours);

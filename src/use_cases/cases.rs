@@ -491,6 +491,7 @@ impl CaseWriter<'_> {
         };
         self.readiness
             .extend(ready_for.into_iter().map(|(type_id, from)| ReadinessRow {
+                office_id: self.office_id,
                 case_id: id,
                 appointment_type_id: type_id,
                 ready_from: from,

@@ -318,6 +318,50 @@ impl TestApp {
             .expect("lead times sampled")
     }
 
+    /// The columns of every table of the database, by table.
+    pub async fn columns_by_table(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
+        #[derive(QueryableByName)]
+        struct Column {
+            #[diesel(sql_type = Text)]
+            table_name: String,
+            #[diesel(sql_type = Text)]
+            column_name: String,
+        }
+        let backend = self.store.backend();
+        let columns = self
+            .store
+            .read(
+                move |conn| -> Result<Vec<Column>, sportello::store::StoreError> {
+                    let sql = match backend {
+                        sportello::store::Backend::Postgres => {
+                            "SELECT c.table_name::text AS table_name, \
+                             c.column_name::text AS column_name \
+                             FROM information_schema.columns c JOIN information_schema.tables t \
+                             ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                             WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
+                        }
+                        sportello::store::Backend::Sqlite => {
+                            "SELECT m.name AS table_name, p.name AS column_name \
+                             FROM sqlite_master m, pragma_table_info(m.name) p \
+                             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+                        }
+                    };
+                    Ok(diesel::sql_query(sql).load(conn)?)
+                },
+            )
+            .await
+            .unwrap();
+        let mut tables = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for column in columns {
+            tables
+                .entry(column.table_name)
+                .or_default()
+                .push(column.column_name);
+        }
+        tables
+    }
+
     /// Every row of every table of the database, as text, by table: to search for what must
     /// not be stored anywhere.
     pub async fn every_row(&self) -> Vec<(String, String)> {

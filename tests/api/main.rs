@@ -33,6 +33,7 @@ mod personal_data;
 mod proof_of_work;
 mod reconfirmation;
 mod registered;
+mod scaling;
 mod staff;
 mod store;
 mod waitlist;

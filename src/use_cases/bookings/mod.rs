@@ -370,8 +370,9 @@ fn give_back_seat(
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     seats::end_cooling_after(conn, booking.id)?;
-    let (slot, channel) = (booking.slot_id, booking.channel);
-    seats::release_seat(conn, slot, channel, Some(booking.id), policy.cooldown, now)?;
+    let (office, slot, channel) = (booking.office_id, booking.slot_id, booking.channel);
+    let held_by = Some(booking.id);
+    seats::release_seat(conn, office, slot, channel, held_by, policy.cooldown, now)?;
     Ok(())
 }
 

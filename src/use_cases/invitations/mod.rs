@@ -414,7 +414,15 @@ pub(crate) fn release_held_seat<F>(
 ) -> Result<(), Error<F>> {
     if let (true, Some(slot_id)) = (invitation.holds_seat, invitation.proposed_slot_id) {
         seats::lock_slots(conn, &[slot_id])?;
-        seats::release_seat(conn, slot_id, Channel::Desk, None, policy.cooldown, now)?;
+        seats::release_seat(
+            conn,
+            invitation.office_id,
+            slot_id,
+            Channel::Desk,
+            None,
+            policy.cooldown,
+            now,
+        )?;
     }
     Ok(())
 }

@@ -247,7 +247,15 @@ pub(super) fn release_held(
 ) -> Result<(), BookingError> {
     seats::lock_slots(conn, &[offer.slot_id])?;
     let no_cooldown = chrono::Duration::zero();
-    seats::release_seat(conn, offer.slot_id, offer.channel, None, no_cooldown, now)?;
+    seats::release_seat(
+        conn,
+        offer.office_id,
+        offer.slot_id,
+        offer.channel,
+        None,
+        no_cooldown,
+        now,
+    )?;
     Ok(())
 }
 

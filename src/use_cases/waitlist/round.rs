@@ -171,7 +171,7 @@ fn offer_to(
     if !waitlist::mark_offered(conn, request.id, now)? {
         // Another instance made this request an offer first: the seat goes back.
         let no_cooldown = chrono::Duration::zero();
-        seats::release_seat(conn, slot_id, channel, None, no_cooldown, now)?;
+        seats::release_seat(conn, office_id, slot_id, channel, None, no_cooldown, now)?;
         return Ok(false);
     }
     let salt = TokenKey::new_salt();
