@@ -39,15 +39,12 @@ use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
     domain::{
-        calendar::CalendarFields,
         days::{start_of_day, today},
         ids::{OfficeId, ServiceId, SlotId},
-        office::Stage,
-        service::ServiceSettings,
     },
     store::{
-        Backend, DbConnection, Store, calendars, catalogue, offices,
-        schema::{bookings, mail_outbox, slots},
+        Backend, Store, offices,
+        schema::{bookings, slots},
         services,
     },
     use_cases::bookings::token::{TokenKey, fingerprint},
@@ -60,7 +57,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let wanted = std::env::var("BENCH_DATABASES").unwrap_or_else(|_| "postgres".into());
-    let mut report = header();
+    let mut report = common::report_header("sportello benchmark report");
     for (backend, name) in [(Backend::Postgres, "postgres"), (Backend::Sqlite, "sqlite")] {
         if wanted.split(',').any(|w| w.trim() == name) {
             let section = runtime.block_on(run(backend, name))?;
@@ -73,50 +70,6 @@ fn main() -> anyhow::Result<()> {
         &report,
     )?;
     Ok(())
-}
-
-/// The machine, the commit and the date the figures belong to.
-fn header() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            info.lines().next().map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse::<u64>()
-                    .unwrap_or(0)
-            })
-        })
-        .map_or(0, |kb| kb / 1024 / 1024);
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_default()
-    };
-    let dirty = if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
-        ""
-    } else {
-        " (with uncommitted changes)"
-    };
-    format!(
-        "sportello benchmark report\ndate:    {}\ncommit:  {}{dirty}\nmachine: {cpu}, {cores} cores, {memory} GiB; server, database and load generator share it\n",
-        Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        git(&["rev-parse", "--short", "HEAD"]),
-    )
 }
 
 /// Whether `BENCH_SCENARIOS` (default all: 0,1,2,3,4) asks for scenario `n`.
@@ -240,67 +193,6 @@ async fn seed_bookings(store: &Store, targets: &[Target], count: usize) -> anyho
     Ok(())
 }
 
-/// The click-day office: one calendar of four desks, no desk share, `seats` seats in all, in
-/// stage `preview` (closed to the public) until released. Returns its slot ids.
-fn configure_click_day(
-    conn: &mut DbConnection,
-    seats: usize,
-    first: chrono::NaiveDate,
-) -> anyhow::Result<Vec<SlotId>> {
-    let id = configure_office(conn, 999)?;
-    let now = Utc::now();
-    offices::set_stage(conn, id, Stage::Preview, now)?;
-    let office = common::office(conn, 999)?;
-    // Four desks on the document-delivery calendar, no seats held back.
-    for calendar in calendars::list(conn, id)? {
-        let fields = CalendarFields {
-            desks: 4,
-            ..calendar.fields.clone()
-        };
-        calendars::update(
-            conn,
-            calendar.office_id,
-            calendar.id,
-            &fields,
-            &calendar.service_ids,
-            now,
-        )?;
-    }
-    for service in services::list(conn, id)? {
-        let settings = ServiceSettings {
-            desk_share_percent: 0,
-            ..service.settings
-        };
-        services::update(conn, service.id, &settings, now)?;
-    }
-    common::publish(conn, &office, first, first + Days::new(120))?;
-    let delivery = catalogue::find_by_code(
-        conn,
-        &sportello::domain::catalogue::TypeCode::parse("document_delivery").expect("code"),
-    )?
-    .context("document_delivery is not in the catalogue")?;
-    let service = services::find(conn, id, delivery.id)?
-        .context("the click-day office does not offer document_delivery")?;
-    let all = sportello::store::slots::web_bookable(
-        conn,
-        service.id,
-        start_of_day(chrono_tz::Europe::Rome, first),
-        start_of_day(chrono_tz::Europe::Rome, first + Days::new(121)),
-    )?;
-    let keep = seats / 4;
-    // Only the first `keep` slots are released; the rest stay blocked.
-    for slot in all.iter().skip(keep) {
-        sportello::store::slots::set_blocked(
-            conn,
-            slot.id,
-            true,
-            Some("not part of click day"),
-            now,
-        )?;
-    }
-    Ok(all.iter().take(keep).map(|slot| slot.id).collect())
-}
-
 async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     let offices_count = common::env_number("BENCH_OFFICES", 100);
     let seeded = common::env_number("BENCH_SEEDED_BOOKINGS", 100_000);
@@ -354,7 +246,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     let click_first = first + Days::new(30);
     let click_seats = common::env_number("BENCH_CLICK_SEATS", 2_000);
     let click_slots = store
-        .write(move |conn| configure_click_day(conn, click_seats, click_first))
+        .write(move |conn| common::click_day::configure(conn, click_seats, click_first))
         .await?;
     if backend == Backend::Postgres {
         store
@@ -480,7 +372,10 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
 
     // 3. Click day: everyone at once for a few seats.
     if scenario(3) {
-        out.push_str(&click_day(&store, &client, &base, &click_slots).await?);
+        out.push_str(
+            &common::click_day::run(&store, &client, &base, &click_slots, 256, "3. click day")
+                .await?,
+        );
     }
 
     // 4. The booking transaction as raw SQL, through pgbench.
@@ -513,133 +408,6 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     }
     writeln!(out, "server peak RSS: {:.0} MiB", server.peak_rss_mib())?;
     Ok(out)
-}
-
-async fn click_day(
-    store: &Store,
-    client: &reqwest::Client,
-    base: &str,
-    slot_ids: &[SlotId],
-) -> anyhow::Result<String> {
-    let attempts = common::env_number("BENCH_CLICK_ATTEMPTS", 50_000);
-    let clients = 256;
-    let slot_ids = Arc::new(slot_ids.to_vec());
-    let office = office_code(999).to_string();
-    let sold_out_at = Arc::new(std::sync::Mutex::new(None::<Duration>));
-    let counts: Arc<[AtomicUsize; 3]> = Arc::new([
-        AtomicUsize::new(0),
-        AtomicUsize::new(0),
-        AtomicUsize::new(0),
-    ]);
-    let release = Arc::new(tokio::sync::Barrier::new(clients + 1));
-    let started = Arc::new(std::sync::OnceLock::<Instant>::new());
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (client, base, office, slots) = (client.clone(), base.to_owned(), office.clone(), slot_ids.clone());
-            let (counts, release, started, sold_out_at) = (counts.clone(), release.clone(), started.clone(), sold_out_at.clone());
-            tokio::spawn(async move {
-                release.wait().await;
-                let mut latencies = Vec::new();
-                for i in 0..attempts / clients {
-                    let n = c * (attempts / clients) + i;
-                    let slot = slots[common::pick(n * 7 + 3, slots.len()) - 1];
-                    let body = serde_json::json!({
-                        "slot_id": slot, "case_number": format!("CLICK/{n}"), "full_name": "Amina Diallo",
-                        "email": format!("click{n}@example.org"), "language": "it",
-                    });
-                    let t = Instant::now();
-                    let status = client.post(format!("{base}/api/v1/offices/{office}/bookings")).json(&body).send().await.map(|r| r.status().as_u16());
-                    latencies.push(t.elapsed());
-                    match status {
-                        Ok(201) => {
-                            counts[0].fetch_add(1, Ordering::Relaxed);
-                            if let Some(start) = started.get() {
-                                *sold_out_at.lock().unwrap() = Some(start.elapsed());
-                            }
-                        }
-                        Ok(409) => {
-                            counts[1].fetch_add(1, Ordering::Relaxed);
-                        }
-                        _ => {
-                            counts[2].fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                latencies
-            })
-        })
-        .collect();
-    // Release the seats at one instant: the office goes live, and everyone clicks.
-    store
-        .write(|conn| -> anyhow::Result<()> {
-            let office = common::office(conn, 999)?;
-            offices::set_stage(conn, office.id, Stage::Live, Utc::now())?;
-            Ok(())
-        })
-        .await?;
-    let _ = started.set(Instant::now());
-    release.wait().await;
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await?);
-    }
-    let duration = started.get().map_or(Duration::ZERO, |s| s.elapsed());
-    let ids = slot_ids.to_vec();
-    let (sold, seats_taken, oversold, without_one_confirmation) = store
-        .read(move |conn| -> anyhow::Result<(i64, i64, i64, i64)> {
-            let sold: i64 = bookings::table
-                .filter(bookings::slot_id.eq_any(&ids))
-                .count()
-                .get_result(conn)?;
-            let rows: Vec<(SlotId, i32, i32, i32)> = slots::table
-                .filter(slots::id.eq_any(&ids))
-                .select((
-                    slots::id,
-                    slots::capacity,
-                    slots::booked_web,
-                    slots::booked_desk,
-                ))
-                .load(conn)?;
-            let mut oversold = 0;
-            let mut taken = 0;
-            for (id, capacity, web, desk) in rows {
-                let booked: i64 = bookings::table
-                    .filter(bookings::slot_id.eq(id))
-                    .count()
-                    .get_result(conn)?;
-                taken += i64::from(web + desk);
-                if booked > i64::from(capacity) || booked != i64::from(web + desk) {
-                    oversold += 1;
-                }
-            }
-            let booking_ids: Vec<i64> = bookings::table
-                .filter(bookings::slot_id.eq_any(&ids))
-                .select(bookings::id)
-                .load(conn)?;
-            let mut without = 0;
-            for chunk in booking_ids.chunks(1000) {
-                let confirmed: Vec<(Option<i64>, i64)> = mail_outbox::table
-                    .filter(mail_outbox::booking_id.eq_any(chunk))
-                    .filter(mail_outbox::kind.eq("confirmed"))
-                    .group_by(mail_outbox::booking_id)
-                    .select((mail_outbox::booking_id, diesel::dsl::count_star()))
-                    .load(conn)?;
-                without +=
-                    chunk.len() as i64 - confirmed.iter().filter(|(_, n)| *n == 1).count() as i64;
-            }
-            Ok((sold, taken, oversold, without))
-        })
-        .await?;
-    let [booked, refused, errors] = [0, 1, 2].map(|i| counts[i].load(Ordering::Relaxed));
-    let sold_out = sold_out_at.lock().unwrap().map_or(0.0, |d| d.as_secs_f64());
-    Ok(format!(
-        "3. click day: {attempts} attempts from {clients} clients for {} seats: {booked} booked, {refused} refused (409), {errors} errors; \
-         sold out in {sold_out:.1} s, all answered in {:.1} s; {}\n   check: {sold} bookings, {seats_taken} seats taken, \
-         slots sold twice or miscounted: {oversold}, bookings without exactly one confirmation queued: {without_one_confirmation}\n",
-        slot_ids.len() * 4,
-        duration.as_secs_f64(),
-        percentiles(latencies),
-    ))
 }
 
 /// Runs the booking transaction as raw SQL (the statements sportello's booking makes, without

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod click_day;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
@@ -451,4 +453,49 @@ pub fn fill_web_seats(
     }
     anyhow::ensure!(booked == count, "the days hold only {booked} web seats");
     Ok(last_day)
+}
+
+/// The report's first lines: its title, the date, the commit and the machine the figures
+/// belong to.
+pub fn report_header(title: &str) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
+        .map_or(0, |kb| kb / 1024 / 1024);
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let dirty = if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
+        ""
+    } else {
+        " (with uncommitted changes)"
+    };
+    format!(
+        "{title}\ndate:    {}\ncommit:  {}{dirty}\nmachine: {cpu}, {cores} cores, {memory} GiB; server, database and load generator share it\n",
+        Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        git(&["rev-parse", "--short", "HEAD"]),
+    )
 }

@@ -1,0 +1,214 @@
+//! Three instances behind HAProxy over one PostgreSQL and one SMTP server (SCALING.md, step 2):
+//! the click day through the load balancer, then what the database and the mailbox hold.
+//!
+//!     cargo bench --bench cluster
+//!     BENCH_CLICK_CLIENTS=256 BENCH_CLICK_ATTEMPTS=20000 cargo bench --bench cluster
+//!
+//! It needs `haproxy` (Debian's package) and starts it with `deploy/haproxy.cfg`, the file
+//! docker-compose's `lb` service uses. Three release binaries serve one scratch PostgreSQL
+//! database, each with its mail worker on, all delivering to one SMTP server in this process.
+//! `BENCH_CLICK_ATTEMPTS` (50,000) booking attempts from `BENCH_CLICK_CLIENTS` (512) clients
+//! go to the balancer for `BENCH_CLICK_SEATS` (2,000) seats released at one instant. Then,
+//! once the outbox is empty, it checks: no seat sold twice, one confirmation queued per
+//! booking, and at the SMTP server every booking's confirmation received exactly once (none
+//! lost, none doubled). The report is printed and written to `bench/last-cluster.txt`.
+
+#[path = "common/mod.rs"]
+mod common;
+#[path = "../tests/api/smtp.rs"]
+#[allow(dead_code)]
+mod smtp;
+
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use chrono::{Days, Utc};
+use diesel::prelude::*;
+use sportello::{
+    domain::days::today,
+    store::{Backend, Store, schema::mail_outbox},
+};
+
+use common::{Scratch, Server, click_day};
+
+const INSTANCES: usize = 3;
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(run())?;
+    print!("{report}");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/last-cluster.txt");
+    std::fs::write(path, &report)?;
+    println!("(written to bench/last-cluster.txt)");
+    Ok(())
+}
+
+/// HAProxy with `deploy/haproxy.cfg`, in front of `servers`.
+struct Balancer {
+    child: Child,
+    port: u16,
+}
+
+impl Balancer {
+    fn start(servers: &[Server]) -> anyhow::Result<Balancer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut command = Command::new("haproxy");
+        command
+            .args([
+                "-db",
+                "-f",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg"),
+            ])
+            .env("SPORTELLO_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (n, server) in servers.iter().enumerate() {
+            command.env(
+                format!("SPORTELLO_{}", n + 1),
+                format!("127.0.0.1:{}", server.port),
+            );
+        }
+        let child = command
+            .spawn()
+            .context("starting haproxy (apt-get install haproxy)")?;
+        Ok(Balancer { child, port })
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn run() -> anyhow::Result<String> {
+    let clients = common::env_number("BENCH_CLICK_CLIENTS", 512);
+    let seats = common::env_number("BENCH_CLICK_SEATS", 2_000);
+    let mut out = String::new();
+    out.push_str(&common::report_header("sportello cluster report"));
+    writeln!(
+        out,
+        "setup:   {INSTANCES} instances behind HAProxy (deploy/haproxy.cfg), one PostgreSQL, one SMTP server"
+    )?;
+
+    let scratch = Scratch::create(Backend::Postgres, "cluster")?;
+    let settings = common::settings(&scratch, 4)?;
+    let store = Store::open(&settings.database)?;
+    store.migrate().await?;
+    let first = today(chrono_tz::Europe::Rome, Utc::now()) + Days::new(30);
+    let slot_ids = store
+        .write(move |conn| click_day::configure(conn, seats, first))
+        .await?;
+
+    let sink = smtp::SmtpSink::start();
+    let sink_port = sink.port.to_string();
+    let mail = [
+        ("APP__MAIL__WORKER_ENABLED", "true"),
+        ("APP__MAIL__SMTP_HOST", "127.0.0.1"),
+        ("APP__MAIL__SMTP_PORT", sink_port.as_str()),
+        ("APP__MAIL__SMTP_SECURITY", "none"),
+        ("APP__DATABASE__POOL_SIZE", "16"),
+    ];
+    let servers: Vec<Server> = (0..INSTANCES)
+        .map(|_| Server::start(&scratch.url(), &mail))
+        .collect::<anyhow::Result<_>>()?;
+    let balancer = Balancer::start(&servers)?;
+    let base = format!("http://127.0.0.1:{}", balancer.port);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    wait_until_every_instance_is_ready(&client, &base).await?;
+
+    let label = format!("click day through the balancer ({INSTANCES} instances)");
+    out.push_str(&click_day::run(&store, &client, &base, &slot_ids, clients, &label).await?);
+
+    // Every instance's mailer shares the outbox; wait until nothing is left to send.
+    let draining = Instant::now();
+    let deadline = draining + Duration::from_secs(300);
+    let booked_mail = loop {
+        let (waiting, queued) = store
+            .read(|conn| -> anyhow::Result<(i64, i64)> {
+                let waiting = mail_outbox::table
+                    .filter(mail_outbox::status.eq_any(["pending", "sending"]))
+                    .count()
+                    .get_result(conn)?;
+                let queued = mail_outbox::table.count().get_result(conn)?;
+                Ok((waiting, queued))
+            })
+            .await?;
+        if waiting == 0 {
+            break queued;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{waiting} messages still waiting after 300 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let recipients: Vec<String> = store
+        .read(|conn| -> anyhow::Result<Vec<String>> {
+            Ok(mail_outbox::table
+                .filter(mail_outbox::status.eq("sent"))
+                .select(mail_outbox::recipient)
+                .load(conn)?)
+        })
+        .await?;
+    let mut received: HashMap<String, usize> = HashMap::new();
+    for message in sink.received() {
+        for to in message.to {
+            let address = to.trim_matches(|c| c == '<' || c == '>').to_owned();
+            *received.entry(address).or_default() += 1;
+        }
+    }
+    let lost = recipients
+        .iter()
+        .filter(|r| !received.contains_key(*r))
+        .count();
+    let doubled = received.values().filter(|n| **n > 1).count();
+    let total: usize = received.values().sum();
+    writeln!(
+        out,
+        "   mail: {booked_mail} queued, {} sent by the instances' workers, {total} received at the SMTP server \
+         in {:.1} s after the last answer; lost {lost}, doubled {doubled}",
+        recipients.len(),
+        draining.elapsed().as_secs_f64()
+    )?;
+    let peaks: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{:.0}", s.peak_rss_mib()))
+        .collect();
+    writeln!(out, "   peak RSS per instance: {} MiB", peaks.join(" / "))?;
+    drop(balancer);
+    Ok(out)
+}
+
+/// Waits until the balancer answers `/ready` from each instance (its health checks have
+/// marked them up).
+async fn wait_until_every_instance_is_ready(
+    client: &reqwest::Client,
+    base: &str,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ready_in_a_row = 0;
+    while ready_in_a_row < INSTANCES * 2 {
+        anyhow::ensure!(Instant::now() < deadline, "the balancer is not ready");
+        match client.get(format!("{base}/ready")).send().await {
+            Ok(response) if response.status().is_success() => ready_in_a_row += 1,
+            _ => ready_in_a_row = 0,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The health checks run every 500 ms and need two passes to mark an instance up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    Ok(())
+}

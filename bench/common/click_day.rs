@@ -1,0 +1,250 @@
+//! The click day the harness and the cluster run share: an office whose seats are released at
+//! one instant, and the checks that follow (no seat sold twice, one confirmation a booking).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use chrono::{Days, NaiveDate, Utc};
+use diesel::prelude::*;
+use sportello::{
+    domain::{
+        calendar::CalendarFields, catalogue::TypeCode, days::start_of_day, ids::SlotId,
+        office::Stage, service::ServiceSettings,
+    },
+    store::{
+        DbConnection, Store, calendars, catalogue, offices,
+        schema::{bookings, mail_outbox, slots},
+        services,
+    },
+};
+
+/// The click-day office's index (see `configure_office`).
+pub const OFFICE: usize = 999;
+
+/// The click-day office: one calendar of four desks, no desk share, `seats` seats in all, in
+/// stage `preview` (closed to the public) until [`release`]. Returns its slot ids.
+pub fn configure(
+    conn: &mut DbConnection,
+    seats: usize,
+    first: NaiveDate,
+) -> anyhow::Result<Vec<SlotId>> {
+    let id = super::configure_office(conn, OFFICE)?;
+    let now = Utc::now();
+    offices::set_stage(conn, id, Stage::Preview, now)?;
+    let office = super::office(conn, OFFICE)?;
+    // Four desks on the document-delivery calendar, no seats held back.
+    for calendar in calendars::list(conn, id)? {
+        let fields = CalendarFields {
+            desks: 4,
+            ..calendar.fields.clone()
+        };
+        calendars::update(
+            conn,
+            calendar.office_id,
+            calendar.id,
+            &fields,
+            &calendar.service_ids,
+            now,
+        )?;
+    }
+    for service in services::list(conn, id)? {
+        let settings = ServiceSettings {
+            desk_share_percent: 0,
+            ..service.settings
+        };
+        services::update(conn, service.id, &settings, now)?;
+    }
+    super::publish(conn, &office, first, first + Days::new(120))?;
+    let delivery =
+        catalogue::find_by_code(conn, &TypeCode::parse("document_delivery").expect("code"))?
+            .context("document_delivery is not in the catalogue")?;
+    let service = services::find(conn, id, delivery.id)?
+        .context("the click-day office does not offer document_delivery")?;
+    let all = sportello::store::slots::web_bookable(
+        conn,
+        service.id,
+        start_of_day(chrono_tz::Europe::Rome, first),
+        start_of_day(chrono_tz::Europe::Rome, first + Days::new(121)),
+    )?;
+    let keep = seats / 4;
+    // Only the first `keep` slots are released; the rest stay blocked.
+    for slot in all.iter().skip(keep) {
+        sportello::store::slots::set_blocked(
+            conn,
+            slot.id,
+            true,
+            Some("not part of click day"),
+            now,
+        )?;
+    }
+    Ok(all.iter().take(keep).map(|slot| slot.id).collect())
+}
+
+/// Releases the seats: the office goes live.
+pub async fn release(store: &Store) -> anyhow::Result<()> {
+    store
+        .write(|conn| -> anyhow::Result<()> {
+            let office = super::office(conn, OFFICE)?;
+            offices::set_stage(conn, office.id, Stage::Live, Utc::now())?;
+            Ok(())
+        })
+        .await
+}
+
+/// What the database holds after a click day.
+pub struct Check {
+    /// Bookings on the click day's slots.
+    pub sold: i64,
+    /// Seats the slots' counters say are taken.
+    pub seats_taken: i64,
+    /// Slots holding more bookings than seats, or counters that disagree with the bookings.
+    pub oversold: i64,
+    /// Bookings without exactly one confirmation in the outbox.
+    pub without_one_confirmation: i64,
+}
+
+pub async fn check(store: &Store, slot_ids: &[SlotId]) -> anyhow::Result<Check> {
+    let ids = slot_ids.to_vec();
+    store
+        .read(move |conn| -> anyhow::Result<Check> {
+            let sold: i64 = bookings::table
+                .filter(bookings::slot_id.eq_any(&ids))
+                .count()
+                .get_result(conn)?;
+            let rows: Vec<(SlotId, i32, i32, i32)> = slots::table
+                .filter(slots::id.eq_any(&ids))
+                .select((
+                    slots::id,
+                    slots::capacity,
+                    slots::booked_web,
+                    slots::booked_desk,
+                ))
+                .load(conn)?;
+            let mut oversold = 0;
+            let mut seats_taken = 0;
+            for (id, capacity, web, desk) in rows {
+                let booked: i64 = bookings::table
+                    .filter(bookings::slot_id.eq(id))
+                    .count()
+                    .get_result(conn)?;
+                seats_taken += i64::from(web + desk);
+                if booked > i64::from(capacity) || booked != i64::from(web + desk) {
+                    oversold += 1;
+                }
+            }
+            let booking_ids: Vec<i64> = bookings::table
+                .filter(bookings::slot_id.eq_any(&ids))
+                .select(bookings::id)
+                .load(conn)?;
+            let mut without_one_confirmation = 0;
+            for chunk in booking_ids.chunks(1000) {
+                let confirmed: Vec<(Option<i64>, i64)> = mail_outbox::table
+                    .filter(mail_outbox::booking_id.eq_any(chunk))
+                    .filter(mail_outbox::kind.eq("confirmed"))
+                    .group_by(mail_outbox::booking_id)
+                    .select((mail_outbox::booking_id, diesel::dsl::count_star()))
+                    .load(conn)?;
+                without_one_confirmation +=
+                    chunk.len() as i64 - confirmed.iter().filter(|(_, n)| *n == 1).count() as i64;
+            }
+            Ok(Check {
+                sold,
+                seats_taken,
+                oversold,
+                without_one_confirmation,
+            })
+        })
+        .await
+}
+
+/// `BENCH_CLICK_ATTEMPTS` (50,000) booking attempts from `clients` clients at `base` for the
+/// click day's seats, released as they start; then the checks. Returns the report's lines,
+/// the first starting with `label`.
+pub async fn run(
+    store: &Store,
+    client: &reqwest::Client,
+    base: &str,
+    slot_ids: &[SlotId],
+    clients: usize,
+    label: &str,
+) -> anyhow::Result<String> {
+    // Every client makes as many attempts as the others.
+    let attempts = super::env_number("BENCH_CLICK_ATTEMPTS", 50_000) / clients * clients;
+    let slot_ids = Arc::new(slot_ids.to_vec());
+    let office = super::office_code(OFFICE).to_string();
+    let sold_out_at = Arc::new(std::sync::Mutex::new(None::<Duration>));
+    let counts: Arc<[AtomicUsize; 3]> = Arc::new([
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ]);
+    let start = Arc::new(tokio::sync::Barrier::new(clients + 1));
+    let started = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (client, base, office, slots) = (client.clone(), base.to_owned(), office.clone(), slot_ids.clone());
+            let (counts, start, started, sold_out_at) = (counts.clone(), start.clone(), started.clone(), sold_out_at.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let mut latencies = Vec::new();
+                for i in 0..attempts / clients {
+                    let n = c * (attempts / clients) + i;
+                    let slot = slots[super::pick(n * 7 + 3, slots.len()) - 1];
+                    let body = serde_json::json!({
+                        "slot_id": slot, "case_number": format!("CLICK/{n}"), "full_name": "Amina Diallo",
+                        "email": format!("click{n}@example.org"), "language": "it",
+                    });
+                    let t = Instant::now();
+                    let status = client.post(format!("{base}/api/v1/offices/{office}/bookings")).json(&body).send().await.map(|r| r.status().as_u16());
+                    latencies.push(t.elapsed());
+                    match status {
+                        Ok(201) => {
+                            counts[0].fetch_add(1, Ordering::Relaxed);
+                            if let Some(start) = started.get() {
+                                *sold_out_at.lock().unwrap() = Some(start.elapsed());
+                            }
+                        }
+                        Ok(409) => {
+                            counts[1].fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {
+                            counts[2].fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    // Release the seats at one instant: the office goes live, and everyone clicks.
+    release(store).await?;
+    let _ = started.set(Instant::now());
+    start.wait().await;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await?);
+    }
+    let duration = started.get().map_or(Duration::ZERO, |s| s.elapsed());
+    let Check {
+        sold,
+        seats_taken,
+        oversold,
+        without_one_confirmation,
+    } = check(store, &slot_ids).await?;
+    let [booked, refused, errors] = [0, 1, 2].map(|i| counts[i].load(Ordering::Relaxed));
+    let sold_out = sold_out_at.lock().unwrap().map_or(0.0, |d| d.as_secs_f64());
+    Ok(format!(
+        "{label}: {attempts} attempts from {clients} clients for {} seats: {booked} booked, {refused} refused (409), {errors} errors; \
+         sold out in {sold_out:.1} s, all answered in {:.1} s; {}\n   check: {sold} bookings, {seats_taken} seats taken, \
+         slots sold twice or miscounted: {oversold}, bookings without exactly one confirmation queued: {without_one_confirmation}\n",
+        slot_ids.len() * 4,
+        duration.as_secs_f64(),
+        super::percentiles(latencies),
+    ))
+}
