@@ -20,9 +20,9 @@
 //! **How a failure reaches the client**: `application/problem+json` (RFC 9457) with a stable
 //! `code`. Each [`Answer`] has one status; unexpected failures are [`Answer::Internal`]: the client
 //! gets a bare 500 with the request id, and the cause goes to the log, never into the body. No
-//! free database connection, or a writer that could not start in time (its turn, SQLite's busy
-//! timeout, PostgreSQL's `lock_timeout`), is [`Answer::Busy`]: 503 with `Retry-After`, because a
-//! retry will do.
+//! free database connection, a writer that could not start in time (its turn, SQLite's busy
+//! timeout, PostgreSQL's `lock_timeout`), or a database gone away under a statement (restarting,
+//! failing over), is [`Answer::Busy`]: 503 with `Retry-After`, because a retry will do.
 //!
 //! **Codes**: `validation_failed` (422, with `errors: [{field, message}]`), `not_found` (404),
 //! `forbidden` (403), `unauthorized` (401), `booking_token_required` (401), `too_many_attempts`
@@ -42,7 +42,7 @@ use std::{convert::Infallible, time::Duration};
 use crate::{
     auth::password::HashingError,
     domain::{FieldErrors, Invalid, staff::Forbidden},
-    store::{StoreError, is_busy},
+    store::StoreError,
 };
 
 /// How a failure reads to whoever asked, whatever the transport: the HTTP edge gives each its
@@ -187,16 +187,8 @@ impl Explain for Forbidden {
 impl Explain for StoreError {
     fn answer(self) -> Answer {
         match self {
-            StoreError::Pool(cause) => {
-                tracing::warn!(error = %cause, "no database connection available");
-                Answer::Busy
-            }
-            StoreError::Busy(why) => {
-                tracing::warn!(why, "database busy");
-                Answer::Busy
-            }
-            StoreError::Query(error) if is_busy(&error) => {
-                tracing::warn!(%error, "database busy");
+            error if error.is_transient() => {
+                tracing::warn!(%error, "database busy or away");
                 Answer::Busy
             }
             other => Answer::Internal(other.into()),

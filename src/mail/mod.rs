@@ -180,20 +180,35 @@ impl Mailer {
                 }
             },
         };
-        let id = message.id;
-        self.store
-            .write(move |conn| -> Result<(), StoreError> {
-                Ok(outbox::settle(
-                    conn,
-                    id,
-                    status,
-                    error.as_deref(),
-                    next,
-                    now,
-                )?)
-            })
-            .await?;
-        Ok(status)
+        // What was done must be recorded before the claim lapses, or another worker sends the
+        // message again: while the database is away (restarting, failing over), keep trying
+        // for half the lease.
+        let patience =
+            std::time::Instant::now() + Duration::from_secs(self.settings.lease_seconds) / 2;
+        loop {
+            let (id, error) = (message.id, error.clone());
+            let recorded = self
+                .store
+                .write(move |conn| -> Result<(), StoreError> {
+                    Ok(outbox::settle(
+                        conn,
+                        id,
+                        status,
+                        error.as_deref(),
+                        next,
+                        now,
+                    )?)
+                })
+                .await;
+            match recorded {
+                Ok(()) => return Ok(status),
+                Err(failure) if failure.is_transient() && std::time::Instant::now() < patience => {
+                    tracing::warn!(message = %message.id, error = %failure, "cannot record the delivery yet; trying again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(failure) => return Err(failure),
+            }
+        }
     }
 
     /// Writes the message from the booking or invitation as it is now, unless a later change

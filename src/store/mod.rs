@@ -81,6 +81,19 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the moment, not the request, is at fault: no free connection, a writer that
+    /// could not start in time, a lock wait given up, or a database gone away under a
+    /// statement. A retry will do.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Pool(_) | StoreError::Busy(_) => true,
+            StoreError::Query(error) => is_busy(error) || is_unavailable(error),
+            _ => false,
+        }
+    }
+}
+
 /// The database, shared by every request and worker. Cloning it is cheap.
 #[derive(Clone)]
 pub struct Store {
@@ -397,6 +410,29 @@ pub fn is_busy(error: &diesel::result::Error) -> bool {
     }
 }
 
+/// Whether a statement failed because the database went away: the connection closed under it
+/// (PostgreSQL restarting, a failover, the network) or the server turned work away while
+/// shutting down or starting up. Nothing is wrong with the request: the client may retry, and
+/// the pool replaces the broken connection.
+pub fn is_unavailable(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.starts_with("terminating connection")
+                || message.starts_with("the database system is")
+                || message.starts_with("no connection to the server")
+                || message.starts_with("could not receive data from server")
+                || message.starts_with("could not send data to server")
+                || message.contains("server closed the connection unexpectedly")
+        }
+        // A transaction whose connection broke cannot be rolled back on it.
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
 #[derive(diesel::QueryableByName)]
 /// A row count read with raw SQL.
 struct Count {
@@ -414,6 +450,46 @@ pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_gone_away_is_transient_and_a_broken_query_is_not() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let failed = |kind, message: &str| {
+            StoreError::Query(Error::DatabaseError(kind, Box::new(message.to_owned())))
+        };
+        for away in [
+            failed(
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection unexpectedly",
+            ),
+            failed(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            failed(
+                DatabaseErrorKind::Unknown,
+                "the database system is shutting down",
+            ),
+            failed(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to lock timeout",
+            ),
+            StoreError::Query(Error::BrokenTransactionManager),
+            StoreError::Busy("waited too long for a turn to write"),
+        ] {
+            assert!(away.is_transient(), "{away}");
+        }
+        for broken in [
+            failed(
+                DatabaseErrorKind::Unknown,
+                "syntax error at or near \"FORM\"",
+            ),
+            failed(DatabaseErrorKind::UniqueViolation, "duplicate key value"),
+            StoreError::Query(Error::NotFound),
+        ] {
+            assert!(!broken.is_transient(), "{broken}");
+        }
+    }
 
     #[test]
     fn both_backends_have_the_same_migration_versions() {
