@@ -22,11 +22,9 @@ mod smtp;
 use std::{
     collections::HashMap,
     fmt::Write as _,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use anyhow::Context;
 use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
@@ -34,7 +32,7 @@ use sportello::{
     store::{Backend, Store, schema::mail_outbox},
 };
 
-use common::{Scratch, Server, click_day};
+use common::{Scratch, Server, balancer::Balancer, click_day};
 
 const INSTANCES: usize = 3;
 
@@ -48,47 +46,6 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(path, &report)?;
     println!("(written to bench/last-cluster.txt)");
     Ok(())
-}
-
-/// HAProxy with `deploy/haproxy.cfg`, in front of `servers`.
-struct Balancer {
-    child: Child,
-    port: u16,
-}
-
-impl Balancer {
-    fn start(servers: &[Server]) -> anyhow::Result<Balancer> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let mut command = Command::new("haproxy");
-        command
-            .args([
-                "-db",
-                "-f",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg"),
-            ])
-            .env("SPORTELLO_LISTEN", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (n, server) in servers.iter().enumerate() {
-            command.env(
-                format!("SPORTELLO_{}", n + 1),
-                format!("127.0.0.1:{}", server.port),
-            );
-        }
-        let child = command
-            .spawn()
-            .context("starting haproxy (apt-get install haproxy)")?;
-        Ok(Balancer { child, port })
-    }
-}
-
-impl Drop for Balancer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn run() -> anyhow::Result<String> {
@@ -123,11 +80,11 @@ async fn run() -> anyhow::Result<String> {
         .map(|_| Server::start(&scratch.url(), &mail))
         .collect::<anyhow::Result<_>>()?;
     let balancer = Balancer::start(&servers)?;
-    let base = format!("http://127.0.0.1:{}", balancer.port);
+    let base = balancer.base();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
-    wait_until_every_instance_is_ready(&client, &base).await?;
+    balancer.wait_until_every_instance_is_ready(&client).await?;
 
     let label = format!("click day through the balancer ({INSTANCES} instances)");
     out.push_str(&click_day::run(&store, &client, &base, &slot_ids, clients, &label).await?);
@@ -190,25 +147,4 @@ async fn run() -> anyhow::Result<String> {
     writeln!(out, "   peak RSS per instance: {} MiB", peaks.join(" / "))?;
     drop(balancer);
     Ok(out)
-}
-
-/// Waits until the balancer answers `/ready` from each instance (its health checks have
-/// marked them up).
-async fn wait_until_every_instance_is_ready(
-    client: &reqwest::Client,
-    base: &str,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut ready_in_a_row = 0;
-    while ready_in_a_row < INSTANCES * 2 {
-        anyhow::ensure!(Instant::now() < deadline, "the balancer is not ready");
-        match client.get(format!("{base}/ready")).send().await {
-            Ok(response) if response.status().is_success() => ready_in_a_row += 1,
-            _ => ready_in_a_row = 0,
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // The health checks run every 500 ms and need two passes to mark an instance up.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    Ok(())
 }

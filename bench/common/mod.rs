@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod balancer;
 pub mod click_day;
 
 use std::{
@@ -292,8 +293,20 @@ impl Server {
                 break address.rsplit(':').next().unwrap_or("0").parse()?;
             }
         };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining the log so the server never blocks on a full pipe; its errors (the
+        // cause behind a 500) go to the benchmark's standard error.
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                // (Left out: the pool's complaints about connections it drops, and the 503s
+                // the drills expect while the database is away.)
+                if line.contains("\"level\":\"ERROR\"")
+                    && !line.contains("\"target\":\"r2d2\"")
+                    && !line.contains("503 service_unavailable")
+                {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
         Ok(Server { child, port })
     }
 
@@ -356,10 +369,19 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
     }
