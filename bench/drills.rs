@@ -137,6 +137,35 @@ impl Stage {
         Ok((servers, balancer))
     }
 
+    /// Seats on sale in the click day.
+    fn seats(&self) -> usize {
+        self.slot_ids.len() * 4
+    }
+
+    /// Releases the click day's seats to 128 clients at `base`; returns once a quarter of them
+    /// are booked, with the bookings acknowledged by then.
+    async fn click_day_under_way(
+        &self,
+        client: reqwest::Client,
+        base: String,
+    ) -> anyhow::Result<(Arc<Load>, tokio::task::JoinHandle<()>, usize)> {
+        click_day::release(&self.store).await?;
+        let load = Arc::new(Load::default());
+        let base = Arc::new(Mutex::new(base));
+        let running = start_load(client, base, self.slot_ids.clone(), load.clone());
+        until_acknowledged(&load, self.seats() / 4, &running).await;
+        let acknowledged = load.acknowledged_count();
+        Ok((load, running, acknowledged))
+    }
+
+    /// The drill's report: its title, what it did, then the checks.
+    async fn report(&self, title: &str, did: &str, load: &Load) -> anyhow::Result<String> {
+        Ok(format!(
+            "\n{title}\n   did: {did}\n{}",
+            self.checked(load).await?
+        ))
+    }
+
     /// Waits until no message is waiting to be sent (at most `patience`).
     async fn drained(&self, patience: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
@@ -351,28 +380,19 @@ fn kill_an_instance() -> futures_util::future::BoxFuture<'static, anyhow::Result
         let stage = Stage::set(Backend::Postgres, "drill_kill").await?;
         let client = reqwest::Client::new();
         let (mut servers, balancer) = stage.cluster(&client).await?;
-        click_day::release(&stage.store).await?;
-        let load = Arc::new(Load::default());
-        let base = Arc::new(Mutex::new(balancer.base()));
-        let running = start_load(client, base, stage.slot_ids.clone(), load.clone());
-        let seats = stage.slot_ids.len() * 4;
-        until_acknowledged(&load, seats / 4, &running).await;
-        let at = load.acknowledged_count();
+        let (load, running, at) = stage.click_day_under_way(client, balancer.base()).await?;
         servers[1].kill();
         running.await?;
         let drained = stage.drained(Duration::from_secs(300)).await?;
-        let mut out = String::from(
-            "\ndrill 1: kill -9 one of three instances behind HAProxy in the middle of the click day\n",
-        );
-        writeln!(
-            out,
-            "   did: released {seats} seats to 128 clients; killed instance 2 once {at} bookings were acknowledged; \
+        let did = format!(
+            "released {} seats to 128 clients; killed instance 2 once {at} bookings were acknowledged; \
              the outbox was empty {:.1} s after the last answer",
+            stage.seats(),
             drained.as_secs_f64()
-        )?;
-        out.push_str(&stage.checked(&load).await?);
-        drop(balancer);
-        Ok(out)
+        );
+        let title =
+            "drill 1: kill -9 one of three instances behind HAProxy in the middle of the click day";
+        stage.report(title, &did, &load).await
     })
 }
 
@@ -382,31 +402,21 @@ fn restart_the_database() -> futures_util::future::BoxFuture<'static, anyhow::Re
         let stage = Stage::set(Backend::Postgres, "drill_database").await?;
         let client = reqwest::Client::new();
         let (_servers, balancer) = stage.cluster(&client).await?;
-        click_day::release(&stage.store).await?;
-        let load = Arc::new(Load::default());
-        let base = Arc::new(Mutex::new(balancer.base()));
-        let running = start_load(client, base, stage.slot_ids.clone(), load.clone());
-        let seats = stage.slot_ids.len() * 4;
-        until_acknowledged(&load, seats / 4, &running).await;
-        let at = load.acknowledged_count();
+        let (load, running, at) = stage.click_day_under_way(client, balancer.base()).await?;
         let cluster = postgres_cluster()?;
         pg_ctlcluster(&cluster, "stop")?;
         tokio::time::sleep(Duration::from_secs(down)).await;
         pg_ctlcluster(&cluster, "start")?;
         running.await?;
         let drained = stage.drained(Duration::from_secs(300)).await?;
-        let mut out = String::from(
-            "\ndrill 2: stop PostgreSQL in the middle of the click day, then start it again\n",
-        );
-        writeln!(
-            out,
-            "   did: released {seats} seats to 128 clients behind HAProxy (3 instances); once {at} bookings were \
+        let did = format!(
+            "released {} seats to 128 clients behind HAProxy (3 instances); once {at} bookings were \
              acknowledged, stopped PostgreSQL {cluster} for {down} s; the outbox was empty {:.1} s after the last answer",
+            stage.seats(),
             drained.as_secs_f64()
-        )?;
-        out.push_str(&stage.checked(&load).await?);
-        drop(balancer);
-        Ok(out)
+        );
+        let title = "drill 2: stop PostgreSQL in the middle of the click day, then start it again";
+        stage.report(title, &did, &load).await
     })
 }
 
@@ -437,28 +447,21 @@ fn stop_the_mail_server() -> futures_util::future::BoxFuture<'static, anyhow::Re
         let (_servers, balancer) = stage.cluster(&client).await?;
         stage.sink.refuse_next(usize::MAX);
         let outage = Instant::now();
-        click_day::release(&stage.store).await?;
-        let load = Arc::new(Load::default());
-        let base = Arc::new(Mutex::new(balancer.base()));
-        start_load(client, base, stage.slot_ids.clone(), load.clone()).await?;
+        let (load, running, _) = stage.click_day_under_way(client, balancer.base()).await?;
+        running.await?;
         let booked_in = outage.elapsed();
         tokio::time::sleep(Duration::from_secs(down).saturating_sub(booked_in)).await;
         stage.sink.refuse_next(0);
         let drained = stage.drained(Duration::from_secs(600)).await?;
-        let mut out = String::from(
-            "\ndrill 3: the SMTP server refuses every message for a while under load\n",
-        );
-        writeln!(
-            out,
-            "   did: the SMTP server answered 451 to every message for {down} s, while 128 clients booked {} seats \
+        let did = format!(
+            "the SMTP server answered 451 to every message for {down} s, while 128 clients booked {} seats \
              behind HAProxy (3 instances; {:.1} s); then it took mail again, and the outbox was empty {:.1} s later",
-            stage.slot_ids.len() * 4,
+            stage.seats(),
             booked_in.as_secs_f64(),
             drained.as_secs_f64()
-        )?;
-        out.push_str(&stage.checked(&load).await?);
-        drop(balancer);
-        Ok(out)
+        );
+        let title = "drill 3: the SMTP server refuses every message for a while under load";
+        stage.report(title, &did, &load).await
     })
 }
 
@@ -470,35 +473,25 @@ fn kill_the_sqlite_instance() -> futures_util::future::BoxFuture<'static, anyhow
             .port()
             .to_string();
         let mut server = stage.instance(&[("PORT", port.as_str())])?;
-        click_day::release(&stage.store).await?;
-        let load = Arc::new(Load::default());
-        let base = Arc::new(Mutex::new(format!("http://127.0.0.1:{port}")));
-        let running = start_load(
-            reqwest::Client::new(),
-            base,
-            stage.slot_ids.clone(),
-            load.clone(),
-        );
-        let seats = stage.slot_ids.len() * 4;
-        until_acknowledged(&load, seats / 4, &running).await;
-        let at = load.acknowledged_count();
+        let base = format!("http://127.0.0.1:{port}");
+        let (load, running, at) = stage
+            .click_day_under_way(reqwest::Client::new(), base)
+            .await?;
         server.kill();
         let killed = Instant::now();
-        let restarted = stage.instance(&[("PORT", port.as_str())])?;
+        let _restarted = stage.instance(&[("PORT", port.as_str())])?;
         let back_in = killed.elapsed();
         running.await?;
         let drained = stage.drained(Duration::from_secs(300)).await?;
-        let mut out = String::from("\ndrill 4: SQLite, kill -9 the only instance under load\n");
-        writeln!(
-            out,
-            "   did: released {seats} seats to 128 clients; killed the instance once {at} bookings were acknowledged; \
+        let did = format!(
+            "released {} seats to 128 clients; killed the instance once {at} bookings were acknowledged; \
              started it again on the same file and port (listening {:.1} s later); the outbox was empty {:.1} s after \
              the last answer",
+            stage.seats(),
             back_in.as_secs_f64(),
             drained.as_secs_f64()
-        )?;
-        out.push_str(&stage.checked(&load).await?);
-        drop(restarted);
-        Ok(out)
+        );
+        let title = "drill 4: SQLite, kill -9 the only instance under load";
+        stage.report(title, &did, &load).await
     })
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{
     client::field_errors,
-    fixtures::create_office,
+    fixtures::{create_office, registered_case},
     harness::{Backend, TestApp, Token, spawn_app},
 };
 
@@ -16,16 +16,6 @@ on_both_databases!(
     a_file_of_ten_thousand_cases_is_registered_once_with_its_bad_row_named,
     a_json_file_names_the_line_of_each_case_it_could_not_register,
 );
-
-fn amina(case_number: &str) -> Value {
-    json!({
-        "case_number": case_number,
-        "ready_for": [{"appointment_type": "document_delivery", "from": "2027-03-01"}],
-        "email": "amina@example.org",
-        "language": "fr",
-        "verification_secret": "K7P3 Q9XD",
-    })
-}
 
 /// The administration creates a client for `office` and the client logs in with it.
 pub(crate) async fn case_system_of(app: &TestApp, office: &str) -> (Value, Token) {
@@ -85,11 +75,11 @@ async fn an_admin_gives_the_case_system_a_client_that_can_be_revoked(backend: Ba
 
     // The client registers Rome's cases, and nothing else.
     app.by(&spi)
-        .register_case("RM", &amina("RM/2026/000001"))
+        .register_case("RM", &registered_case("RM/2026/000001", Some("2027-03-01")))
         .await
         .created();
     app.by(&spi)
-        .register_case("MI", &amina("MI/2026/000001"))
+        .register_case("MI", &registered_case("MI/2026/000001", Some("2027-03-01")))
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
     app.by(&spi)
@@ -119,7 +109,7 @@ async fn an_admin_gives_the_case_system_a_client_that_can_be_revoked(backend: Ba
         .ok();
     assert!(revoked["revoked_at"].is_string());
     app.by(&spi)
-        .register_case("RM", &amina("RM/2026/000002"))
+        .register_case("RM", &registered_case("RM/2026/000002", Some("2027-03-01")))
         .await
         .problem(StatusCode::UNAUTHORIZED, "unauthorized");
     let secret = client["client_secret"].as_str().unwrap();
@@ -142,7 +132,7 @@ async fn a_case_is_registered_once_and_changed_by_its_number(backend: Backend) {
     let office = app.by(&manager);
 
     let first = office
-        .register_case("RM", &amina("rm/2026/000001"))
+        .register_case("RM", &registered_case("rm/2026/000001", Some("2027-03-01")))
         .await
         .created();
     assert_eq!(first["case_number"], "RM/2026/000001");
@@ -152,11 +142,11 @@ async fn a_case_is_registered_once_and_changed_by_its_number(backend: Backend) {
     );
     assert!(first.get("verification_secret").is_none());
     // The same case again, its secret typed differently: nothing changes.
-    let mut same = amina("RM/2026/000001");
+    let mut same = registered_case("RM/2026/000001", Some("2027-03-01"));
     same["verification_secret"] = json!("k7p3q9xd");
     let again = office.register_case("RM", &same).await.ok();
     assert_eq!(again["updated_at"], first["updated_at"]);
-    let mut moved = amina("RM/2026/000001");
+    let mut moved = registered_case("RM/2026/000001", Some("2027-03-01"));
     moved["email"] = json!("amina.b@example.org");
     moved["ready_for"] = json!([{"appointment_type": "permit_collection"}]);
     let changed = office.register_case("RM", &moved).await.ok();
@@ -171,14 +161,14 @@ async fn a_case_is_registered_once_and_changed_by_its_number(backend: Backend) {
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
 
-    let mut unknown_type = amina("RM/2026/000003");
+    let mut unknown_type = registered_case("RM/2026/000003", Some("2027-03-01"));
     unknown_type["ready_for"][0]["appointment_type"] = json!("passport_renewal");
     let refused = office.register_case("RM", &unknown_type).await;
     let problem = refused.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(field_errors(&problem)[0].0, "ready_for[0].appointment_type");
     let operator = app.operator("RM").await;
     app.by(&operator)
-        .register_case("RM", &amina("RM/2026/000004"))
+        .register_case("RM", &registered_case("RM/2026/000004", Some("2027-03-01")))
         .await
         .problem(StatusCode::FORBIDDEN, "forbidden");
 }
@@ -247,16 +237,16 @@ async fn a_json_file_names_the_line_of_each_case_it_could_not_register(backend: 
     let app = spawn_app(backend).await;
     create_office(&app, "RM").await;
     let manager = app.manager("RM").await;
-    let mut bad_email = amina("RM/2026/000002");
+    let mut bad_email = registered_case("RM/2026/000002", Some("2027-03-01"));
     bad_email["email"] = json!("amina at example.org");
-    let mut bad_type = amina("RM/2026/000003");
+    let mut bad_type = registered_case("RM/2026/000003", Some("2027-03-01"));
     bad_type["ready_for"][0]["appointment_type"] = json!("passport_renewal");
     let file = format!(
         "[\n{},\n{},\n{},\n{}\n]",
-        amina("RM/2026/000001"),
+        registered_case("RM/2026/000001", Some("2027-03-01")),
         bad_email,
         bad_type,
-        amina("RM/2026/000001"),
+        registered_case("RM/2026/000001", Some("2027-03-01")),
     );
     let report = app
         .by(&manager)

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use crate::{
     case_system::case_system_of,
     fixtures::{
-        applicant, configure_rome, instant, office_id, publish, september_monday, set_stage,
-        slot_under_way, staff_slots, walk_in,
+        applicant, configure_rome, instant, office_id, publish, registered_case, september_monday,
+        set_stage, slot_under_way, staff_slots, walk_in,
     },
     harness::{Backend, TestApp, spawn_app_mailing_to},
     smtp::SmtpSink,
@@ -122,21 +122,15 @@ async fn a_scripted_stretch_gives_the_indicators_worked_out_by_hand_in_every_for
 
     // The case system invites a registered case, which books through the mail's link.
     let (_, spi) = case_system_of(&app, "RM").await;
-    let case = json!({
-        "case_number": "RM/2026/000077",
-        "ready_for": [{"appointment_type": "document_delivery"}],
-        "email": "chiara@example.org",
-        "language": "it",
-        "verification_secret": "K7P3 Q9XD",
-    });
+    let case = registered_case("RM/2026/000077", None);
     app.by(&spi).register_case("RM", &case).await.created();
     let deadline = (monday - Duration::days(1)).to_string();
     let invitation = json!({"case_number": "RM/2026/000077", "service": "document_delivery", "deadline": deadline});
     let invited = app.by(&spi).invite("RM", &invitation).await.created();
     app.deliver_mail().await;
-    let link = smtp.link_to("chiara@example.org", "/invitations/");
+    let link = smtp.link_to("amina@example.org", "/invitations/");
     let token = &link[link.find("?token=").unwrap() + 7..];
-    let answer = json!({"slot_id": slots[2]["id"], "full_name": "Chiara Rossi"});
+    let answer = json!({"slot_id": slots[2]["id"], "full_name": "Amina Diallo"});
     app.public()
         .book_invitation(invited["reference"].as_str().unwrap(), token, &answer)
         .await

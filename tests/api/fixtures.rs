@@ -328,3 +328,15 @@ pub async fn assert_seat_counts_match_bookings(app: &TestApp) -> i64 {
         .await
         .unwrap()
 }
+
+/// A case the case system registers: Amina's (she writes in French), ready for document
+/// delivery from `from` (or at once), whose receipt says `K7P3 Q9XD`.
+pub fn registered_case(case_number: &str, from: Option<&str>) -> Value {
+    json!({
+        "case_number": case_number,
+        "ready_for": [{"appointment_type": "document_delivery", "from": from}],
+        "email": "amina@example.org",
+        "language": "fr",
+        "verification_secret": "K7P3 Q9XD",
+    })
+}

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use crate::{
     case_system::case_system_of,
     client::field_errors,
-    fixtures::{OpenRome, applicant, instant, open_rome, september_monday, staff_slots},
+    fixtures::{
+        OpenRome, applicant, instant, open_rome, registered_case, september_monday, staff_slots,
+    },
     harness::{Backend, TestApp, Token, spawn_app_mailing_to},
     smtp::{Received, SmtpSink},
 };
@@ -36,13 +38,7 @@ async fn invitation_only_rome(app: &TestApp) -> (OpenRome, Token) {
         .await
         .ok();
     let (_, spi) = case_system_of(app, "RM").await;
-    let case = json!({
-        "case_number": "RM/2026/000001",
-        "ready_for": [{"appointment_type": "document_delivery"}],
-        "email": "amina@example.org",
-        "language": "fr",
-        "verification_secret": "K7P3 Q9XD",
-    });
+    let case = registered_case("RM/2026/000001", None);
     app.by(&spi).register_case("RM", &case).await.created();
     (rome, spi)
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::{
     case_system::case_system_of,
     client::field_errors,
-    fixtures::{applicant, open_rome, walk_in},
+    fixtures::{applicant, open_rome, registered_case, walk_in},
     harness::{Backend, spawn_app, spawn_app_with},
 };
 
@@ -15,18 +15,6 @@ on_both_databases!(
     a_registered_only_service_books_only_cases_proven_by_their_code,
     guessing_a_case_code_is_throttled_per_case_and_per_address,
 );
-
-/// A case of Rome's, ready for document delivery from `from` (or at once), whose receipt says
-/// `K7P3 Q9XD`.
-fn registered(case_number: &str, from: Option<&str>) -> Value {
-    json!({
-        "case_number": case_number,
-        "ready_for": [{"appointment_type": "document_delivery", "from": from}],
-        "email": "amina@example.org",
-        "language": "fr",
-        "verification_secret": "K7P3 Q9XD",
-    })
-}
 
 /// Applicant `n` asking for `slot` as case `case_number`, with the code `secret`.
 fn claiming(slot: &Value, n: usize, case_number: &str, secret: Option<&str>) -> Value {
@@ -49,9 +37,9 @@ async fn a_registered_only_service_books_only_cases_proven_by_their_code(backend
         .succ_opt()
         .unwrap()
         .to_string();
-    let ready = registered("RM/2026/000001", None);
+    let ready = registered_case("RM/2026/000001", None);
     app.by(&spi).register_case("RM", &ready).await.created();
-    let later = registered("RM/2026/000002", Some(&next_day));
+    let later = registered_case("RM/2026/000002", Some(&next_day));
     app.by(&spi).register_case("RM", &later).await.created();
 
     // The office says that document delivery is for registered cases only; applicants see it.
@@ -142,7 +130,7 @@ async fn guessing_a_case_code_is_throttled_per_case_and_per_address(backend: Bac
     let rome = open_rome(&app).await;
     let (_, spi) = case_system_of(&app, "RM").await;
     for n in 1..=2 {
-        let case = registered(&format!("RM/2026/00000{n}"), None);
+        let case = registered_case(&format!("RM/2026/00000{n}"), None);
         app.by(&spi).register_case("RM", &case).await.created();
     }
     let only_registered = json!({"horizon_days": 730, "eligibility": "registered"});

@@ -3,11 +3,10 @@
 //! belongs to.
 
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
-use serde_json::json;
 
 use crate::{
     case_system::case_system_of,
-    fixtures::{applicant, open_rome},
+    fixtures::{applicant, open_rome, registered_case},
     harness::{Backend, TestApp, spawn_app_with},
 };
 
@@ -72,13 +71,7 @@ async fn every_table_of_office_data_names_its_office(backend: Backend) {
     // row names its parent's office.
     let rome = open_rome(&app).await;
     let (_, spi) = case_system_of(&app, "RM").await;
-    let case = json!({
-        "case_number": "RM/2026/000001",
-        "ready_for": [{"appointment_type": "document_delivery"}],
-        "email": "amina@example.org",
-        "language": "fr",
-        "verification_secret": "K7P3 Q9XD",
-    });
+    let case = registered_case("RM/2026/000001", None);
     app.by(&spi).register_case("RM", &case).await.created();
     let booked = app
         .public()
