@@ -15,24 +15,16 @@
 
 #[path = "common/mod.rs"]
 mod common;
-#[path = "../tests/api/smtp.rs"]
-#[allow(dead_code)]
-mod smtp;
 
-use std::{
-    collections::HashMap,
-    fmt::Write as _,
-    time::{Duration, Instant},
-};
+use std::{fmt::Write as _, time::Duration};
 
 use chrono::{Days, Utc};
-use diesel::prelude::*;
 use sportello::{
     domain::days::today,
-    store::{Backend, Store, schema::mail_outbox},
+    store::{Backend, Store},
 };
 
-use common::{Scratch, Server, balancer::Balancer, click_day};
+use common::{Scratch, Server, balancer::Balancer, click_day, outbox::Delivered};
 
 const INSTANCES: usize = 3;
 
@@ -67,15 +59,9 @@ async fn run() -> anyhow::Result<String> {
         .write(move |conn| click_day::configure(conn, seats, first))
         .await?;
 
-    let sink = smtp::SmtpSink::start();
+    let sink = common::smtp::SmtpSink::start();
     let sink_port = sink.port.to_string();
-    let mail = [
-        ("APP__MAIL__WORKER_ENABLED", "true"),
-        ("APP__MAIL__SMTP_HOST", "127.0.0.1"),
-        ("APP__MAIL__SMTP_PORT", sink_port.as_str()),
-        ("APP__MAIL__SMTP_SECURITY", "none"),
-        ("APP__DATABASE__POOL_SIZE", "16"),
-    ];
+    let mail = common::outbox::delivering_to(&sink_port);
     let servers: Vec<Server> = (0..INSTANCES)
         .map(|_| Server::start(&scratch.url(), &mail))
         .collect::<anyhow::Result<_>>()?;
@@ -90,56 +76,13 @@ async fn run() -> anyhow::Result<String> {
     out.push_str(&click_day::run(&store, &client, &base, &slot_ids, clients, &label).await?);
 
     // Every instance's mailer shares the outbox; wait until nothing is left to send.
-    let draining = Instant::now();
-    let deadline = draining + Duration::from_secs(300);
-    let booked_mail = loop {
-        let (waiting, queued) = store
-            .read(|conn| -> anyhow::Result<(i64, i64)> {
-                let waiting = mail_outbox::table
-                    .filter(mail_outbox::status.eq_any(["pending", "sending"]))
-                    .count()
-                    .get_result(conn)?;
-                let queued = mail_outbox::table.count().get_result(conn)?;
-                Ok((waiting, queued))
-            })
-            .await?;
-        if waiting == 0 {
-            break queued;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{waiting} messages still waiting after 300 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let recipients: Vec<String> = store
-        .read(|conn| -> anyhow::Result<Vec<String>> {
-            Ok(mail_outbox::table
-                .filter(mail_outbox::status.eq("sent"))
-                .select(mail_outbox::recipient)
-                .load(conn)?)
-        })
-        .await?;
-    let mut received: HashMap<String, usize> = HashMap::new();
-    for message in sink.received() {
-        for to in message.to {
-            let address = to.trim_matches(|c| c == '<' || c == '>').to_owned();
-            *received.entry(address).or_default() += 1;
-        }
-    }
-    let lost = recipients
-        .iter()
-        .filter(|r| !received.contains_key(*r))
-        .count();
-    let doubled = received.values().filter(|n| **n > 1).count();
-    let total: usize = received.values().sum();
+    let drained = common::outbox::drained(&store, Duration::from_secs(300)).await?;
     writeln!(
         out,
-        "   mail: {booked_mail} queued, {} sent by the instances' workers, {total} received at the SMTP server \
-         in {:.1} s after the last answer; lost {lost}, doubled {doubled}",
-        recipients.len(),
-        draining.elapsed().as_secs_f64()
+        "   the outbox was empty {:.1} s after the last answer",
+        drained.as_secs_f64()
     )?;
+    out.push_str(&Delivered::count(&store, &sink).await?.line());
     let peaks: Vec<String> = servers
         .iter()
         .map(|s| format!("{:.0}", s.peak_rss_mib()))

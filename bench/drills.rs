@@ -26,12 +26,9 @@
 
 #[path = "common/mod.rs"]
 mod common;
-#[path = "../tests/api/smtp.rs"]
-#[allow(dead_code)]
-mod smtp;
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashSet},
     fmt::Write as _,
     sync::{
         Arc, Mutex,
@@ -44,13 +41,10 @@ use chrono::{Days, Utc};
 use diesel::prelude::*;
 use sportello::{
     domain::{days::today, ids::SlotId},
-    store::{
-        Backend, Store,
-        schema::{bookings, mail_outbox},
-    },
+    store::{Backend, Store, schema::bookings},
 };
 
-use common::{Scratch, Server, balancer::Balancer, click_day};
+use common::{Scratch, Server, balancer::Balancer, click_day, outbox::Delivered};
 
 const CLIENTS: usize = 128;
 
@@ -88,7 +82,7 @@ struct Stage {
     scratch: Scratch,
     store: Store,
     slot_ids: Vec<SlotId>,
-    sink: smtp::SmtpSink,
+    sink: common::smtp::SmtpSink,
 }
 
 impl Stage {
@@ -105,7 +99,7 @@ impl Stage {
             scratch,
             store,
             slot_ids,
-            sink: smtp::SmtpSink::start(),
+            sink: common::smtp::SmtpSink::start(),
         })
     }
 
@@ -113,16 +107,12 @@ impl Stage {
     /// (such as its port) after these.
     fn instance(&self, extra: &[(&str, &str)]) -> anyhow::Result<Server> {
         let port = self.sink.port.to_string();
-        let mut settings = vec![
-            ("APP__MAIL__WORKER_ENABLED", "true"),
-            ("APP__MAIL__SMTP_HOST", "127.0.0.1"),
-            ("APP__MAIL__SMTP_PORT", port.as_str()),
-            ("APP__MAIL__SMTP_SECURITY", "none"),
+        let mut settings = common::outbox::delivering_to(&port);
+        settings.extend([
             ("APP__MAIL__LEASE_SECONDS", "15"),
             ("APP__MAIL__RETRY_BASE_SECONDS", "10"),
             ("APP__MAIL__RETRY_MAX_SECONDS", "60"),
-            ("APP__DATABASE__POOL_SIZE", "16"),
-        ];
+        ]);
         settings.extend_from_slice(extra);
         Server::start(&self.scratch.url(), &settings)
     }
@@ -166,31 +156,6 @@ impl Stage {
         ))
     }
 
-    /// Waits until no message is waiting to be sent (at most `patience`).
-    async fn drained(&self, patience: Duration) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        loop {
-            let waiting: i64 = self
-                .store
-                .read(|conn| -> anyhow::Result<i64> {
-                    Ok(mail_outbox::table
-                        .filter(mail_outbox::status.eq_any(["pending", "sending"]))
-                        .count()
-                        .get_result(conn)?)
-                })
-                .await?;
-            if waiting == 0 {
-                return Ok(started.elapsed());
-            }
-            anyhow::ensure!(
-                started.elapsed() < patience,
-                "{waiting} messages still waiting after {} s",
-                patience.as_secs()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
     /// The checks every drill ends with, as the report's lines.
     async fn checked(&self, load: &Load) -> anyhow::Result<String> {
         let mut out = String::new();
@@ -220,37 +185,7 @@ impl Stage {
             check.without_one_confirmation,
         )?;
         out.push_str(&load.answers());
-        let (sent, queued): (Vec<String>, i64) = self
-            .store
-            .read(|conn| -> anyhow::Result<_> {
-                let sent = mail_outbox::table
-                    .filter(mail_outbox::status.eq("sent"))
-                    .select(mail_outbox::recipient)
-                    .load(conn)?;
-                Ok((sent, mail_outbox::table.count().get_result(conn)?))
-            })
-            .await?;
-        let mut deliveries: HashMap<String, Vec<String>> = HashMap::new();
-        for message in self.sink.received() {
-            let id = message.parsed().message_id().unwrap_or_default().to_owned();
-            for to in message.to {
-                let address = to.trim_matches(|c| c == '<' || c == '>').to_owned();
-                deliveries.entry(address).or_default().push(id.clone());
-            }
-        }
-        let received: usize = deliveries.values().map(Vec::len).sum();
-        let missing = sent.iter().filter(|r| !deliveries.contains_key(*r)).count();
-        let doubled = deliveries.values().filter(|ids| ids.len() > 1).count();
-        let distinct_twice = deliveries
-            .values()
-            .filter(|ids| ids.iter().collect::<HashSet<_>>().len() > 1)
-            .count();
-        writeln!(
-            out,
-            "   mail: {queued} queued, {} marked sent, {received} received at the SMTP server; lost {missing}, \
-             doubled {doubled} (of which two different messages: {distinct_twice})",
-            sent.len(),
-        )?;
+        out.push_str(&Delivered::count(&self.store, &self.sink).await?.line());
         Ok(out)
     }
 }
@@ -383,7 +318,7 @@ fn kill_an_instance() -> futures_util::future::BoxFuture<'static, anyhow::Result
         let (load, running, at) = stage.click_day_under_way(client, balancer.base()).await?;
         servers[1].kill();
         running.await?;
-        let drained = stage.drained(Duration::from_secs(300)).await?;
+        let drained = common::outbox::drained(&stage.store, Duration::from_secs(300)).await?;
         let did = format!(
             "released {} seats to 128 clients; killed instance 2 once {at} bookings were acknowledged; \
              the outbox was empty {:.1} s after the last answer",
@@ -408,7 +343,7 @@ fn restart_the_database() -> futures_util::future::BoxFuture<'static, anyhow::Re
         tokio::time::sleep(Duration::from_secs(down)).await;
         pg_ctlcluster(&cluster, "start")?;
         running.await?;
-        let drained = stage.drained(Duration::from_secs(300)).await?;
+        let drained = common::outbox::drained(&stage.store, Duration::from_secs(300)).await?;
         let did = format!(
             "released {} seats to 128 clients behind HAProxy (3 instances); once {at} bookings were \
              acknowledged, stopped PostgreSQL {cluster} for {down} s; the outbox was empty {:.1} s after the last answer",
@@ -452,7 +387,7 @@ fn stop_the_mail_server() -> futures_util::future::BoxFuture<'static, anyhow::Re
         let booked_in = outage.elapsed();
         tokio::time::sleep(Duration::from_secs(down).saturating_sub(booked_in)).await;
         stage.sink.refuse_next(0);
-        let drained = stage.drained(Duration::from_secs(600)).await?;
+        let drained = common::outbox::drained(&stage.store, Duration::from_secs(600)).await?;
         let did = format!(
             "the SMTP server answered 451 to every message for {down} s, while 128 clients booked {} seats \
              behind HAProxy (3 instances; {:.1} s); then it took mail again, and the outbox was empty {:.1} s later",
@@ -482,7 +417,7 @@ fn kill_the_sqlite_instance() -> futures_util::future::BoxFuture<'static, anyhow
         let _restarted = stage.instance(&[("PORT", port.as_str())])?;
         let back_in = killed.elapsed();
         running.await?;
-        let drained = stage.drained(Duration::from_secs(300)).await?;
+        let drained = common::outbox::drained(&stage.store, Duration::from_secs(300)).await?;
         let did = format!(
             "released {} seats to 128 clients; killed the instance once {at} bookings were acknowledged; \
              started it again on the same file and port (listening {:.1} s later); the outbox was empty {:.1} s after \

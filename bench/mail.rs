@@ -10,9 +10,6 @@
 
 #[path = "common/mod.rs"]
 mod common;
-#[path = "../tests/api/smtp.rs"]
-#[allow(dead_code)]
-mod smtp;
 
 use std::time::{Duration, Instant};
 
@@ -124,7 +121,7 @@ async fn run(backend: Backend, messages: usize) -> anyhow::Result<()> {
     let scratch = Scratch::create(backend, "mail")?;
     let served = common::serve(&scratch, 16).await?;
     let store = served.store.clone();
-    let sink = smtp::SmtpSink::start();
+    let sink = common::smtp::SmtpSink::start();
     let mut settings = common::settings(&scratch, 16)?;
     settings.mail.smtp_host = "127.0.0.1".into();
     settings.mail.smtp_port = sink.port;

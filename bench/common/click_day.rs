@@ -113,10 +113,14 @@ pub async fn check(store: &Store, slot_ids: &[SlotId]) -> anyhow::Result<Check> 
     let ids = slot_ids.to_vec();
     store
         .read(move |conn| -> anyhow::Result<Check> {
-            let sold: i64 = bookings::table
+            let booked: std::collections::HashMap<SlotId, i64> = bookings::table
                 .filter(bookings::slot_id.eq_any(&ids))
-                .count()
-                .get_result(conn)?;
+                .group_by(bookings::slot_id)
+                .select((bookings::slot_id, diesel::dsl::count_star()))
+                .load::<(SlotId, i64)>(conn)?
+                .into_iter()
+                .collect();
+            let sold = booked.values().sum();
             let rows: Vec<(SlotId, i32, i32, i32)> = slots::table
                 .filter(slots::id.eq_any(&ids))
                 .select((
@@ -129,10 +133,7 @@ pub async fn check(store: &Store, slot_ids: &[SlotId]) -> anyhow::Result<Check> 
             let mut oversold = 0;
             let mut seats_taken = 0;
             for (id, capacity, web, desk) in rows {
-                let booked: i64 = bookings::table
-                    .filter(bookings::slot_id.eq(id))
-                    .count()
-                    .get_result(conn)?;
+                let booked = booked.get(&id).copied().unwrap_or(0);
                 seats_taken += i64::from(web + desk);
                 if booked > i64::from(capacity) || booked != i64::from(web + desk) {
                     oversold += 1;

@@ -5,6 +5,9 @@
 
 pub mod balancer;
 pub mod click_day;
+pub mod outbox;
+#[path = "../../tests/api/smtp.rs"]
+pub mod smtp;
 
 use std::{
     io::{BufRead, BufReader},
