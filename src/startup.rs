@@ -53,6 +53,7 @@ impl Application {
         let state = web::Data::new(AppState {
             workers: workers.clone(),
             store: store.clone(),
+            offer: Default::default(),
             tokens: Tokens::new(&settings.auth),
             hasher: Hasher::from_settings(&settings.auth),
             throttle: LoginThrottle {

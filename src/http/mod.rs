@@ -63,6 +63,8 @@ use telemetry::Metrics;
 /// number of instances can serve the same offices.
 pub struct AppState {
     pub store: Store,
+    /// What applicants can book, kept in memory by this instance.
+    pub offer: crate::use_cases::offer::Offer,
     /// This instance's background workers, for readiness and metrics.
     pub workers: Arc<Workers>,
     pub tokens: Tokens,

@@ -122,6 +122,7 @@ pub async fn availability(
     query: Parsed<AvailabilityQuery>,
 ) -> Result<web::Json<Availability>, ApiError> {
     let (viewer, code) = (viewer.actor(), code.into_inner());
-    let available = slots::availability(&state.store, viewer, code, query, Utc::now()).await?;
+    let available =
+        slots::availability(&state.store, &state.offer, viewer, code, query, Utc::now()).await?;
     Ok(web::Json(available))
 }

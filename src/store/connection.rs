@@ -113,6 +113,7 @@ impl ManageConnection for ConnectionManager {
                     self.sqlite_busy_timeout.as_millis()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                super::changes::register_on_sqlite(&mut conn).map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }

@@ -13,6 +13,7 @@ pub mod bookings;
 pub mod calendars;
 pub mod case_guesses;
 pub mod catalogue;
+pub mod changes;
 pub mod closure_jobs;
 pub mod closures;
 pub mod connection;
@@ -38,6 +39,8 @@ pub mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
+use secrecy::ExposeSecret;
+
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 
 use diesel::{
@@ -50,6 +53,9 @@ use diesel::{
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use connection::{Backend, DatabaseUrl, DbConnection, InvalidDatabaseUrl};
+
+use crate::domain::ids::OfficeId;
+use changes::OfficeChanges;
 
 use crate::config::DatabaseSettings;
 use connection::ConnectionManager;
@@ -107,6 +113,8 @@ pub struct Store {
     sqlite_turn_timeout: Duration,
     /// PostgreSQL connections' `lock_timeout`.
     postgres_lock_timeout: Duration,
+    /// Which offices' offer changed, as the database told this instance.
+    changes: Arc<OfficeChanges>,
 }
 
 impl Store {
@@ -122,6 +130,7 @@ impl Store {
             })?;
         }
         let backend = url.backend();
+        let url_for_listener = url.clone();
         let sqlite_busy_timeout = Duration::from_millis(settings.sqlite_busy_timeout_ms);
         let postgres_lock_timeout = Duration::from_millis(settings.postgres_lock_timeout_ms);
         let manager = ConnectionManager {
@@ -136,17 +145,29 @@ impl Store {
             .build(manager)?;
         let sqlite_writers =
             (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        // An SQLite file has one instance, which hears its own changes at commit; PostgreSQL's
+        // other instances are heard once the listener is connected.
+        let changes = Arc::new(OfficeChanges::new(backend == Backend::Sqlite));
+        if let DatabaseUrl::Postgres(url) = &url_for_listener {
+            changes::listen(url.expose_secret().to_owned(), &changes);
+        }
         Ok(Store {
             pool,
             backend,
             sqlite_writers,
             sqlite_turn_timeout: sqlite_busy_timeout,
             postgres_lock_timeout,
+            changes,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Which offices' offer changed: what may be kept in memory, and until when.
+    pub fn changes(&self) -> &OfficeChanges {
+        &self.changes
     }
 
     /// Applies the migrations embedded in the binary that this database has not seen yet.
@@ -242,7 +263,13 @@ impl Store {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
-            work(&mut conn)
+            let done = work(&mut conn);
+            if let DbConnection::Sqlite(_) = &*conn {
+                // Marks a write transaction did not take (it failed, or this was no write
+                // transaction) must not count for the next one on this thread.
+                changes::take_marked_on_sqlite();
+            }
+            done
         })
         .await
         .map_err(StoreError::from)?
@@ -265,10 +292,14 @@ impl Store {
             }
             None => None,
         };
+        let changes = self.changes.clone();
         self.on_connection(move |conn| {
             // Held until the transaction ends, even if the request that asked is gone.
             let _turn = turn;
-            write_transaction(conn, work)
+            let (value, changed) = write_transaction(conn, work)?;
+            // Before the caller answers, so that its next request sees what it changed.
+            changes.changed(&changed);
+            Ok(value)
         })
         .await
     }
@@ -304,8 +335,9 @@ impl Beside {
 /// The one way to open a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking
 /// the write lock up front: a deferred transaction that reads and then writes cannot wait for a
 /// concurrent writer and fails at once with "database is locked". Immediate ones queue on the
-/// busy timeout instead.
-pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+/// busy timeout instead. Returns, beside `work`'s value, the offices whose offer it changed
+/// (see [`changes`]).
+fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<(T, Vec<OfficeId>), E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
@@ -318,10 +350,23 @@ where
         }
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    match work(conn) {
-        Ok(value) => {
+    if let DbConnection::Sqlite(_) = conn {
+        changes::take_marked_on_sqlite();
+    }
+    let done = work(conn).and_then(|value| {
+        let changed = match conn {
+            DbConnection::Postgres(pg) => changes::marked_on_postgres(pg)?,
+            DbConnection::Sqlite(_) => Vec::new(),
+        };
+        Ok((value, changed))
+    });
+    match done {
+        Ok((value, mut changed)) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
-            Ok(value)
+            if let DbConnection::Sqlite(_) = conn {
+                changed = changes::take_marked_on_sqlite();
+            }
+            Ok((value, changed))
         }
         Err(error) => {
             <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;

@@ -409,6 +409,30 @@ pub fn set_blocked(
     Ok(())
 }
 
+/// Every instant after `after` at which seats of the service open, earliest first.
+pub fn openings(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    service: ServiceId,
+    after: DateTime<Utc>,
+) -> QueryResult<Vec<DateTime<Utc>>> {
+    let found: Vec<Option<NaiveDateTime>> = slots::table
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::opens_at.gt(db_time(after)))
+        .filter(
+            slots::calendar_id.eq_any(
+                calendar_services::table
+                    .filter(calendar_services::office_service_id.eq(service))
+                    .select(calendar_services::calendar_id),
+            ),
+        )
+        .select(slots::opens_at)
+        .distinct()
+        .order(slots::opens_at)
+        .load(conn)?;
+    Ok(found.into_iter().flatten().map(|at| at.and_utc()).collect())
+}
+
 /// The earliest instant after `now` at which some of the office's seats open (of one service
 /// when given).
 pub fn next_opening(

@@ -25,6 +25,7 @@ pub mod intermediaries;
 pub mod invitations;
 pub mod login;
 pub mod lottery;
+pub mod offer;
 pub mod offices;
 pub mod outbox;
 pub mod personal_data;

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     audit::Audit,
+    offer::{Kept, Offer},
     scope::{Need, staff_office, visible_office},
 };
 use crate::domain::text::parse_line;
@@ -115,7 +116,7 @@ pub struct SlotsQuery {
 
 /// `from`/`to` local days (defaults: `today` and `default_days` later), spanning fewer than
 /// `max_days` days.
-fn day_range(
+pub(super) fn day_range(
     errors: &mut FieldErrors,
     from: Option<Day>,
     to: Option<Day>,
@@ -134,7 +135,7 @@ fn day_range(
 }
 
 /// How the office runs the service `code` names (active or not), if it offers it at all.
-fn office_service(
+pub(super) fn office_service(
     conn: &mut DbConnection,
     office: OfficeId,
     code: &str,
@@ -310,21 +311,39 @@ pub struct Availability {
 
 /// What applicants can book: the slots of one service with free seats, by local day. Slots
 /// inside the service's minimum notice or beyond its booking horizon are not offered.
+///
+/// The busiest read of all: a public office's offer is kept in memory ([`Offer`]) and read
+/// again only when the database says the office changed.
 pub async fn availability(
     store: &Store,
+    offer: &Offer,
     viewer: Option<Actor>,
     code: OfficeCode,
     query: Parsed<AvailabilityQuery>,
     now: DateTime<Utc>,
 ) -> Result<Availability, SlotError> {
+    let (query, errors) = query.into_parts();
+    if let Some(kept) = offer.kept(store.changes(), &code, &query.service) {
+        return kept.availability(&query, errors, now);
+    }
+    let (store_, offer) = (store.clone(), offer.clone());
     store
         .read(move |conn| {
             let office = visible_office(conn, viewer.as_ref(), &code)?;
-            Ok(offered(conn, &office, query, now)?.1)
+            if !office.stage.is_public() {
+                // A preview for staff: never kept, never shown to the public.
+                return Ok(offered(conn, &office, &query, errors, now)?.1);
+            }
+            let service = office_service(conn, office.id, &query.service)?
+                .filter(|service| service.active)
+                .ok_or(SlotFailure::ServiceNotOffered)?;
+            let kept = Kept::read(conn, store_.changes(), office, service, now)?;
+            let availability = kept.availability(&query, errors, now);
+            offer.keep(code, &query.service, kept);
+            availability
         })
         .await
 }
-
 /// A public office's service and what applicants can book of it: what an applicant's page
 /// shows to choose a time.
 pub struct ServiceTimes {
@@ -354,7 +373,8 @@ pub async fn service_times(
     store
         .read(move |conn| {
             let office = visible_office(conn, None, &code)?;
-            let (rules, availability) = offered(conn, &office, query, now)?;
+            let (query, errors) = query.into_parts();
+            let (rules, availability) = offered(conn, &office, &query, errors, now)?;
             let service = services::find_by_id(conn, rules.id)?
                 .ok_or_else(|| Error::vanished(format!("service {}", rules.id)))?;
             let zone = office.details.timezone;
@@ -378,57 +398,104 @@ pub async fn service_times(
         .await
 }
 
-/// The service `query` names, if the office offers it, and its bookable slots.
+/// The service `query` names, if the office offers it, and its bookable slots, read from the
+/// database.
 fn offered(
     conn: &mut DbConnection,
     office: &crate::store::offices::Office,
-    query: Parsed<AvailabilityQuery>,
+    query: &AvailabilityQuery,
+    mut errors: FieldErrors,
     now: DateTime<Utc>,
 ) -> Result<(services::Rules, Availability), SlotError> {
-    let (query, mut errors) = query.into_parts();
     let zone = office.details.timezone;
     let (from, to) = day_range(&mut errors, query.from, query.to, today(zone, now), 27, 92);
     errors.or_value(())?;
     let service = office_service(conn, office.id, &query.service)?
         .filter(|service| service.active)
         .ok_or(SlotFailure::ServiceNotOffered)?;
-    let settings = &service.settings;
+    let found = match bookable_window(zone, &service.settings, from, to, now) {
+        Some((start, end)) => slots::web_bookable(conn, service.id, start, end)?,
+        None => Vec::new(),
+    };
+    let next = crate::store::slots::next_opening(conn, office.id, Some(service.id), now)?;
+    let slots = found.iter().map(OfferedSlot::from);
+    let availability = availability_of(office, &query.service, slots, next, now);
+    Ok((service, availability))
+}
+
+/// The instants `[start, end)` in which the service's slots are offered, for the local days
+/// `from..=to`: none inside its minimum notice, none beyond its booking horizon.
+pub(super) fn bookable_window(
+    zone: Tz,
+    settings: &crate::domain::service::ServiceSettings,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let earliest = now + Duration::hours(i64::from(settings.min_notice_hours));
     let latest = now + Duration::days(i64::from(settings.horizon_days));
     let start = start_of_day(zone, from).max(earliest);
     let end = end_of_day(zone, to).min(latest);
-    let found = if start < end {
-        slots::web_bookable(conn, service.id, start, end)?
-    } else {
-        Vec::new()
-    };
+    (start < end).then_some((start, end))
+}
+
+/// A slot with seats the web can book, as an applicant is shown it.
+pub(super) struct OfferedSlot {
+    pub id: SlotId,
+    pub local_date: NaiveDate,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub available: i32,
+    pub opens_at: Option<DateTime<Utc>>,
+}
+
+impl From<&slots::Bookable> for OfferedSlot {
+    fn from(slot: &slots::Bookable) -> OfferedSlot {
+        OfferedSlot {
+            id: slot.id,
+            local_date: slot.time.local_date,
+            starts_at: slot.time.starts_at,
+            ends_at: slot.time.ends_at,
+            available: slot.seats.web_available(),
+            opens_at: slot.opens_at,
+        }
+    }
+}
+
+/// The answer: `slots` (in time order) by local day, on the office's clock.
+pub(super) fn availability_of(
+    office: &crate::store::offices::Office,
+    service: &str,
+    slots: impl Iterator<Item = OfferedSlot>,
+    next_opening: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Availability {
+    let zone = office.details.timezone;
     let mut days: Vec<AvailableDay> = Vec::new();
-    for slot in found {
+    for slot in slots {
         let available = AvailableSlot {
             id: slot.id,
-            starts_at: local(slot.time.starts_at, zone),
-            ends_at: local(slot.time.ends_at, zone),
-            available: slot.seats.web_available(),
+            starts_at: local(slot.starts_at, zone),
+            ends_at: local(slot.ends_at, zone),
+            available: slot.available,
             opens_at: slot
                 .opens_at
                 .filter(|opens_at| *opens_at > now)
                 .map(|opens_at| local(opens_at, zone)),
         };
         match days.last_mut() {
-            Some(day) if day.date == slot.time.local_date => day.slots.push(available),
+            Some(day) if day.date == slot.local_date => day.slots.push(available),
             _ => days.push(AvailableDay {
-                date: slot.time.local_date,
+                date: slot.local_date,
                 slots: vec![available],
             }),
         }
     }
-    let next = crate::store::slots::next_opening(conn, office.id, Some(service.id), now)?;
-    let availability = Availability {
-        next_seats_open_at: next.map(|at| local(at, zone)),
+    Availability {
+        next_seats_open_at: next_opening.map(|at| local(at, zone)),
         office: office.code.to_string(),
-        service: query.service.trim().to_owned(),
+        service: service.trim().to_owned(),
         timezone: zone.name().to_owned(),
         days,
-    };
-    Ok((service, availability))
+    }
 }

@@ -168,7 +168,7 @@ pub struct TestApp {
     /// Where mail goes when no SMTP server is set (the embedded default).
     pub mail_dir: tempfile::TempDir,
     // Declared last so the database outlives everything that uses it.
-    pub database: TestDatabase,
+    pub database: std::sync::Arc<TestDatabase>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -195,7 +195,25 @@ pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settin
     let mail_dir = tempfile::tempdir().expect("mail folder");
     settings.mail.file_dir = mail_dir.path().to_owned();
     customise(&mut settings);
+    start(settings, mail_dir, std::sync::Arc::new(database)).await
+}
 
+impl TestApp {
+    /// Another instance of the service over the same database, with the same settings: the
+    /// second of several instances behind a load balancer.
+    pub async fn beside(&self) -> TestApp {
+        let mail_dir = tempfile::tempdir().expect("mail folder");
+        let mut settings = self.settings.clone();
+        settings.mail.file_dir = mail_dir.path().to_owned();
+        start(settings, mail_dir, self.database.clone()).await
+    }
+}
+
+async fn start(
+    settings: Settings,
+    mail_dir: tempfile::TempDir,
+    database: std::sync::Arc<TestDatabase>,
+) -> TestApp {
     let app = Application::build(&settings)
         .await
         .expect("the application starts");

@@ -2,15 +2,30 @@
 //! every table of office data names its office, and each row names the office of the row it
 //! belongs to.
 
+use std::time::{Duration, Instant};
+
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
+use serde_json::{Value, json};
 
 use crate::{
     case_system::case_system_of,
-    fixtures::{applicant, open_rome, registered_case},
+    fixtures::{applicant, open_rome, open_rome_soon, registered_case},
     harness::{Backend, TestApp, spawn_app_with},
 };
 
 on_both_databases!(every_table_of_office_data_names_its_office);
+
+/// Instances behind a load balancer share one PostgreSQL (an SQLite file has one instance).
+mod an_instance_stops_offering_what_another_changed_within_a_second {
+    use crate::harness::{Backend, selected};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if selected(Backend::Postgres) {
+            super::an_instance_stops_offering_what_another_changed_within_a_second().await
+        }
+    }
+}
 
 /// Shared by every office: the offices themselves, the national catalogue of appointment
 /// types, staff logins (by address, before anyone knows the office) and the migrations'
@@ -103,4 +118,72 @@ async fn count(app: &TestApp, rows: &str) -> Rows {
         })
         .await
         .unwrap()
+}
+
+async fn an_instance_stops_offering_what_another_changed_within_a_second() {
+    // Two instances over one database; applicants refresh Rome's availability on both, so
+    // both keep it in memory.
+    let first = spawn_app_with(Backend::Postgres, |_| {}).await;
+    let second = first.beside().await;
+    let rome = open_rome_soon(&first).await;
+    let (slot, other) = (&rome.slots[0], &rome.slots[1]);
+    assert_eq!(slot["date"], other["date"]);
+    let date = slot["date"].as_str().unwrap();
+    let query = format!("service=document_delivery&from={date}&to={date}");
+    let before = seats(&second, &query, slot).await.expect("offered");
+    assert_eq!(seats(&first, &query, slot).await, Some(before));
+
+    // A seat taken through the first: it answers with one seat fewer at once, the second
+    // within a second.
+    first
+        .public()
+        .book("RM", &applicant(slot, 1))
+        .await
+        .created();
+    assert_eq!(seats(&first, &query, slot).await, Some(before - 1));
+    let took = until(&second, &query, slot, |seats| seats == Some(before - 1)).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "the second offered a taken seat for {took:?}"
+    );
+
+    // Staff block another slot through the second: the first stops offering it.
+    let id = other["id"].as_i64().unwrap();
+    let block = json!({"blocked": true, "reason": "desk out of order"});
+    second
+        .by(&rome.manager)
+        .block_slot("RM", id, &block)
+        .await
+        .ok();
+    assert_eq!(seats(&second, &query, other).await, None);
+    let took = until(&first, &query, other, |seats| seats.is_none()).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "the first offered a blocked slot for {took:?}"
+    );
+}
+
+/// The seats `app` offers in `slot`, if it offers it.
+async fn seats(app: &TestApp, query: &str, slot: &Value) -> Option<i64> {
+    let answer = app.public().availability("RM", query).await.json();
+    answer["days"]
+        .as_array()?
+        .iter()
+        .flat_map(|day| day["slots"].as_array().into_iter().flatten())
+        .find(|offered| offered["id"] == slot["id"])
+        .map(|offered| offered["available"].as_i64().unwrap())
+}
+
+/// How long until `app` offers `slot` as `expected` says (giving up after five seconds).
+async fn until(
+    app: &TestApp,
+    query: &str,
+    slot: &Value,
+    expected: impl Fn(Option<i64>) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    while !expected(seats(app, query, slot).await) && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    started.elapsed()
 }

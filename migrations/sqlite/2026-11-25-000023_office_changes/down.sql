@@ -1,0 +1,12 @@
+DROP TRIGGER slots_offer_changed_on_insert;
+DROP TRIGGER slots_offer_changed_on_update;
+DROP TRIGGER slots_offer_changed_on_delete;
+DROP TRIGGER office_services_offer_changed_on_insert;
+DROP TRIGGER office_services_offer_changed_on_update;
+DROP TRIGGER office_services_offer_changed_on_delete;
+DROP TRIGGER calendar_services_offer_changed_on_insert;
+DROP TRIGGER calendar_services_offer_changed_on_update;
+DROP TRIGGER calendar_services_offer_changed_on_delete;
+DROP TRIGGER offices_offer_changed_on_insert;
+DROP TRIGGER offices_offer_changed_on_update;
+DROP TRIGGER offices_offer_changed_on_delete;
