@@ -14,7 +14,12 @@
 //! 3. click day: `BENCH_CLICK_ATTEMPTS` (50,000) booking attempts from 256 clients for
 //!    `BENCH_CLICK_SEATS` (2,000) seats released at one instant, then checks that no seat was
 //!    sold twice and that every booking has exactly one confirmation in the outbox;
-//! 4. (PostgreSQL) the same booking transaction as raw SQL through `pgbench`, 64 clients.
+//! 4. (PostgreSQL) the same booking transaction as raw SQL through `pgbench`, 64 clients;
+//! 5. a mixed click day: 512 clients, each reading the availability nine times before each of
+//!    `BENCH_MIXED_ATTEMPTS` (10,000) booking attempts in all, for another 2,000 seats.
+//!
+//! At 64 connections, scenario 1 also takes a seat every 50 ms and measures how long the
+//! availability still offers it (`staleness`).
 //!
 //! Each throughput scenario runs `BENCH_SECONDS` (default 15) seconds. The report (machine,
 //! commit, date, every figure, the server's peak RSS) is printed and written to
@@ -72,7 +77,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether `BENCH_SCENARIOS` (default all: 0,1,2,3,4) asks for scenario `n`.
+/// Whether `BENCH_SCENARIOS` (default all: 0,1,2,3,4,5) asks for scenario `n`.
 fn scenario(n: u8) -> bool {
     std::env::var("BENCH_SCENARIOS").map_or(true, |list| {
         list.split(',').any(|s| s.trim() == n.to_string())
@@ -248,6 +253,12 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     let click_slots = store
         .write(move |conn| common::click_day::configure(conn, click_seats, click_first))
         .await?;
+    let mixed_slots = store
+        .write(move |conn| {
+            let office = common::click_day::MIXED_OFFICE;
+            common::click_day::configure_office(conn, office, click_seats, click_first)
+        })
+        .await?;
     if backend == Backend::Postgres {
         store
             .read(|conn| -> anyhow::Result<()> {
@@ -287,36 +298,9 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
         )));
     }
 
-    // 1. Availability for random offices and four weeks from a random day.
-    let office_days = Arc::new(office_days);
-    let mut availability = f64::NAN;
-    for clients in [16, 64].into_iter().filter(|_| scenario(1)) {
-        let (client, base, days) = (client.clone(), base.clone(), office_days.clone());
-        let stats = drive(clients, seconds, move |c, i| {
-            let (client, base, days) = (client.clone(), base.clone(), days.clone());
-            async move {
-                let (office, day) = &days[common::pick(c * 1_000_003 + i, days.len()) - 1];
-                let to = *day + Days::new(27);
-                let url = format!("{base}/api/v1/offices/{office}/availability?service=document_delivery&from={day}&to={to}");
-                match client.get(url).send().await {
-                    Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
-                    Err(_) => false,
-                }
-            }
-        })
-        .await;
-        availability = stats.rate();
-        out.push_str(&stats.line(&format!("1. availability, {clients} connections")));
-    }
-    if scenario(0) && scenario(1) {
-        writeln!(
-            out,
-            "   availability at 64 connections is {:.0}% of the HTTP ceiling",
-            100.0 * availability / ceiling
-        )?;
-    }
-
-    // 2. Bookings on distinct slots (those the seed left free).
+    // 1. Availability for random offices and four weeks from a random day, while seats are
+    // taken one at a time (slots at the far end of the free ones) to see how long a taken seat
+    // is still offered.
     let codes: std::collections::HashMap<OfficeId, String> = store
         .read(|conn| -> anyhow::Result<_> {
             Ok(offices::list(conn, None, None)?
@@ -325,6 +309,63 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
                 .collect())
         })
         .await?;
+    let probes = probes(
+        &store,
+        &codes,
+        targets.iter().skip(seeded).rev().take(2_000),
+    )
+    .await?;
+    let office_days = Arc::new(office_days);
+    let mut availability = f64::NAN;
+    let runs = [(16, false), (64, false), (64, true)];
+    for (clients, taking) in runs.into_iter().filter(|_| scenario(1)) {
+        let (load, target, days) = (client.clone(), base.clone(), office_days.clone());
+        let stats = drive(clients, seconds, move |c, i| {
+            let (client, base, days) = (load.clone(), target.clone(), days.clone());
+            async move {
+                let (office, day) = &days[common::pick(c * 1_000_003 + i, days.len()) - 1];
+                let to = *day + Days::new(27);
+                let url = format!(
+                    "{base}/api/v1/offices/{office}/availability?service=document_delivery&from={day}&to={to}"
+                );
+                match client.get(url).send().await {
+                    Ok(response) => {
+                        response.status().is_success() && response.bytes().await.is_ok()
+                    }
+                    Err(_) => false,
+                }
+            }
+        });
+        let until = Instant::now() + seconds;
+        let asked = [base.clone()];
+        let probe = common::staleness::measure(
+            &client,
+            &base,
+            &asked,
+            &probes,
+            until,
+            Duration::from_millis(50),
+        );
+        let (stats, probed) = tokio::join!(stats, async { taking.then_some(probe.await) });
+        let what = match taking {
+            false => format!("1. availability, {clients} connections"),
+            true => format!("1. availability, {clients} connections, a seat taken every 50 ms"),
+        };
+        out.push_str(&stats.line(&what));
+        match probed {
+            Some(probed) => out.push_str(&probed.line()),
+            None => availability = stats.rate(),
+        }
+    }
+    if scenario(0) && scenario(1) {
+        writeln!(
+            out,
+            "   availability at 64 connections (no seat taken) is {:.0}% of the HTTP ceiling",
+            100.0 * availability / ceiling
+        )?;
+    }
+
+    // 2. Bookings on distinct slots (those the seed left free).
     let free: Arc<Vec<(String, SlotId)>> = Arc::new(
         targets
             .iter()
@@ -373,8 +414,15 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     // 3. Click day: everyone at once for a few seats.
     if scenario(3) {
         out.push_str(
-            &common::click_day::run(&store, &client, &base, &click_slots, 256, "3. click day")
-                .await?,
+            &common::click_day::run(
+                &store,
+                &client,
+                &base,
+                &click_slots,
+                common::click_day::Crowd::bookings_only(256, click_first),
+                "3. click day",
+            )
+            .await?,
         );
     }
 
@@ -406,8 +454,46 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
             Err(error) => writeln!(out, "4. pgbench failed: {error}")?,
         }
     }
+    // 5. Mixed click day: nine availability reads before each booking attempt.
+    if scenario(5) {
+        let crowd = common::click_day::Crowd {
+            office: common::click_day::MIXED_OFFICE,
+            clients: 512,
+            attempts: common::env_number("BENCH_MIXED_ATTEMPTS", 10_000),
+            reads_per_attempt: 9,
+            first: click_first,
+        };
+        let label = "5. mixed click day (90% availability reads)";
+        out.push_str(
+            &common::click_day::run(&store, &client, &base, &mixed_slots, crowd, label).await?,
+        );
+    }
     writeln!(out, "server peak RSS: {:.0} MiB", server.peak_rss_mib())?;
     Ok(out)
+}
+
+/// Where the probes of staleness take their seats, with the slots' local days.
+async fn probes(
+    store: &Store,
+    codes: &std::collections::HashMap<OfficeId, String>,
+    targets: impl Iterator<Item = &Target>,
+) -> anyhow::Result<Vec<common::staleness::Probe>> {
+    let wanted: Vec<(String, SlotId)> = targets
+        .map(|target| (codes[&target.office].clone(), target.slot))
+        .collect();
+    store
+        .read(move |conn| -> anyhow::Result<_> {
+            let mut probes = Vec::new();
+            for (office, slot) in wanted {
+                let date = slots::table
+                    .find(slot)
+                    .select(slots::local_date)
+                    .first(conn)?;
+                probes.push(common::staleness::Probe { office, slot, date });
+            }
+            Ok(probes)
+        })
+        .await
 }
 
 /// Runs the booking transaction as raw SQL (the statements sportello's booking makes, without
@@ -441,9 +527,10 @@ WITH claimed AS (
 ), events AS (
   INSERT INTO events (office_id, booking_id, kind, data, created_at) SELECT office_id, id, 'confirmed', '{{}}', now() FROM booked
 )
-INSERT INTO mail_outbox (office_id, booking_id, kind, booking_sequence, recipient, message_id, status, attempts, next_attempt_at, created_at, updated_at)
+INSERT INTO mail_outbox (office_id, booking_id, kind, sequence, recipient, message_id, status, attempts, next_attempt_at, created_at, updated_at)
 SELECT office_id, id, 'confirmed', 0, email, 'pgb-' || id, 'pending', 0, now(), now(), now() FROM booked;
 SELECT id, event_types FROM webhook_subscriptions WHERE office_id = {office} AND removed_at IS NULL;
+SELECT current_setting('sportello.changed_offices', true);
 COMMIT;
 "#
     );

@@ -26,6 +26,8 @@ use sportello::{
 
 /// The click-day office's index (see `configure_office`).
 pub const OFFICE: usize = 999;
+/// The office of the mixed click day, when a run has both.
+pub const MIXED_OFFICE: usize = 998;
 
 /// The click-day office: one calendar of four desks, no desk share, `seats` seats in all, in
 /// stage `preview` (closed to the public) until [`release`]. Returns its slot ids.
@@ -34,10 +36,20 @@ pub fn configure(
     seats: usize,
     first: NaiveDate,
 ) -> anyhow::Result<Vec<SlotId>> {
-    let id = super::configure_office(conn, OFFICE)?;
+    configure_office(conn, OFFICE, seats, first)
+}
+
+/// [`configure`] for the office with this index.
+pub fn configure_office(
+    conn: &mut DbConnection,
+    index: usize,
+    seats: usize,
+    first: NaiveDate,
+) -> anyhow::Result<Vec<SlotId>> {
+    let id = super::configure_office(conn, index)?;
     let now = Utc::now();
     offices::set_stage(conn, id, Stage::Preview, now)?;
-    let office = super::office(conn, OFFICE)?;
+    let office = super::office(conn, index)?;
     // Four desks on the document-delivery calendar, no seats held back.
     for calendar in calendars::list(conn, id)? {
         let fields = CalendarFields {
@@ -88,9 +100,13 @@ pub fn configure(
 
 /// Releases the seats: the office goes live.
 pub async fn release(store: &Store) -> anyhow::Result<()> {
+    release_office(store, OFFICE).await
+}
+
+async fn release_office(store: &Store, index: usize) -> anyhow::Result<()> {
     store
-        .write(|conn| -> anyhow::Result<()> {
-            let office = super::office(conn, OFFICE)?;
+        .write(move |conn| -> anyhow::Result<()> {
+            let office = super::office(conn, index)?;
             offices::set_stage(conn, office.id, Stage::Live, Utc::now())?;
             Ok(())
         })
@@ -164,37 +180,77 @@ pub async fn check(store: &Store, slot_ids: &[SlotId]) -> anyhow::Result<Check> 
         .await
 }
 
-/// `BENCH_CLICK_ATTEMPTS` (50,000) booking attempts from `clients` clients at `base` for the
-/// click day's seats, released as they start; then the checks. Returns the report's lines,
-/// the first starting with `label`.
+/// Who clicks, and how.
+pub struct Crowd {
+    /// The office's index ([`OFFICE`] or [`MIXED_OFFICE`]).
+    pub office: usize,
+    pub clients: usize,
+    /// Booking attempts in all.
+    pub attempts: usize,
+    /// Availability reads before each attempt (9: nine reads in ten requests).
+    pub reads_per_attempt: usize,
+    /// The first local day of the office's slots (the reads ask for four weeks from it).
+    pub first: NaiveDate,
+}
+
+impl Crowd {
+    /// `BENCH_CLICK_ATTEMPTS` (50,000) booking attempts from `clients` at [`OFFICE`], nothing
+    /// else.
+    pub fn bookings_only(clients: usize, first: NaiveDate) -> Crowd {
+        Crowd {
+            office: OFFICE,
+            clients,
+            attempts: super::env_number("BENCH_CLICK_ATTEMPTS", 50_000),
+            reads_per_attempt: 0,
+            first,
+        }
+    }
+}
+
+/// The crowd at `base` for the click day's seats, released as they start; then the checks.
+/// Returns the report's lines, the first starting with `label`.
 pub async fn run(
     store: &Store,
     client: &reqwest::Client,
     base: &str,
     slot_ids: &[SlotId],
-    clients: usize,
+    crowd: Crowd,
     label: &str,
 ) -> anyhow::Result<String> {
+    let clients = crowd.clients;
     // Every client makes as many attempts as the others.
-    let attempts = super::env_number("BENCH_CLICK_ATTEMPTS", 50_000) / clients * clients;
+    let attempts = crowd.attempts / clients * clients;
+    let reads_per_attempt = crowd.reads_per_attempt;
     let slot_ids = Arc::new(slot_ids.to_vec());
-    let office = super::office_code(OFFICE).to_string();
+    let office = super::office_code(crowd.office).to_string();
+    let availability = format!(
+        "{base}/api/v1/offices/{office}/availability?service=document_delivery&from={}&to={}",
+        crowd.first,
+        crowd.first + Days::new(27)
+    );
     let sold_out_at = Arc::new(std::sync::Mutex::new(None::<Duration>));
-    let counts: Arc<[AtomicUsize; 3]> = Arc::new([
-        AtomicUsize::new(0),
-        AtomicUsize::new(0),
-        AtomicUsize::new(0),
-    ]);
+    // Booked, refused, failed; reads answered, reads failed.
+    let counts: Arc<[AtomicUsize; 5]> = Arc::new(std::array::from_fn(|_| AtomicUsize::new(0)));
     let start = Arc::new(tokio::sync::Barrier::new(clients + 1));
     let started = Arc::new(std::sync::OnceLock::<Instant>::new());
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
             let (client, base, office, slots) = (client.clone(), base.to_owned(), office.clone(), slot_ids.clone());
             let (counts, start, started, sold_out_at) = (counts.clone(), start.clone(), started.clone(), sold_out_at.clone());
+            let availability = availability.clone();
             tokio::spawn(async move {
                 start.wait().await;
-                let mut latencies = Vec::new();
+                let (mut latencies, mut read_latencies) = (Vec::new(), Vec::new());
                 for i in 0..attempts / clients {
+                    for _ in 0..reads_per_attempt {
+                        let t = Instant::now();
+                        let read = match client.get(&availability).send().await {
+                            Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                            Err(_) => false,
+                        };
+                        read_latencies.push(t.elapsed());
+                        counts[if read { 3 } else { 4 }].fetch_add(1, Ordering::Relaxed);
+                    }
                     let n = c * (attempts / clients) + i;
                     let slot = slots[super::pick(n * 7 + 3, slots.len()) - 1];
                     let body = serde_json::json!({
@@ -219,17 +275,19 @@ pub async fn run(
                         }
                     }
                 }
-                latencies
+                (latencies, read_latencies)
             })
         })
         .collect();
     // Release the seats at one instant: the office goes live, and everyone clicks.
-    release(store).await?;
+    release_office(store, crowd.office).await?;
     let _ = started.set(Instant::now());
     start.wait().await;
-    let mut latencies = Vec::new();
+    let (mut latencies, mut read_latencies) = (Vec::new(), Vec::new());
     for task in tasks {
-        latencies.extend(task.await?);
+        let (booking, reading) = task.await?;
+        latencies.extend(booking);
+        read_latencies.extend(reading);
     }
     let duration = started.get().map_or(Duration::ZERO, |s| s.elapsed());
     let Check {
@@ -238,8 +296,19 @@ pub async fn run(
         oversold,
         without_one_confirmation,
     } = check(store, &slot_ids).await?;
-    let [booked, refused, errors] = [0, 1, 2].map(|i| counts[i].load(Ordering::Relaxed));
+    let [booked, refused, errors, read, unread] =
+        [0, 1, 2, 3, 4].map(|i| counts[i].load(Ordering::Relaxed));
     let sold_out = sold_out_at.lock().unwrap().map_or(0.0, |d| d.as_secs_f64());
+    let seconds = duration.as_secs_f64().max(1e-9);
+    let reads = match reads_per_attempt {
+        0 => String::new(),
+        _ => format!(
+            "   reads: {read} availability answers ({unread} errors), {:.0}/s; {}\n   bookings: {:.0} attempts/s\n",
+            read as f64 / seconds,
+            super::percentiles(read_latencies),
+            attempts as f64 / seconds,
+        ),
+    };
     Ok(format!(
         "{label}: {attempts} attempts from {clients} clients for {} seats: {booked} booked, {refused} refused (409), {errors} errors; \
          sold out in {sold_out:.1} s, all answered in {:.1} s; {}\n   check: {sold} bookings, {seats_taken} seats taken, \
@@ -247,5 +316,5 @@ pub async fn run(
         slot_ids.len() * 4,
         duration.as_secs_f64(),
         super::percentiles(latencies),
-    ))
+    ) + &reads)
 }

@@ -8,6 +8,7 @@ pub mod click_day;
 pub mod outbox;
 #[path = "../../tests/api/smtp.rs"]
 pub mod smtp;
+pub mod staleness;
 
 use std::{
     io::{BufRead, BufReader},
