@@ -481,19 +481,25 @@ async fn probes(
     let wanted: Vec<(String, SlotId)> = targets
         .map(|target| (codes[&target.office].clone(), target.slot))
         .collect();
-    store
+    let ids: Vec<SlotId> = wanted.iter().map(|(_, slot)| *slot).collect();
+    let dates: std::collections::HashMap<SlotId, chrono::NaiveDate> = store
         .read(move |conn| -> anyhow::Result<_> {
-            let mut probes = Vec::new();
-            for (office, slot) in wanted {
-                let date = slots::table
-                    .find(slot)
-                    .select(slots::local_date)
-                    .first(conn)?;
-                probes.push(common::staleness::Probe { office, slot, date });
-            }
-            Ok(probes)
+            Ok(slots::table
+                .filter(slots::id.eq_any(ids))
+                .select((slots::id, slots::local_date))
+                .load(conn)?
+                .into_iter()
+                .collect())
         })
-        .await
+        .await?;
+    Ok(wanted
+        .into_iter()
+        .map(|(office, slot)| common::staleness::Probe {
+            office,
+            slot,
+            date: dates[&slot],
+        })
+        .collect())
 }
 
 /// Runs the booking transaction as raw SQL (the statements sportello's booking makes, without

@@ -176,9 +176,8 @@ pub fn listen(url: String, changes: &Arc<OfficeChanges>) {
 }
 
 /// One connection's worth of listening; returns when the connection fails or no store is left.
-fn hear(url: &str, changes: &Weak<OfficeChanges>) -> QueryResult<()> {
-    let mut conn = PgConnection::establish(url)
-        .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+fn hear(url: &str, changes: &Weak<OfficeChanges>) -> Result<(), Box<dyn std::error::Error>> {
+    let mut conn = PgConnection::establish(url)?;
     conn.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     match changes.upgrade() {
         Some(changes) => {

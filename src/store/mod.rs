@@ -350,9 +350,6 @@ where
         }
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    if let DbConnection::Sqlite(_) = conn {
-        changes::take_marked_on_sqlite();
-    }
     let done = work(conn).and_then(|value| {
         let changed = match conn {
             DbConnection::Postgres(pg) => changes::marked_on_postgres(pg)?,

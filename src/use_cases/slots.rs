@@ -326,24 +326,26 @@ pub async fn availability(
     if let Some(kept) = offer.kept(store.changes(), &code, &query.service) {
         return kept.availability(&query, errors, now);
     }
-    let (store_, offer) = (store.clone(), offer.clone());
+    let (store, offer) = (store.clone(), offer.clone());
     store
+        .clone()
         .read(move |conn| {
             let office = visible_office(conn, viewer.as_ref(), &code)?;
-            if !office.stage.is_public() {
-                // A preview for staff: never kept, never shown to the public.
-                return Ok(offered(conn, &office, &query, errors, now)?.1);
-            }
             let service = office_service(conn, office.id, &query.service)?
-                .filter(|service| service.active)
-                .ok_or(SlotFailure::ServiceNotOffered)?;
-            let kept = Kept::read(conn, store_.changes(), office, service, now)?;
+                .filter(|service| service.active && office.stage.is_public());
+            let Some(service) = service else {
+                // A staff preview (never kept, never shown to the public) or a service the
+                // office does not offer: answered, or refused, from the database.
+                return Ok(offered(conn, &office, &query, errors, now)?.1);
+            };
+            let kept = Kept::read(conn, store.changes(), office, service, now)?;
             let availability = kept.availability(&query, errors, now);
             offer.keep(code, &query.service, kept);
             availability
         })
         .await
 }
+
 /// A public office's service and what applicants can book of it: what an applicant's page
 /// shows to choose a time.
 pub struct ServiceTimes {
