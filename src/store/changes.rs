@@ -9,16 +9,21 @@
 //!   trigger calls on the writing thread. [`Store::write`](super::Store::write) hands the
 //!   offices to [`OfficeChanges::changed`] before it returns, so a request that follows a
 //!   booking sees it.
-//! - Other instances (PostgreSQL only: an SQLite file has one instance) hear
-//!   `pg_notify('office_changed', office)`, which [`listen`] receives within milliseconds.
-//!   While the listener is not connected nothing in memory can be trusted, and
+//! - Other instances (PostgreSQL only: an SQLite file has one instance) are told after the
+//!   commit: the writing instance's listener thread sends the offices changed since its last
+//!   word in one `NOTIFY office_changed`, and the other instances' listeners hear it within
+//!   milliseconds. [`Store::write`](super::Store::write) answers once that is sent, so every
+//!   acknowledged change reaches the others even if the instance dies right after.
+//!   The NOTIFY is not sent inside the transaction, as the triggers once did: PostgreSQL holds a
+//!   lock through the commit of every notifying transaction, which made bookings take turns.
+//! - While the listener is not connected nothing in memory can be trusted, and
 //!   [`OfficeChanges::generation`] says so.
 
 use std::{
     cell::RefCell,
     collections::HashMap,
     sync::{
-        Arc, RwLock, Weak,
+        Arc, Condvar, Mutex, RwLock, Weak,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -39,7 +44,11 @@ const PING_EVERY: Duration = Duration::from_secs(5);
 /// How long the listener waits before connecting again after losing its connection.
 const RECONNECT_AFTER: Duration = Duration::from_millis(500);
 
-/// The PostgreSQL channel the triggers notify on.
+/// How long a write waits for its changes to be told to the other instances before it answers
+/// anyway (the database is likely gone, and the listener tells them once it is back).
+const TELL_WITHIN: Duration = Duration::from_secs(1);
+
+/// The PostgreSQL channel instances tell each other their changes on.
 pub const CHANNEL: &str = "office_changed";
 
 /// The count of changes an instance has heard of for one office. Something kept in memory
@@ -58,14 +67,54 @@ pub struct OfficeChanges {
     everything: AtomicU64,
     /// Whether changes on other instances reach this one (always, on SQLite).
     hearing: AtomicBool,
+    /// PostgreSQL: what this instance changed and has yet to tell the others.
+    telling: Option<Telling>,
+}
+
+/// The offices changed here since the listener last told the other instances, in batches:
+/// each NOTIFY carries every office changed while the previous one was being sent.
+#[derive(Debug)]
+struct Telling {
+    untold: Mutex<Untold>,
+    /// Wakes the listener when there is something to tell.
+    something_to_tell: Condvar,
+    /// The last batch told.
+    told: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Untold {
+    offices: Vec<OfficeId>,
+    /// The number of the batch being gathered.
+    batch: u64,
 }
 
 impl OfficeChanges {
-    pub(super) fn new(hearing: bool) -> OfficeChanges {
+    /// For an SQLite file, written by this instance alone.
+    pub(super) fn alone() -> OfficeChanges {
         OfficeChanges {
             offices: RwLock::default(),
             everything: AtomicU64::new(0),
-            hearing: AtomicBool::new(hearing),
+            hearing: AtomicBool::new(true),
+            telling: None,
+        }
+    }
+
+    /// For PostgreSQL, shared with other instances: nothing is trusted until [`listen`] is
+    /// connected.
+    pub(super) fn among_others() -> OfficeChanges {
+        OfficeChanges {
+            offices: RwLock::default(),
+            everything: AtomicU64::new(0),
+            hearing: AtomicBool::new(false),
+            telling: Some(Telling {
+                untold: Mutex::new(Untold {
+                    offices: Vec::new(),
+                    batch: 1,
+                }),
+                something_to_tell: Condvar::new(),
+                told: tokio::sync::watch::Sender::new(0),
+            }),
         }
     }
 
@@ -98,7 +147,70 @@ impl OfficeChanges {
     fn changed_everywhere(&self) {
         self.everything.fetch_add(1, Ordering::AcqRel);
     }
+
+    /// These offices changed here: this instance knows at once, the others once
+    /// [`OfficeChanges::told`] returns.
+    pub(super) fn changed_here(&self, offices: &[OfficeId]) -> Option<Batch> {
+        self.changed(offices);
+        let telling = self.telling.as_ref().filter(|_| !offices.is_empty())?;
+        let mut untold = telling.untold.lock().unwrap_or_else(|e| e.into_inner());
+        for office in offices {
+            if !untold.offices.contains(office) {
+                untold.offices.push(*office);
+            }
+        }
+        telling.something_to_tell.notify_one();
+        Some(Batch(untold.batch))
+    }
+
+    /// Waits until the batch is told to the other instances, or [`TELL_WITHIN`] passed: the
+    /// listener is reconnecting then, and tells it once connected.
+    pub(super) async fn told(&self, batch: Batch) {
+        let Some(telling) = &self.telling else { return };
+        let mut told = telling.told.subscribe();
+        let waited = tokio::time::timeout(TELL_WITHIN, told.wait_for(|told| *told >= batch.0));
+        if waited.await.is_err() {
+            tracing::warn!("changed offices not yet told to the other instances");
+        }
+    }
+
+    /// The listener: waits up to `at_most` for something to tell, and takes it.
+    fn untold(&self, at_most: Duration) -> Option<(Batch, Vec<OfficeId>)> {
+        let telling = self.telling.as_ref()?;
+        let untold = telling.untold.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut untold, _) = telling
+            .something_to_tell
+            .wait_timeout_while(untold, at_most, |untold| untold.offices.is_empty())
+            .unwrap_or_else(|e| e.into_inner());
+        if untold.offices.is_empty() {
+            return None;
+        }
+        let batch = Batch(untold.batch);
+        untold.batch += 1;
+        Some((batch, std::mem::take(&mut untold.offices)))
+    }
+
+    /// The listener could not send them: they go with the next batch.
+    fn untold_again(&self, offices: Vec<OfficeId>) {
+        let Some(telling) = &self.telling else { return };
+        let mut untold = telling.untold.lock().unwrap_or_else(|e| e.into_inner());
+        for office in offices {
+            if !untold.offices.contains(&office) {
+                untold.offices.push(office);
+            }
+        }
+    }
+
+    fn have_told(&self, batch: Batch) {
+        if let Some(telling) = &self.telling {
+            telling.told.send_replace(batch.0);
+        }
+    }
 }
+
+/// A batch of changes to tell the other instances, by number.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Batch(u64);
 
 thread_local! {
     /// SQLite: the offices the triggers marked in the transaction running on this thread.
@@ -151,9 +263,10 @@ fn parse_offices(text: &str) -> Vec<OfficeId> {
         .collect()
 }
 
-/// PostgreSQL: hears the other instances' changes on a connection of its own, on a thread of
-/// its own, until every store sharing `changes` is gone. Each time it (re)connects it first
-/// listens, then counts every office as changed, so nothing said while it was away is missed.
+/// PostgreSQL: tells the other instances this one's changes, and hears theirs, on a connection of
+/// its own, on a thread of its own, until every store sharing `changes` is gone. Each time it
+/// (re)connects it first listens, then counts every office as changed, so nothing said while it
+/// was away is missed.
 pub fn listen(url: String, changes: &Arc<OfficeChanges>) {
     let changes: Weak<OfficeChanges> = Arc::downgrade(changes);
     let spawned = std::thread::Builder::new()
@@ -179,6 +292,9 @@ pub fn listen(url: String, changes: &Arc<OfficeChanges>) {
 fn hear(url: &str, changes: &Weak<OfficeChanges>) -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = PgConnection::establish(url)?;
     conn.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    // What this connection says comes back to it: this instance knew it already.
+    let myself: BackendPid =
+        diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(&mut conn)?;
     match changes.upgrade() {
         Some(changes) => {
             changes.changed_everywhere();
@@ -190,19 +306,47 @@ fn hear(url: &str, changes: &Weak<OfficeChanges>) -> Result<(), Box<dyn std::err
     loop {
         let mut heard = Vec::new();
         for notification in conn.notifications_iter() {
-            heard.extend(parse_offices(&notification?.payload));
+            let notification = notification?;
+            if notification.process_id != myself.pid {
+                heard.extend(parse_offices(&notification.payload));
+            }
         }
         let Some(changes) = changes.upgrade() else {
             return Ok(());
         };
         changes.changed(&heard);
-        drop(changes);
         if pinged.elapsed() >= PING_EVERY {
             conn.batch_execute("SELECT 1")?;
             pinged = Instant::now();
         }
-        std::thread::sleep(LISTEN_EVERY);
+        // Waits for this instance's changes, and tells them at once; hears the others' on the
+        // next turn.
+        if let Some((batch, offices)) = changes.untold(LISTEN_EVERY) {
+            if let Err(error) = tell(&mut conn, &offices) {
+                changes.untold_again(offices);
+                return Err(error.into());
+            }
+            changes.have_told(batch);
+        }
     }
+}
+
+/// Sends one NOTIFY with the offices, `"3,17"`, in as few as fit PostgreSQL's 8,000 bytes.
+fn tell(conn: &mut PgConnection, offices: &[OfficeId]) -> QueryResult<()> {
+    for some in offices.chunks(400) {
+        let payload: Vec<String> = some.iter().map(|office| office.get().to_string()).collect();
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(payload.join(","))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct BackendPid {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
 }
 
 #[cfg(test)]
@@ -211,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_change_ends_the_generation_of_its_office_only() {
-        let changes = OfficeChanges::new(true);
+        let changes = OfficeChanges::alone();
         let (rome, milan) = (OfficeId::new(1), OfficeId::new(2));
         let (rome_before, milan_before) = (changes.generation(rome), changes.generation(milan));
         changes.changed(&parse_offices(",1,"));
@@ -221,9 +365,60 @@ mod tests {
         assert_ne!(changes.generation(milan), milan_before);
     }
 
+    #[tokio::test]
+    async fn a_write_answers_once_the_batch_with_its_offices_is_told() {
+        let changes = OfficeChanges::among_others();
+        let (rome, milan, turin) = (OfficeId::new(1), OfficeId::new(2), OfficeId::new(3));
+        let first = changes.changed_here(&[rome]).expect("something to tell");
+        let second = changes
+            .changed_here(&[milan, rome])
+            .expect("something to tell");
+        let (taken, offices) = changes.untold(Duration::ZERO).expect("a batch");
+        assert_eq!(
+            offices,
+            [rome, milan],
+            "one NOTIFY for both writes, each office once"
+        );
+        let later = changes.changed_here(&[turin]).expect("something to tell");
+        changes.have_told(taken);
+        let soon = Duration::from_millis(20);
+        assert!(
+            tokio::time::timeout(soon, changes.told(first))
+                .await
+                .is_ok()
+        );
+        assert!(
+            tokio::time::timeout(soon, changes.told(second))
+                .await
+                .is_ok()
+        );
+        let waiting = tokio::time::timeout(soon, changes.told(later)).await;
+        assert!(
+            waiting.is_err(),
+            "a change made after the batch was taken waits for the next"
+        );
+        // A batch that could not be sent goes out with the next one.
+        let (_, offices) = changes.untold(Duration::ZERO).expect("a batch");
+        changes.untold_again(offices);
+        assert_eq!(
+            changes.untold(Duration::ZERO).map(|(_, o)| o),
+            Some(vec![turin])
+        );
+        assert!(changes.untold(Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn nothing_is_told_from_an_sqlite_file() {
+        assert!(
+            OfficeChanges::alone()
+                .changed_here(&[OfficeId::new(1)])
+                .is_none()
+        );
+    }
+
     #[test]
     fn nothing_is_trusted_while_changes_go_unheard() {
-        let changes = OfficeChanges::new(false);
+        let changes = OfficeChanges::among_others();
         assert_eq!(changes.generation(OfficeId::new(1)), None);
     }
 }

@@ -147,7 +147,10 @@ impl Store {
             (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         // An SQLite file has one instance, which hears its own changes at commit; PostgreSQL's
         // other instances are heard once the listener is connected.
-        let changes = Arc::new(OfficeChanges::new(backend == Backend::Sqlite));
+        let changes = Arc::new(match backend {
+            Backend::Sqlite => OfficeChanges::alone(),
+            Backend::Postgres => OfficeChanges::among_others(),
+        });
         if let DatabaseUrl::Postgres(url) = &url_for_listener {
             changes::listen(url.expose_secret().to_owned(), &changes);
         }
@@ -293,15 +296,20 @@ impl Store {
             None => None,
         };
         let changes = self.changes.clone();
-        self.on_connection(move |conn| {
-            // Held until the transaction ends, even if the request that asked is gone.
-            let _turn = turn;
-            let (value, changed) = write_transaction(conn, work)?;
-            // Before the caller answers, so that its next request sees what it changed.
-            changes.changed(&changed);
-            Ok(value)
-        })
-        .await
+        let (value, batch) = self
+            .on_connection(move |conn| {
+                // Held until the transaction ends, even if the request that asked is gone.
+                let _turn = turn;
+                let (value, changed) = write_transaction(conn, work)?;
+                // Before the caller answers, so that its next request sees what it changed.
+                Ok::<_, E>((value, changes.changed_here(&changed)))
+            })
+            .await?;
+        // And the other instances' next requests, once the connection is back in the pool.
+        if let Some(batch) = batch {
+            self.changes.told(batch).await;
+        }
+        Ok(value)
     }
 
     /// PostgreSQL only: a way to write beside a long transaction, each statement committing at
