@@ -24,6 +24,19 @@ pub enum Backend {
 }
 
 impl DbConnection {
+    /// After a failed piece of work: a PostgreSQL connection the server dropped (a restart, a
+    /// failover) is marked broken, so the pool replaces it instead of handing it out again.
+    /// The pool does not `SELECT 1` before each use (see `Store::open`); this round trip is
+    /// paid only after a failure.
+    pub(super) fn discard_if_dropped(&mut self) {
+        if let DbConnection::Postgres(pg) = self
+            && pg.ping().is_err()
+        {
+            use diesel::connection::{AnsiTransactionManager, TransactionManager};
+            AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error();
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             DbConnection::Postgres(_) => Backend::Postgres,

@@ -24,6 +24,18 @@ on_both_databases!(
     requests_are_read_as_the_openapi_document_says,
 );
 
+/// Only PostgreSQL drops connections under a running service (a restart, a failover).
+mod connections_the_database_dropped_answer_503_once_and_are_replaced {
+    use crate::harness::{Backend, selected};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if selected(Backend::Postgres) {
+            super::connections_the_database_dropped_answer_503_once_and_are_replaced().await
+        }
+    }
+}
+
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow(backend: Backend) {
     let app = spawn_app(backend).await;
     let anyone = app.public();
@@ -325,6 +337,57 @@ async fn a_booking_that_cannot_get_the_database_in_time_is_told_to_retry(backend
         .await
         .created();
     assert_eq!(assert_seat_counts_match_bookings(&app).await, 1);
+}
+
+async fn connections_the_database_dropped_answer_503_once_and_are_replaced() {
+    let app = spawn_app(Backend::Postgres).await;
+    let rome = open_rome(&app).await;
+    let anyone = app.public();
+    // Bookings side by side, so the pool holds several connections.
+    let visits: Vec<_> = (0..4).map(|n| applicant(&rome.slots[n], n)).collect();
+    let booked = visits.iter().map(|visit| anyone.book("RM", visit));
+    for reply in futures_util::future::join_all(booked).await {
+        reply.created();
+    }
+
+    // The database drops every connection of the service, as a restart does.
+    let url = app.database.url();
+    let mut admin = diesel::PgConnection::establish(&url).unwrap();
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+
+    // Each request that meets a dropped connection is told to retry, and the connection is
+    // replaced: within as many requests as the pool has connections, bookings go through.
+    let pool_size = app.settings.database.pool_size as usize;
+    let (mut told_to_retry, mut booked) = (0, 0);
+    for n in 4..4 + pool_size + 3 {
+        let reply = anyone.book("RM", &applicant(&rome.slots[n], n)).await;
+        if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+            reply.problem(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+            assert_eq!(reply.header("retry-after"), "1");
+            told_to_retry += 1;
+        } else {
+            reply.created();
+            booked += 1;
+        }
+    }
+    assert!(
+        told_to_retry <= pool_size,
+        "{told_to_retry} requests told to retry"
+    );
+    assert!(
+        booked >= 3,
+        "only {booked} bookings after the connections were replaced"
+    );
+    // Nothing half-done: every seat taken is a booking.
+    assert_eq!(
+        assert_seat_counts_match_bookings(&app).await,
+        (4 + booked) as i64
+    );
 }
 
 /// A client generated from the document is read as the document says: a blank parameter is
