@@ -74,7 +74,9 @@ impl Application {
                 crate::auth::csrf::CsrfKey::derive(&settings.auth.jwt_secret),
             )?,
         });
-        let route_table = web::Data::new(RouteTable::from_openapi(&http::openapi()));
+        let document = http::openapi();
+        let route_table = web::Data::new(RouteTable::from_openapi(&document));
+        let document = web::Data::new(http::OpenApiJson::of(&document)?);
 
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address)
@@ -88,11 +90,13 @@ impl Application {
             "" => None,
             address => Some(metrics_server(address, state.clone())?),
         };
-        let server = HttpServer::new(move || http::app(state.clone(), route_table.clone()))
-            .workers(http_workers)
-            .shutdown_timeout(settings.server.shutdown_timeout_seconds)
-            .listen(listener)?
-            .run();
+        let server = HttpServer::new(move || {
+            http::app(state.clone(), route_table.clone(), document.clone())
+        })
+        .workers(http_workers)
+        .shutdown_timeout(settings.server.shutdown_timeout_seconds)
+        .listen(listener)?
+        .run();
         let housekeeping = Housekeeping::from_settings(settings);
         let mailer = match settings.mail.worker_enabled {
             true => Some(Arc::new(Mailer::new(settings, store.clone())?)),

@@ -91,97 +91,112 @@ impl AppState {
 }
 
 /// Every endpoint. Registering a handler here is also what puts it in the OpenAPI document.
+/// Every API handler, named once: registered by the server ([`serve_routes`]) and collected
+/// into the OpenAPI document ([`routes`]).
+macro_rules! api_handlers {
+    ($cfg:expr) => {
+        $cfg.service(ops::health)
+            .service(ops::ready)
+            .service(ops::metrics)
+            .service(auth::login)
+            .service(auth::me)
+            .service(auth::client_token)
+            .service(integration::create)
+            .service(integration::list)
+            .service(integration::revoke)
+            .service(cases::register)
+            .service(cases::import)
+            .service(cases::find)
+            .service(events::feed)
+            .service(events::subscribe)
+            .service(events::subscriptions)
+            .service(events::unsubscribe)
+            .service(events::deliveries)
+            .service(events::redeliver)
+            .service(invitations::invite)
+            .service(invitations::invite_many)
+            .service(invitations::list)
+            .service(invitations::cancel)
+            .service(invitations::extend)
+            .service(invitations::show)
+            .service(invitations::book)
+            .service(lottery::list)
+            .service(lottery::show)
+            .service(lottery::enter_draw)
+            .service(lottery::replay)
+            .service(intermediaries::list)
+            .service(intermediaries::accredit)
+            .service(intermediaries::revoke)
+            .service(waitlist::join)
+            .service(waitlist::show)
+            .service(waitlist::leave)
+            .service(waitlist::offer)
+            .service(waitlist::accept)
+            .service(waitlist::decline)
+            .service(surveys::show)
+            .service(indicators::office)
+            .service(indicators::compared)
+            .service(surveys::answer)
+            .service(staff::create)
+            .service(staff::list)
+            .service(staff::update)
+            .service(catalogue::list)
+            .service(catalogue::create)
+            .service(catalogue::update)
+            .service(offices::list)
+            .service(offices::create)
+            .service(offices::show)
+            .service(offices::update)
+            .service(offices::set_stage)
+            .service(services::list)
+            .service(services::put)
+            .service(services::turn_off)
+            .service(calendars::list)
+            .service(calendars::create)
+            .service(calendars::update)
+            .service(calendars::put_hours)
+            .service(closures::list)
+            .service(closures::create)
+            .service(closures::remove)
+            .service(closures::job)
+            .service(personal_data::export)
+            .service(personal_data::erase)
+            .service(slots::publish)
+            .service(slots::list)
+            .service(slots::block)
+            .service(slots::availability)
+            .service(audit::office_log)
+            .service(audit::national_log)
+            .service(bookings::applicant::create)
+            .service(bookings::applicant::challenge)
+            .service(bookings::applicant::show)
+            .service(bookings::applicant::cancel)
+            .service(bookings::applicant::reschedule)
+            .service(bookings::applicant::reconfirm)
+            .service(bookings::applicant::calendar)
+            .service(bookings::desk::agenda)
+            .service(bookings::desk::search)
+            .service(bookings::desk::check_in)
+            .service(bookings::desk::attended)
+            .service(bookings::desk::no_show)
+            .service(bookings::desk::cancel_by_office)
+            .service(bookings::desk::move_by_office)
+            .service(bookings::desk::reconfirmation)
+            .service(mail::outbox_list)
+            .service(mail::outbox_retry)
+            .service(mail::stats)
+    };
+}
+
+/// The handlers as the OpenAPI document collects them.
 fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(ops::health)
-        .service(ops::ready)
-        .service(ops::metrics)
-        .service(auth::login)
-        .service(auth::me)
-        .service(auth::client_token)
-        .service(integration::create)
-        .service(integration::list)
-        .service(integration::revoke)
-        .service(cases::register)
-        .service(cases::import)
-        .service(cases::find)
-        .service(events::feed)
-        .service(events::subscribe)
-        .service(events::subscriptions)
-        .service(events::unsubscribe)
-        .service(events::deliveries)
-        .service(events::redeliver)
-        .service(invitations::invite)
-        .service(invitations::invite_many)
-        .service(invitations::list)
-        .service(invitations::cancel)
-        .service(invitations::extend)
-        .service(invitations::show)
-        .service(invitations::book)
-        .service(lottery::list)
-        .service(lottery::show)
-        .service(lottery::enter_draw)
-        .service(lottery::replay)
-        .service(intermediaries::list)
-        .service(intermediaries::accredit)
-        .service(intermediaries::revoke)
-        .service(waitlist::join)
-        .service(waitlist::show)
-        .service(waitlist::leave)
-        .service(waitlist::offer)
-        .service(waitlist::accept)
-        .service(waitlist::decline)
-        .service(surveys::show)
-        .service(indicators::office)
-        .service(indicators::compared)
-        .service(surveys::answer)
-        .service(staff::create)
-        .service(staff::list)
-        .service(staff::update)
-        .service(catalogue::list)
-        .service(catalogue::create)
-        .service(catalogue::update)
-        .service(offices::list)
-        .service(offices::create)
-        .service(offices::show)
-        .service(offices::update)
-        .service(offices::set_stage)
-        .service(services::list)
-        .service(services::put)
-        .service(services::turn_off)
-        .service(calendars::list)
-        .service(calendars::create)
-        .service(calendars::update)
-        .service(calendars::put_hours)
-        .service(closures::list)
-        .service(closures::create)
-        .service(closures::remove)
-        .service(closures::job)
-        .service(personal_data::export)
-        .service(personal_data::erase)
-        .service(slots::publish)
-        .service(slots::list)
-        .service(slots::block)
-        .service(slots::availability)
-        .service(audit::office_log)
-        .service(audit::national_log)
-        .service(bookings::applicant::create)
-        .service(bookings::applicant::challenge)
-        .service(bookings::applicant::show)
-        .service(bookings::applicant::cancel)
-        .service(bookings::applicant::reschedule)
-        .service(bookings::applicant::reconfirm)
-        .service(bookings::applicant::calendar)
-        .service(bookings::desk::agenda)
-        .service(bookings::desk::search)
-        .service(bookings::desk::check_in)
-        .service(bookings::desk::attended)
-        .service(bookings::desk::no_show)
-        .service(bookings::desk::cancel_by_office)
-        .service(bookings::desk::move_by_office)
-        .service(bookings::desk::reconfirmation)
-        .service(mail::outbox_list)
-        .service(mail::outbox_retry)
-        .service(mail::stats);
+    api_handlers!(cfg);
+}
+
+/// The handlers as each HTTP worker serves them. Not through utoipa's app: that would build the
+/// whole document again in every worker (some megabytes of schemas each).
+fn serve_routes(cfg: &mut web::ServiceConfig) {
+    api_handlers!(cfg);
 }
 
 /// The OpenAPI document, collected from the handlers (the same one `/openapi.json` serves and
@@ -195,10 +210,26 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi::complete(doc)
 }
 
+/// The OpenAPI document as `/openapi.json` serves it: written once, shared by every worker.
+pub struct OpenApiJson(web::Bytes);
+
+impl OpenApiJson {
+    pub fn of(document: &utoipa::openapi::OpenApi) -> serde_json::Result<OpenApiJson> {
+        Ok(OpenApiJson(serde_json::to_vec(document)?.into()))
+    }
+}
+
+async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(document.0.clone())
+}
+
 /// The application as each HTTP worker runs it.
 pub fn app(
     state: web::Data<AppState>,
     route_table: web::Data<RouteTable>,
+    document: web::Data<OpenApiJson>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -211,9 +242,7 @@ pub fn app(
     let cors = state.cors.clone();
     let pages_prefix = state.pages.prefix().to_owned();
     let cors_policy = headers::cors(&cors.allowed_origins, cors.max_age_seconds);
-    let (app, doc) = App::new()
-        .into_utoipa_app()
-        .openapi(openapi::ApiDoc::openapi())
+    App::new()
         .app_data(state)
         .app_data(route_table)
         .app_data(
@@ -227,10 +256,12 @@ pub fn app(
             )
             .into()
         }))
-        .configure(routes)
-        .split_for_parts();
-    let doc = openapi::complete(doc);
-    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .configure(serve_routes)
+        .app_data(document)
+        .route("/openapi.json", web::get().to(openapi_json))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),
+        )
         .route(
             "/docs",
             web::get().to(|| async {
