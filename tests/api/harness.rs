@@ -177,8 +177,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the server with the test defaults, after `customise` has adjusted the settings.
 pub async fn spawn_app_with(backend: Backend, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(TestDatabase::create(backend), customise).await
+}
+
+/// Starts the server on a database the test created (and may watch) first.
+pub async fn spawn_app_on(
+    database: TestDatabase,
+    customise: impl FnOnce(&mut Settings),
+) -> TestApp {
     init_logging();
-    let database = TestDatabase::create(backend);
     let mut settings = Settings::defaults().expect("default settings");
     settings.database.url = SecretString::from(database.url());
     settings.database.pool_size = 4;
