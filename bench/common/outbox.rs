@@ -15,17 +15,21 @@ use super::smtp::SmtpSink;
 pub async fn drained(store: &Store, patience: Duration) -> anyhow::Result<Duration> {
     let started = Instant::now();
     loop {
-        let waiting: i64 = store
+        let waiting = store
             .read(|conn| -> anyhow::Result<i64> {
                 Ok(mail_outbox::table
                     .filter(mail_outbox::status.eq_any(["pending", "sending"]))
                     .count()
                     .get_result(conn)?)
             })
-            .await?;
-        if waiting == 0 {
-            return Ok(started.elapsed());
-        }
+            .await;
+        // After a database restart, this pool's idle connections are gone: each fails once
+        // and is replaced, as the service's own are.
+        let waiting = match waiting {
+            Ok(0) => return Ok(started.elapsed()),
+            Ok(waiting) => waiting.to_string(),
+            Err(error) => format!("unknown ({error})"),
+        };
         anyhow::ensure!(
             started.elapsed() < patience,
             "{waiting} messages still waiting after {} s",
