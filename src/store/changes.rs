@@ -13,7 +13,8 @@
 //!   commit: the writing instance's listener thread sends the offices changed since its last
 //!   word in one `NOTIFY office_changed`, and the other instances' listeners hear it within
 //!   milliseconds. [`Store::write`](super::Store::write) answers once that is sent, so every
-//!   acknowledged change reaches the others even if the instance dies right after.
+//!   acknowledged change reaches the others even if the instance dies right after (except
+//!   while its listener is reconnecting: it sends what it missed once connected).
 //!   The NOTIFY is not sent inside the transaction, as the triggers once did: PostgreSQL holds a
 //!   lock through the commit of every notifying transaction, which made bookings take turns.
 //! - While the listener is not connected nothing in memory can be trusted, and
@@ -163,10 +164,14 @@ impl OfficeChanges {
         Some(Batch(untold.batch))
     }
 
-    /// Waits until the batch is told to the other instances, or [`TELL_WITHIN`] passed: the
-    /// listener is reconnecting then, and tells it once connected.
+    /// Waits until the batch is told to the other instances, or [`TELL_WITHIN`] passed. Not
+    /// while the listener is away: it tells the batch once connected again, and every write
+    /// waiting a second for it meanwhile would only slow the service down.
     pub(super) async fn told(&self, batch: Batch) {
         let Some(telling) = &self.telling else { return };
+        if !self.hearing.load(Ordering::Acquire) {
+            return;
+        }
         let mut told = telling.told.subscribe();
         let waited = tokio::time::timeout(TELL_WITHIN, told.wait_for(|told| *told >= batch.0));
         if waited.await.is_err() {
@@ -368,6 +373,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_answers_once_the_batch_with_its_offices_is_told() {
         let changes = OfficeChanges::among_others();
+        changes.hearing.store(true, Ordering::Release);
         let (rome, milan, turin) = (OfficeId::new(1), OfficeId::new(2), OfficeId::new(3));
         let first = changes.changed_here(&[rome]).expect("something to tell");
         let second = changes
