@@ -90,32 +90,43 @@ struct Untold {
     batch: u64,
 }
 
+impl Untold {
+    /// Each office once: a batch holds a few offices, so a scan beats a set.
+    fn add(&mut self, offices: impl IntoIterator<Item = OfficeId>) {
+        for office in offices {
+            if !self.offices.contains(&office) {
+                self.offices.push(office);
+            }
+        }
+    }
+}
+
 impl OfficeChanges {
     /// For an SQLite file, written by this instance alone.
     pub(super) fn alone() -> OfficeChanges {
-        OfficeChanges {
-            offices: RwLock::default(),
-            everything: AtomicU64::new(0),
-            hearing: AtomicBool::new(true),
-            telling: None,
-        }
+        OfficeChanges::new(true, None)
     }
 
     /// For PostgreSQL, shared with other instances: nothing is trusted until [`listen`] is
     /// connected.
     pub(super) fn among_others() -> OfficeChanges {
+        let telling = Telling {
+            untold: Mutex::new(Untold {
+                offices: Vec::new(),
+                batch: 1,
+            }),
+            something_to_tell: Condvar::new(),
+            told: tokio::sync::watch::Sender::new(0),
+        };
+        OfficeChanges::new(false, Some(telling))
+    }
+
+    fn new(hearing: bool, telling: Option<Telling>) -> OfficeChanges {
         OfficeChanges {
             offices: RwLock::default(),
             everything: AtomicU64::new(0),
-            hearing: AtomicBool::new(false),
-            telling: Some(Telling {
-                untold: Mutex::new(Untold {
-                    offices: Vec::new(),
-                    batch: 1,
-                }),
-                something_to_tell: Condvar::new(),
-                told: tokio::sync::watch::Sender::new(0),
-            }),
+            hearing: AtomicBool::new(hearing),
+            telling,
         }
     }
 
@@ -155,11 +166,7 @@ impl OfficeChanges {
         self.changed(offices);
         let telling = self.telling.as_ref().filter(|_| !offices.is_empty())?;
         let mut untold = telling.untold.lock().unwrap_or_else(|e| e.into_inner());
-        for office in offices {
-            if !untold.offices.contains(office) {
-                untold.offices.push(*office);
-            }
-        }
+        untold.add(offices.iter().copied());
         telling.something_to_tell.notify_one();
         Some(Batch(untold.batch))
     }
@@ -199,11 +206,7 @@ impl OfficeChanges {
     fn untold_again(&self, offices: Vec<OfficeId>) {
         let Some(telling) = &self.telling else { return };
         let mut untold = telling.untold.lock().unwrap_or_else(|e| e.into_inner());
-        for office in offices {
-            if !untold.offices.contains(&office) {
-                untold.offices.push(office);
-            }
-        }
+        untold.add(offices);
     }
 
     fn have_told(&self, batch: Batch) {

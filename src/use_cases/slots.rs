@@ -326,9 +326,8 @@ pub async fn availability(
     if let Some(kept) = offer.kept(store.changes(), &code, &query.service) {
         return kept.availability(&query, errors, now);
     }
-    let (store, offer) = (store.clone(), offer.clone());
+    let (shared, offer) = (store.clone(), offer.clone());
     store
-        .clone()
         .read(move |conn| {
             let office = visible_office(conn, viewer.as_ref(), &code)?;
             let service = office_service(conn, office.id, &query.service)?
@@ -338,7 +337,7 @@ pub async fn availability(
                 // office does not offer: answered, or refused, from the database.
                 return Ok(offered(conn, &office, &query, errors, now)?.1);
             };
-            let kept = Kept::read(conn, store.changes(), office, service, now)?;
+            let kept = Kept::read(conn, shared.changes(), office, service, now)?;
             let availability = kept.availability(&query, errors, now);
             offer.keep(code, &query.service, kept);
             availability
