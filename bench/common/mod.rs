@@ -91,7 +91,14 @@ impl Scratch {
                 let base = server
                     .rsplit_once('/')
                     .map_or(server.as_str(), |(base, _)| base);
-                format!("{base}/{name}")
+                // The server, the database and the load share one machine: TLS on the loopback
+                // would measure encryption the same host has no need of (about a third of a
+                // booking's database time on a 2-core machine). BENCH_POSTGRES_TLS=1 keeps
+                // libpq's default (TLS when the server offers it).
+                match std::env::var_os("BENCH_POSTGRES_TLS") {
+                    Some(_) => format!("{base}/{name}"),
+                    None => format!("{base}/{name}?sslmode=disable"),
+                }
             }
         }
     }
@@ -99,6 +106,14 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // BENCH_KEEP_DATABASE=1 leaves a PostgreSQL scratch database behind, seeded, for a
+        // closer look (psql, pgbench, EXPLAIN) after the run.
+        if let Scratch::Postgres { name, .. } = self
+            && std::env::var_os("BENCH_KEEP_DATABASE").is_some()
+        {
+            eprintln!("kept the scratch database {name}");
+            return;
+        }
         if let Scratch::Postgres { server, name } = self
             && let Ok(mut admin) = PgConnection::establish(server)
         {
@@ -519,8 +534,12 @@ pub fn report_header(title: &str) -> String {
     } else {
         " (with uncommitted changes)"
     };
+    let postgres = match std::env::var_os("BENCH_POSTGRES_TLS") {
+        Some(_) => "TLS when the server offers it (BENCH_POSTGRES_TLS)",
+        None => "plain TCP on the loopback (sslmode=disable)",
+    };
     format!(
-        "{title}\ndate:    {}\ncommit:  {}{dirty}\nmachine: {cpu}, {cores} cores, {memory} GiB; server, database and load generator share it\n",
+        "{title}\ndate:    {}\ncommit:  {}{dirty}\nmachine: {cpu}, {cores} cores, {memory} GiB; server, database and load generator share it\npostgres: {postgres}\n",
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         git(&["rev-parse", "--short", "HEAD"]),
     )
