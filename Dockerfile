@@ -1,7 +1,7 @@
 # The service image: a release build with TLS to PostgreSQL, on a slim Debian.
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src src
 COPY migrations migrations
 COPY config config
