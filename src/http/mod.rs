@@ -95,7 +95,13 @@ impl AppState {
 /// into the OpenAPI document ([`routes`]).
 macro_rules! api_handlers {
     ($cfg:expr) => {
+        // The busiest first: actix tries the routes in this order, matching each one's pattern
+        // (a regular expression where the path has parameters), so a release day's reads and
+        // bookings should not be matched against seventy routes before their own.
         $cfg.service(ops::health)
+            .service(slots::availability)
+            .service(bookings::applicant::create)
+            .service(bookings::applicant::show)
             .service(ops::ready)
             .service(ops::metrics)
             .service(auth::login)
@@ -164,12 +170,9 @@ macro_rules! api_handlers {
             .service(slots::publish)
             .service(slots::list)
             .service(slots::block)
-            .service(slots::availability)
             .service(audit::office_log)
             .service(audit::national_log)
-            .service(bookings::applicant::create)
             .service(bookings::applicant::challenge)
-            .service(bookings::applicant::show)
             .service(bookings::applicant::cancel)
             .service(bookings::applicant::reschedule)
             .service(bookings::applicant::reconfirm)
