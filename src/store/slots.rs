@@ -7,13 +7,15 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::{
     backend::Backend,
     deserialize::FromStaticSqlRow,
-    dsl::{case_when, exists, not},
+    dsl::{AsSelect, SqlTypeOf, case_when, exists, not},
     prelude::*,
     sql_types::Integer,
 };
 
 use super::{
-    DbConnection, StoredOptionalTime, StoredTime, db_time, on_backend,
+    DbConnection, StoredOptionalTime, StoredTime,
+    connection::MultiBackend,
+    db_time, on_backend,
     schema::{bookings, calendar_services, seat_releases, slots},
 };
 use crate::domain::{
@@ -324,6 +326,33 @@ pub fn web_bookable(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<Bookable>> {
+    web_bookable_from(office_service_id, from, to).load(conn)
+}
+
+/// The first of [`web_bookable`]'s slots already on sale at `now`.
+pub fn first_web_bookable(
+    conn: &mut DbConnection,
+    office_service_id: ServiceId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Bookable>> {
+    web_bookable_from(office_service_id, from, to)
+        .filter(
+            slots::opens_at
+                .is_null()
+                .or(slots::opens_at.le(db_time(now)).assume_not_null()),
+        )
+        .first(conn)
+        .optional()
+}
+
+/// The query of [`web_bookable`], to load or to take the first of.
+fn web_bookable_from<'a>(
+    office_service_id: ServiceId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> slots::BoxedQuery<'a, MultiBackend, SqlTypeOf<AsSelect<Bookable, MultiBackend>>> {
     let calendars = calendar_services::table
         .filter(calendar_services::office_service_id.eq(office_service_id))
         .select(calendar_services::calendar_id);
@@ -336,7 +365,7 @@ pub fn web_bookable(
         .filter((slots::booked_web + slots::cooling).lt(slots::capacity - slots::held_for_desk))
         .select(Bookable::as_select())
         .order((slots::starts_at, slots::id))
-        .load(conn)
+        .into_boxed()
 }
 
 /// The office's slots starting from `from` that have a seat nobody booked, on sale by `now`

@@ -258,9 +258,7 @@ pub async fn sample_lead_times(store: &Store, now: DateTime<Utc>) -> Result<usiz
                     continue;
                 }
                 let (from, to) = due.window;
-                let first = slots::web_bookable(conn, due.service, from, to)?
-                    .into_iter()
-                    .find(|slot| slot.opens_at.is_none_or(|opens_at| opens_at <= now))
+                let first = slots::first_web_bookable(conn, due.service, from, to, now)?
                     .map(|slot| slot.time.starts_at);
                 counted::sample(conn, (due.office, due.service), due.on, first, now)?;
                 taken += 1;
