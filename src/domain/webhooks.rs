@@ -138,11 +138,6 @@ pub fn parse_event_types(types: &[String]) -> Result<Vec<String>, Invalid> {
     Ok(chosen)
 }
 
-/// Whether a subscription to `wanted` (empty: everything) gets an event of `event_type`.
-pub fn wants(wanted: &[String], event_type: &str) -> bool {
-    wanted.is_empty() || wanted.iter().any(|w| w == event_type)
-}
-
 /// The `webhook-signature` header of a delivery: `v1,` and the base64 HMAC-SHA256, under the
 /// subscription's secret (`whsec_` and base64 key bytes), of `{id}.{timestamp}.{body}`.
 pub fn signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
@@ -198,8 +193,6 @@ mod tests {
         let types = parse_event_types(&["booking.cancelled".into(), "booking.cancelled".into()]);
         assert_eq!(types.unwrap(), ["booking.cancelled"]);
         assert!(parse_event_types(&["booking.eaten".into()]).is_err());
-        assert!(wants(&[], "booking.attended"));
-        assert!(!wants(&["booking.cancelled".into()], "booking.attended"));
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub struct Booking {
     pub reconfirmed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = bookings)]
 pub(super) struct BookingRow {
     id: BookingId,
@@ -450,6 +450,7 @@ pub struct KeyRecord {
     pub booking_id: Option<BookingId>,
 }
 
+/// The record of an earlier request with this key.
 pub fn find_key(
     conn: &mut DbConnection,
     office_id: OfficeId,
@@ -467,13 +468,15 @@ pub fn find_key(
         }))
 }
 
-/// Claims the key for this request. A concurrent request with the same key waits here (on
-/// PostgreSQL) until the first commits, then fails with a unique violation.
+/// Records the request with this key as the one that made `booking_id`. A concurrent request
+/// with the same key waits here (on PostgreSQL) until the first commits, then fails with a
+/// unique violation.
 pub fn insert_key(
     conn: &mut DbConnection,
     office_id: OfficeId,
     key: &str,
     request_hash: &str,
+    booking_id: BookingId,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::insert_into(idempotency_keys::table)
@@ -481,25 +484,10 @@ pub fn insert_key(
             idempotency_keys::office_id.eq(office_id),
             idempotency_keys::key.eq(key),
             idempotency_keys::request_hash.eq(request_hash),
+            idempotency_keys::booking_id.eq(booking_id),
             idempotency_keys::created_at.eq(db_time(now)),
         ))
         .execute(conn)?;
-    Ok(())
-}
-
-pub fn set_key_booking(
-    conn: &mut DbConnection,
-    office_id: OfficeId,
-    key: &str,
-    booking_id: BookingId,
-) -> QueryResult<()> {
-    diesel::update(
-        idempotency_keys::table
-            .filter(idempotency_keys::office_id.eq(office_id))
-            .filter(idempotency_keys::key.eq(key)),
-    )
-    .set(idempotency_keys::booking_id.eq(booking_id))
-    .execute(conn)?;
     Ok(())
 }
 

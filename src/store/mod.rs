@@ -23,6 +23,7 @@ pub mod integration_clients;
 pub mod invitations;
 pub mod login_attempts;
 pub mod lottery;
+pub mod new_bookings;
 pub mod offices;
 pub mod outbox;
 pub mod personal_data;

@@ -17,7 +17,7 @@ use crate::domain::{
 };
 
 /// A fresh Message-ID for a message about `reference`.
-fn new_message_id(reference: &str) -> String {
+pub(super) fn new_message_id(reference: &str) -> String {
     format!(
         "<{}.{}@sportello>",
         reference.to_lowercase(),

@@ -7,8 +7,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::{
-    dsl::{case_when, count_star},
+    dsl::{case_when, count_star, sql},
     prelude::*,
+    sql_types::Bool,
 };
 
 use super::{
@@ -36,8 +37,30 @@ pub fn lock_slots(conn: &mut DbConnection, ids: &[SlotId]) -> QueryResult<()> {
     Ok(())
 }
 
-/// Takes one seat of `channel` in the slot, if the office still sells one there. The web may
-/// not take seats held for the desk, nor seats cooling down after a cancellation.
+/// Where a slot has a seat `channel` may take, as SQL over the slot's columns: the web takes
+/// neither the seats held for the desk nor those cooling down after a cancellation; the desk
+/// takes any seat not booked. Stated once, for [`claim_seat`] and for the statement that
+/// records a new booking (`new_bookings`).
+pub(super) fn free_for(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Web => {
+            "booked_web + booked_desk + cooling < capacity \
+             AND booked_web + cooling < capacity - held_for_desk"
+        }
+        Channel::Desk => "booked_web + booked_desk < capacity",
+    }
+}
+
+/// The column counting the seats `channel` has booked.
+pub(super) fn counter(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Web => "booked_web",
+        Channel::Desk => "booked_desk",
+    }
+}
+
+/// Takes one seat of `channel` in the slot, if the office still sells one there (see
+/// [`free_for`]).
 pub fn claim_seat(
     conn: &mut DbConnection,
     office_id: OfficeId,
@@ -47,23 +70,15 @@ pub fn claim_seat(
     let slot = slots::table
         .filter(slots::id.eq(slot_id))
         .filter(slots::office_id.eq(office_id))
-        .filter(slots::blocked.eq(false));
+        .filter(slots::blocked.eq(false))
+        .filter(sql::<Bool>(free_for(channel)));
     let claimed = match channel {
-        Channel::Web => diesel::update(
-            slot.filter(
-                (slots::booked_web + slots::booked_desk + slots::cooling).lt(slots::capacity),
-            )
-            .filter(
-                (slots::booked_web + slots::cooling).lt(slots::capacity - slots::held_for_desk),
-            ),
-        )
-        .set(slots::booked_web.eq(slots::booked_web + 1))
-        .execute(conn)?,
-        Channel::Desk => diesel::update(
-            slot.filter((slots::booked_web + slots::booked_desk).lt(slots::capacity)),
-        )
-        .set(slots::booked_desk.eq(slots::booked_desk + 1))
-        .execute(conn)?,
+        Channel::Web => diesel::update(slot)
+            .set(slots::booked_web.eq(slots::booked_web + 1))
+            .execute(conn)?,
+        Channel::Desk => diesel::update(slot)
+            .set(slots::booked_desk.eq(slots::booked_desk + 1))
+            .execute(conn)?,
     };
     Ok(claimed == 1)
 }

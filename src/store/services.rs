@@ -7,7 +7,7 @@ use crate::domain::{
     attendance::{NoShowRule, Reconfirmation},
     catalogue::TypeCode,
     hours::TimeOfDay,
-    ids::{AppointmentTypeId, CalendarId, OfficeId, ServiceId},
+    ids::{AppointmentTypeId, CalendarId, OfficeId, ServiceId, SlotId},
     release::ReleaseRule,
     service::ServiceSettings,
     validation::Named,
@@ -17,7 +17,8 @@ use super::{
     DbConnection,
     catalogue::{AppointmentType, TypeRow},
     corrupt, db_time, named,
-    schema::{appointment_types, calendar_services, office_services},
+    schema::{appointment_types, calendar_services, office_services, slots},
+    slots::Slot,
 };
 
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ impl OfficeService {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = office_services)]
-struct ServiceRow {
+pub(super) struct ServiceRow {
     id: ServiceId,
     office_id: OfficeId,
     #[diesel(embed)]
@@ -54,7 +55,7 @@ struct ServiceRow {
 /// duration).
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = office_services, treat_none_as_null = true)]
-struct SettingsRow {
+pub(super) struct SettingsRow {
     duration_minutes: Option<i32>,
     eligibility: String,
     min_notice_hours: i32,
@@ -149,7 +150,9 @@ impl From<&ServiceSettings> for SettingsRow {
     }
 }
 
-fn service((row, appointment_type): (ServiceRow, TypeRow)) -> QueryResult<OfficeService> {
+pub(super) fn service(
+    (row, appointment_type): (ServiceRow, TypeRow),
+) -> QueryResult<OfficeService> {
     Ok(OfficeService {
         id: row.id,
         office_id: row.office_id,
@@ -243,6 +246,45 @@ pub fn serving(
         .order(appointment_types::code)
         .load(conn)?;
     all_of(rows)
+}
+
+/// The slot `id` of the office with the active services its calendar serves, in one query:
+/// what a booking request is first checked against. `None`: the office has no such slot.
+pub fn slot_with_services(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: SlotId,
+) -> QueryResult<Option<(Slot, Vec<OfficeService>)>> {
+    let rows: Vec<(Slot, ServiceRow, TypeRow)> = slots::table
+        .inner_join(
+            calendar_services::table.on(calendar_services::calendar_id.eq(slots::calendar_id)),
+        )
+        .inner_join(
+            office_services::table.on(office_services::id
+                .eq(calendar_services::office_service_id)
+                .and(office_services::active.eq(true))),
+        )
+        .inner_join(
+            appointment_types::table
+                .on(appointment_types::id.eq(office_services::appointment_type_id)),
+        )
+        .filter(slots::id.eq(id))
+        .filter(slots::office_id.eq(office_id))
+        .order(appointment_types::code)
+        .select((
+            Slot::as_select(),
+            ServiceRow::as_select(),
+            TypeRow::as_select(),
+        ))
+        .load(conn)?;
+    let Some((slot, ..)) = rows.first() else {
+        // Rare: no such slot, or its calendar serves nothing now.
+        let slot = super::slots::find(conn, office_id, id)?;
+        return Ok(slot.map(|slot| (slot, Vec::new())));
+    };
+    let slot = slot.clone();
+    let services = rows.into_iter().map(|(_, row, kind)| service((row, kind)));
+    Ok(Some((slot, services.collect::<QueryResult<_>>()?)))
 }
 
 /// The office's services, active or not, by type code.

@@ -2,7 +2,10 @@
 //! the event's transaction and claimed by the webhook worker, as mail is by the mailer.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use diesel::prelude::*;
+use diesel::{
+    prelude::*,
+    sql_types::{BigInt, Text, Timestamp},
+};
 
 use super::{
     DbConnection, db_time, named,
@@ -11,7 +14,7 @@ use super::{
 use crate::domain::{
     Named,
     ids::{EventId, OfficeId, WebhookDeliveryId, WebhookSubscriptionId},
-    webhooks::{DeliveryState, wants},
+    webhooks::DeliveryState,
 };
 
 #[derive(Debug, Clone)]
@@ -123,7 +126,18 @@ pub fn remove(
     Ok(removed == 1)
 }
 
-/// Queues `event` for every subscription of the office that wants its type.
+/// Which subscriptions (`s`) want an event of the type in parameter `event_type`, as SQL:
+/// those that chose no types (they get every event) and those whose list names it. The list is
+/// stored as the types joined by single spaces; `position` is the backend's substring search
+/// (`strpos` on PostgreSQL, `instr` on SQLite).
+pub(super) fn wanting_sql(position: &str, event_type: &str) -> String {
+    format!(
+        "(s.event_types = '' OR \
+         {position}(' ' || s.event_types || ' ', ' ' || {event_type} || ' ') > 0)"
+    )
+}
+
+/// Queues the event for every subscription of its office that wants it, in one statement.
 pub fn fan_out(
     conn: &mut DbConnection,
     office_id: OfficeId,
@@ -131,28 +145,37 @@ pub fn fan_out(
     event_type: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    let wanting: Vec<(WebhookSubscriptionId, String)> = subscriptions::table
-        .filter(subscriptions::office_id.eq(office_id))
-        .filter(subscriptions::removed_at.is_null())
-        .select((subscriptions::id, subscriptions::event_types))
-        .load(conn)?;
+    let statement = |position: &str, p: [&str; 4]| {
+        format!(
+            "INSERT INTO webhook_deliveries (office_id, subscription_id, event_id, \
+             next_attempt_at, created_at, updated_at) \
+             SELECT {office}, s.id, {event}, {at}, {at}, {at} FROM webhook_subscriptions s \
+             WHERE s.office_id = {office} AND s.removed_at IS NULL AND {wanting}",
+            office = p[0],
+            event = p[1],
+            at = p[2],
+            wanting = wanting_sql(position, p[3]),
+        )
+    };
     let at = db_time(now);
-    for (subscription_id, types) in wanting {
-        let types: Vec<String> = types.split_whitespace().map(str::to_owned).collect();
-        if !wants(&types, event_type) {
-            continue;
+    match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::sql_query(statement("strpos", ["$1", "$2", "$3", "$4"]))
+                .bind::<BigInt, _>(office_id.get())
+                .bind::<BigInt, _>(event_id.get())
+                .bind::<Timestamp, _>(at)
+                .bind::<Text, _>(event_type)
+                .execute(pg)?
         }
-        diesel::insert_into(deliveries::table)
-            .values((
-                deliveries::office_id.eq(office_id),
-                deliveries::subscription_id.eq(subscription_id),
-                deliveries::event_id.eq(event_id),
-                deliveries::next_attempt_at.eq(at),
-                deliveries::created_at.eq(at),
-                deliveries::updated_at.eq(at),
-            ))
-            .execute(conn)?;
-    }
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query(statement("instr", ["?1", "?2", "?3", "?4"]))
+                .bind::<BigInt, _>(office_id.get())
+                .bind::<BigInt, _>(event_id.get())
+                .bind::<Timestamp, _>(at)
+                .bind::<Text, _>(event_type)
+                .execute(lite)?
+        }
+    };
     Ok(())
 }
 

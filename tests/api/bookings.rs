@@ -247,6 +247,24 @@ async fn a_retried_request_books_once_and_gets_the_first_answer(backend: Backend
     assert_eq!(references.len(), 1, "{references:?}");
     assert_eq!(assert_seat_counts_match_bookings(&app).await, 2);
 
+    // At the desk there is no email to queue on: ten copies of one request race for a slot's
+    // last seat, and still one booking is made and every copy is answered with it.
+    let operator = app.operator("RM").await;
+    let desk = app.by(&operator);
+    let last_seat = slots[3]["id"].as_i64().unwrap();
+    for n in 0..2 {
+        desk.book("RM", &walk_in(last_seat, n)).await.created();
+    }
+    let copy = walk_in(last_seat, 7);
+    let copies = (0..10).map(|_| desk.book_once("RM", "desk-burst", &copy));
+    let answers = futures_util::future::join_all(copies).await;
+    let references: std::collections::HashSet<String> = answers
+        .into_iter()
+        .map(|answer| answer.created()["reference"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(references.len(), 1, "{references:?}");
+    assert_eq!(assert_seat_counts_match_bookings(&app).await, 5);
+
     let bad = anyone.book_once("RM", &"x".repeat(101), &body).await;
     let problem = bad.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(field_errors(&problem)[0].0, "Idempotency-Key");

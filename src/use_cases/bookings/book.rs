@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::{
-    Booker, BookingError, BookingFailure, Details, Policy, about, check_case_ready, check_no_shows,
-    check_release, claim_seat, details, proof, record_change, service_for, slot_of_office,
+    Booker, BookingError, BookingFailure, Details, Facts, Policy, check_case_ready, check_no_shows,
+    check_release, chosen_service, details, event_data, proof, slot_of_office,
     token::{self, TokenKey, fingerprint},
     verify,
     views::{BookingConfirmation, StaffBookingView},
@@ -24,6 +24,7 @@ use crate::{
         cases::VerificationSecret,
         catalogue::TypeCode,
         email::EmailAddress,
+        events::public_type,
         ids::SlotId,
         intermediary::week_start,
         language::Language,
@@ -36,11 +37,11 @@ use crate::{
     error::Error,
     store::{
         DbConnection, Store, accreditations,
-        bookings::{self, NewBooking},
-        is_unique_violation,
+        bookings::{self, KeyRecord, NewBooking},
+        new_bookings::{self, Asked, Recorded, Records, Seat},
         offices::Office,
-        outbox, seats,
-        slots::{self, Slot},
+        seats, services,
+        slots::Slot,
     },
     use_cases::{
         audit::Audit,
@@ -248,7 +249,9 @@ pub async fn book(
                     Booker::Staff(actor) => staff_office(conn, actor, &code, Need::Read)?,
                 };
                 // A slot that is not the office's: `book_in` explains what is wrong with it.
-                let Some(slot) = slots::find(conn, office.id, slot_id)? else {
+                let Some((slot, services)) =
+                    services::slot_with_services(conn, office.id, slot_id)?
+                else {
                     return Ok((office, None, None));
                 };
                 let refusal = match retry {
@@ -256,9 +259,12 @@ pub async fn book(
                     false => quick_refusal(conn, &slot, booker.channel(), now)?,
                 };
                 let eligibility = match (&booker, &refusal) {
-                    (Booker::Applicant { .. }, None) => service_for(conn, &slot, service.as_ref())
-                        .ok()
-                        .map(|service| service.settings.eligibility),
+                    (Booker::Applicant { .. }, None) => {
+                        let codes = services.iter().map(|s| &s.appointment_type.code);
+                        chosen_service(codes, service.as_ref())
+                            .ok()
+                            .map(|index| services[index].settings.eligibility)
+                    }
                     _ => None,
                 };
                 Ok((office, refusal, eligibility))
@@ -370,33 +376,49 @@ pub(in crate::use_cases) fn book_in(
         (Booker::Staff(_), Stage::Preview) => true,
         _ => return Err(Refusal::OfficeNotOpen.into()),
     };
-    if let Some(key) = key {
-        if let Some(record) = bookings::find_key(conn, office.id, &key.key)? {
-            if record.request_hash != key.request_fingerprint {
-                return Err(Refusal::IdempotencyKeyReused.into());
-            }
-            let booking_id = record.booking_id.ok_or(BookingFailure::KeyRace)?;
-            let booking = bookings::find(conn, booking_id)?.ok_or(BookingFailure::KeyRace)?;
-            let manage_token = policy.tokens.token(&booking.token_salt);
-            return Ok(Made {
-                details: details(conn, booking)?,
-                manage_token,
-                replayed: true,
-            });
-        }
-        bookings::insert_key(conn, office.id, &key.key, &key.request_fingerprint, now).map_err(
-            |e| match is_unique_violation(&e) {
-                true => BookingFailure::KeyRace.into(),
-                false => BookingError::from(e),
-            },
-        )?;
+    // The email's lock first: the counts read next then include every booking a concurrent
+    // request made with it.
+    let email = match booker {
+        Booker::Applicant { .. } => visit.email.as_ref(),
+        Booker::Staff(_) => None,
+    };
+    if let Some(email) = email {
+        bookings::lock_email(conn, office.id, email)?;
     }
-
-    let slot = slot_of_office(conn, office.id, visit.slot_id)?;
+    let reference = Reference::from_random(token::reference_bytes());
+    let asked = Asked {
+        office_id: office.id,
+        slot_id: visit.slot_id,
+        case_number: &visit.case_number,
+        email,
+        key: key.map(|key| key.key.as_str()),
+        reference: &reference,
+    };
+    let Some(standing) = new_bookings::standing(conn, &asked)? else {
+        // The slot is not the office's, or its calendar serves nothing now.
+        return Err(match slot_of_office(conn, office.id, visit.slot_id) {
+            Ok(_) => Refusal::SlotUnavailable.into(),
+            Err(error) => error,
+        });
+    };
+    if let (Some(key), Some(record)) = (key, standing.key) {
+        return replay(conn, key, record, policy);
+    }
+    let slot = standing.slot;
     if slot.blocked {
         return Err(Refusal::SlotUnavailable.into());
     }
-    let service = service_for(conn, &slot, visit.service.as_ref())?;
+    let codes = standing
+        .services
+        .iter()
+        .map(|(s, _)| &s.appointment_type.code);
+    let index = chosen_service(codes, visit.service.as_ref())?;
+    let Some((service, case_holds_service)) = standing.services.into_iter().nth(index) else {
+        return Err(Error::vanished(format!(
+            "service {index} of slot {}",
+            slot.id
+        )));
+    };
     // The seat an invitation's proposal holds here is the booking's already: the office gave
     // it (as the desk does), so it is the desk's seat, and the notice and horizon of the web do
     // not apply to it.
@@ -451,22 +473,28 @@ pub(in crate::use_cases) fn book_in(
             accreditations::usage(conn, office.id, *intermediary, week_start)?;
         quota.admits(active, this_week)?;
     }
-    if bookings::case_has_active(conn, office.id, &visit.case_number, service.id)? {
+    if case_holds_service {
         return Err(Refusal::CaseAlreadyBooked.into());
     }
-    if let (Booker::Applicant { .. }, Some(email)) = (booker, &visit.email) {
-        bookings::lock_email(conn, office.id, email)?;
-        let limit = policy.max_active_per_email;
-        if bookings::active_for_email(conn, office.id, email)? >= limit {
-            return Err(Refusal::TooManyBookings { limit }.into());
+    let limit = policy.max_active_per_email;
+    if email.is_some() && standing.email_active >= limit {
+        return Err(Refusal::TooManyBookings { limit }.into());
+    }
+
+    let seat = match seat_held {
+        true => Seat::Held,
+        false => {
+            // Seats whose cool-down has passed go back on sale first.
+            if slot.seats.cooling > 0 {
+                seats::release_cooled(conn, slot.id, now)?;
+            }
+            Seat::Claim(channel)
         }
-    }
-
-    if !seat_held {
-        claim_seat(conn, office.id, &slot, channel, now)?;
-    }
-
-    let reference = unused_reference(conn)?;
+    };
+    let reference = match standing.reference_taken {
+        true => unused_reference(conn)?,
+        false => reference,
+    };
     let salt = TokenKey::new_salt();
     let manage_token = policy.tokens.token(&salt);
     let token_hash = fingerprint(&manage_token);
@@ -491,31 +519,67 @@ pub(in crate::use_cases) fn book_in(
             Booker::Staff(_) => None,
         },
     };
-    // The partial unique index settles a race between two bookings of the same case.
-    let booking = bookings::insert(conn, new, now).map_err(|e| match is_unique_violation(&e) {
-        true => Refusal::CaseAlreadyBooked.into(),
-        false => BookingError::from(e),
-    })?;
-    // Everything the answer needs is at hand: no need to read it back.
-    let details = Details {
-        booking,
-        slot,
-        service,
-        office: office.clone(),
+    let facts = Facts {
+        reference: reference.as_str(),
+        case_number: visit.case_number.as_str(),
+        channel,
+        is_test,
     };
-    let (booking, slot) = (&details.booking, &details.slot);
-    let detail = json!({"slot_id": slot.id});
-    let kind = EventKind::Confirmed;
-    record_change(conn, &details, slot, kind, Some(detail), actor_id, now)?;
-    let kind = MessageKind::Confirmed;
-    outbox::enqueue(conn, about(booking, booking.sequence), kind, now)?;
-    if let Some(key) = key {
-        bookings::set_key_booking(conn, office.id, &key.key, booking.id)?;
-    }
+    let data = event_data(&facts, &service, &slot, EventKind::Confirmed, None, None)?;
+    let records = Records {
+        seat,
+        detail: &json!({"slot_id": slot.id}),
+        data: &data,
+        public_type: public_type(EventKind::Confirmed),
+        mail: Some(MessageKind::Confirmed),
+        key: key.map(|key| (key.key.as_str(), key.request_fingerprint.as_str())),
+    };
+    let booking = match new_bookings::record(conn, new, records, now)? {
+        Recorded::Booked(booking) => *booking,
+        // A request with the same key that committed meanwhile may have taken the seat: its
+        // answer is this request's.
+        Recorded::NoSeat => match key {
+            Some(key) if bookings::find_key(conn, office.id, &key.key)?.is_some() => {
+                return Err(BookingFailure::KeyRace.into());
+            }
+            _ => return Err(Refusal::SlotFull.into()),
+        },
+        // (On PostgreSQL the transaction is spoiled: a second try tells which it was.)
+        Recorded::CaseTaken if key.is_some() => return Err(BookingFailure::KeyRace.into()),
+        Recorded::CaseTaken => return Err(Refusal::CaseAlreadyBooked.into()),
+        Recorded::KeyTaken => return Err(BookingFailure::KeyRace.into()),
+    };
+    // Everything the answer needs is at hand: no need to read it back.
     Ok(Made {
-        details,
+        details: Details {
+            booking,
+            slot,
+            service,
+            office: office.clone(),
+        },
         manage_token,
         replayed: false,
+    })
+}
+
+/// The answer to a request whose Idempotency-Key an earlier request used: that request's
+/// booking, if it was the same request.
+fn replay(
+    conn: &mut DbConnection,
+    key: &IdempotencyKey,
+    record: KeyRecord,
+    policy: &Policy,
+) -> Result<Made, BookingError> {
+    if record.request_hash != key.request_fingerprint {
+        return Err(Refusal::IdempotencyKeyReused.into());
+    }
+    let booking_id = record.booking_id.ok_or(BookingFailure::KeyRace)?;
+    let booking = bookings::find(conn, booking_id)?.ok_or(BookingFailure::KeyRace)?;
+    let manage_token = policy.tokens.token(&booking.token_salt);
+    Ok(Made {
+        details: details(conn, booking)?,
+        manage_token,
+        replayed: true,
     })
 }
 

@@ -457,25 +457,15 @@ fn record_change(
     let reason = detail
         .as_ref()
         .and_then(|detail| detail.get("reason"))
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
-    let data = BookingEventData {
-        reference: booking.reference.to_string(),
-        case_number: booking.case_number.clone(),
-        service: details.service.appointment_type.code.to_string(),
-        starts_at: slot.time.starts_at,
-        ends_at: slot.time.ends_at,
-        channel: booking.channel.as_str(),
-        by: match kind {
-            EventKind::CancelledByApplicant => Some("applicant"),
-            EventKind::CancelledByOffice => Some("office"),
-            _ => None,
-        },
-        reason,
-        previous_starts_at: (kind == EventKind::Rescheduled).then_some(details.slot.time.starts_at),
-        test: booking.is_test,
+        .and_then(serde_json::Value::as_str);
+    let facts = Facts {
+        reference: booking.reference.as_str(),
+        case_number: &booking.case_number,
+        channel: booking.channel,
+        is_test: booking.is_test,
     };
-    let data = serde_json::to_value(&data).map_err(Error::internal)?;
+    let previous = (kind == EventKind::Rescheduled).then_some(details.slot.time.starts_at);
+    let data = event_data(&facts, &details.service, slot, kind, reason, previous)?;
     let event = NewEvent {
         office_id: booking.office_id,
         booking_id: Some(booking.id),
@@ -489,6 +479,43 @@ fn record_change(
     Ok(())
 }
 
+/// What a booking's events say of it, whatever the change.
+struct Facts<'a> {
+    reference: &'a str,
+    case_number: &'a str,
+    channel: Channel,
+    is_test: bool,
+}
+
+/// What the event of a `kind` change publishes: the booking of `service` as the change left it,
+/// at `slot`; the office's reason, and where a moved visit was before.
+fn event_data(
+    facts: &Facts<'_>,
+    service: &OfficeService,
+    slot: &Slot,
+    kind: EventKind,
+    reason: Option<&str>,
+    previous_starts_at: Option<DateTime<Utc>>,
+) -> Result<serde_json::Value, BookingError> {
+    let data = BookingEventData {
+        reference: facts.reference.to_owned(),
+        case_number: facts.case_number.to_owned(),
+        service: service.appointment_type.code.to_string(),
+        starts_at: slot.time.starts_at,
+        ends_at: slot.time.ends_at,
+        channel: facts.channel.as_str(),
+        by: match kind {
+            EventKind::CancelledByApplicant => Some("applicant"),
+            EventKind::CancelledByOffice => Some("office"),
+            _ => None,
+        },
+        reason: reason.map(str::to_owned),
+        previous_starts_at,
+        test: facts.is_test,
+    };
+    serde_json::to_value(&data).map_err(Error::internal)
+}
+
 /// The outbox's view of a booking, at `sequence`.
 fn about(booking: &Booking, sequence: i32) -> outbox::About<'_> {
     outbox::About {
@@ -500,27 +527,24 @@ fn about(booking: &Booking, sequence: i32) -> outbox::About<'_> {
     }
 }
 
-/// The service a booking in `slot` is for: the one asked for, or the calendar's only one.
-fn service_for(
-    conn: &mut DbConnection,
-    slot: &Slot,
+/// Which of a slot's services (by their type codes, in order) a booking is for: the one asked
+/// for, or the calendar's only one.
+fn chosen_service<'a>(
+    codes: impl ExactSizeIterator<Item = &'a TypeCode>,
     asked: Option<&TypeCode>,
-) -> Result<OfficeService, BookingError> {
-    let mut candidates = services::serving(conn, slot.calendar_id)?;
+) -> Result<usize, BookingError> {
     let invalid =
         |message: String| Error::Invalid(crate::domain::FieldErrors::single("service", message));
+    let count = codes.len();
     match asked {
-        Some(code) => candidates
+        Some(code) => codes
             .into_iter()
-            .find(|service| service.appointment_type.code == *code)
+            .position(|offered| offered == code)
             .ok_or_else(|| invalid(format!("this time is not for {code}"))),
-        None if candidates.len() == 1 => Ok(candidates.remove(0)),
-        None if candidates.is_empty() => Err(Refusal::SlotUnavailable.into()),
+        None if count == 1 => Ok(0),
+        None if count == 0 => Err(Refusal::SlotUnavailable.into()),
         None => {
-            let codes: Vec<String> = candidates
-                .iter()
-                .map(|s| s.appointment_type.code.to_string())
-                .collect();
+            let codes: Vec<String> = codes.map(ToString::to_string).collect();
             Err(invalid(format!(
                 "is required: this time serves {}",
                 codes.join(", ")
