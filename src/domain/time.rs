@@ -1,6 +1,8 @@
 //! How instants leave the service: RFC 3339 with the office's UTC offset.
 
-use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, Timelike, Utc,
+};
 use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 use utoipa::{
@@ -13,12 +15,48 @@ use utoipa::{
 /// Written as one string rather than through chrono's `Serialize`, which hands serde_json one
 /// character at a time: on an availability answer with hundreds of slots that was a tenth of
 /// the server's time.
+///
+/// Held as the clock reading and the offset, not as the instant: the reading is what is
+/// written, and an availability answer writes two per slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalTime(DateTime<FixedOffset>);
+pub struct LocalTime {
+    reading: NaiveDateTime,
+    offset: FixedOffset,
+}
 
 /// `instant` on the clock of `zone`.
 pub fn local(instant: DateTime<Utc>, zone: Tz) -> LocalTime {
-    LocalTime(instant.with_timezone(&zone).fixed_offset())
+    let at = instant.with_timezone(&zone).fixed_offset();
+    LocalTime {
+        reading: at.naive_local(),
+        offset: *at.offset(),
+    }
+}
+
+impl LocalTime {
+    /// The clock reading `minute` minutes after the start of `date`, `offset_minutes` east of
+    /// UTC, as an office's offer keeps its slots' times. `None` where that is no time.
+    pub fn at(date: NaiveDate, minute: u32, offset_minutes: i32) -> Option<LocalTime> {
+        let reading = date
+            .and_hms_opt(0, 0, 0)?
+            .checked_add_signed(chrono::Duration::minutes(i64::from(minute)))?;
+        let offset = FixedOffset::east_opt(offset_minutes.checked_mul(60)?)?;
+        Some(LocalTime { reading, offset })
+    }
+
+    /// The instant it reads.
+    pub fn instant(&self) -> DateTime<Utc> {
+        (self.reading - self.offset).and_utc()
+    }
+
+    /// Its minutes after the start of `date`, and its offset in minutes east of UTC, when both
+    /// are whole (see [`LocalTime::at`]).
+    pub fn minutes_from(&self, date: NaiveDate) -> Option<(i64, i32)> {
+        let since = self.reading - date.and_hms_opt(0, 0, 0)?;
+        let offset = self.offset.local_minus_utc();
+        let whole = since.num_seconds() % 60 == 0 && since.subsec_nanos() == 0;
+        (whole && offset % 60 == 0).then_some((since.num_minutes(), offset / 60))
+    }
 }
 
 impl Serialize for LocalTime {
@@ -34,13 +72,14 @@ impl Serialize for LocalTime {
 impl LocalTime {
     /// chrono's RFC 3339 form, which every form written here equals.
     fn rfc3339(&self) -> String {
-        self.0.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+        DateTime::<FixedOffset>::from_naive_utc_and_offset(self.reading - self.offset, self.offset)
+            .to_rfc3339_opts(SecondsFormat::AutoSi, false)
     }
 
     /// The common case, whole seconds of a four-digit year at an offset of whole minutes,
-    /// written without allocating: an availability answer writes two per slot.
+    /// written without allocating.
     fn write_plain<'a>(&self, buffer: &'a mut [u8; 25]) -> Option<&'a str> {
-        let (time, offset) = (self.0, self.0.offset().local_minus_utc());
+        let (time, offset) = (self.reading, self.offset.local_minus_utc());
         if time.nanosecond() != 0 || !(0..=9999).contains(&time.year()) || offset % 60 != 0 {
             return None;
         }
@@ -100,6 +139,24 @@ mod tests {
             serde_json::to_string(&local(winter, rome)).unwrap(),
             r#""2027-11-02T09:00:00+01:00""#
         );
+    }
+
+    #[test]
+    fn a_reading_kept_in_minutes_is_the_same_instant() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 28, 0, 0, 0).unwrap();
+        let rome = chrono_tz::Europe::Rome;
+        // Every 17 minutes over the spring change (2:00 becomes 3:00) and the day after.
+        for step in 0..200 {
+            let instant = start + chrono::Duration::minutes(step * 17);
+            let time = local(instant, rome);
+            let date = time.reading.date();
+            let (minute, offset) = time.minutes_from(date).unwrap();
+            let kept = LocalTime::at(date, u32::try_from(minute).unwrap(), offset).unwrap();
+            assert_eq!(kept, time, "{instant}");
+            assert_eq!(kept.instant(), instant);
+        }
+        let half_minute = local(start + chrono::Duration::seconds(30), rome);
+        assert_eq!(half_minute.minutes_from(start.date_naive()), None);
     }
 
     #[test]

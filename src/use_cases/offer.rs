@@ -26,19 +26,26 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 
 use super::slots::{
     Availability, AvailabilityQuery, OfferedSlot, SlotError, availability_of, bookable_window,
     day_range,
 };
 use crate::{
-    domain::{FieldErrors, days::today, ids::SlotId, office::OfficeCode},
+    domain::{
+        FieldErrors,
+        days::today,
+        ids::SlotId,
+        office::OfficeCode,
+        time::{LocalTime, local},
+    },
     store::{
         DbConnection,
         changes::{Generation, OfficeChanges},
         offices::Office,
         services::Rules,
-        slots,
+        slots::{self, Bookable},
     },
 };
 
@@ -55,10 +62,34 @@ const READ_BEHIND: Duration = Duration::minutes(5);
 type KeptServices = HashMap<String, Arc<Kept>>;
 
 /// This instance's kept offer, by office code and service code. Cloning it is cheap.
-#[derive(Clone, Default)]
-pub struct Offer(Arc<RwLock<HashMap<String, KeptServices>>>);
+#[derive(Clone)]
+pub struct Offer {
+    kept: Arc<RwLock<HashMap<String, KeptServices>>>,
+    /// Turns to read an office's service into memory. A read holds a year of slots twice over
+    /// while it is turned into kept ones: when a crowd asks at once for offices not kept yet
+    /// (a restart, a new release), taking turns keeps the instance's memory and the database's
+    /// work to a few reads at a time, and the ones who waited find what the turn before read.
+    filling: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many reads of offices' services into memory an instance makes at once.
+const FILLS_AT_ONCE: usize = 2;
+
+impl Default for Offer {
+    fn default() -> Offer {
+        Offer {
+            kept: Arc::default(),
+            filling: Arc::new(tokio::sync::Semaphore::new(FILLS_AT_ONCE)),
+        }
+    }
+}
 
 impl Offer {
+    /// A turn to read an office's service into memory (see [`Offer::filling`]).
+    pub async fn turn_to_fill(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.filling.acquire().await.ok()
+    }
+
     /// The office's service as kept, if it may be served now; `None`: read it.
     pub fn kept(
         &self,
@@ -66,18 +97,30 @@ impl Offer {
         office: &OfficeCode,
         service: &str,
     ) -> Option<Arc<Kept>> {
-        let kept = {
-            let offices = self.0.read().unwrap_or_else(|e| e.into_inner());
-            offices.get(office.as_str())?.get(service.trim())?.clone()
-        };
-        let now = Instant::now();
-        let current = changes.generation(kept.office.id)?;
-        if Some(current) == kept.generation && now < kept.complete_until {
+        let kept = self.find(office, service)?;
+        if kept.is_current(changes) {
             return Some(kept);
         }
         // Out of date: one request reads again; the others may have the old seats while young.
         let reading = kept.being_replaced.swap(true, Ordering::AcqRel);
-        (reading && now.duration_since(kept.read) < YOUNG).then_some(kept)
+        (reading && kept.read.elapsed() < YOUNG).then_some(kept)
+    }
+
+    /// The office's service as kept, only if it is up to date: what a request that waited for
+    /// its turn to read finds when the turn before read it.
+    pub fn current(
+        &self,
+        changes: &OfficeChanges,
+        office: &OfficeCode,
+        service: &str,
+    ) -> Option<Arc<Kept>> {
+        self.find(office, service)
+            .filter(|kept| kept.is_current(changes))
+    }
+
+    fn find(&self, office: &OfficeCode, service: &str) -> Option<Arc<Kept>> {
+        let offices = self.kept.read().unwrap_or_else(|e| e.into_inner());
+        offices.get(office.as_str())?.get(service.trim()).cloned()
     }
 
     /// Keeps what was read, unless changes may have gone unheard while it was read.
@@ -85,7 +128,7 @@ impl Offer {
         if kept.generation.is_none() {
             return;
         }
-        let mut offices = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut offices = self.kept.write().unwrap_or_else(|e| e.into_inner());
         if offices.values().map(HashMap::len).sum::<usize>() >= MOST_KEPT {
             offices.clear();
         }
@@ -105,6 +148,9 @@ pub struct Kept {
     read: Instant,
     /// Past this, slots inside the horizon may not have been read.
     complete_until: Instant,
+    /// What the slots' starts (seconds since 1970) and ids count from.
+    base_second: i64,
+    base_id: i64,
     /// In time order.
     slots: Vec<KeptSlot>,
     /// The few slots published to go on sale later: their index in `slots`, and when (in
@@ -115,14 +161,56 @@ pub struct Kept {
     being_replaced: AtomicBool,
 }
 
-/// A slot with seats the web can book, in 32 bytes (instants in microseconds since 1970).
+/// A slot with seats the web can book, in 24 bytes (a year of a hundred offices' slots is a
+/// million of them): its start in seconds from the kept base, to choose a window by; its id
+/// from the base id; and its times as the office's clock reads them, written into every answer
+/// without looking up the time zone again.
 #[derive(Clone, Copy)]
 struct KeptSlot {
-    id: SlotId,
-    starts_at: i64,
-    ends_at: i64,
+    start: u32,
+    id: u32,
     local_date: NaiveDate,
-    available: i32,
+    /// Minutes from the start of `local_date`, and offsets in minutes east of UTC.
+    starts_minute: u16,
+    ends_minute: u16,
+    starts_offset: i16,
+    ends_offset: i16,
+    available: u16,
+}
+
+impl KeptSlot {
+    /// `slot` as kept, when it fits: always, but for instants off the minute, ids or seats
+    /// beyond what the fields hold, or more than a century from the base.
+    fn of(slot: &Bookable, zone: Tz, base_second: i64, base_id: i64) -> Option<KeptSlot> {
+        let (starts, ends) = (slot.time.starts_at, slot.time.ends_at);
+        let date = slot.time.local_date;
+        let (starts_minute, starts_offset) = local(starts, zone).minutes_from(date)?;
+        let (ends_minute, ends_offset) = local(ends, zone).minutes_from(date)?;
+        let kept = KeptSlot {
+            start: u32::try_from(starts.timestamp().checked_sub(base_second)?).ok()?,
+            id: u32::try_from(slot.id.get().checked_sub(base_id)?).ok()?,
+            local_date: date,
+            starts_minute: u16::try_from(starts_minute).ok()?,
+            ends_minute: u16::try_from(ends_minute).ok()?,
+            starts_offset: i16::try_from(starts_offset).ok()?,
+            ends_offset: i16::try_from(ends_offset).ok()?,
+            available: u16::try_from(slot.seats.web_available()).ok()?,
+        };
+        let exact = starts.timestamp_subsec_nanos() == 0
+            && kept.starts_at() == Some(local(starts, zone))
+            && kept.ends_at() == Some(local(ends, zone));
+        exact.then_some(kept)
+    }
+
+    fn starts_at(&self) -> Option<LocalTime> {
+        let (minute, offset) = (self.starts_minute, self.starts_offset);
+        LocalTime::at(self.local_date, u32::from(minute), i32::from(offset))
+    }
+
+    fn ends_at(&self) -> Option<LocalTime> {
+        let (minute, offset) = (self.ends_minute, self.ends_offset);
+        LocalTime::at(self.local_date, u32::from(minute), i32::from(offset))
+    }
 }
 
 fn instant(micros: i64) -> DateTime<Utc> {
@@ -132,50 +220,55 @@ fn instant(micros: i64) -> DateTime<Utc> {
 impl Kept {
     /// Reads the office's service: its bookable slots from `now` to beyond the horizon, and its
     /// openings. The office's generation is taken first, so a change while reading is not
-    /// mistaken for one already in.
+    /// mistaken for one already in. `None`: a slot would not fit in memory as kept (see
+    /// [`KeptSlot::of`]); the database answers for this office.
     pub fn read(
         conn: &mut DbConnection,
         changes: &OfficeChanges,
         office: Office,
         service: Rules,
         now: DateTime<Utc>,
-    ) -> diesel::QueryResult<Kept> {
+    ) -> diesel::QueryResult<Option<Kept>> {
         let generation = changes.generation(office.id);
         let read = Instant::now();
         let horizon = Duration::days(i64::from(service.settings.horizon_days));
-        let found = slots::web_bookable(
-            conn,
-            service.id,
-            now - READ_BEHIND,
-            now + horizon + READ_AHEAD,
-        )?;
-        let slots = found
+        let from = now - READ_BEHIND;
+        let found = slots::web_bookable(conn, service.id, from, now + horizon + READ_AHEAD)?;
+        let zone = office.details.timezone;
+        let base_second = from.timestamp();
+        let base_id = found.iter().map(|slot| slot.id.get()).min().unwrap_or(0);
+        let slots: Option<Vec<KeptSlot>> = found
             .iter()
-            .map(|slot| KeptSlot {
-                id: slot.id,
-                starts_at: slot.time.starts_at.timestamp_micros(),
-                ends_at: slot.time.ends_at.timestamp_micros(),
-                local_date: slot.time.local_date,
-                available: slot.seats.web_available(),
-            })
+            .map(|slot| KeptSlot::of(slot, zone, base_second, base_id))
             .collect();
+        let Some(slots) = slots else {
+            return Ok(None);
+        };
         let on_sale_later = found
             .iter()
             .enumerate()
             .filter_map(|(index, slot)| Some((index, slot.opens_at?.timestamp_micros())))
             .collect();
         let openings = slots::openings(conn, office.id, service.id, now)?;
-        Ok(Kept {
+        Ok(Some(Kept {
             office,
             service,
             generation,
             read,
             complete_until: read + READ_AHEAD.to_std().unwrap_or_default(),
+            base_second,
+            base_id,
             slots,
             on_sale_later,
             openings,
             being_replaced: AtomicBool::new(false),
-        })
+        }))
+    }
+
+    /// Read at the office's present generation, and complete for the horizon still.
+    fn is_current(&self, changes: &OfficeChanges) -> bool {
+        let present = changes.generation(self.office.id);
+        present.is_some() && present == self.generation && Instant::now() < self.complete_until
     }
 
     /// When the slot at `index` goes on sale, if it was published to go on sale later.
@@ -197,23 +290,31 @@ impl Kept {
         errors.or_value(())?;
         let offered = match bookable_window(zone, &self.service.settings, from, to, now) {
             Some((start, end)) => {
-                let (start, end) = (start.timestamp_micros(), end.timestamp_micros());
-                let first = self.slots.partition_point(|slot| slot.starts_at < start);
-                let past = self.slots.partition_point(|slot| slot.starts_at < end);
+                // Whether a slot (starting on a whole second) starts before the instant `at`.
+                let before = |at: DateTime<Utc>| {
+                    let second = at.timestamp() - self.base_second;
+                    let into_it = at.timestamp_subsec_nanos() > 0;
+                    move |slot: &KeptSlot| {
+                        let start = i64::from(slot.start);
+                        start < second || (start == second && into_it)
+                    }
+                };
+                let first = self.slots.partition_point(before(start));
+                let past = self.slots.partition_point(before(end));
                 first..past.max(first)
             }
             None => 0..0,
         };
-        let slots = offered.map(|index| {
+        let slots = offered.filter_map(|index| {
             let slot = &self.slots[index];
-            OfferedSlot {
-                id: slot.id,
+            Some(OfferedSlot {
+                id: SlotId::new(self.base_id + i64::from(slot.id)),
                 local_date: slot.local_date,
-                starts_at: instant(slot.starts_at),
-                ends_at: instant(slot.ends_at),
-                available: slot.available,
+                starts_at: slot.starts_at()?,
+                ends_at: slot.ends_at()?,
+                available: i32::from(slot.available),
                 opens_at: self.opens_at(index),
-            }
+            })
         });
         let next = self.openings[self.openings.partition_point(|at| *at <= now)..]
             .first()

@@ -326,6 +326,11 @@ pub async fn availability(
     if let Some(kept) = offer.kept(store.changes(), &code, &query.service) {
         return kept.availability(&query, errors, now);
     }
+    let _turn = offer.turn_to_fill().await;
+    // The turn before may have read it.
+    if let Some(kept) = offer.current(store.changes(), &code, &query.service) {
+        return kept.availability(&query, errors, now);
+    }
     let (shared, offer) = (store.clone(), offer.clone());
     store
         .read(move |conn| {
@@ -337,7 +342,10 @@ pub async fn availability(
                 // office does not offer: answered, or refused, from the database.
                 return Ok(offered(conn, &office, &query, errors, now)?.1);
             };
-            let kept = Kept::read(conn, shared.changes(), office, service, now)?;
+            let Some(kept) = Kept::read(conn, shared.changes(), office.clone(), service, now)?
+            else {
+                return Ok(offered(conn, &office, &query, errors, now)?.1);
+            };
             let availability = kept.availability(&query, errors, now);
             offer.keep(code, &query.service, kept);
             availability
@@ -419,7 +427,7 @@ fn offered(
         None => Vec::new(),
     };
     let next = crate::store::slots::next_opening(conn, office.id, Some(service.id), now)?;
-    let slots = found.iter().map(OfferedSlot::from);
+    let slots = found.iter().map(|slot| OfferedSlot::of(slot, zone));
     let availability = availability_of(office, &query.service, slots, next, now);
     Ok((service, availability))
 }
@@ -444,19 +452,19 @@ pub(super) fn bookable_window(
 pub(super) struct OfferedSlot {
     pub id: SlotId,
     pub local_date: NaiveDate,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    pub starts_at: LocalTime,
+    pub ends_at: LocalTime,
     pub available: i32,
     pub opens_at: Option<DateTime<Utc>>,
 }
 
-impl From<&slots::Bookable> for OfferedSlot {
-    fn from(slot: &slots::Bookable) -> OfferedSlot {
+impl OfferedSlot {
+    pub(super) fn of(slot: &slots::Bookable, zone: Tz) -> OfferedSlot {
         OfferedSlot {
             id: slot.id,
             local_date: slot.time.local_date,
-            starts_at: slot.time.starts_at,
-            ends_at: slot.time.ends_at,
+            starts_at: local(slot.time.starts_at, zone),
+            ends_at: local(slot.time.ends_at, zone),
             available: slot.seats.web_available(),
             opens_at: slot.opens_at,
         }
@@ -476,8 +484,8 @@ pub(super) fn availability_of(
     for slot in slots {
         let available = AvailableSlot {
             id: slot.id,
-            starts_at: local(slot.starts_at, zone),
-            ends_at: local(slot.ends_at, zone),
+            starts_at: slot.starts_at,
+            ends_at: slot.ends_at,
             available: slot.available,
             opens_at: slot
                 .opens_at
