@@ -16,7 +16,7 @@ use crate::{
         token::Tokens,
     },
     config::Settings,
-    http::{self, AppState, fallback::RouteTable, limits::Limits, telemetry::Metrics},
+    http::{self, AppState, limits::Limits, telemetry::Metrics},
     mail::Mailer,
     store::Store,
     use_cases::{bookings::Policy, login::LoginThrottle},
@@ -74,9 +74,9 @@ impl Application {
                 crate::auth::csrf::CsrfKey::derive(&settings.auth.jwt_secret),
             )?,
         });
-        let document = http::openapi();
-        let route_table = web::Data::new(RouteTable::from_openapi(&document));
-        let document = web::Data::new(http::OpenApiJson::of(&document)?);
+        let document = http::OpenApiJson::committed();
+        let route_table = web::Data::new(document.route_table()?);
+        let document = web::Data::new(document);
 
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address)
