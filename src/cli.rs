@@ -85,8 +85,10 @@ fn settings() -> anyhow::Result<Settings> {
 }
 
 async fn serve() -> anyhow::Result<()> {
+    crate::memory::settle();
     let settings = settings()?;
     let app = Application::build(&settings).await?;
+    crate::memory::give_back();
     tracing::info!(
         address = format!("http://{}:{}", settings.server.host, app.port()),
         environment = %settings.environment,
@@ -98,6 +100,7 @@ async fn serve() -> anyhow::Result<()> {
 }
 
 async fn worker() -> anyhow::Result<()> {
+    crate::memory::settle();
     let settings = settings()?;
     let store = Store::open(&settings.database)?;
     store.migrate().await?;

@@ -20,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod mail;
+pub mod memory;
 pub mod reports;
 pub mod startup;
 pub mod store;

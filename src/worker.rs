@@ -103,6 +103,8 @@ pub async fn housekeeping(store: Store, settings: Housekeeping, pulse: Arc<Pulse
             Ok(round) => tracing::info!(?round, "waitlist offers made and lapsed"),
             Err(error) => tracing::warn!(?error, "waitlist round failed; trying again next round"),
         }
+        // A round may read a lot (reminders, retention): its freed memory goes back.
+        crate::memory::give_back();
         pulse.beat();
     }
 }

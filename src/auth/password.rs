@@ -116,23 +116,11 @@ impl Hasher {
     }
 }
 
-/// Argon2 allocates 19 MiB for every check. glibc's malloc raises its mmap threshold to the
-/// largest block freed, so from the second check on such blocks come from its arenas, and
-/// freed ones stay there: 500 concurrent logins left the process holding 4 to 9 GiB even with
-/// two checks at a time. A fixed threshold of 1 MiB makes each such block its own mapping,
-/// given back to the system when it is freed (500 logins: see `cargo bench --bench floods`).
+/// Argon2 allocates 19 MiB for every check: those blocks must go back to the system when
+/// freed (see [`crate::memory::settle`]), also where no server started (the tests, the CLI).
 fn return_large_blocks_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: mallopt only sets an allocator parameter; it is thread-safe in glibc and
-            // takes no pointers.
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-            }
-        });
-    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(crate::memory::settle);
 }
 
 /// Computes the equaliser hash now rather than on the first login with an unknown email.
