@@ -16,7 +16,10 @@
 //!    sold twice and that every booking has exactly one confirmation in the outbox;
 //! 4. (PostgreSQL) the same booking transaction as raw SQL through `pgbench`, 64 clients;
 //! 5. a mixed click day: 512 clients, each reading the availability nine times before each of
-//!    `BENCH_MIXED_ATTEMPTS` (10,000) booking attempts in all, for another 2,000 seats.
+//!    `BENCH_MIXED_ATTEMPTS` (10,000) booking attempts in all, for another 2,000 seats;
+//! 6. (on its own: `BENCH_SCENARIOS=0,6 BENCH_SEEDED_BOOKINGS=1000`) availability at 64
+//!    connections with the bookings seeded, then ten times as many, up to `BENCH_FLAT_UP_TO`
+//!    (1,000,000): whether it stays flat as bookings grow.
 //!
 //! At 64 connections, scenario 1 also takes a seat every 50 ms and measures how long the
 //! availability still offers it (`staleness`).
@@ -165,17 +168,18 @@ struct Target {
     service: ServiceId,
 }
 
-/// Books `count` seats of the given slots straight in the store, a thousand per transaction.
-async fn seed_bookings(store: &Store, targets: &[Target], count: usize) -> anyhow::Result<()> {
+/// Books a seat of each of `targets[from..to]` straight in the store, a thousand per
+/// transaction (the `n`th booking's case is `SEED/n`).
+async fn seed_bookings(
+    store: &Store,
+    targets: &[Target],
+    from: usize,
+    to: usize,
+) -> anyhow::Result<()> {
     let key = TokenKey::derive(&secrecy::SecretString::from("seed".to_owned()));
-    for (batch, chunk) in targets
-        .iter()
-        .take(count)
-        .collect::<Vec<_>>()
-        .chunks(1000)
-        .enumerate()
-    {
-        let rows: Vec<Target> = chunk.iter().map(|t| **t).collect();
+    let to = to.min(targets.len());
+    for start in (from..to).step_by(1000) {
+        let rows: Vec<Target> = targets[start..(start + 1000).min(to)].to_vec();
         let key = key.clone();
         store
             .write(move |conn| -> anyhow::Result<()> {
@@ -184,7 +188,7 @@ async fn seed_bookings(store: &Store, targets: &[Target], count: usize) -> anyho
                 for (i, target) in rows.iter().enumerate() {
                     let booked = (target.office, target.slot, target.service);
                     let token = (token_hash.as_str(), salt.as_str());
-                    insert_seeded_booking(conn, batch * 1000 + i, booked, token)?;
+                    insert_seeded_booking(conn, start + i, booked, token)?;
                 }
                 let ids: Vec<SlotId> = rows.iter().map(|target| target.slot).collect();
                 diesel::update(slots::table.filter(slots::id.eq_any(ids)))
@@ -195,6 +199,33 @@ async fn seed_bookings(store: &Store, targets: &[Target], count: usize) -> anyho
             .await?;
     }
     Ok(())
+}
+
+/// `clients` connections asking for four weeks of a random office's availability, from a
+/// random day, for `seconds`.
+async fn availability_load(
+    client: &reqwest::Client,
+    base: &str,
+    office_days: &Arc<Vec<(String, chrono::NaiveDate)>>,
+    clients: usize,
+    seconds: Duration,
+) -> Stats {
+    let (load, target, days) = (client.clone(), base.to_owned(), office_days.clone());
+    drive(clients, seconds, move |c, i| {
+        let (client, base, days) = (load.clone(), target.clone(), days.clone());
+        async move {
+            let (office, day) = &days[common::pick(c * 1_000_003 + i, days.len()) - 1];
+            let to = *day + Days::new(27);
+            let url = format!(
+                "{base}/api/v1/offices/{office}/availability?service=document_delivery&from={day}&to={to}"
+            );
+            match client.get(url).send().await {
+                Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await
 }
 
 async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
@@ -246,7 +277,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     }
     // Mix offices and days, deterministically.
     targets.sort_by_key(|target| common::pick(target.slot.get() as usize, usize::MAX / 4));
-    seed_bookings(&store, &targets, seeded).await?;
+    seed_bookings(&store, &targets, 0, seeded).await?;
     let click_first = first + Days::new(30);
     let click_seats = common::env_number("BENCH_CLICK_SEATS", 2_000);
     let click_slots = store
@@ -318,23 +349,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     let mut availability = f64::NAN;
     let runs = [(16, false), (64, false), (64, true)];
     for (clients, taking) in runs.into_iter().filter(|_| scenario(1)) {
-        let (load, target, days) = (client.clone(), base.clone(), office_days.clone());
-        let stats = drive(clients, seconds, move |c, i| {
-            let (client, base, days) = (load.clone(), target.clone(), days.clone());
-            async move {
-                let (office, day) = &days[common::pick(c * 1_000_003 + i, days.len()) - 1];
-                let to = *day + Days::new(27);
-                let url = format!(
-                    "{base}/api/v1/offices/{office}/availability?service=document_delivery&from={day}&to={to}"
-                );
-                match client.get(url).send().await {
-                    Ok(response) => {
-                        response.status().is_success() && response.bytes().await.is_ok()
-                    }
-                    Err(_) => false,
-                }
-            }
-        });
+        let stats = availability_load(&client, &base, &office_days, clients, seconds);
         let until = Instant::now() + seconds;
         let asked = [base.clone()];
         let probe = common::staleness::measure(
@@ -345,7 +360,14 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
             until,
             Duration::from_millis(50),
         );
-        let (stats, probed) = tokio::join!(stats, async { taking.then_some(probe.await) });
+        // (`then_some` would run the probe in every run: its argument is evaluated eagerly.)
+        let probed = async {
+            match taking {
+                true => Some(probe.await),
+                false => None,
+            }
+        };
+        let (stats, probed) = tokio::join!(stats, probed);
         let what = match taking {
             false => format!("1. availability, {clients} connections"),
             true => format!("1. availability, {clients} connections, a seat taken every 50 ms"),
@@ -466,6 +488,51 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
         out.push_str(
             &common::click_day::run(&store, &client, &base, &mixed_slots, crowd, label).await?,
         );
+    }
+    // 6. Availability as bookings grow: measured at the bookings seeded, then at ten times as
+    // many, up to BENCH_FLAT_UP_TO. It books the free slots the other booking scenarios use, so
+    // it runs on its own (BENCH_SCENARIOS=0,6 BENCH_SEEDED_BOOKINGS=1000).
+    if scenario(6) && !(2..=5).any(scenario) {
+        let up_to = common::env_number("BENCH_FLAT_UP_TO", 1_000_000).min(targets.len());
+        let mut level = seeded;
+        let mut rates: Vec<(usize, f64)> = Vec::new();
+        loop {
+            let stats = availability_load(&client, &base, &office_days, 64, seconds).await;
+            out.push_str(&stats.line(&format!(
+                "6. availability, 64 connections, {level} bookings"
+            )));
+            rates.push((level, stats.rate()));
+            let next = (level * 10).min(up_to);
+            if next <= level {
+                break;
+            }
+            let seeding = Instant::now();
+            seed_bookings(&store, &targets, level, next).await?;
+            if backend == Backend::Postgres {
+                store
+                    .read(|conn| -> anyhow::Result<()> {
+                        diesel::sql_query("VACUUM ANALYZE").execute(conn)?;
+                        Ok(())
+                    })
+                    .await?;
+            }
+            writeln!(
+                out,
+                "   seeded {} more bookings in {:.0} s",
+                next - level,
+                seeding.elapsed().as_secs_f64()
+            )?;
+            level = next;
+        }
+        let fastest = rates.iter().map(|(_, r)| *r).fold(0.0, f64::max);
+        let slowest = rates.iter().map(|(_, r)| *r).fold(f64::MAX, f64::min);
+        writeln!(
+            out,
+            "   from {} to {} bookings the fastest rate is {:.2}x the slowest",
+            rates.first().map_or(0, |r| r.0),
+            rates.last().map_or(0, |r| r.0),
+            fastest / slowest
+        )?;
     }
     writeln!(out, "server peak RSS: {:.0} MiB", server.peak_rss_mib())?;
     Ok(out)
