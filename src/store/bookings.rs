@@ -213,12 +213,21 @@ pub fn lock_email(
     email: &EmailAddress,
 ) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))")
-            .bind::<Text, _>(email.mailbox())
-            .bind::<BigInt, _>(office_id.get())
-            .execute(pg)?;
+        // `IS NULL` gives the void a type to read (false); typed, diesel prepares it once.
+        let lock = pg_advisory_xact_lock(hashtextextended(email.mailbox(), office_id.get()));
+        diesel::select(lock.is_null()).get_result::<bool>(pg)?;
     }
     Ok(())
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's 64-bit hash of a text, with a seed.
+    fn hashtextextended(text: Text, seed: BigInt) -> BigInt;
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's lock on a number until the transaction ends (it returns void).
+    fn pg_advisory_xact_lock(key: BigInt) -> diesel::sql_types::Nullable<Text>;
 }
 
 pub struct NewBooking<'a> {

@@ -249,18 +249,20 @@ pub(super) fn take_marked_on_sqlite() -> Vec<OfficeId> {
     MARKED.with(|marked| std::mem::take(&mut *marked.borrow_mut()))
 }
 
-#[derive(diesel::QueryableByName)]
-struct Marked {
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    offices: Option<String>,
+diesel::define_sql_function! {
+    /// PostgreSQL's `current_setting(name, missing_ok)`.
+    fn current_setting(
+        name: diesel::sql_types::Text,
+        missing_ok: diesel::sql_types::Bool,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
-/// PostgreSQL, inside the transaction: the offices its triggers marked so far.
+/// PostgreSQL, inside the transaction: the offices its triggers marked so far. (Typed, so that
+/// diesel prepares it once per connection: every write transaction ends with it.)
 pub(super) fn marked_on_postgres(conn: &mut PgConnection) -> QueryResult<Vec<OfficeId>> {
-    let marked: Marked =
-        diesel::sql_query("SELECT current_setting('sportello.changed_offices', true) AS offices")
-            .get_result(conn)?;
-    Ok(parse_offices(marked.offices.as_deref().unwrap_or("")))
+    let marked: Option<String> =
+        diesel::select(current_setting("sportello.changed_offices", true)).get_result(conn)?;
+    Ok(parse_offices(marked.as_deref().unwrap_or("")))
 }
 
 /// `",3,17,"` (or a notification's `"3"`) as offices; anything else is skipped.

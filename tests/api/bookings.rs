@@ -25,6 +25,7 @@ use crate::{
 on_both_databases!(
     an_applicant_books_sees_the_booking_and_gets_a_calendar_event,
     two_hundred_applicants_race_for_three_seats_and_three_get_them,
+    one_mailbox_booking_ten_times_at_once_gets_three,
     a_retried_request_books_once_and_gets_the_first_answer,
     every_booking_rule_refuses_with_its_own_code,
     cancelling_and_moving_close_at_the_cutoff_before_the_visit,
@@ -208,6 +209,36 @@ async fn two_hundred_applicants_race_for_three_seats_and_three_get_them(backend:
         .filter(|(s, c)| *s == StatusCode::CONFLICT && c.as_deref() == Some("slot_full"))
         .count();
     assert_eq!((created, full), (3, 197), "{results:?}");
+    assert_eq!(assert_seat_counts_match_bookings(&app).await, 3);
+}
+
+async fn one_mailbox_booking_ten_times_at_once_gets_three(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.database.pool_size = 8).await;
+    let rome = open_rome(&app).await;
+    // Ten cases, one address, ten different times, all at once: the limit of three active
+    // bookings per mailbox holds however the requests interleave.
+    let attempts = (0..10).map(|n| {
+        let mut body = applicant(&rome.slots[n], n);
+        body["email"] = json!("hoarder@example.org");
+        let app = &app;
+        async move {
+            let reply = app.public().book("RM", &body).await;
+            let code = serde_json::from_slice::<Value>(&reply.bytes)
+                .ok()
+                .and_then(|b| b["code"].as_str().map(str::to_owned));
+            (reply.status, code)
+        }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    let refused = results
+        .iter()
+        .filter(|(_, c)| c.as_deref() == Some("too_many_bookings"))
+        .count();
+    assert_eq!((created, refused), (3, 7), "{results:?}");
     assert_eq!(assert_seat_counts_match_bookings(&app).await, 3);
 }
 
