@@ -201,6 +201,22 @@ async fn seed_bookings(
     Ok(())
 }
 
+/// After seeding, and before the database's own measure: PostgreSQL's statistics up to date
+/// (as autovacuum keeps them in a deployment; it may be off on a test machine) and a
+/// checkpoint taken, so that no run pays for the writes of the one before.
+async fn settle(store: &Store, backend: Backend) -> anyhow::Result<()> {
+    if backend == Backend::Postgres {
+        store
+            .read(|conn| -> anyhow::Result<()> {
+                diesel::sql_query("VACUUM ANALYZE").execute(conn)?;
+                diesel::sql_query("CHECKPOINT").execute(conn)?;
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 /// `clients` connections asking for four weeks of a random office's availability, from a
 /// random day, for `seconds`.
 async fn availability_load(
@@ -289,14 +305,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
             common::click_day::configure_office(conn, office, click_seats, click_first)
         })
         .await?;
-    if backend == Backend::Postgres {
-        store
-            .read(|conn| -> anyhow::Result<()> {
-                diesel::sql_query("VACUUM ANALYZE").execute(conn)?;
-                Ok(())
-            })
-            .await?;
-    }
+    settle(&store, backend).await?;
     let slot_rows: i64 = store
         .read(|conn| -> anyhow::Result<i64> { Ok(slots::table.count().get_result(conn)?) })
         .await?;
@@ -449,6 +458,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
 
     // 4. The booking transaction as raw SQL, through pgbench.
     if backend == Backend::Postgres && scenario(4) {
+        settle(&store, backend).await?;
         match pgbench(&scratch.url(), &targets, seeded, seconds) {
             Ok(tps) => {
                 // A transaction that found its slot full commits having booked nothing: count
@@ -508,14 +518,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
             }
             let seeding = Instant::now();
             seed_bookings(&store, &targets, level, next).await?;
-            if backend == Backend::Postgres {
-                store
-                    .read(|conn| -> anyhow::Result<()> {
-                        diesel::sql_query("VACUUM ANALYZE").execute(conn)?;
-                        Ok(())
-                    })
-                    .await?;
-            }
+            settle(&store, backend).await?;
             writeln!(
                 out,
                 "   seeded {} more bookings in {:.0} s",
