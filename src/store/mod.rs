@@ -116,6 +116,13 @@ pub struct Store {
     postgres_lock_timeout: Duration,
     /// Which offices' offer changed, as the database told this instance.
     changes: Arc<OfficeChanges>,
+    /// One permit per pooled connection: work waits here, on the async side, for its turn at
+    /// a connection (up to the pool's timeout), and only then takes a blocking thread. Without
+    /// it a crowd of 512 clients kept 512 threads waiting inside the pool, each with its
+    /// stack: 93 MiB of an instance's memory at the peak of a click day.
+    turns: Arc<tokio::sync::Semaphore>,
+    /// How long work waits for a connection before it is told to come back later.
+    turn_timeout: Duration,
 }
 
 impl Store {
@@ -167,6 +174,8 @@ impl Store {
             sqlite_turn_timeout: sqlite_busy_timeout,
             postgres_lock_timeout,
             changes,
+            turns: Arc::new(tokio::sync::Semaphore::new(settings.pool_size as usize)),
+            turn_timeout: Duration::from_secs(settings.pool_timeout_seconds),
         })
     }
 
@@ -269,8 +278,15 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let waited = tokio::time::timeout(self.turn_timeout, self.turns.clone().acquire_owned());
+        let busy = StoreError::Busy("waited too long for a database connection");
+        let turn = match waited.await {
+            Ok(Ok(turn)) => turn,
+            _ => return Err(busy.into()),
+        };
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = pool.get().map_err(StoreError::from)?;
             let done = work(&mut conn);
             if done.is_err() {
