@@ -94,6 +94,8 @@ impl Application {
             http::app(state.clone(), route_table.clone(), document.clone())
         })
         .workers(http_workers)
+        .h1_write_buffer_size(http::sending::FLUSH_FROM)
+        .on_connect(http::sending::no_delay)
         .shutdown_timeout(settings.server.shutdown_timeout_seconds)
         .listen(listener)?
         .run();

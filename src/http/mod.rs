@@ -27,6 +27,7 @@ pub mod ops;
 pub mod personal_data;
 pub mod problem;
 pub mod query;
+pub mod sending;
 pub mod services;
 pub mod slots;
 pub mod staff;
@@ -294,4 +295,5 @@ pub fn app(
         .wrap(from_fn(headers::secure))
         .wrap(from_fn(telemetry::telemetry))
         .wrap(ErrorHandlers::new().default_handler(fallback::problem_for_bare_errors))
+        .wrap(from_fn(sending::in_slices))
 }
