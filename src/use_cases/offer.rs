@@ -25,7 +25,7 @@ use std::{
     time::{Duration as StdDuration, Instant},
 };
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use super::slots::{
@@ -148,8 +148,7 @@ pub struct Kept {
     read: Instant,
     /// Past this, slots inside the horizon may not have been read.
     complete_until: Instant,
-    /// What the slots' starts (seconds since 1970) and ids count from.
-    base_second: i64,
+    /// What the slots' ids count from.
     base_id: i64,
     /// In time order.
     slots: Vec<KeptSlot>,
@@ -161,55 +160,65 @@ pub struct Kept {
     being_replaced: AtomicBool,
 }
 
-/// A slot with seats the web can book, in 24 bytes (a year of a hundred offices' slots is a
-/// million of them): its start in seconds from the kept base, to choose a window by; its id
-/// from the base id; and its times as the office's clock reads them, written into every answer
-/// without looking up the time zone again.
+/// A slot with seats the web can book, in 16 bytes (a year of a hundred offices' slots is a
+/// million of them): its id from the base id, and its times as the office's clock reads them,
+/// written into every answer without looking up the time zone again; its instant, to choose a
+/// window by, follows from those.
 #[derive(Clone, Copy)]
 struct KeptSlot {
-    start: u32,
     id: u32,
     local_date: NaiveDate,
-    /// Minutes from the start of `local_date`, and offsets in minutes east of UTC.
+    /// Minutes from the start of `local_date`.
     starts_minute: u16,
     ends_minute: u16,
-    starts_offset: i16,
-    ends_offset: i16,
     available: u16,
+    /// Offsets east of UTC in quarter hours, as every zone's offset has been since 1980.
+    starts_offset: i8,
+    ends_offset: i8,
 }
 
+/// The days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+const UNIX_EPOCH_FROM_CE: i64 = 719_163;
+
 impl KeptSlot {
-    /// `slot` as kept, when it fits: always, but for instants off the minute, ids or seats
-    /// beyond what the fields hold, or more than a century from the base.
-    fn of(slot: &Bookable, zone: Tz, base_second: i64, base_id: i64) -> Option<KeptSlot> {
+    /// `slot` as kept, when it fits: always, but for instants off the minute, offsets off the
+    /// quarter hour, or ids or seats beyond what the fields hold.
+    fn of(slot: &Bookable, zone: Tz, base_id: i64) -> Option<KeptSlot> {
         let (starts, ends) = (slot.time.starts_at, slot.time.ends_at);
         let date = slot.time.local_date;
         let (starts_minute, starts_offset) = local(starts, zone).minutes_from(date)?;
         let (ends_minute, ends_offset) = local(ends, zone).minutes_from(date)?;
+        let quarters = |offset: i32| (offset % 15 == 0).then(|| i8::try_from(offset / 15).ok())?;
         let kept = KeptSlot {
-            start: u32::try_from(starts.timestamp().checked_sub(base_second)?).ok()?,
             id: u32::try_from(slot.id.get().checked_sub(base_id)?).ok()?,
             local_date: date,
             starts_minute: u16::try_from(starts_minute).ok()?,
             ends_minute: u16::try_from(ends_minute).ok()?,
-            starts_offset: i16::try_from(starts_offset).ok()?,
-            ends_offset: i16::try_from(ends_offset).ok()?,
             available: u16::try_from(slot.seats.web_available()).ok()?,
+            starts_offset: quarters(starts_offset)?,
+            ends_offset: quarters(ends_offset)?,
         };
         let exact = starts.timestamp_subsec_nanos() == 0
+            && kept.start_second() == starts.timestamp()
             && kept.starts_at() == Some(local(starts, zone))
             && kept.ends_at() == Some(local(ends, zone));
         exact.then_some(kept)
     }
 
+    /// Its start, in seconds since 1970.
+    fn start_second(&self) -> i64 {
+        let days = i64::from(self.local_date.num_days_from_ce()) - UNIX_EPOCH_FROM_CE;
+        days * 86_400 + i64::from(self.starts_minute) * 60 - i64::from(self.starts_offset) * 900
+    }
+
     fn starts_at(&self) -> Option<LocalTime> {
         let (minute, offset) = (self.starts_minute, self.starts_offset);
-        LocalTime::at(self.local_date, u32::from(minute), i32::from(offset))
+        LocalTime::at(self.local_date, u32::from(minute), i32::from(offset) * 15)
     }
 
     fn ends_at(&self) -> Option<LocalTime> {
         let (minute, offset) = (self.ends_minute, self.ends_offset);
-        LocalTime::at(self.local_date, u32::from(minute), i32::from(offset))
+        LocalTime::at(self.local_date, u32::from(minute), i32::from(offset) * 15)
     }
 }
 
@@ -235,11 +244,10 @@ impl Kept {
         let from = now - READ_BEHIND;
         let found = slots::web_bookable(conn, service.id, from, now + horizon + READ_AHEAD)?;
         let zone = office.details.timezone;
-        let base_second = from.timestamp();
         let base_id = found.iter().map(|slot| slot.id.get()).min().unwrap_or(0);
         let slots: Option<Vec<KeptSlot>> = found
             .iter()
-            .map(|slot| KeptSlot::of(slot, zone, base_second, base_id))
+            .map(|slot| KeptSlot::of(slot, zone, base_id))
             .collect();
         let Some(slots) = slots else {
             return Ok(None);
@@ -256,7 +264,6 @@ impl Kept {
             generation,
             read,
             complete_until: read + READ_AHEAD.to_std().unwrap_or_default(),
-            base_second,
             base_id,
             slots,
             on_sale_later,
@@ -292,10 +299,9 @@ impl Kept {
             Some((start, end)) => {
                 // Whether a slot (starting on a whole second) starts before the instant `at`.
                 let before = |at: DateTime<Utc>| {
-                    let second = at.timestamp() - self.base_second;
-                    let into_it = at.timestamp_subsec_nanos() > 0;
+                    let (second, into_it) = (at.timestamp(), at.timestamp_subsec_nanos() > 0);
                     move |slot: &KeptSlot| {
-                        let start = i64::from(slot.start);
+                        let start = slot.start_second();
                         start < second || (start == second && into_it)
                     }
                 };
@@ -326,5 +332,72 @@ impl Kept {
             next,
             now,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::{domain::seats::Seats, store::slots::SlotTime};
+
+    fn slot(zone: Tz, date: NaiveDate, starts: (u32, u32), ends: (u32, u32)) -> Bookable {
+        let at = |(hour, minute)| {
+            let reading = date.and_hms_opt(hour, minute, 0).unwrap();
+            zone.from_local_datetime(&reading)
+                .earliest()
+                .unwrap()
+                .to_utc()
+        };
+        Bookable {
+            id: SlotId::new(1_000_042),
+            time: SlotTime {
+                local_date: date,
+                starts_at: at(starts),
+                ends_at: at(ends),
+            },
+            seats: Seats {
+                capacity: 3,
+                held_for_desk: 1,
+                booked_web: 0,
+                booked_desk: 0,
+                cooling: 0,
+            },
+            opens_at: None,
+        }
+    }
+
+    #[test]
+    fn a_kept_slot_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<KeptSlot>(), 16);
+    }
+
+    #[test]
+    fn a_slot_across_the_spring_change_keeps_its_instants_and_readings() {
+        let zone = chrono_tz::Europe::Rome;
+        let date = NaiveDate::from_ymd_opt(2027, 3, 28).unwrap();
+        let bookable = slot(zone, date, (1, 30), (3, 30));
+        let kept = KeptSlot::of(&bookable, zone, 1_000_000).unwrap();
+        assert_eq!(kept.id, 42);
+        assert_eq!(kept.available, 2);
+        assert_eq!(kept.start_second(), bookable.time.starts_at.timestamp());
+        assert_eq!(kept.starts_at().unwrap().instant(), bookable.time.starts_at);
+        assert_eq!(kept.ends_at().unwrap().instant(), bookable.time.ends_at);
+        assert_eq!(kept.ends_at(), Some(local(bookable.time.ends_at, zone)));
+    }
+
+    #[test]
+    fn offsets_on_the_quarter_hour_fit_and_others_are_left_to_the_database() {
+        let date = NaiveDate::from_ymd_opt(2027, 6, 1).unwrap();
+        for zone in [chrono_tz::Asia::Kathmandu, chrono_tz::Asia::Kolkata] {
+            let bookable = slot(zone, date, (9, 0), (9, 30));
+            let kept = KeptSlot::of(&bookable, zone, 1_000_000).unwrap();
+            assert_eq!(kept.start_second(), bookable.time.starts_at.timestamp());
+        }
+        // Rome kept its mean solar time, 49 minutes 56 seconds east, until 1893.
+        let old = NaiveDate::from_ymd_opt(1890, 6, 1).unwrap();
+        let zone = chrono_tz::Europe::Rome;
+        assert!(KeptSlot::of(&slot(zone, old, (9, 0), (9, 30)), zone, 1_000_000).is_none());
     }
 }
