@@ -89,7 +89,6 @@ async fn serve() -> anyhow::Result<()> {
     let settings = settings()?;
     let app = Application::build(&settings).await?;
     crate::memory::give_back();
-    crate::memory::keep_giving_back();
     tracing::info!(
         address = format!("http://{}:{}", settings.server.host, app.port()),
         environment = %settings.environment,

@@ -19,33 +19,13 @@ pub fn settle() {
 }
 
 /// Gives freed memory back to the system: after startup (building the server frees what
-/// reading the configuration, templates and catalogues needed), after each housekeeping
-/// round, and every [`GIVE_BACK_EVERY`] while serving.
+/// reading the configuration, templates and catalogues needed) and after each housekeeping
+/// round.
 pub fn give_back() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory at the top of the heap and free pages
     // inside it; it takes no pointers and is thread-safe in glibc.
     unsafe {
         libc::malloc_trim(0);
-    }
-}
-
-/// While serving, freed memory goes back this often: a burst (a release, a flood of logins)
-/// frees most of what it took, but glibc gives back only the free top of an arena, so the
-/// pages in between would stay with the process and the next burst would start from there.
-/// A round walks the arenas' free lists, well under a millisecond at this size.
-pub const GIVE_BACK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Starts a thread of its own that gives freed memory back every [`GIVE_BACK_EVERY`], for the
-/// life of the process: off the async runtime, which a round would hold up.
-pub fn keep_giving_back() {
-    let spawned = std::thread::Builder::new().name("memory".into()).spawn(|| {
-        loop {
-            std::thread::sleep(GIVE_BACK_EVERY);
-            give_back();
-        }
-    });
-    if let Err(error) = spawned {
-        tracing::warn!(%error, "could not start the thread that gives memory back");
     }
 }
