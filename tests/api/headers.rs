@@ -11,6 +11,7 @@ use crate::{
 on_both_databases!(
     every_answer_says_how_to_treat_it_and_swagger_ui_may_load_itself,
     head_answers_wherever_get_does_without_a_body,
+    a_large_answer_arrives_whole_and_head_gives_its_length,
     only_configured_origins_may_call_from_a_browser,
 );
 
@@ -70,6 +71,27 @@ async fn head_answers_wherever_get_does_without_a_body(backend: Backend) {
     let login = Api::send(anyone.request(Method::HEAD, "/api/v1/auth/login")).await;
     assert_eq!(login.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(login.header("allow"), "POST");
+}
+
+/// Large answers leave in slices (`http/sending.rs`): the client still gets one answer, whole,
+/// with its length said up front.
+async fn a_large_answer_arrives_whole_and_head_gives_its_length(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let anyone = app.public();
+    let document = anyone.get("/openapi.json").await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert!(document.bytes.len() > 100_000, "{}", document.bytes.len());
+    assert_eq!(
+        document.header("content-length"),
+        document.bytes.len().to_string()
+    );
+    assert!(document.json()["paths"]["/api/v1/offices/{code}/availability"].is_object());
+    let head = Api::send(anyone.request(Method::HEAD, "/openapi.json")).await;
+    assert_eq!(
+        head.header("content-length"),
+        document.bytes.len().to_string()
+    );
+    assert!(head.bytes.is_empty());
 }
 
 async fn only_configured_origins_may_call_from_a_browser(backend: Backend) {
