@@ -2,7 +2,6 @@
 //! asked with the wrong method, and a last net that turns any plain-text error from the
 //! framework into a problem document.
 
-use super::problem::{ApiError, PROBLEM_JSON};
 use actix_router::ResourceDef;
 use actix_web::{
     HttpRequest, HttpResponse, ResponseError,
@@ -12,6 +11,8 @@ use actix_web::{
     middleware::ErrorHandlerResponse,
     web,
 };
+
+use super::problem::{ApiError, PROBLEM_JSON};
 
 /// Every documented path with its methods. Actix routes each method separately, so without
 /// this a wrong method would look like an unknown path; the OpenAPI document is the list of

@@ -19,7 +19,7 @@ use crate::{
         applicant, assert_seat_counts_match_bookings, open_rome, publish, september_monday,
         set_stage, staff_slots, walk_in,
     },
-    harness::{Backend, spawn_app, spawn_app_with},
+    harness::{Backend, TestApp, spawn_app, spawn_app_with},
 };
 
 on_both_databases!(
@@ -188,26 +188,9 @@ async fn two_hundred_applicants_race_for_three_seats_and_three_get_them(backend:
     let app = spawn_app_with(backend, |s| s.database.pool_size = 8).await;
     let rome = open_rome(&app).await;
     let slot = rome.slots[3].clone();
-    let attempts = (0..200).map(|n| {
-        let body = applicant(&slot, n);
-        let app = &app;
-        async move {
-            let reply = app.public().book("RM", &body).await;
-            let code = serde_json::from_slice::<Value>(&reply.bytes)
-                .ok()
-                .and_then(|b| b["code"].as_str().map(str::to_owned));
-            (reply.status, code)
-        }
-    });
-    let results = futures_util::future::join_all(attempts).await;
-    let created = results
-        .iter()
-        .filter(|(s, _)| *s == StatusCode::CREATED)
-        .count();
-    let full = results
-        .iter()
-        .filter(|(s, c)| *s == StatusCode::CONFLICT && c.as_deref() == Some("slot_full"))
-        .count();
+    let results = book_all_at_once(&app, (0..200).map(|n| applicant(&slot, n))).await;
+    let created = answered(&results, StatusCode::CREATED, None);
+    let full = answered(&results, StatusCode::CONFLICT, Some("slot_full"));
     assert_eq!((created, full), (3, 197), "{results:?}");
     assert_eq!(assert_seat_counts_match_bookings(&app).await, 3);
 }
@@ -217,29 +200,43 @@ async fn one_mailbox_booking_ten_times_at_once_gets_three(backend: Backend) {
     let rome = open_rome(&app).await;
     // Ten cases, one address, ten different times, all at once: the limit of three active
     // bookings per mailbox holds however the requests interleave.
-    let attempts = (0..10).map(|n| {
+    let bodies = (0..10).map(|n| {
         let mut body = applicant(&rome.slots[n], n);
         body["email"] = json!("hoarder@example.org");
-        let app = &app;
-        async move {
-            let reply = app.public().book("RM", &body).await;
-            let code = serde_json::from_slice::<Value>(&reply.bytes)
-                .ok()
-                .and_then(|b| b["code"].as_str().map(str::to_owned));
-            (reply.status, code)
-        }
+        body
     });
-    let results = futures_util::future::join_all(attempts).await;
-    let created = results
-        .iter()
-        .filter(|(s, _)| *s == StatusCode::CREATED)
-        .count();
-    let refused = results
-        .iter()
-        .filter(|(_, c)| c.as_deref() == Some("too_many_bookings"))
-        .count();
+    let results = book_all_at_once(&app, bodies).await;
+    let created = answered(&results, StatusCode::CREATED, None);
+    let refused = answered(&results, StatusCode::CONFLICT, Some("too_many_bookings"));
     assert_eq!((created, refused), (3, 7), "{results:?}");
     assert_eq!(assert_seat_counts_match_bookings(&app).await, 3);
+}
+
+/// Sends every booking at Rome at the same moment: each answer's status and problem code.
+async fn book_all_at_once(
+    app: &TestApp,
+    bodies: impl Iterator<Item = Value>,
+) -> Vec<(StatusCode, Option<String>)> {
+    let attempts = bodies.map(|body| async move {
+        let reply = app.public().book("RM", &body).await;
+        let code = serde_json::from_slice::<Value>(&reply.bytes)
+            .ok()
+            .and_then(|b| b["code"].as_str().map(str::to_owned));
+        (reply.status, code)
+    });
+    futures_util::future::join_all(attempts).await
+}
+
+/// How many answers had this status and, where given, this problem code.
+fn answered(
+    results: &[(StatusCode, Option<String>)],
+    status: StatusCode,
+    code: Option<&str>,
+) -> usize {
+    results
+        .iter()
+        .filter(|(s, c)| *s == status && (code.is_none() || c.as_deref() == code))
+        .count()
 }
 
 async fn a_retried_request_books_once_and_gets_the_first_answer(backend: Backend) {
