@@ -188,8 +188,9 @@ impl WebhookWorker {
             tracing::warn!(delivery = %id, attempts, %error, ?state, "webhook not delivered");
         }
         let id = delivery.id;
+        // Ahead of requests, as the mailer records its deliveries (`Store::autocommit_ahead`).
         self.store
-            .write(move |conn| -> Result<(), StoreError> {
+            .autocommit_ahead(move |conn| -> Result<(), StoreError> {
                 let outcome = Outcome {
                     state,
                     status,

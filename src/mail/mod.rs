@@ -182,14 +182,15 @@ impl Mailer {
         };
         // What was done must be recorded before the claim lapses, or another worker sends the
         // message again: while the database is away (restarting, failing over), keep trying
-        // for half the lease.
+        // for half the lease. Ahead of requests: an instance killed before the record commits
+        // leaves a message the server accepted to be sent again.
         let patience =
             std::time::Instant::now() + Duration::from_secs(self.settings.lease_seconds) / 2;
         loop {
             let (id, error) = (message.id, error.clone());
             let recorded = self
                 .store
-                .write(move |conn| -> Result<(), StoreError> {
+                .autocommit_ahead(move |conn| -> Result<(), StoreError> {
                     Ok(outbox::settle(
                         conn,
                         id,

@@ -1,8 +1,15 @@
-//! The storage layer's one promise that HTTP tests cannot see: SQLite write transactions from
+//! The storage layer's promises that HTTP tests cannot see: SQLite write transactions from
 //! two processes at once (the server and `sportello admin create`, say) wait for each other
-//! instead of failing with "database is locked".
+//! instead of failing with "database is locked"; and a worker recording what it did outside
+//! does not queue behind requests.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use chrono::Utc;
 use diesel::{QueryDsl, RunQueryDsl};
@@ -14,6 +21,8 @@ use sportello::{
 };
 
 use crate::harness::{Backend, TestDatabase, selected};
+
+on_both_databases!(a_worker_records_a_delivery_while_requests_hold_every_connection);
 
 /// SQLite only: PostgreSQL has no database-wide write lock to wait for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -75,4 +84,78 @@ async fn two_processes_writing_to_one_sqlite_file_wait_for_each_other() {
         .await
         .unwrap();
     assert_eq!(count, 40);
+}
+
+/// The mailer records a message the SMTP server has accepted ahead of the crowd: until that
+/// record commits, an instance killed would leave the message to be sent again.
+async fn a_worker_records_a_delivery_while_requests_hold_every_connection(backend: Backend) {
+    let database = TestDatabase::create(backend);
+    let mut settings = Settings::defaults().unwrap().database;
+    settings.url = SecretString::from(database.url());
+    settings.pool_size = 2;
+    let store = Store::open(&settings).unwrap();
+    store.migrate().await.unwrap();
+
+    // Requests take both ordinary turns and four more wait for one, until released.
+    let (working, released) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let requests: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, working, released) = (store.clone(), working.clone(), released.clone());
+            tokio::spawn(async move {
+                store
+                    .read(move |_conn| -> Result<(), StoreError> {
+                        working.fetch_add(1, Ordering::SeqCst);
+                        while !released.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        Ok(())
+                    })
+                    .await
+            })
+        })
+        .collect();
+    while working.load(Ordering::SeqCst) < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let recorded = tokio::time::timeout(
+        Duration::from_secs(20),
+        store.autocommit_ahead(|conn| -> Result<(), StoreError> {
+            let code = OfficeCode::parse("W001").unwrap();
+            let details = sportello::domain::office::OfficeDetails::new(
+                "Written ahead",
+                "Via Roma 1",
+                "Roma",
+                "RM",
+            );
+            offices::insert(conn, &code, &details, Utc::now())?;
+            Ok(())
+        }),
+    )
+    .await;
+    let still_working = working.load(Ordering::SeqCst);
+    // Released before asserting, so that a failure fails instead of leaving them spinning.
+    released.store(true, Ordering::SeqCst);
+    assert!(
+        matches!(recorded, Ok(Ok(()))),
+        "the record waited behind the requests: {:?}",
+        recorded.map(|done| done.map_err(|e| e.to_string()))
+    );
+    assert_eq!(
+        still_working, 2,
+        "the record was written while the requests still held their turns"
+    );
+    for request in requests {
+        request.await.unwrap().unwrap();
+    }
+    let count: i64 = store
+        .read(|conn| -> Result<i64, StoreError> {
+            Ok(schema::offices::table.count().get_result(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
 }
