@@ -166,10 +166,14 @@ struct Target {
     office: OfficeId,
     slot: SlotId,
     service: ServiceId,
+    /// Seats the web may book: capacity less what is held for the desk.
+    web_seats: u32,
 }
 
-/// Books a seat of each of `targets[from..to]` straight in the store, a thousand per
-/// transaction (the `n`th booking's case is `SEED/n`).
+/// Books the `from..to`th seats straight in the store, a thousand per transaction (the `n`th
+/// booking's case is `SEED/n`): the `n`th takes a seat of `targets[n % targets.len()]`, so past
+/// one booking on every slot a second round takes a second seat of each, and so on, up to
+/// [`seats_to_seed`].
 async fn seed_bookings(
     store: &Store,
     targets: &[Target],
@@ -177,9 +181,11 @@ async fn seed_bookings(
     to: usize,
 ) -> anyhow::Result<()> {
     let key = TokenKey::derive(&secrecy::SecretString::from("seed".to_owned()));
-    let to = to.min(targets.len());
+    let to = to.min(seats_to_seed(targets));
     for start in (from..to).step_by(1000) {
-        let rows: Vec<Target> = targets[start..(start + 1000).min(to)].to_vec();
+        let rows: Vec<Target> = (start..(start + 1000).min(to))
+            .map(|n| targets[n % targets.len()])
+            .collect();
         let key = key.clone();
         store
             .write(move |conn| -> anyhow::Result<()> {
@@ -199,6 +205,16 @@ async fn seed_bookings(
             .await?;
     }
     Ok(())
+}
+
+/// How many bookings [`seed_bookings`] can make: every slot's seats for the web, in rounds.
+fn seats_to_seed(targets: &[Target]) -> usize {
+    let rounds = targets
+        .iter()
+        .map(|target| target.web_seats)
+        .min()
+        .unwrap_or(0);
+    targets.len() * rounds as usize
 }
 
 /// After seeding, and before the database's own measure: PostgreSQL's statistics up to date
@@ -282,6 +298,8 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
                         office: office.id,
                         slot: slot.id,
                         service: service.id,
+                        web_seats: u32::try_from(slot.seats.capacity - slot.seats.held_for_desk)
+                            .unwrap_or(0),
                     })
                     .collect())
             })
@@ -503,7 +521,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     // many, up to BENCH_FLAT_UP_TO. It books the free slots the other booking scenarios use, so
     // it runs on its own (BENCH_SCENARIOS=0,6 BENCH_SEEDED_BOOKINGS=1000).
     if scenario(6) && !(2..=5).any(scenario) {
-        let up_to = common::env_number("BENCH_FLAT_UP_TO", 1_000_000).min(targets.len());
+        let up_to = common::env_number("BENCH_FLAT_UP_TO", 1_000_000).min(seats_to_seed(&targets));
         let mut level = seeded;
         let mut rates: Vec<(usize, f64)> = Vec::new();
         loop {
