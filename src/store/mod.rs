@@ -130,8 +130,8 @@ pub struct Store {
 /// Connections the pool keeps beyond `pool_size` for [`Store::autocommit_ahead`], shared by the
 /// mailer and the webhook sender. With 16 messages in flight, in drill 1, from the SMTP
 /// server's acceptance to the committed record took 10 ms at the median and 20 ms on average
-/// with two (the records queued for them), 5 and 12 ms with sixteen (each statement slower),
-/// 5 and 10 ms with four.
+/// with two (the records queued for them), 6 to 8 and 12 to 16 ms with sixteen (each
+/// statement slower), 5 and 10 to 12 ms with four.
 const CONNECTIONS_AHEAD: u32 = 4;
 
 impl Store {
