@@ -77,13 +77,7 @@ async fn two_processes_writing_to_one_sqlite_file_wait_for_each_other() {
         failures.len(),
         failures.first()
     );
-    let count: i64 = server
-        .read(|conn| -> Result<i64, StoreError> {
-            Ok(schema::offices::table.count().get_result(conn)?)
-        })
-        .await
-        .unwrap();
-    assert_eq!(count, 40);
+    assert_eq!(offices_stored(&server).await, 40);
 }
 
 /// The mailer records a message the SMTP server has accepted ahead of the crowd: until that
@@ -151,11 +145,14 @@ async fn a_worker_records_a_delivery_while_requests_hold_every_connection(backen
     for request in requests {
         request.await.unwrap().unwrap();
     }
-    let count: i64 = store
+    assert_eq!(offices_stored(&store).await, 1);
+}
+
+async fn offices_stored(store: &Store) -> i64 {
+    store
         .read(|conn| -> Result<i64, StoreError> {
             Ok(schema::offices::table.count().get_result(conn)?)
         })
         .await
-        .unwrap();
-    assert_eq!(count, 1);
+        .unwrap()
 }
