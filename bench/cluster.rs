@@ -85,6 +85,17 @@ async fn run() -> anyhow::Result<String> {
         .await?,
     );
 
+    let marked_down = balancer.instances_marked_down();
+    writeln!(
+        out,
+        "   the balancer's health checks took an instance out {} times{}",
+        marked_down.len(),
+        marked_down
+            .iter()
+            .map(|line| format!("\n      {line}"))
+            .collect::<String>()
+    )?;
+
     // Every instance's mailer shares the outbox; wait until nothing is left to send.
     let drained = common::outbox::drained(&store, Duration::from_secs(300)).await?;
     writeln!(

@@ -1,6 +1,7 @@
 //! HAProxy with `deploy/haproxy.cfg` in front of release instances, as a deployment runs it.
 
 use std::{
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -14,6 +15,8 @@ pub struct Balancer {
     child: Child,
     pub port: u16,
     instances: usize,
+    /// HAProxy's own messages: among them each time a health check marks an instance down.
+    log: PathBuf,
 }
 
 impl Balancer {
@@ -21,6 +24,7 @@ impl Balancer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
+        let log = std::env::temp_dir().join(format!("sportello-haproxy-{port}.log"));
         let mut command = Command::new("haproxy");
         command
             .args([
@@ -30,7 +34,7 @@ impl Balancer {
             ])
             .env("SPORTELLO_LISTEN", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(&log)?);
         for (n, server) in servers.iter().enumerate() {
             command.env(
                 format!("SPORTELLO_{}", n + 1),
@@ -44,6 +48,7 @@ impl Balancer {
             child,
             port,
             instances: servers.len(),
+            log,
         })
     }
 
@@ -73,11 +78,26 @@ impl Balancer {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         Ok(())
     }
+
+    /// Each time so far that a health check took an instance out of rotation, as HAProxy
+    /// said it: `Server sportello/app2 is DOWN, reason: Layer7 timeout, ...`.
+    pub fn instances_marked_down(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains(" is DOWN"))
+            .map(|line| match line.find("Server ") {
+                Some(at) => line[at..].to_owned(),
+                None => line.to_owned(),
+            })
+            .collect()
+    }
 }
 
 impl Drop for Balancer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }

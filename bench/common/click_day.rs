@@ -2,6 +2,7 @@
 //! one instant, and the checks that follow (no seat sold twice, one confirmation a booking).
 
 use std::{
+    collections::BTreeMap,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -229,6 +230,9 @@ pub async fn run(
         crowd.first + Days::new(27)
     );
     let sold_out_at = Arc::new(std::sync::Mutex::new(None::<Duration>));
+    // The errors' answers, by status, or `no answer`: an overloaded instance's 503 and the
+    // balancer's own are told apart by what the run saw besides (instances marked down).
+    let errors_by_answer = Arc::new(std::sync::Mutex::new(BTreeMap::<String, usize>::new()));
     // Booked, refused, failed; reads answered, reads failed.
     let counts: Arc<[AtomicUsize; 5]> = Arc::new(std::array::from_fn(|_| AtomicUsize::new(0)));
     let start = Arc::new(tokio::sync::Barrier::new(clients + 1));
@@ -237,6 +241,7 @@ pub async fn run(
         .map(|c| {
             let (client, base, office, slots) = (client.clone(), base.to_owned(), office.clone(), slot_ids.clone());
             let (counts, start, started, sold_out_at) = (counts.clone(), start.clone(), started.clone(), sold_out_at.clone());
+            let errors_by_answer = errors_by_answer.clone();
             let availability = availability.clone();
             tokio::spawn(async move {
                 start.wait().await;
@@ -270,8 +275,10 @@ pub async fn run(
                         Ok(409) => {
                             counts[1].fetch_add(1, Ordering::Relaxed);
                         }
-                        _ => {
+                        answer => {
                             counts[2].fetch_add(1, Ordering::Relaxed);
+                            let answer = answer.map_or_else(|_| "no answer".to_owned(), |status| status.to_string());
+                            *errors_by_answer.lock().unwrap().entry(answer).or_default() += 1;
                         }
                     }
                 }
@@ -309,8 +316,18 @@ pub async fn run(
             attempts as f64 / seconds,
         ),
     };
+    let errors_by_answer: Vec<String> = errors_by_answer
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(answer, n)| format!("{answer} ×{n}"))
+        .collect();
+    let errors = match errors {
+        0 => "0 errors".to_owned(),
+        _ => format!("{errors} errors ({})", errors_by_answer.join(", ")),
+    };
     Ok(format!(
-        "{label}: {attempts} attempts from {clients} clients for {} seats: {booked} booked, {refused} refused (409), {errors} errors; \
+        "{label}: {attempts} attempts from {clients} clients for {} seats: {booked} booked, {refused} refused (409), {errors}; \
          sold out in {sold_out:.1} s, all answered in {:.1} s; {}\n   check: {sold} bookings, {seats_taken} seats taken, \
          slots sold twice or miscounted: {oversold}, bookings without exactly one confirmation queued: {without_one_confirmation}\n",
         slot_ids.len() * 4,

@@ -334,6 +334,15 @@ impl Server {
         self.memory_mib("VmHWM:")
     }
 
+    /// The most memory the server process has held since the last call (or since it started),
+    /// in MiB: a scenario's own peak. Linux starts the count again at what is held now
+    /// (`clear_refs`, 5).
+    pub fn take_peak_rss_mib(&self) -> f64 {
+        let peak = self.peak_rss_mib();
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+        peak
+    }
+
     /// The memory the server process holds now (VmRSS), in MiB.
     pub fn rss_mib(&self) -> f64 {
         self.memory_mib("VmRSS:")
