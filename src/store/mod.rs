@@ -122,14 +122,15 @@ pub struct Store {
     /// it a crowd of 512 clients kept 512 threads waiting inside the pool, each with its
     /// stack: 93 MiB of an instance's memory at the peak of a click day.
     turns: Arc<tokio::sync::Semaphore>,
-    /// Turns at connections kept apart from `turns`, for [`Store::autocommit_ahead`].
+    /// Turns at connections kept apart from `turns`, for [`Store::autocommit_ahead`] and
+    /// [`Store::is_ready`]: work that must not queue behind the requests.
     turns_ahead: Arc<tokio::sync::Semaphore>,
     /// How long work waits for a connection before it is told to come back later.
     turn_timeout: Duration,
 }
 
 /// Connections the pool keeps beyond `pool_size` for [`Store::autocommit_ahead`], shared by the
-/// mailer and the webhook sender. With 16 messages in flight, in drill 1, from the SMTP
+/// mailer and the webhook sender, and for the readiness check. With 16 messages in flight, in drill 1, from the SMTP
 /// server's acceptance to the committed record took 10 ms at the median and 20 ms on average
 /// with two (the records queued for them), 6 to 8 and 12 to 16 ms with sixteen (each
 /// statement slower), 5 and 10 to 12 ms with four.
@@ -246,9 +247,13 @@ impl Store {
         .await
     }
 
-    /// True when the database answers and every embedded migration has been applied.
+    /// True when the database answers and every embedded migration has been applied. Asked on
+    /// a connection kept apart from the requests' turns (as [`Store::autocommit_ahead`]): the
+    /// load balancer asks every 500 ms and gives up after as long, and behind a click day's
+    /// crowd the question waited longer for a turn, so a busy instance was taken out of
+    /// rotation as if it were down, and the crowd's requests answered 503 by the balancer.
     pub async fn is_ready(&self) -> Result<bool, StoreError> {
-        self.read(|conn| {
+        self.on_connection(&self.turns_ahead, |conn| {
             let pending = match conn {
                 DbConnection::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
                 DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
