@@ -1,7 +1,8 @@
 //! Storage: the diesel schema, the queries, and the one way to run them.
 //!
-//! Every query runs on a blocking thread (diesel is synchronous), through [`Store::read`] or,
-//! when it changes data, [`Store::write`], which wraps it in one transaction. Query functions in
+//! Every query runs on one of the store's own threads (diesel is synchronous; `threads.rs`),
+//! through [`Store::read`] or, when it changes data, [`Store::write`], which wraps it in one
+//! transaction. Query functions in
 //! the submodules take `&mut DbConnection`, so the same function runs alone or inside a larger
 //! transaction; they return diesel's `QueryResult` and store only what they are given (rules
 //! and checks are the use cases' and the domain's). Only the use cases open transactions.
@@ -35,6 +36,7 @@ pub mod slots;
 pub mod spent_challenges;
 pub mod staff;
 pub mod surveys;
+mod threads;
 mod values;
 pub mod waitlist;
 pub mod webhooks;
@@ -58,6 +60,7 @@ pub(crate) use values::{corrupt, named};
 
 use crate::domain::ids::OfficeId;
 use changes::OfficeChanges;
+use threads::StoreThreads;
 
 use crate::config::DatabaseSettings;
 use connection::ConnectionManager;
@@ -78,10 +81,12 @@ pub enum StoreError {
     Busy(&'static str),
     #[error("database migration failed: {0}")]
     Migration(String),
-    #[error("database task did not finish: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    #[error("database work did not finish: {0}")]
+    Task(#[from] threads::Unfinished),
     #[error(transparent)]
     Url(#[from] InvalidDatabaseUrl),
+    #[error("cannot start the store's threads: {source}")]
+    Threads { source: std::io::Error },
     #[error("cannot create the folder for the SQLite database {path}: {source}")]
     CreateFolder {
         path: String,
@@ -118,7 +123,7 @@ pub struct Store {
     /// Which offices' offer changed, as the database told this instance.
     changes: Arc<OfficeChanges>,
     /// One permit per pooled connection: work waits here, on the async side, for its turn at
-    /// a connection (up to the pool's timeout), and only then takes a blocking thread. Without
+    /// a connection (up to the pool's timeout), and only then goes to a store thread. Without
     /// it a crowd of 512 clients kept 512 threads waiting inside the pool, each with its
     /// stack: 93 MiB of an instance's memory at the peak of a click day.
     turns: Arc<tokio::sync::Semaphore>,
@@ -127,6 +132,8 @@ pub struct Store {
     turns_ahead: Arc<tokio::sync::Semaphore>,
     /// How long work waits for a connection before it is told to come back later.
     turn_timeout: Duration,
+    /// Where work with a turn runs: one thread per connection the pool may open.
+    threads: StoreThreads,
 }
 
 /// Connections the pool keeps beyond `pool_size` for [`Store::autocommit_ahead`], shared by the
@@ -188,6 +195,8 @@ impl Store {
             turns: Arc::new(tokio::sync::Semaphore::new(settings.pool_size as usize)),
             turns_ahead: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_AHEAD as usize)),
             turn_timeout: Duration::from_secs(settings.pool_timeout_seconds),
+            threads: StoreThreads::start((settings.pool_size + CONNECTIONS_AHEAD) as usize)
+                .map_err(|source| StoreError::Threads { source })?,
         })
     }
 
@@ -305,22 +314,23 @@ impl Store {
             _ => return Err(busy.into()),
         };
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let mut conn = pool.get().map_err(StoreError::from)?;
-            let done = work(&mut conn);
-            if done.is_err() {
-                conn.discard_if_dropped();
-            }
-            if let DbConnection::Sqlite(_) = &*conn {
-                // Marks a write transaction did not take (it failed, or this was no write
-                // transaction) must not count for the next one on this thread.
-                changes::take_marked_on_sqlite();
-            }
-            done
-        })
-        .await
-        .map_err(StoreError::from)?
+        self.threads
+            .run(move || {
+                let _turn = turn;
+                let mut conn = pool.get().map_err(StoreError::from)?;
+                let done = work(&mut conn);
+                if done.is_err() {
+                    conn.discard_if_dropped();
+                }
+                if let DbConnection::Sqlite(_) = &*conn {
+                    // Marks a write transaction did not take (it failed, or this was no write
+                    // transaction) must not count for the next one on this thread.
+                    changes::take_marked_on_sqlite();
+                }
+                done
+            })
+            .await
+            .map_err(StoreError::from)?
     }
 
     /// Runs `work` in one write transaction: everything it changes commits together, or, when it
