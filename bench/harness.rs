@@ -572,8 +572,8 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
             rates.last().map_or(0, |r| r.0),
             fastest / slowest
         )?;
+        peaks.push(("6", server.take_peak_rss_mib()));
     }
-    peaks.push(("6", server.take_peak_rss_mib()));
     let ran: Vec<String> = peaks
         .iter()
         .filter(|(n, _)| scenario(n.parse().unwrap_or(u8::MAX)))
