@@ -2,10 +2,10 @@
 //!
 //! Every query runs on one of the store's own threads (diesel is synchronous; `threads.rs`),
 //! through [`Store::read`] or, when it changes data, [`Store::write`], which wraps it in one
-//! transaction. Query functions in
-//! the submodules take `&mut DbConnection`, so the same function runs alone or inside a larger
-//! transaction; they return diesel's `QueryResult` and store only what they are given (rules
-//! and checks are the use cases' and the domain's). Only the use cases open transactions.
+//! transaction. Query functions in the submodules take `&mut DbConnection`, so the same
+//! function runs alone or inside a larger transaction; they return diesel's `QueryResult` and
+//! store only what they are given (rules and checks are the use cases' and the domain's). Only
+//! the use cases open transactions.
 
 pub mod accreditations;
 pub mod attendance;
@@ -137,10 +137,10 @@ pub struct Store {
 }
 
 /// Connections the pool keeps beyond `pool_size` for [`Store::autocommit_ahead`], shared by the
-/// mailer and the webhook sender, and for the readiness check. With 16 messages in flight, in drill 1, from the SMTP
-/// server's acceptance to the committed record took 10 ms at the median and 20 ms on average
-/// with two (the records queued for them), 6 to 8 and 12 to 16 ms with sixteen (each
-/// statement slower), 5 and 10 to 12 ms with four.
+/// mailer and the webhook sender, and for the readiness check. With 16 messages in flight, in
+/// drill 1, from the SMTP server's acceptance to the committed record took 10 ms at the median
+/// and 20 ms on average with two (the records queued for them), 6 to 8 and 12 to 16 ms with
+/// sixteen (each statement slower), 5 and 10 to 12 ms with four.
 const CONNECTIONS_AHEAD: u32 = 4;
 
 impl Store {
