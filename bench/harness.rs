@@ -347,7 +347,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     let base = format!("http://127.0.0.1:{}", server.port);
     // The server's peak memory during each scenario that ran (pgbench's, scenario 4, is not
     // the server's), the first including startup.
-    let mut peaks: Vec<(&str, f64)> = Vec::new();
+    let mut peaks: Vec<(u8, f64)> = Vec::new();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()?;
@@ -367,7 +367,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
         )));
     }
 
-    peaks.push(("0", server.take_peak_rss_mib()));
+    peaks.push((0, server.take_peak_rss_mib()));
     // 1. Availability for random offices and four weeks from a random day, while seats are
     // taken one at a time (slots at the far end of the free ones) to see how long a taken seat
     // is still offered.
@@ -426,7 +426,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
         )?;
     }
 
-    peaks.push(("1", server.take_peak_rss_mib()));
+    peaks.push((1, server.take_peak_rss_mib()));
     // 2. Bookings on distinct slots (those the seed left free).
     let free: Arc<Vec<(String, SlotId)>> = Arc::new(
         targets
@@ -473,7 +473,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
         )));
     }
 
-    peaks.push(("2", server.take_peak_rss_mib()));
+    peaks.push((2, server.take_peak_rss_mib()));
     // 3. Click day: everyone at once for a few seats.
     if scenario(3) {
         out.push_str(
@@ -489,7 +489,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
         );
     }
 
-    peaks.push(("3", server.take_peak_rss_mib()));
+    peaks.push((3, server.take_peak_rss_mib()));
     // 4. The booking transaction as raw SQL, through pgbench.
     if backend == Backend::Postgres && scenario(4) {
         settle(&store, backend).await?;
@@ -534,7 +534,7 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
             &common::click_day::run(&store, &client, &base, &mixed_slots, crowd, label).await?,
         );
     }
-    peaks.push(("5", server.take_peak_rss_mib()));
+    peaks.push((5, server.take_peak_rss_mib()));
     // 6. Availability as bookings grow: measured at the bookings seeded, then at ten times as
     // many, up to BENCH_FLAT_UP_TO. It books the free slots the other booking scenarios use, so
     // it runs on its own (BENCH_SCENARIOS=0,6 BENCH_SEEDED_BOOKINGS=1000).
@@ -572,11 +572,11 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
             rates.last().map_or(0, |r| r.0),
             fastest / slowest
         )?;
-        peaks.push(("6", server.take_peak_rss_mib()));
+        peaks.push((6, server.take_peak_rss_mib()));
     }
     let ran: Vec<String> = peaks
         .iter()
-        .filter(|(n, _)| scenario(n.parse().unwrap_or(u8::MAX)))
+        .filter(|(n, _)| scenario(*n))
         .map(|(n, mib)| format!("{n}: {mib:.0}"))
         .collect();
     let peak = peaks.iter().map(|(_, mib)| *mib).fold(0.0, f64::max);

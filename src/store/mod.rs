@@ -159,13 +159,15 @@ impl Store {
         let url_for_listener = url.clone();
         let sqlite_busy_timeout = Duration::from_millis(settings.sqlite_busy_timeout_ms);
         let postgres_lock_timeout = Duration::from_millis(settings.postgres_lock_timeout_ms);
+        // Every connection the pool may open: the requests' and those kept apart.
+        let connections = settings.pool_size.saturating_add(CONNECTIONS_AHEAD);
         let manager = ConnectionManager {
             url,
             sqlite_busy_timeout,
             postgres_lock_timeout,
         };
         let pool = Pool::builder()
-            .max_size(settings.pool_size.saturating_add(CONNECTIONS_AHEAD))
+            .max_size(connections)
             .min_idle(Some(1))
             // No `SELECT 1` before each use: it was 2 of a booking's 19 round trips. A
             // connection that died idle (PostgreSQL restarted) fails its next statement
@@ -195,7 +197,7 @@ impl Store {
             turns: Arc::new(tokio::sync::Semaphore::new(settings.pool_size as usize)),
             turns_ahead: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_AHEAD as usize)),
             turn_timeout: Duration::from_secs(settings.pool_timeout_seconds),
-            threads: StoreThreads::start((settings.pool_size + CONNECTIONS_AHEAD) as usize)
+            threads: StoreThreads::start(connections as usize)
                 .map_err(|source| StoreError::Threads { source })?,
         })
     }
