@@ -110,7 +110,7 @@ async fn run(backend: Backend, office_count: usize) -> anyhow::Result<()> {
                 let office = common::office(conn, index)?;
                 let service = services::list(conn, office.id)?.remove(0);
                 let started = Instant::now();
-                let found = slots::web_bookable(conn, service.id, window.0, window.1)?;
+                let found = slots::web_bookable(conn, office.id, service.id, window.0, window.1)?;
                 Ok((started.elapsed(), found.len()))
             })
             .await?;

@@ -66,7 +66,8 @@ async fn run(backend: Backend, office_count: usize, requests: usize) -> anyhow::
                 let service = services::list(conn, office.id)?.remove(0);
                 let from = start_of_day(zone, first_day);
                 let to = start_of_day(zone, last_day);
-                let slots = sportello::store::slots::web_bookable(conn, service.id, from, to)?;
+                let slots =
+                    sportello::store::slots::web_bookable(conn, office.id, service.id, from, to)?;
                 Ok(slots
                     .into_iter()
                     .map(|slot| (slot.id, office.code.to_string()))

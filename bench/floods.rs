@@ -66,6 +66,7 @@ async fn booking_bot(
             let service = sportello::store::services::list(conn, office.id)?.remove(0);
             let slots = sportello::store::slots::web_bookable(
                 conn,
+                office.id,
                 service.id,
                 Utc::now(),
                 Utc::now() + chrono::Duration::days(30),

@@ -293,8 +293,9 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
                 let offered = services::list(conn, office.id)?;
                 let mut bookable =
                     |service: &services::OfficeService| -> anyhow::Result<Vec<Target>> {
-                        let slots =
-                            sportello::store::slots::web_bookable(conn, service.id, from, to)?;
+                        let slots = sportello::store::slots::web_bookable(
+                            conn, office.id, service.id, from, to,
+                        )?;
                         Ok(slots
                             .into_iter()
                             .map(|slot| Target {

@@ -69,6 +69,7 @@ async fn queue_confirmations(
             let service = services::list(conn, office.id)?.remove(0);
             let found = sportello::store::slots::web_bookable(
                 conn,
+                office.id,
                 service.id,
                 start_of_day(zone, first),
                 start_of_day(zone, first + Days::new(400)),

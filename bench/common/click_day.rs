@@ -71,7 +71,7 @@ pub fn configure_office(
             desk_share_percent: 0,
             ..service.settings
         };
-        services::update(conn, service.id, &settings, now)?;
+        services::update(conn, id, service.id, &settings, now)?;
     }
     super::publish(conn, &office, first, first + Days::new(120))?;
     let delivery =
@@ -81,6 +81,7 @@ pub fn configure_office(
         .context("the click-day office does not offer document_delivery")?;
     let all = sportello::store::slots::web_bookable(
         conn,
+        id,
         service.id,
         start_of_day(chrono_tz::Europe::Rome, first),
         start_of_day(chrono_tz::Europe::Rome, first + Days::new(121)),
@@ -90,6 +91,7 @@ pub fn configure_office(
     for slot in all.iter().skip(keep) {
         sportello::store::slots::set_blocked(
             conn,
+            id,
             slot.id,
             true,
             Some("not part of click day"),

@@ -234,11 +234,12 @@ impl Mailer {
         booking_id: BookingId,
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError> {
+        let office_id = message.office_id;
         let details = self
             .store
             .read(
                 move |conn| -> Result<Option<bookings::Details>, StoreError> {
-                    let Some(booking) = stored::find(conn, booking_id)? else {
+                    let Some(booking) = stored::find(conn, office_id, booking_id)? else {
                         return Ok(None);
                     };
                     match bookings::details(conn, booking) {

@@ -150,9 +150,14 @@ pub fn find_by_reference(
         .transpose()
 }
 
-pub fn find(conn: &mut DbConnection, id: BookingId) -> QueryResult<Option<Booking>> {
+pub fn find(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: BookingId,
+) -> QueryResult<Option<Booking>> {
     bookings::table
-        .find(id)
+        .filter(bookings::office_id.eq(office_id))
+        .filter(bookings::id.eq(id))
         .select(BookingRow::as_select())
         .first(conn)
         .optional()?
@@ -287,6 +292,7 @@ pub fn insert(
 /// `from` (another request changed it first).
 pub fn set_status(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: BookingId,
     from: Status,
     to: Status,
@@ -294,7 +300,8 @@ pub fn set_status(
 ) -> QueryResult<bool> {
     let at = db_time(now);
     let target = bookings::table
-        .find(id)
+        .filter(bookings::office_id.eq(office_id))
+        .filter(bookings::id.eq(id))
         .filter(bookings::status.eq(from.as_str()));
     let updated = match to {
         Status::CheckedIn => diesel::update(target)
@@ -320,6 +327,7 @@ pub fn set_status(
 /// `None` when another request changed it first (so its seat is not freed twice).
 pub fn cancel(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: BookingId,
     from: Status,
     slot_id: SlotId,
@@ -329,7 +337,8 @@ pub fn cancel(
 ) -> QueryResult<Option<i32>> {
     let at = db_time(now);
     let current = bookings::table
-        .find(id)
+        .filter(bookings::office_id.eq(office_id))
+        .filter(bookings::id.eq(id))
         .filter(bookings::status.eq(from.as_str()))
         .filter(bookings::slot_id.eq(slot_id));
     let updated = diesel::update(current)
@@ -353,6 +362,7 @@ pub fn cancel(
 /// any more.
 pub fn move_to(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: BookingId,
     (from_slot, to_slot): (SlotId, SlotId),
     reason: Option<&str>,
@@ -360,7 +370,8 @@ pub fn move_to(
 ) -> QueryResult<Option<i32>> {
     let updated = diesel::update(
         bookings::table
-            .find(id)
+            .filter(bookings::office_id.eq(office_id))
+            .filter(bookings::id.eq(id))
             .filter(bookings::slot_id.eq(from_slot))
             .filter(bookings::status.eq(Status::Confirmed.as_str())),
     )

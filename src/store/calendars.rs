@@ -47,7 +47,7 @@ pub fn list(conn: &mut DbConnection, office_id: OfficeId) -> QueryResult<Vec<Cal
         .select(CalendarRow::as_select())
         .order(calendars::id)
         .load(conn)?;
-    assemble(conn, rows)
+    assemble(conn, office_id, rows)
 }
 
 pub fn find(
@@ -60,13 +60,19 @@ pub fn find(
         .filter(calendars::id.eq(id))
         .select(CalendarRow::as_select())
         .load(conn)?;
-    Ok(assemble(conn, rows)?.pop())
+    Ok(assemble(conn, office_id, rows)?.pop())
 }
 
-fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<Calendar>> {
+/// The services and hours of `rows`, calendars of one office.
+fn assemble(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    rows: Vec<CalendarRow>,
+) -> QueryResult<Vec<Calendar>> {
     let ids: Vec<CalendarId> = rows.iter().map(|row| row.id).collect();
     let mut services: HashMap<CalendarId, Vec<ServiceId>> = HashMap::new();
     for (calendar_id, service_id) in calendar_services::table
+        .filter(calendar_services::office_id.eq(office_id))
         .filter(calendar_services::calendar_id.eq_any(&ids))
         .select((
             calendar_services::calendar_id,
@@ -79,6 +85,7 @@ fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<
     }
     let mut hours: HashMap<CalendarId, Vec<Interval>> = HashMap::new();
     for (calendar_id, weekday, opens, closes) in opening_hours::table
+        .filter(opening_hours::office_id.eq(office_id))
         .filter(opening_hours::calendar_id.eq_any(&ids))
         .select((
             opening_hours::calendar_id,
@@ -121,12 +128,14 @@ fn assemble(conn: &mut DbConnection, rows: Vec<CalendarRow>) -> QueryResult<Vec<
         .collect())
 }
 
-/// The office services a calendar serves.
+/// The office services a calendar of the office serves.
 pub fn service_ids(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     calendar_id: CalendarId,
 ) -> QueryResult<Vec<ServiceId>> {
     calendar_services::table
+        .filter(calendar_services::office_id.eq(office_id))
         .filter(calendar_services::calendar_id.eq(calendar_id))
         .select(calendar_services::office_service_id)
         .load(conn)
@@ -163,15 +172,19 @@ pub fn update(
     service_ids: &[ServiceId],
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(calendars::table.find(id))
-        .set((
-            calendars::name.eq(&fields.name),
-            calendars::desks.eq(fields.desks),
-            calendars::valid_from.eq(fields.valid_from),
-            calendars::valid_until.eq(fields.valid_until),
-            calendars::updated_at.eq(db_time(now)),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        calendars::table
+            .find(id)
+            .filter(calendars::office_id.eq(office_id)),
+    )
+    .set((
+        calendars::name.eq(&fields.name),
+        calendars::desks.eq(fields.desks),
+        calendars::valid_from.eq(fields.valid_from),
+        calendars::valid_until.eq(fields.valid_until),
+        calendars::updated_at.eq(db_time(now)),
+    ))
+    .execute(conn)?;
     set_services(conn, office_id, id, service_ids)
 }
 
@@ -181,8 +194,12 @@ fn set_services(
     id: CalendarId,
     service_ids: &[ServiceId],
 ) -> QueryResult<()> {
-    diesel::delete(calendar_services::table.filter(calendar_services::calendar_id.eq(id)))
-        .execute(conn)?;
+    diesel::delete(
+        calendar_services::table
+            .filter(calendar_services::office_id.eq(office_id))
+            .filter(calendar_services::calendar_id.eq(id)),
+    )
+    .execute(conn)?;
     for service_id in service_ids {
         diesel::insert_into(calendar_services::table)
             .values((
@@ -203,7 +220,12 @@ pub fn replace_hours(
     hours: &WeeklyHours,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::delete(opening_hours::table.filter(opening_hours::calendar_id.eq(id))).execute(conn)?;
+    diesel::delete(
+        opening_hours::table
+            .filter(opening_hours::office_id.eq(office_id))
+            .filter(opening_hours::calendar_id.eq(id)),
+    )
+    .execute(conn)?;
     for interval in hours.intervals() {
         diesel::insert_into(opening_hours::table)
             .values((
@@ -215,8 +237,12 @@ pub fn replace_hours(
             ))
             .execute(conn)?;
     }
-    diesel::update(calendars::table.find(id))
-        .set(calendars::updated_at.eq(db_time(now)))
-        .execute(conn)?;
+    diesel::update(
+        calendars::table
+            .find(id)
+            .filter(calendars::office_id.eq(office_id)),
+    )
+    .set(calendars::updated_at.eq(db_time(now)))
+    .execute(conn)?;
     Ok(())
 }

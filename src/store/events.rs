@@ -164,8 +164,13 @@ pub fn find_many(conn: &mut DbConnection, ids: &[EventId]) -> QueryResult<Vec<St
 }
 
 /// How many times a booking was moved.
-pub fn times_moved(conn: &mut DbConnection, id: BookingId) -> QueryResult<i64> {
+pub fn times_moved(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: BookingId,
+) -> QueryResult<i64> {
     events::table
+        .filter(events::office_id.eq(office_id))
         .filter(events::booking_id.eq(id))
         .filter(events::kind.eq(EventKind::Rescheduled.as_str()))
         .count()

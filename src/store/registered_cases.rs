@@ -85,6 +85,7 @@ pub fn find_many(
     let mut readiness: HashMap<CaseId, Vec<(TypeCode, Option<NaiveDate>)>> = HashMap::new();
     let ready_rows: Vec<(CaseId, String, Option<NaiveDate>)> = case_readiness::table
         .inner_join(appointment_types::table)
+        .filter(case_readiness::office_id.eq(office_id))
         .filter(case_readiness::case_id.eq_any(&ids))
         .select((
             case_readiness::case_id,
@@ -150,11 +151,15 @@ pub fn insert(
 
 pub fn update(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: CaseId,
     fields: CaseFields<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(registered_cases::table.filter(registered_cases::id.eq(id)))
+    let case = registered_cases::table
+        .filter(registered_cases::office_id.eq(office_id))
+        .filter(registered_cases::id.eq(id));
+    diesel::update(case)
         .set((
             registered_cases::email.eq(fields.email),
             registered_cases::language.eq(fields.language),
@@ -177,8 +182,17 @@ pub struct ReadinessRow {
 }
 
 /// Forgets the types a case is ready for (before they are written anew).
-pub fn clear_readiness(conn: &mut DbConnection, id: CaseId) -> QueryResult<()> {
-    diesel::delete(case_readiness::table.filter(case_readiness::case_id.eq(id))).execute(conn)?;
+pub fn clear_readiness(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: CaseId,
+) -> QueryResult<()> {
+    diesel::delete(
+        case_readiness::table
+            .filter(case_readiness::office_id.eq(office_id))
+            .filter(case_readiness::case_id.eq(id)),
+    )
+    .execute(conn)?;
     Ok(())
 }
 

@@ -25,9 +25,10 @@ use crate::domain::{
 /// touches a booking locks its slots first, and several slots always in this order, so two
 /// transactions never wait for each other in a circle. (PostgreSQL only: SQLite's write
 /// transactions already run one at a time.)
-pub fn lock_slots(conn: &mut DbConnection, ids: &[SlotId]) -> QueryResult<()> {
+pub fn lock_slots(conn: &mut DbConnection, office_id: OfficeId, ids: &[SlotId]) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = conn {
         slots::table
+            .filter(slots::office_id.eq(office_id))
             .filter(slots::id.eq_any(ids))
             .order(slots::id)
             .select(slots::id)
@@ -121,7 +122,9 @@ pub fn release_seat(
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let cooling = if cooldown > Duration::zero() { 1 } else { 0 };
-    let target = slots::table.find(slot_id);
+    let target = slots::table
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::id.eq(slot_id));
     match channel {
         Channel::Web => diesel::update(target)
             .set((
@@ -150,28 +153,48 @@ pub fn release_seat(
 }
 
 /// The slots where seats that `booking` gave back are still cooling down.
-pub fn cooling_after(conn: &mut DbConnection, booking: BookingId) -> QueryResult<Vec<SlotId>> {
+pub fn cooling_after(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    booking: BookingId,
+) -> QueryResult<Vec<SlotId>> {
     seat_releases::table
+        .filter(seat_releases::office_id.eq(office_id))
         .filter(seat_releases::booking_id.eq(booking))
         .select(seat_releases::slot_id)
         .load(conn)
 }
 
 /// Puts the seats that `booking` gave back straight on sale, cooled down or not.
-pub fn end_cooling_after(conn: &mut DbConnection, booking: BookingId) -> QueryResult<()> {
-    let slot_ids: Vec<SlotId> =
-        diesel::delete(seat_releases::table.filter(seat_releases::booking_id.eq(booking)))
-            .returning(seat_releases::slot_id)
-            .get_results(conn)?;
+pub fn end_cooling_after(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    booking: BookingId,
+) -> QueryResult<()> {
+    let slot_ids: Vec<SlotId> = diesel::delete(
+        seat_releases::table
+            .filter(seat_releases::office_id.eq(office_id))
+            .filter(seat_releases::booking_id.eq(booking)),
+    )
+    .returning(seat_releases::slot_id)
+    .get_results(conn)?;
     for slot_id in slot_ids {
-        less_cooling(conn, slot_id, 1)?;
+        less_cooling(conn, office_id, slot_id, 1)?;
     }
     Ok(())
 }
 
 /// Takes `seats` off the slot's cooling count (never below zero).
-fn less_cooling(conn: &mut DbConnection, slot_id: SlotId, seats: i32) -> QueryResult<()> {
-    diesel::update(slots::table.find(slot_id))
+fn less_cooling(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    slot_id: SlotId,
+    seats: i32,
+) -> QueryResult<()> {
+    let slot = slots::table
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::id.eq(slot_id));
+    diesel::update(slot)
         .set(
             slots::cooling
                 .eq(case_when(slots::cooling.gt(seats), slots::cooling - seats).otherwise(0)),
@@ -183,18 +206,20 @@ fn less_cooling(conn: &mut DbConnection, slot_id: SlotId, seats: i32) -> QueryRe
 /// Puts the slot's seats whose cool-down has passed back on sale; returns how many.
 pub fn release_cooled(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     slot_id: SlotId,
     now: DateTime<Utc>,
 ) -> QueryResult<i32> {
     let released = diesel::delete(
         seat_releases::table
+            .filter(seat_releases::office_id.eq(office_id))
             .filter(seat_releases::slot_id.eq(slot_id))
             .filter(seat_releases::available_at.le(db_time(now))),
     )
     .execute(conn)?;
     let released = i32::try_from(released).unwrap_or(i32::MAX);
     if released > 0 {
-        less_cooling(conn, slot_id, released)?;
+        less_cooling(conn, office_id, slot_id, released)?;
     }
     Ok(released)
 }
@@ -202,10 +227,12 @@ pub fn release_cooled(
 /// Whether a seat of the slot has finished cooling down (and can go back on sale).
 pub fn has_cooled_seat(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     slot_id: SlotId,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let due: i64 = seat_releases::table
+        .filter(seat_releases::office_id.eq(office_id))
         .filter(seat_releases::slot_id.eq(slot_id))
         .filter(seat_releases::available_at.le(db_time(now)))
         .select(count_star())
@@ -213,15 +240,16 @@ pub fn has_cooled_seat(
     Ok(due > 0)
 }
 
-/// The slots with seats whose cool-down has passed, for the periodic sweep.
+/// The slots (with their offices) with seats whose cool-down has passed, for the periodic
+/// sweep.
 pub fn slots_with_cooled_seats(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     limit: i64,
-) -> QueryResult<Vec<SlotId>> {
+) -> QueryResult<Vec<(OfficeId, SlotId)>> {
     seat_releases::table
         .filter(seat_releases::available_at.le(db_time(now)))
-        .select(seat_releases::slot_id)
+        .select((seat_releases::office_id, seat_releases::slot_id))
         .distinct()
         .limit(limit)
         .load(conn)

@@ -195,8 +195,14 @@ fn all_of(rows: Vec<(ServiceRow, TypeRow)>) -> QueryResult<Vec<OfficeService>> {
     rows.into_iter().map(service).collect()
 }
 
-pub fn find_by_id(conn: &mut DbConnection, id: ServiceId) -> QueryResult<Option<OfficeService>> {
-    let found = with_types().filter(office_services::id.eq(id));
+pub fn find_by_id(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: ServiceId,
+) -> QueryResult<Option<OfficeService>> {
+    let found = with_types()
+        .filter(office_services::office_id.eq(office_id))
+        .filter(office_services::id.eq(id));
     Ok(all_of(found.load(conn)?)?.pop())
 }
 
@@ -235,11 +241,13 @@ pub fn rules(
 /// prepares it once per connection) rather than one built on `with_types`.
 pub fn serving(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     calendar_id: CalendarId,
 ) -> QueryResult<Vec<OfficeService>> {
     let rows = office_services::table
         .inner_join(appointment_types::table)
         .inner_join(calendar_services::table)
+        .filter(office_services::office_id.eq(office_id))
         .filter(calendar_services::calendar_id.eq(calendar_id))
         .filter(office_services::active.eq(true))
         .select((ServiceRow::as_select(), TypeRow::as_select()))
@@ -341,11 +349,12 @@ pub fn insert(
 /// Replaces the settings and turns the service on.
 pub fn update(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: ServiceId,
     settings: &ServiceSettings,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(office_services::table.find(id))
+    diesel::update(of_office(office_id, id))
         .set((
             SettingsRow::from(settings),
             office_services::active.eq(true),
@@ -357,15 +366,32 @@ pub fn update(
 
 pub fn set_active(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: ServiceId,
     active: bool,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(office_services::table.find(id))
+    diesel::update(of_office(office_id, id))
         .set((
             office_services::active.eq(active),
             office_services::updated_at.eq(db_time(now)),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The office's service `id`, to change.
+fn of_office(
+    office_id: OfficeId,
+    id: ServiceId,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        office_services::table,
+        diesel::dsl::Eq<office_services::office_id, OfficeId>,
+    >,
+    diesel::dsl::Eq<office_services::id, ServiceId>,
+> {
+    office_services::table
+        .filter(office_services::office_id.eq(office_id))
+        .filter(office_services::id.eq(id))
 }

@@ -118,14 +118,17 @@ pub struct Bookable {
     pub opens_at: Option<DateTime<Utc>>,
 }
 
-/// The stored slots of these calendars on the local days `from..=to`, for publishing.
+/// The stored slots of these calendars of the office on the local days `from..=to`, for
+/// publishing.
 pub fn stored(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     calendar_ids: &[CalendarId],
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<ExistingSlot>> {
     Ok(slots::table
+        .filter(slots::office_id.eq(office_id))
         .filter(slots::calendar_id.eq_any(calendar_ids))
         .filter(slots::local_date.between(from, to))
         .select(Slot::as_select())
@@ -205,7 +208,10 @@ pub fn apply(
 
     for update in &plan.update {
         let booked = slots::booked_web + slots::booked_desk;
-        diesel::update(slots::table.find(update.id))
+        let slot = slots::table
+            .filter(slots::office_id.eq(office_id))
+            .filter(slots::id.eq(update.id));
+        diesel::update(slot)
             .set((
                 slots::ends_at.eq(db_time(update.ends_at)),
                 slots::capacity
@@ -221,18 +227,24 @@ pub fn apply(
     for chunk in plan.remove.chunks(INSERT_CHUNK) {
         let unbooked = || {
             slots::table
+                .filter(slots::office_id.eq(office_id))
                 .filter(slots::id.eq_any(chunk))
                 .filter(slots::booked_web.eq(0))
                 .filter(slots::booked_desk.eq(0))
         };
         diesel::delete(
             seat_releases::table
+                .filter(seat_releases::office_id.eq(office_id))
                 .filter(seat_releases::slot_id.eq_any(unbooked().select(slots::id))),
         )
         .execute(conn)?;
-        diesel::delete(unbooked().filter(not(exists(
-            bookings::table.filter(bookings::slot_id.eq(slots::id)),
-        ))))
+        diesel::delete(
+            unbooked().filter(not(exists(
+                bookings::table
+                    .filter(bookings::office_id.eq(office_id))
+                    .filter(bookings::slot_id.eq(slots::id)),
+            ))),
+        )
         .execute(conn)?;
         diesel::update(unbooked())
             .set((
@@ -245,6 +257,7 @@ pub fn apply(
     }
     // Slots that were booked between reading and removing them stay, as conflicts.
     let remaining: Vec<Slot> = slots::table
+        .filter(slots::office_id.eq(office_id))
         .filter(slots::id.eq_any(&plan.remove))
         .filter(slots::capacity.gt(0))
         .select(Slot::as_select())
@@ -279,7 +292,10 @@ pub fn apply(
         .collect();
     to_block.sort_unstable();
     for (slot_id, reason) in to_block {
-        diesel::update(slots::table.find(slot_id))
+        let slot = slots::table
+            .filter(slots::office_id.eq(office_id))
+            .filter(slots::id.eq(slot_id));
+        diesel::update(slot)
             .set((
                 slots::blocked.eq(true),
                 slots::block_reason.eq(reason),
@@ -310,6 +326,7 @@ pub fn for_staff(
         query = query.filter(
             slots::calendar_id.eq_any(
                 calendar_services::table
+                    .filter(calendar_services::office_id.eq(office_id))
                     .filter(calendar_services::office_service_id.eq(service_id))
                     .select(calendar_services::calendar_id),
             ),
@@ -318,26 +335,28 @@ pub fn for_staff(
     query.load(conn)
 }
 
-/// Slots of calendars serving `office_service_id`, starting in `[from, to)`, with at least one
-/// seat the web may book, in time order.
+/// Slots of the office's calendars serving `office_service_id`, starting in `[from, to)`, with
+/// at least one seat the web may book, in time order.
 pub fn web_bookable(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     office_service_id: ServiceId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<Bookable>> {
-    web_bookable_from(office_service_id, from, to).load(conn)
+    web_bookable_from(office_id, office_service_id, from, to).load(conn)
 }
 
 /// The first of [`web_bookable`]'s slots already on sale at `now`.
 pub fn first_web_bookable(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     office_service_id: ServiceId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<Bookable>> {
-    web_bookable_from(office_service_id, from, to)
+    web_bookable_from(office_id, office_service_id, from, to)
         .filter(
             slots::opens_at
                 .is_null()
@@ -349,14 +368,17 @@ pub fn first_web_bookable(
 
 /// The query of [`web_bookable`], to load or to take the first of.
 fn web_bookable_from<'a>(
+    office_id: OfficeId,
     office_service_id: ServiceId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> slots::BoxedQuery<'a, MultiBackend, SqlTypeOf<AsSelect<Bookable, MultiBackend>>> {
     let calendars = calendar_services::table
+        .filter(calendar_services::office_id.eq(office_id))
         .filter(calendar_services::office_service_id.eq(office_service_id))
         .select(calendar_services::calendar_id);
     slots::table
+        .filter(slots::office_id.eq(office_id))
         .filter(slots::calendar_id.eq_any(calendars))
         .filter(slots::starts_at.ge(db_time(from)))
         .filter(slots::starts_at.lt(db_time(to)))
@@ -423,12 +445,16 @@ pub fn find(conn: &mut DbConnection, office_id: OfficeId, id: SlotId) -> QueryRe
 
 pub fn set_blocked(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: SlotId,
     blocked: bool,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(slots::table.find(id))
+    let slot = slots::table
+        .filter(slots::office_id.eq(office_id))
+        .filter(slots::id.eq(id));
+    diesel::update(slot)
         .set((
             slots::blocked.eq(blocked),
             slots::block_reason.eq(reason),
@@ -451,6 +477,7 @@ pub fn openings(
         .filter(
             slots::calendar_id.eq_any(
                 calendar_services::table
+                    .filter(calendar_services::office_id.eq(office_id))
                     .filter(calendar_services::office_service_id.eq(service))
                     .select(calendar_services::calendar_id),
             ),
@@ -479,6 +506,7 @@ pub fn next_opening(
         query = query.filter(
             slots::calendar_id.eq_any(
                 calendar_services::table
+                    .filter(calendar_services::office_id.eq(office_id))
                     .filter(calendar_services::office_service_id.eq(service))
                     .select(calendar_services::calendar_id),
             ),

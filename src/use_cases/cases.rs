@@ -479,8 +479,8 @@ impl CaseWriter<'_> {
         };
         let (id, outcome) = match existing {
             Some(stored) => {
-                registered_cases::update(conn, stored.id, fields, self.now)?;
-                registered_cases::clear_readiness(conn, stored.id)?;
+                registered_cases::update(conn, self.office_id, stored.id, fields, self.now)?;
+                registered_cases::clear_readiness(conn, self.office_id, stored.id)?;
                 (stored.id, Outcome::Updated)
             }
             None => {

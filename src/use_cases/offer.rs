@@ -242,7 +242,13 @@ impl Kept {
         let read = Instant::now();
         let horizon = Duration::days(i64::from(service.settings.horizon_days));
         let from = now - READ_BEHIND;
-        let found = slots::web_bookable(conn, service.id, from, now + horizon + READ_AHEAD)?;
+        let found = slots::web_bookable(
+            conn,
+            office.id,
+            service.id,
+            from,
+            now + horizon + READ_AHEAD,
+        )?;
         let zone = office.details.timezone;
         let base_id = found.iter().map(|slot| slot.id.get()).min().unwrap_or(0);
         let slots: Option<Vec<KeptSlot>> = found

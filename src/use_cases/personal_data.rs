@@ -113,7 +113,7 @@ pub async fn export(
             let ids = personal_data::bookings_of_subject(conn, office.id, subject.keys())?;
             let mut views = Vec::new();
             for id in &ids {
-                let booking = bookings::find(conn, *id)?
+                let booking = bookings::find(conn, office.id, *id)?
                     .ok_or_else(|| Error::vanished(format!("booking {id}")))?;
                 views.push(StaffBookingView::new(&details(conn, booking)?));
             }

@@ -155,7 +155,7 @@ pub fn reconcile_slots<F: Failure + From<MixedDurations>>(
     }
 
     let calendar_ids: Vec<_> = calendars.iter().map(|calendar| calendar.id).collect();
-    let stored = slots::stored(conn, &calendar_ids, from, to)?;
+    let stored = slots::stored(conn, office.id, &calendar_ids, from, to)?;
     let mut plan = reconcile(planned, stored);
     if mode == Mode::WithdrawOnly {
         plan.create.clear();

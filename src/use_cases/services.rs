@@ -373,13 +373,13 @@ pub async fn put(
                 Some(service) => {
                     let duration = settings.duration(appointment_type.default_duration_minutes);
                     check_calendars_agree(conn, office.id, service, duration)?;
-                    services::update(conn, service.id, &settings, now)?;
+                    services::update(conn, office.id, service.id, &settings, now)?;
                     service.id
                 }
                 None => services::insert(conn, office.id, appointment_type.id, &settings, now)?,
             };
-            let service =
-                services::find_by_id(conn, id)?.ok_or_else(|| Error::vanished(&type_code))?;
+            let service = services::find_by_id(conn, office.id, id)?
+                .ok_or_else(|| Error::vanished(&type_code))?;
             let view = ServiceView::from(&service);
             let audit = Audit::by(&actor, now);
             let office_id = Some(office.id);
@@ -420,7 +420,7 @@ pub async fn turn_off(
                 catalogue::find_by_code(conn, &type_code)?.ok_or(ServiceFailure::NotOffered)?;
             let service = services::find(conn, office.id, appointment_type.id)?
                 .ok_or(ServiceFailure::NotOffered)?;
-            services::set_active(conn, service.id, false, now)?;
+            services::set_active(conn, office.id, service.id, false, now)?;
             let before = ServiceView::from(&service);
             let after = ServiceView {
                 active: false,

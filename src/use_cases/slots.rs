@@ -248,7 +248,7 @@ pub async fn block(
                 Blocking::Block { reason } => (true, Some(reason.as_str()), Action::SlotBlock),
                 Blocking::Unblock => (false, None, Action::SlotUnblock),
             };
-            slots::set_blocked(conn, id, blocked, reason, now)?;
+            slots::set_blocked(conn, office.id, id, blocked, reason, now)?;
             let after = slots::find(conn, office.id, id)?.ok_or(SlotFailure::NoSuchSlot)?;
             let (before, after) = (
                 StaffSlotView::new(&before, zone),
@@ -384,7 +384,7 @@ pub async fn service_times(
             let office = visible_office(conn, None, &code)?;
             let (query, errors) = query.into_parts();
             let (rules, availability) = offered(conn, &office, &query, errors, now)?;
-            let service = services::find_by_id(conn, rules.id)?
+            let service = services::find_by_id(conn, office.id, rules.id)?
                 .ok_or_else(|| Error::vanished(format!("service {}", rules.id)))?;
             let zone = office.details.timezone;
             let draws = crate::store::lottery::draws_of_office(conn, office.id, now, 20)?
@@ -423,7 +423,7 @@ fn offered(
         .filter(|service| service.active)
         .ok_or(SlotFailure::ServiceNotOffered)?;
     let found = match bookable_window(zone, &service.settings, from, to, now) {
-        Some((start, end)) => slots::web_bookable(conn, service.id, start, end)?,
+        Some((start, end)) => slots::web_bookable(conn, office.id, service.id, start, end)?,
         None => Vec::new(),
     };
     let next = crate::store::slots::next_opening(conn, office.id, Some(service.id), now)?;

@@ -115,7 +115,7 @@ fn with_token(
     let Some(survey) = survey.filter(|_| matched) else {
         return Err(SurveyFailure::NoSuchSurvey.into());
     };
-    let booking = crate::store::bookings::find(conn, survey.booking_id)?
+    let booking = crate::store::bookings::find(conn, survey.office_id, survey.booking_id)?
         .ok_or_else(|| Error::vanished(format!("booking of survey {id}")))?;
     let visit = details(conn, booking).map_err(Error::unexpected)?;
     let language = visit.booking.language.as_str().to_owned();

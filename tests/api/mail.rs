@@ -11,7 +11,10 @@ use mail_parser::MimeHeaders;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sportello::{
-    domain::{ids::BookingId, mail::MessageKind},
+    domain::{
+        ids::{BookingId, OfficeId},
+        mail::MessageKind,
+    },
     mail::Mailer,
     store::{
         Store, StoreError, outbox,
@@ -413,8 +416,14 @@ async fn a_failed_message_is_retried_however_much_mail_came_after_it(backend: Ba
     // A busy office: a thousand messages queued since that one failed.
     app.store
         .write(|conn| -> Result<(), StoreError> {
-            let booking = bookings::table.select(bookings::id).first::<i64>(conn)?;
-            let booking = sportello::store::bookings::find(conn, BookingId::new(booking))?;
+            let (office, booking) = bookings::table
+                .select((bookings::office_id, bookings::id))
+                .first::<(i64, i64)>(conn)?;
+            let booking = sportello::store::bookings::find(
+                conn,
+                OfficeId::new(office),
+                BookingId::new(booking),
+            )?;
             let booking = booking.expect("the booking");
             for _ in 0..1000 {
                 let about = outbox::About {
@@ -597,19 +606,20 @@ async fn one_reminder_per_visit_and_none_for_what_changed(backend: Backend) {
     let late = app.by(&rome.manager).book("RM", &desk).await.json();
     let late_reference = late["reference"].as_str().unwrap().to_owned();
     mailer.deliver_all_due().await.unwrap();
-    let id: i64 = app
+    let (office, id): (i64, i64) = app
         .store
         .read(move |conn| -> Result<_, StoreError> {
             Ok(bookings::table
                 .filter(bookings::reference.eq(late_reference))
-                .select(bookings::id)
+                .select((bookings::office_id, bookings::id))
                 .first(conn)?)
         })
         .await
         .unwrap();
     app.store
         .write(move |conn| -> Result<bool, StoreError> {
-            let booking = sportello::store::bookings::find(conn, BookingId::new(id))?;
+            let (office, id) = (OfficeId::new(office), BookingId::new(id));
+            let booking = sportello::store::bookings::find(conn, office, id)?;
             let booking = booking.expect("the booking");
             let about = outbox::About {
                 office_id: booking.office_id,

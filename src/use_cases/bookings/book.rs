@@ -25,7 +25,7 @@ use crate::{
         catalogue::TypeCode,
         email::EmailAddress,
         events::public_type,
-        ids::SlotId,
+        ids::{OfficeId, SlotId},
         intermediary::week_start,
         language::Language,
         mail::MessageKind,
@@ -256,7 +256,7 @@ pub async fn book(
                 };
                 let refusal = match retry {
                     true => None,
-                    false => quick_refusal(conn, &slot, booker.channel(), now)?,
+                    false => quick_refusal(conn, office.id, &slot, booker.channel(), now)?,
                 };
                 let eligibility = match (&booker, &refusal) {
                     (Booker::Applicant { .. }, None) => {
@@ -333,6 +333,7 @@ pub async fn book(
 /// claim in `book_in` does. On a click day this answers the crowd after the sell-out cheaply.
 fn quick_refusal(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     slot: &Slot,
     channel: Channel,
     now: DateTime<Utc>,
@@ -347,7 +348,9 @@ fn quick_refusal(
         Channel::Web => slot.seats.web_available(),
         Channel::Desk => slot.seats.desk_available(),
     };
-    if free > 0 || (slot.seats.cooling > 0 && seats::has_cooled_seat(conn, slot.id, now)?) {
+    if free > 0
+        || (slot.seats.cooling > 0 && seats::has_cooled_seat(conn, office_id, slot.id, now)?)
+    {
         return Ok(None);
     }
     Ok(Some(Refusal::SlotFull))
@@ -402,7 +405,7 @@ pub(in crate::use_cases) fn book_in(
         });
     };
     if let (Some(key), Some(record)) = (key, standing.key) {
-        return replay(conn, key, record, policy);
+        return replay(conn, office.id, key, record, policy);
     }
     let slot = standing.slot;
     if slot.blocked {
@@ -486,7 +489,7 @@ pub(in crate::use_cases) fn book_in(
         false => {
             // Seats whose cool-down has passed go back on sale first.
             if slot.seats.cooling > 0 {
-                seats::release_cooled(conn, slot.id, now)?;
+                seats::release_cooled(conn, office.id, slot.id, now)?;
             }
             Seat::Claim(channel)
         }
@@ -566,6 +569,7 @@ pub(in crate::use_cases) fn book_in(
 /// booking, if it was the same request.
 fn replay(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     key: &IdempotencyKey,
     record: KeyRecord,
     policy: &Policy,
@@ -574,7 +578,7 @@ fn replay(
         return Err(Refusal::IdempotencyKeyReused.into());
     }
     let booking_id = record.booking_id.ok_or(BookingFailure::KeyRace)?;
-    let booking = bookings::find(conn, booking_id)?.ok_or(BookingFailure::KeyRace)?;
+    let booking = bookings::find(conn, office_id, booking_id)?.ok_or(BookingFailure::KeyRace)?;
     let manage_token = policy.tokens.token(&booking.token_salt);
     Ok(Made {
         details: details(conn, booking)?,

@@ -333,11 +333,19 @@ fn change_status(
             };
             cancel(conn, details, by, policy, now)?.is_some()
         }
-        _ => bookings::set_status(conn, booking.id, booking.status, next, now)?,
+        _ => bookings::set_status(
+            conn,
+            booking.office_id,
+            booking.id,
+            booking.status,
+            next,
+            now,
+        )?,
     };
     if !changed {
         // Another request changed the booking first: the refusal names its status now.
-        let current = bookings::find(conn, booking.id)?.map_or(booking.status, |b| b.status);
+        let current = bookings::find(conn, booking.office_id, booking.id)?
+            .map_or(booking.status, |b| b.status);
         return Err(Refusal::InvalidTransition {
             status: current,
             action,

@@ -93,14 +93,14 @@ pub async fn show(
             let invitation = invitation_with_token(conn, &reference, &token)?;
             let office = offices::find_by_id(conn, invitation.office_id)?
                 .ok_or(BookingFailure::Gone("office"))?;
-            let service = services::find_by_id(conn, invitation.office_service_id)?
+            let service = services::find_by_id(conn, office.id, invitation.office_service_id)?
                 .ok_or(BookingFailure::Gone("service"))?;
             let proposed = match (invitation.holds_seat, invitation.proposed_slot_id) {
                 (true, Some(id)) => slots::find(conn, office.id, id)?,
                 _ => None,
             };
             let booking = match invitation.booking_id {
-                Some(id) => bookings::find(conn, id)?,
+                Some(id) => bookings::find(conn, office.id, id)?,
                 None => None,
             };
             let language = invitation.language.as_str();
@@ -206,7 +206,7 @@ pub async fn book(
             check_answerable(invitation.status, invitation.deadline, now)?;
             let office = offices::find_by_id(conn, invitation.office_id)?
                 .ok_or(BookingFailure::Gone("office"))?;
-            let service = services::find_by_id(conn, invitation.office_service_id)?
+            let service = services::find_by_id(conn, office.id, invitation.office_service_id)?
                 .ok_or(BookingFailure::Gone("service"))?;
             let held_slot = invitation
                 .proposed_slot_id
@@ -219,7 +219,7 @@ pub async fn book(
             )?;
             // The chosen slot must be the invited service's, named as the applicant sent it.
             let slot = slot_of_office(conn, office.id, visit.slot_id)?;
-            let serves = services::serving(conn, slot.calendar_id)?
+            let serves = services::serving(conn, office.id, slot.calendar_id)?
                 .iter()
                 .any(|serving| serving.id == service.id);
             if !serves {
@@ -230,7 +230,7 @@ pub async fn book(
             let mut touched: Vec<SlotId> = held_slot.into_iter().chain([slot.id]).collect();
             touched.sort_unstable();
             touched.dedup();
-            seats::lock_slots(conn, &touched)?;
+            seats::lock_slots(conn, office.id, &touched)?;
 
             let booker = Booker::Applicant { from, via: None };
             let made = book_in(conn, &office, &booker, &visit, None, &policy, now)?;

@@ -199,7 +199,7 @@ fn move_in(
         return Err(Refusal::InviteOnly.into());
     }
     let limit = policy.max_moves;
-    if events::times_moved(conn, booking.id)? >= limit {
+    if events::times_moved(conn, booking.office_id, booking.id)? >= limit {
         return Err(Refusal::TooManyMoves { limit }.into());
     }
     let target = target_slot(conn, details, to)?;
@@ -253,9 +253,10 @@ fn target_slot(
     details: &Details,
     to: SlotId,
 ) -> Result<Slot, BookingError> {
-    let target = slot_of_office(conn, details.booking.office_id, to)?;
+    let office_id = details.booking.office_id;
+    let target = slot_of_office(conn, office_id, to)?;
     let service = &details.service;
-    if !calendars::service_ids(conn, target.calendar_id)?.contains(&service.id) {
+    if !calendars::service_ids(conn, office_id, target.calendar_id)?.contains(&service.id) {
         let code = &service.appointment_type.code;
         let message = format!("this time is not for {code}");
         return Err(Error::Invalid(FieldErrors::single("slot_id", message)));
@@ -310,7 +311,7 @@ pub(in crate::use_cases) fn relocate(
         }
     };
     let slots = (booking.slot_id, target.id);
-    let moved = bookings::move_to(conn, booking.id, slots, reason, now)?;
+    let moved = bookings::move_to(conn, booking.office_id, booking.id, slots, reason, now)?;
     let Some(sequence) = moved else {
         // Changed meanwhile by another request; the transaction rolls the claim back.
         let status = booking.status;

@@ -278,7 +278,7 @@ pub fn details(conn: &mut DbConnection, booking: Booking) -> Result<Details, Boo
         offices::find_by_id(conn, booking.office_id)?.ok_or(BookingFailure::Gone("office"))?;
     let slot = slots::find(conn, booking.office_id, booking.slot_id)?
         .ok_or(BookingFailure::Gone("slot"))?;
-    let service = services::find_by_id(conn, booking.office_service_id)?
+    let service = services::find_by_id(conn, booking.office_id, booking.office_service_id)?
         .ok_or(BookingFailure::Gone("service"))?;
     Ok(Details {
         booking,
@@ -294,9 +294,9 @@ pub(in crate::use_cases) fn reread(
     conn: &mut DbConnection,
     details: Details,
 ) -> Result<Details, BookingError> {
-    let id = details.booking.id;
-    let booking =
-        bookings::find(conn, id)?.ok_or_else(|| Error::vanished(format!("booking {id}")))?;
+    let (office_id, id) = (details.booking.office_id, details.booking.id);
+    let booking = bookings::find(conn, office_id, id)?
+        .ok_or_else(|| Error::vanished(format!("booking {id}")))?;
     let slot = slots::find(conn, booking.office_id, booking.slot_id)?
         .ok_or_else(|| Error::vanished(format!("slot {}", booking.slot_id)))?;
     Ok(Details {
@@ -317,7 +317,7 @@ fn claim_seat(
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     if slot.seats.cooling > 0 {
-        seats::release_cooled(conn, slot.id, now)?;
+        seats::release_cooled(conn, office_id, slot.id, now)?;
     }
     if seats::claim_seat(conn, office_id, slot.id, channel)? {
         Ok(())
@@ -334,10 +334,10 @@ fn claim_seat_for_office(
     slot: &Slot,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    if slot.seats.cooling > 0 {
-        seats::release_cooled(conn, slot.id, now)?;
-    }
     let (office, channel) = (booking.office_id, booking.channel);
+    if slot.seats.cooling > 0 {
+        seats::release_cooled(conn, office, slot.id, now)?;
+    }
     match seats::claim_seat_for_office(conn, office, slot.id, channel)? {
         true => Ok(()),
         false => Err(Refusal::SlotFull.into()),
@@ -351,12 +351,12 @@ fn lock_seats_of(
     booking: &Booking,
     moving_to: Option<SlotId>,
 ) -> Result<(), BookingError> {
-    let mut ids = seats::cooling_after(conn, booking.id)?;
+    let mut ids = seats::cooling_after(conn, booking.office_id, booking.id)?;
     ids.push(booking.slot_id);
     ids.extend(moving_to);
     ids.sort_unstable();
     ids.dedup();
-    seats::lock_slots(conn, &ids)?;
+    seats::lock_slots(conn, booking.office_id, &ids)?;
     Ok(())
 }
 
@@ -369,7 +369,7 @@ fn give_back_seat(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    seats::end_cooling_after(conn, booking.id)?;
+    seats::end_cooling_after(conn, booking.office_id, booking.id)?;
     let (office, slot, channel) = (booking.office_id, booking.slot_id, booking.channel);
     let held_by = Some(booking.id);
     seats::release_seat(conn, office, slot, channel, held_by, policy.cooldown, now)?;
@@ -425,6 +425,7 @@ pub(in crate::use_cases) fn cancel(
     lock_seats_of(conn, booking, None)?;
     let cancelled = bookings::cancel(
         conn,
+        booking.office_id,
         booking.id,
         booking.status,
         booking.slot_id,
@@ -580,8 +581,8 @@ pub async fn tidy(
     store
         .write(move |conn| {
             let mut released = 0;
-            for slot_id in seats::slots_with_cooled_seats(conn, now, 500)? {
-                released += seats::release_cooled(conn, slot_id, now)?;
+            for (office_id, slot_id) in seats::slots_with_cooled_seats(conn, now, 500)? {
+                released += seats::release_cooled(conn, office_id, slot_id, now)?;
             }
             let forgotten = bookings::purge_keys(conn, now - keep_keys_for)?
                 + spent_challenges::purge_expired(conn, now)?;

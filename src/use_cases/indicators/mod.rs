@@ -258,8 +258,9 @@ pub async fn sample_lead_times(store: &Store, now: DateTime<Utc>) -> Result<usiz
                     continue;
                 }
                 let (from, to) = due.window;
-                let first = slots::first_web_bookable(conn, due.service, from, to, now)?
-                    .map(|slot| slot.time.starts_at);
+                let first =
+                    slots::first_web_bookable(conn, due.office, due.service, from, to, now)?
+                        .map(|slot| slot.time.starts_at);
                 counted::sample(conn, (due.office, due.service), due.on, first, now)?;
                 taken += 1;
             }

@@ -242,8 +242,9 @@ pub async fn extend(
                 .ok_or(Refusal::InvitationUsed)?;
             let extended = invitations::find(conn, invitation.id)?
                 .ok_or_else(|| Error::vanished("the invitation"))?;
-            let service = services::find_by_id(conn, extended.office_service_id)?
-                .ok_or_else(|| Error::vanished("the invitation's service"))?;
+            let service =
+                services::find_by_id(conn, extended.office_id, extended.office_service_id)?
+                    .ok_or_else(|| Error::vanished("the invitation's service"))?;
             let change = Change {
                 kind: EventKind::InvitationExtended,
                 author: Some(author),
@@ -270,7 +271,7 @@ fn close(
         return Ok(false);
     }
     release_held_seat(conn, invitation, policy, now)?;
-    let service = services::find_by_id(conn, invitation.office_service_id)?
+    let service = services::find_by_id(conn, invitation.office_id, invitation.office_service_id)?
         .ok_or_else(|| Error::vanished("the invitation's service"))?;
     let proposed = proposed_slot(conn, invitation)?;
     let kind = match to {
@@ -304,7 +305,9 @@ pub fn letter(conn: &mut DbConnection, id: InvitationId) -> Result<Option<Letter
     let Some(office) = offices::find_by_id(conn, invitation.office_id)? else {
         return Ok(None);
     };
-    let Some(service) = services::find_by_id(conn, invitation.office_service_id)? else {
+    let Some(service) =
+        services::find_by_id(conn, invitation.office_id, invitation.office_service_id)?
+    else {
         return Ok(None);
     };
     let proposed = match (invitation.holds_seat, invitation.proposed_slot_id) {

@@ -390,14 +390,14 @@ fn hold_proposed_seat(
     let invalid = |message: &str| FieldErrors::single("proposed_slot_id", message);
     let slot = slots::find(conn, office.id, slot_id)?
         .ok_or_else(|| invalid("is not a slot of this office"))?;
-    let serves = services::serving(conn, slot.calendar_id)?
+    let serves = services::serving(conn, office.id, slot.calendar_id)?
         .iter()
         .any(|serving| serving.id == service.id);
     if !serves {
         return Err(invalid("is not a time for this service").into());
     }
     check_proposal(slot.time.starts_at, deadline).map_err(|e| invalid(e.message()))?;
-    seats::lock_slots(conn, &[slot.id])?;
+    seats::lock_slots(conn, office.id, &[slot.id])?;
     if slot.blocked || !seats::claim_seat(conn, office.id, slot.id, Channel::Desk)? {
         return Err(Refusal::SlotFull.into());
     }
@@ -413,7 +413,7 @@ pub(crate) fn release_held_seat<F>(
     now: DateTime<Utc>,
 ) -> Result<(), Error<F>> {
     if let (true, Some(slot_id)) = (invitation.holds_seat, invitation.proposed_slot_id) {
-        seats::lock_slots(conn, &[slot_id])?;
+        seats::lock_slots(conn, invitation.office_id, &[slot_id])?;
         seats::release_seat(
             conn,
             invitation.office_id,
@@ -524,11 +524,12 @@ fn view_of(
     conn: &mut DbConnection,
     invitation: &Invitation,
 ) -> Result<InvitationView, InvitationError> {
-    let service = services::find_by_id(conn, invitation.office_service_id)?
-        .ok_or_else(|| Error::vanished(format!("service {}", invitation.office_service_id)))?;
+    let service =
+        services::find_by_id(conn, invitation.office_id, invitation.office_service_id)?
+            .ok_or_else(|| Error::vanished(format!("service {}", invitation.office_service_id)))?;
     let proposed = proposed_slot(conn, invitation)?;
     let booking = match invitation.booking_id {
-        Some(id) => crate::store::bookings::find(conn, id)?
+        Some(id) => crate::store::bookings::find(conn, invitation.office_id, id)?
             .map(|booking| (booking.reference.to_string(), booking.status)),
         None => None,
     };

@@ -95,7 +95,7 @@ pub fn make(
         .iter()
         .map(|s| s.0)
         .collect();
-    seats::lock_slots(conn, &ids)?;
+    seats::lock_slots(conn, office.id, &ids)?;
     let slots = lottery::draw_slots(conn, &draw, Among::All)?;
     let free: BTreeMap<SlotId, i32> = slots.iter().map(|slot| (slot.0, slot.2)).collect();
     let days: Vec<_> = slots.iter().map(|slot| (slot.0, slot.1)).collect();

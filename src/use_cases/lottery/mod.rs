@@ -269,8 +269,8 @@ fn draw_of_office(
     id: DrawId,
 ) -> Result<(Draw, OfficeService), BookingError> {
     let draw = lottery::find_draw(conn, office_id, id)?.ok_or(BookingFailure::NoSuchDraw)?;
-    let service =
-        services::find_by_id(conn, draw.office_service_id)?.ok_or(BookingFailure::NoSuchDraw)?;
+    let service = services::find_by_id(conn, office_id, draw.office_service_id)?
+        .ok_or(BookingFailure::NoSuchDraw)?;
     Ok((draw, service))
 }
 
@@ -396,7 +396,7 @@ pub fn notice(
     let Some(office) = crate::store::offices::find_by_id(conn, entry.office_id)? else {
         return Ok(None);
     };
-    let Some(service) = services::find_by_id(conn, draw.office_service_id)? else {
+    let Some(service) = services::find_by_id(conn, office.id, draw.office_service_id)? else {
         return Ok(None);
     };
     Ok(Some(Notice {

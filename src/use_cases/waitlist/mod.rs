@@ -245,7 +245,7 @@ pub(super) fn release_held(
     offer: &Offer,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    seats::lock_slots(conn, &[offer.slot_id])?;
+    seats::lock_slots(conn, offer.office_id, &[offer.slot_id])?;
     let no_cooldown = chrono::Duration::zero();
     seats::release_seat(
         conn,
@@ -274,7 +274,7 @@ impl Holder {
         request: &Request,
     ) -> Result<Option<Holder>, BookingError> {
         if let Some(id) = request.booking_id {
-            let Some(booking) = bookings::find(conn, id)? else {
+            let Some(booking) = bookings::find(conn, request.office_id, id)? else {
                 return Ok(None);
             };
             return Ok(Some(Holder::Booking(details(conn, booking)?)));

@@ -164,7 +164,7 @@ fn offer_to(
         Next::Offer(slot_id, holder) => (slot_id, holder),
     };
     let (office_id, channel) = (holder.office().id, holder.channel());
-    seats::lock_slots(conn, &[slot_id])?;
+    seats::lock_slots(conn, office_id, &[slot_id])?;
     if !seats::claim_seat(conn, office_id, slot_id, channel)? {
         return Ok(false); // Sold meanwhile: the next round looks again.
     }
