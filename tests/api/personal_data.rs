@@ -14,6 +14,7 @@ use crate::{
 
 on_both_databases!(
     retention_forgets_what_is_due_and_keeps_the_counts,
+    retention_forgets_visits_nobody_closed,
     a_data_subject_gets_everything_held_and_erasure_leaves_no_trace,
 );
 
@@ -27,6 +28,27 @@ async fn counted(app: &TestApp) -> Vec<Value> {
         .collect();
     bookings.sort_by_key(|value| value.to_string());
     bookings
+}
+
+/// Three applicants book the Monday; nobody checks them in or marks them missing, so their
+/// visits stay confirmed. Two years on, retention forgets all three in one round (the erased
+/// visits once shared one case number and the round failed on the one-visit-per-case rule,
+/// forgetting nothing, round after round).
+async fn retention_forgets_visits_nobody_closed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rome = open_rome(&app).await;
+    for n in 1..=3 {
+        book_as(&app, &rome.slots[n], n, "it").await;
+    }
+    let due = instant(&rome.slots[3]["ends_at"]) + Duration::days(24 * 30 + 1);
+    assert_eq!(app.run_retention_at(due).await.bookings, 3);
+    assert_eq!(app.run_retention_at(due).await.bookings, 0);
+    let rows = app.every_row().await;
+    for n in 1..=3 {
+        let case = format!("RM/2026/{n:06}");
+        assert!(!rows.iter().any(|(_, row)| row.contains(&case)), "{case}");
+    }
+    assert_eq!(assert_seat_counts_match_bookings(&app).await, 3);
 }
 
 fn mail_files(app: &TestApp) -> usize {
