@@ -16,7 +16,10 @@ use super::{
     DbConnection, StoredOptionalTime, StoredTime,
     connection::MultiBackend,
     db_time, on_backend,
-    schema::{bookings, calendar_services, seat_releases, slots},
+    schema::{
+        bookings, calendar_services, invitations, lottery_entries, seat_releases, slots,
+        waitlist_offers,
+    },
 };
 use crate::domain::{
     ids::{CalendarId, OfficeId, ServiceId, SlotId},
@@ -222,8 +225,9 @@ pub fn apply(
             .execute(conn)?;
     }
 
-    // An unbooked slot goes, unless a cancelled booking still points at it: that one stays, for
-    // the booking's history, with no seats (and no cooling seat) left to sell.
+    // An unbooked slot goes, unless a booking (cancelled, or moved away), an invitation's
+    // proposal, a waitlist offer or a lottery win still points at it: that one stays, for their
+    // history, with no seats (and no cooling seat) left to sell.
     for chunk in plan.remove.chunks(INSERT_CHUNK) {
         let unbooked = || {
             slots::table
@@ -238,12 +242,32 @@ pub fn apply(
                 .filter(seat_releases::slot_id.eq_any(unbooked().select(slots::id))),
         )
         .execute(conn)?;
+        let referenced_by_booking = exists(
+            bookings::table
+                .filter(bookings::office_id.eq(office_id))
+                .filter(bookings::slot_id.eq(slots::id)),
+        );
+        let proposed = exists(
+            invitations::table
+                .filter(invitations::office_id.eq(office_id))
+                .filter(invitations::proposed_slot_id.eq(slots::id.nullable())),
+        );
+        let offered = exists(
+            waitlist_offers::table
+                .filter(waitlist_offers::office_id.eq(office_id))
+                .filter(waitlist_offers::slot_id.eq(slots::id)),
+        );
+        let won = exists(
+            lottery_entries::table
+                .filter(lottery_entries::office_id.eq(office_id))
+                .filter(lottery_entries::won_slot_id.eq(slots::id.nullable())),
+        );
         diesel::delete(
-            unbooked().filter(not(exists(
-                bookings::table
-                    .filter(bookings::office_id.eq(office_id))
-                    .filter(bookings::slot_id.eq(slots::id)),
-            ))),
+            unbooked()
+                .filter(not(referenced_by_booking))
+                .filter(not(proposed))
+                .filter(not(offered))
+                .filter(not(won)),
         )
         .execute(conn)?;
         diesel::update(unbooked())

@@ -24,6 +24,7 @@ on_both_databases!(
     a_strike_moves_thirty_visits_to_the_earliest_free_seats_after_a_dry_run,
     a_flood_cancels_thirty_visits_with_its_reason_and_one_mail_each,
     a_closure_that_fails_halfway_changes_nothing,
+    a_day_with_a_seat_offered_from_the_waitlist_closes,
 );
 
 /// The languages the thirty applicants write in, in turn.
@@ -306,4 +307,66 @@ async fn a_closure_that_fails_halfway_changes_nothing(backend: Backend) {
         (job["status"].clone(), job["moved"].clone()),
         (json!("done"), json!(30))
     );
+}
+
+/// An applicant at 11:30 waits for an earlier seat; a visit is cancelled, and once its seat
+/// has cooled down the earliest free seat is offered to them and taken. Then a strike closes
+/// the day: the offer that pointed at that seat stays on record, and the closure moves the visit as asked (it
+/// once failed, changing nothing, because a slot it withdrew was still named by the offer).
+async fn a_day_with_a_seat_offered_from_the_waitlist_closes(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = spawn_app_mailing_to(backend, &smtp).await;
+    let rome = configure_rome(&app).await;
+    set_stage(&app, "RM", "live").await;
+    let monday = september_monday();
+    publish(&app, &rome.manager, monday, monday + Days::new(1)).await;
+    let slots = staff_slots(&app, &rome.manager, monday, monday).await;
+    let anyone = app.public();
+    let waiter = anyone.book("RM", &applicant(&slots[5], 1)).await.created();
+    let token = waiter["manage_token"].as_str().unwrap();
+    let days = json!({"earliest_day": monday, "latest_day": monday});
+    anyone
+        .join_waitlist(reference(&waiter), token, &days)
+        .await
+        .created();
+    let leaver = anyone.book("RM", &applicant(&slots[1], 2)).await.created();
+    let leaver_token = leaver["manage_token"].as_str().unwrap();
+    anyone
+        .cancel_booking(reference(&leaver), leaver_token)
+        .await
+        .ok();
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    assert_eq!(app.release_cooled_seats_at(later).await, 1);
+    assert_eq!(app.run_waitlist_at(later).await, (0, 1));
+    app.deliver_mail_at(later).await;
+    let link = smtp.link_to("amina1@example.org", "/waitlist/offers/");
+    let rest = link.split("/waitlist/offers/").nth(1).unwrap();
+    let (offer, offer_token) = rest.split_once("?token=").unwrap();
+    anyone
+        .answer_offer(offer.parse().unwrap(), offer_token, "accept")
+        .await
+        .ok();
+    let offered = own_view(&app, &waiter).await;
+    let (earlier, waited) = (
+        offered["starts_at"].as_str(),
+        slots[5]["starts_at"].as_str(),
+    );
+    assert!(earlier < waited, "{offered}");
+
+    let queued = app
+        .by(&rome.manager)
+        .close("RM", &strike(monday, "move"))
+        .await;
+    let job = finished_job(&app, &rome.manager, &queued).await;
+    assert_eq!(
+        (job["status"].clone(), job["moved"].clone()),
+        (json!("done"), json!(1)),
+        "{job}"
+    );
+    let moved = own_view(&app, &waiter).await;
+    assert!(
+        moved["starts_at"].as_str().unwrap() > slots[10]["starts_at"].as_str().unwrap(),
+        "{moved}"
+    );
+    assert_eq!(assert_seat_counts_match_bookings(&app).await, 1);
 }
