@@ -187,7 +187,7 @@ impl WebhookWorker {
             let (id, attempts) = (delivery.id, delivery.attempts);
             tracing::warn!(delivery = %id, attempts, %error, ?state, "webhook not delivered");
         }
-        let id = delivery.id;
+        let (id, office_id) = (delivery.id, delivery.office_id);
         // Ahead of requests, as the mailer records its deliveries (`Store::autocommit_ahead`).
         self.store
             .autocommit_ahead(move |conn| -> Result<(), StoreError> {
@@ -197,7 +197,12 @@ impl WebhookWorker {
                     error: error.as_deref(),
                     next_attempt_at: next,
                 };
-                Ok(webhooks::settle(conn, id, outcome, Utc::now())?)
+                Ok(webhooks::settle(
+                    conn,
+                    (office_id, id),
+                    outcome,
+                    Utc::now(),
+                )?)
             })
             .await?;
         Ok(state)

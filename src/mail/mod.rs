@@ -15,7 +15,7 @@ use crate::{
     config::{MailSettings, Settings},
     domain::{
         booking::Status,
-        ids::{BookingId, EntryId, InvitationId},
+        ids::{BookingId, EntryId, InvitationId, OfficeId},
         invitations::InvitationStatus,
         mail::{DeliveryStatus, MessageKind, retry_delay},
     },
@@ -187,13 +187,13 @@ impl Mailer {
         let patience =
             std::time::Instant::now() + Duration::from_secs(self.settings.lease_seconds) / 2;
         loop {
-            let (id, error) = (message.id, error.clone());
+            let (key, error) = ((message.office_id, message.id), error.clone());
             let recorded = self
                 .store
                 .autocommit_ahead(move |conn| -> Result<(), StoreError> {
                     Ok(outbox::settle(
                         conn,
-                        id,
+                        key,
                         status,
                         error.as_deref(),
                         next,
@@ -304,9 +304,10 @@ impl Mailer {
         id: InvitationId,
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError> {
+        let office_id = message.office_id;
         let letter = self
             .store
-            .read(move |conn| invitations::letter(conn, id))
+            .read(move |conn| invitations::letter(conn, office_id, id))
             .await?;
         let Some(letter) = letter else {
             return Ok(Err(Stale("the invitation no longer exists")));
@@ -330,7 +331,8 @@ impl Mailer {
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError> {
         let waiter = Waiter::Booking(details.booking.id);
-        let Some((offer, slot)) = self.open_offer(waiter, now).await? else {
+        let office_id = details.booking.office_id;
+        let Some((offer, slot)) = self.open_offer(office_id, waiter, now).await? else {
             return Ok(Err(Stale("the offer is no longer open")));
         };
         let booking = &details.booking;
@@ -355,16 +357,19 @@ impl Mailer {
     /// The waiter's open offer and its seat, unless its hold has run out.
     async fn open_offer(
         &self,
+        office_id: OfficeId,
         waiter: Waiter,
         now: DateTime<Utc>,
     ) -> Result<Option<(Offer, Slot)>, StoreError> {
         let open = self
             .store
-            .read(move |conn| match waitlist::open_offer_of(conn, waiter) {
-                Ok(open) => Ok(open),
-                Err(Error::Store(error)) => Err(error),
-                Err(_) => Ok(None),
-            })
+            .read(
+                move |conn| match waitlist::open_offer_of(conn, office_id, waiter) {
+                    Ok(open) => Ok(open),
+                    Err(Error::Store(error)) => Err(error),
+                    Err(_) => Ok(None),
+                },
+            )
             .await?;
         Ok(open.filter(|(offer, _)| offer.expires_at > now))
     }
@@ -376,9 +381,10 @@ impl Mailer {
         id: EntryId,
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError> {
+        let office_id = message.office_id;
         let notice = self
             .store
-            .read(move |conn| lottery::notice(conn, id))
+            .read(move |conn| lottery::notice(conn, office_id, id))
             .await?;
         let Some(notice) = notice else {
             return Ok(Err(Stale("the entry no longer exists")));
@@ -391,7 +397,8 @@ impl Mailer {
             let email = self.composer.compose_lottery_lost(&notice, to, message_id);
             return Ok(self.written(message, email));
         }
-        let Some((offer, slot)) = self.open_offer(Waiter::Entry(id), now).await? else {
+        let waiter = Waiter::Entry(id);
+        let Some((offer, slot)) = self.open_offer(message.office_id, waiter, now).await? else {
             return Ok(Err(Stale("the offer is no longer open")));
         };
         let entry = &notice.entry;

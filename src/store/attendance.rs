@@ -21,6 +21,7 @@ use crate::domain::{
 /// visit in `(after, until]`, soonest first, at most `limit`.
 pub fn not_asked_to_reconfirm(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     service: ServiceId,
     (after, until): (DateTime<Utc>, DateTime<Utc>),
     limit: i64,
@@ -28,6 +29,7 @@ pub fn not_asked_to_reconfirm(
     bookings_of(
         bookings::table
             .inner_join(slots::table)
+            .filter(bookings::office_id.eq(office_id))
             .filter(bookings::office_service_id.eq(service))
             .filter(bookings::status.eq(Status::Confirmed.as_str()))
             .filter(bookings::reconfirm_asked_at.is_null())
@@ -43,12 +45,14 @@ pub fn not_asked_to_reconfirm(
 /// Notes that the applicant was asked to reconfirm; false when someone else did first.
 pub fn mark_asked_to_reconfirm(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: BookingId,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let updated = diesel::update(
         bookings::table
-            .find(id)
+            .filter(bookings::office_id.eq(office_id))
+            .filter(bookings::id.eq(id))
             .filter(bookings::reconfirm_asked_at.is_null())
             .filter(bookings::status.eq(Status::Confirmed.as_str())),
     )
@@ -61,12 +65,14 @@ pub fn mark_asked_to_reconfirm(
 /// `(after, until]`, with their slots, at most `limit`.
 pub fn unconfirmed(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     service: ServiceId,
     (after, until): (DateTime<Utc>, DateTime<Utc>),
     limit: i64,
 ) -> QueryResult<Vec<(Booking, Slot)>> {
     bookings::table
         .inner_join(slots::table)
+        .filter(bookings::office_id.eq(office_id))
         .filter(bookings::office_service_id.eq(service))
         .filter(bookings::status.eq(Status::Confirmed.as_str()))
         .filter(bookings::reconfirm_asked_at.is_not_null())
@@ -84,10 +90,16 @@ pub fn unconfirmed(
 
 /// The applicant reconfirms a confirmed visit (again is harmless); false when it is not
 /// confirmed any more.
-pub fn reconfirm(conn: &mut DbConnection, id: BookingId, now: DateTime<Utc>) -> QueryResult<bool> {
+pub fn reconfirm(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: BookingId,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let updated = diesel::update(
         bookings::table
-            .find(id)
+            .filter(bookings::office_id.eq(office_id))
+            .filter(bookings::id.eq(id))
             .filter(bookings::status.eq(Status::Confirmed.as_str())),
     )
     .set(
@@ -138,12 +150,14 @@ pub fn reconfirmation_counts(
 /// When the case's no-shows for `service` since `since` were due: what the no-show rule counts.
 pub fn no_shows_since(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     service: ServiceId,
     case_number: &str,
     since: DateTime<Utc>,
 ) -> QueryResult<Vec<DateTime<Utc>>> {
     let times: Vec<NaiveDateTime> = bookings::table
         .inner_join(slots::table)
+        .filter(bookings::office_id.eq(office_id))
         .filter(bookings::office_service_id.eq(service))
         .filter(bookings::case_number.eq(case_number))
         .filter(bookings::status.eq(Status::NoShow.as_str()))

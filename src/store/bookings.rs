@@ -327,8 +327,7 @@ pub fn set_status(
 /// `None` when another request changed it first (so its seat is not freed twice).
 pub fn cancel(
     conn: &mut DbConnection,
-    office_id: OfficeId,
-    id: BookingId,
+    (office_id, id): (OfficeId, BookingId),
     from: Status,
     slot_id: SlotId,
     by: &str,

@@ -167,6 +167,7 @@ pub fn claim(
         .and(closure_jobs::claimed_until.lt(db_time(now)));
     let claimed = diesel::update(
         closure_jobs::table
+            .filter(closure_jobs::office_id.eq(job.office_id))
             .filter(closure_jobs::id.eq(job.id))
             .filter(pending.or(abandoned.assume_not_null())),
     )
@@ -183,11 +184,11 @@ pub fn claim(
 /// How far a running job got.
 pub fn progress(
     conn: &mut DbConnection,
-    id: ClosureJobId,
+    (office_id, id): (OfficeId, ClosureJobId),
     total: i32,
     processed: i32,
 ) -> QueryResult<()> {
-    diesel::update(closure_jobs::table.find(id))
+    diesel::update(of_office(office_id, id))
         .set((
             closure_jobs::total.eq(total),
             closure_jobs::processed.eq(processed),
@@ -207,11 +208,11 @@ pub struct Finished<'a> {
 
 pub fn finish(
     conn: &mut DbConnection,
-    id: ClosureJobId,
+    (office_id, id): (OfficeId, ClosureJobId),
     finished: Finished<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(closure_jobs::table.find(id))
+    diesel::update(of_office(office_id, id))
         .set((
             closure_jobs::status.eq(JobStatus::Done.as_str()),
             closure_jobs::closure_id.eq(finished.closure_id),
@@ -230,11 +231,11 @@ pub fn finish(
 /// The job failed and changed nothing; `error` is what staff are told.
 pub fn fail(
     conn: &mut DbConnection,
-    id: ClosureJobId,
+    (office_id, id): (OfficeId, ClosureJobId),
     error: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(closure_jobs::table.find(id))
+    diesel::update(of_office(office_id, id))
         .set((
             closure_jobs::status.eq(JobStatus::Failed.as_str()),
             closure_jobs::processed.eq(0),
@@ -247,8 +248,11 @@ pub fn fail(
 }
 
 /// Puts a job the database was too busy for back in the queue, to be tried again.
-pub fn requeue(conn: &mut DbConnection, id: ClosureJobId) -> QueryResult<()> {
-    diesel::update(closure_jobs::table.find(id))
+pub fn requeue(
+    conn: &mut DbConnection,
+    (office_id, id): (OfficeId, ClosureJobId),
+) -> QueryResult<()> {
+    diesel::update(of_office(office_id, id))
         .set((
             closure_jobs::status.eq(JobStatus::Pending.as_str()),
             closure_jobs::processed.eq(0),
@@ -256,4 +260,17 @@ pub fn requeue(conn: &mut DbConnection, id: ClosureJobId) -> QueryResult<()> {
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The office's job `id`, to change.
+fn of_office(
+    office_id: OfficeId,
+    id: ClosureJobId,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<closure_jobs::table, diesel::dsl::Eq<closure_jobs::office_id, OfficeId>>,
+    diesel::dsl::Eq<closure_jobs::id, ClosureJobId>,
+> {
+    closure_jobs::table
+        .filter(closure_jobs::office_id.eq(office_id))
+        .filter(closure_jobs::id.eq(id))
 }

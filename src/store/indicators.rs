@@ -500,9 +500,14 @@ pub fn by_start(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<Seats
 }
 
 /// Whether `service` has its sample of local day `on`.
-pub fn sampled(conn: &mut DbConnection, service: ServiceId, on: NaiveDate) -> QueryResult<bool> {
+pub fn sampled(
+    conn: &mut DbConnection,
+    (office, service): (OfficeId, ServiceId),
+    on: NaiveDate,
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         lead_time_samples::table
+            .filter(lead_time_samples::office_id.eq(office))
             .filter(lead_time_samples::office_service_id.eq(service))
             .filter(lead_time_samples::sampled_on.eq(on)),
     ))

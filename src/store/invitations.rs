@@ -158,9 +158,14 @@ pub fn insert(
         .into_invitation()
 }
 
-pub fn find(conn: &mut DbConnection, id: InvitationId) -> QueryResult<Option<Invitation>> {
+pub fn find(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: InvitationId,
+) -> QueryResult<Option<Invitation>> {
     invitations::table
-        .find(id)
+        .filter(invitations::office_id.eq(office_id))
+        .filter(invitations::id.eq(id))
         .select(InvitationRow::as_select())
         .first(conn)
         .optional()?
@@ -191,10 +196,11 @@ pub fn reference_taken(conn: &mut DbConnection, reference: &str) -> QueryResult<
 /// The case's open invitation to the service, if it has one.
 pub fn find_open(
     conn: &mut DbConnection,
-    office_service_id: ServiceId,
+    (office_id, office_service_id): (OfficeId, ServiceId),
     case_number: &CaseNumber,
 ) -> QueryResult<Option<Invitation>> {
     invitations::table
+        .filter(invitations::office_id.eq(office_id))
         .filter(invitations::office_service_id.eq(office_service_id))
         .filter(invitations::case_number.eq(case_number.as_str()))
         .filter(invitations::status.eq(InvitationStatus::Sent.as_str()))
@@ -271,11 +277,12 @@ pub fn list(
 /// or given back by the caller. Returns the new sequence.
 pub fn mark_booked(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: InvitationId,
     booking_id: BookingId,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<i32>> {
-    diesel::update(open(id))
+    diesel::update(open(office_id, id))
         .set((
             invitations::status.eq(InvitationStatus::Booked.as_str()),
             invitations::booking_id.eq(booking_id),
@@ -292,11 +299,12 @@ pub fn mark_booked(
 /// open. Returns the new sequence; the caller gives back the seat it held.
 pub fn close(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: InvitationId,
     to: InvitationStatus,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<i32>> {
-    diesel::update(open(id))
+    diesel::update(open(office_id, id))
         .set((
             invitations::status.eq(to.as_str()),
             invitations::holds_seat.eq(false),
@@ -312,12 +320,13 @@ pub fn close(
 /// `None` when it was no longer open.
 pub fn extend(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: InvitationId,
     deadline: DateTime<Utc>,
     remind_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<i32>> {
-    diesel::update(open(id))
+    diesel::update(open(office_id, id))
         .set((
             invitations::deadline.eq(db_time(deadline)),
             invitations::remind_at.eq(remind_at.map(db_time)),
@@ -329,15 +338,20 @@ pub fn extend(
         .optional()
 }
 
-/// The invitation, while it is open.
-fn open(
-    id: InvitationId,
-) -> diesel::dsl::Filter<
-    diesel::dsl::Find<invitations::table, InvitationId>,
+/// One office's invitation, by id, while it is open (see [`open`]).
+type OpenInvitation = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<invitations::table, diesel::dsl::Eq<invitations::office_id, OfficeId>>,
+        diesel::dsl::Eq<invitations::id, InvitationId>,
+    >,
     diesel::dsl::Eq<invitations::status, &'static str>,
-> {
+>;
+
+/// The office's invitation, while it is open.
+fn open(office_id: OfficeId, id: InvitationId) -> OpenInvitation {
     invitations::table
-        .find(id)
+        .filter(invitations::office_id.eq(office_id))
+        .filter(invitations::id.eq(id))
         .filter(invitations::status.eq(InvitationStatus::Sent.as_str()))
 }
 
@@ -379,12 +393,14 @@ pub fn reminders_due(
 /// first.
 pub fn set_reminded(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: InvitationId,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let updated = diesel::update(
         invitations::table
-            .find(id)
+            .filter(invitations::office_id.eq(office_id))
+            .filter(invitations::id.eq(id))
             .filter(invitations::reminded_at.is_null()),
     )
     .set(invitations::reminded_at.eq(db_time(now)))

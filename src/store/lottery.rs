@@ -307,9 +307,14 @@ pub fn entries_of(conn: &mut DbConnection, draw: DrawId) -> QueryResult<Vec<Entr
         .load(conn)
 }
 
-pub fn find_entry(conn: &mut DbConnection, id: EntryId) -> QueryResult<Option<Entry>> {
+pub fn find_entry(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: EntryId,
+) -> QueryResult<Option<Entry>> {
     lottery_entries::table
-        .find(id)
+        .filter(lottery_entries::office_id.eq(office_id))
+        .filter(lottery_entries::id.eq(id))
         .select(Entry::as_select())
         .first(conn)
         .optional()

@@ -281,7 +281,7 @@ pub fn claim_due(
 /// Records what became of a claimed message; ignored if the claim was lost meanwhile.
 pub fn settle(
     conn: &mut DbConnection,
-    id: OutboxId,
+    (office_id, id): (OfficeId, OutboxId),
     status: DeliveryStatus,
     error: Option<&str>,
     next_attempt_at: Option<DateTime<Utc>>,
@@ -291,7 +291,8 @@ pub fn settle(
     let sent_at = (status == DeliveryStatus::Sent).then_some(at);
     diesel::update(
         mail_outbox::table
-            .find(id)
+            .filter(mail_outbox::office_id.eq(office_id))
+            .filter(mail_outbox::id.eq(id))
             .filter(mail_outbox::status.eq(DeliveryStatus::Sending.as_str())),
     )
     .set((

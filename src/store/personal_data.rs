@@ -24,17 +24,18 @@ use crate::domain::{
 /// What an anonymised booking's case number becomes: no one's.
 pub const ERASED: &str = "-";
 
-/// Bookings whose visit ended before `before` and still say who booked them, at most `limit`.
+/// Bookings whose visit ended before `before` and still say who booked them, at most `limit`,
+/// with their offices: a sweep of every office.
 pub fn bookings_past(
     conn: &mut DbConnection,
     before: DateTime<Utc>,
     limit: i64,
-) -> QueryResult<Vec<BookingId>> {
+) -> QueryResult<Vec<(OfficeId, BookingId)>> {
     bookings::table
         .inner_join(slots::table)
         .filter(slots::ends_at.lt(db_time(before)))
         .filter(bookings::anonymised_at.is_null())
-        .select(bookings::id)
+        .select((bookings::office_id, bookings::id))
         .order(bookings::id)
         .limit(limit)
         .load(conn)
@@ -64,20 +65,23 @@ pub fn bookings_of_subject(
 
 /// Replaces everything that says who booked `ids`: the booking's fields, its events' copies,
 /// its messages' recipients (those not sent yet are suppressed: nobody to send them to), and
-/// its audit entries' copies. Returns how many bookings.
+/// its audit entries' copies. `ids` are bookings of the office. Returns how many bookings.
 pub fn anonymise_bookings(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     ids: &[BookingId],
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let references: Vec<String> = bookings::table
-        .filter(bookings::id.eq_any(ids))
-        .select(bookings::reference)
-        .load(conn)?;
-    let done = diesel::update(bookings::table.filter(bookings::id.eq_any(ids)))
+    let of_office = || {
+        bookings::table
+            .filter(bookings::office_id.eq(office_id))
+            .filter(bookings::id.eq_any(ids))
+    };
+    let references: Vec<String> = of_office().select(bookings::reference).load(conn)?;
+    let done = diesel::update(of_office())
         .set((
             bookings::case_number.eq(ERASED),
             bookings::full_name.eq(""),
@@ -89,14 +93,19 @@ pub fn anonymise_bookings(
             bookings::anonymised_at.eq(db_time(now)),
         ))
         .execute(conn)?;
-    diesel::update(events::table.filter(events::booking_id.eq_any(ids.iter().map(|id| Some(*id)))))
+    let booking_events = events::table
+        .filter(events::office_id.eq(office_id))
+        .filter(events::booking_id.eq_any(ids.iter().map(|id| Some(*id))));
+    diesel::update(booking_events)
         .set((
             events::data.eq(Some(ANONYMISED_DATA)),
             events::detail.eq(None::<String>),
         ))
         .execute(conn)?;
     let messages = || {
-        mail_outbox::table.filter(mail_outbox::booking_id.eq_any(ids.iter().map(|id| Some(*id))))
+        mail_outbox::table
+            .filter(mail_outbox::office_id.eq(office_id))
+            .filter(mail_outbox::booking_id.eq_any(ids.iter().map(|id| Some(*id))))
     };
     diesel::update(messages().filter(mail_outbox::status.eq_any([
         DeliveryStatus::Pending.as_str(),
@@ -110,16 +119,22 @@ pub fn anonymise_bookings(
             mail_outbox::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
-    scrub_audit(conn, "booking", &references)?;
+    scrub_audit(conn, office_id, "booking", &references)?;
     Ok(done)
 }
 
 /// Audit entries about these bookings or invitations (`entity`, by reference) keep what was
 /// done and when, not the states they recorded (entries written before audit stopped copying
 /// personal data had them).
-fn scrub_audit(conn: &mut DbConnection, entity: &str, references: &[String]) -> QueryResult<()> {
+fn scrub_audit(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    entity: &str,
+    references: &[String],
+) -> QueryResult<()> {
     diesel::update(
         audit_log::table
+            .filter(audit_log::office_id.eq(office_id))
             .filter(audit_log::entity.eq(entity))
             .filter(audit_log::entity_id.eq_any(references)),
     )
@@ -157,11 +172,15 @@ pub fn erase_elsewhere(
         entries_of = entries_of.filter(lottery_entries::mailbox.eq(email.mailbox()));
     }
     let invitation_ids: Vec<i64> = invitations_of.load(conn)?;
-    let invitation_references: Vec<String> = invitations::table
-        .filter(invitations::id.eq_any(&invitation_ids))
+    let invitations_erased = || {
+        invitations::table
+            .filter(invitations::office_id.eq(office_id))
+            .filter(invitations::id.eq_any(&invitation_ids))
+    };
+    let invitation_references: Vec<String> = invitations_erased()
         .select(invitations::reference)
         .load(conn)?;
-    scrub_audit(conn, "invitation", &invitation_references)?;
+    scrub_audit(conn, office_id, "invitation", &invitation_references)?;
     for reference in &invitation_references {
         diesel::update(invitation_events(office_id, reference))
             .set((
@@ -170,39 +189,43 @@ pub fn erase_elsewhere(
             ))
             .execute(conn)?;
     }
-    changed += diesel::update(invitations::table.filter(invitations::id.eq_any(&invitation_ids)))
+    changed += diesel::update(invitations_erased())
         .set((
             invitations::case_number.eq(ERASED),
             invitations::full_name.eq(None::<String>),
             invitations::email.eq(""),
         ))
         .execute(conn)?;
-    let invitation_mail = mail_outbox::table
-        .filter(mail_outbox::invitation_id.eq_any(invitation_ids.iter().map(|id| Some(*id))));
+    let invitation_mail = || {
+        mail_outbox::table
+            .filter(mail_outbox::office_id.eq(office_id))
+            .filter(mail_outbox::invitation_id.eq_any(invitation_ids.iter().map(|id| Some(*id))))
+    };
     let unsent = [
         DeliveryStatus::Pending.as_str(),
         DeliveryStatus::Failed.as_str(),
     ];
-    diesel::update(invitation_mail.filter(mail_outbox::status.eq_any(unsent)))
+    diesel::update(invitation_mail().filter(mail_outbox::status.eq_any(unsent)))
         .set(mail_outbox::status.eq(DeliveryStatus::Suppressed.as_str()))
         .execute(conn)?;
-    let invitation_mail = mail_outbox::table
-        .filter(mail_outbox::invitation_id.eq_any(invitation_ids.iter().map(|id| Some(*id))));
-    diesel::update(invitation_mail)
+    diesel::update(invitation_mail())
         .set(mail_outbox::recipient.eq(""))
         .execute(conn)?;
     let entry_ids: Vec<i64> = entries_of.load(conn)?;
-    changed +=
-        diesel::update(lottery_entries::table.filter(lottery_entries::id.eq_any(&entry_ids)))
-            .set((
-                lottery_entries::case_number.eq(ERASED),
-                lottery_entries::full_name.eq(""),
-                lottery_entries::email.eq(""),
-                lottery_entries::mailbox.eq(""),
-                lottery_entries::phone.eq(None::<String>),
-            ))
-            .execute(conn)?;
+    let entries_erased = lottery_entries::table
+        .filter(lottery_entries::office_id.eq(office_id))
+        .filter(lottery_entries::id.eq_any(&entry_ids));
+    changed += diesel::update(entries_erased)
+        .set((
+            lottery_entries::case_number.eq(ERASED),
+            lottery_entries::full_name.eq(""),
+            lottery_entries::email.eq(""),
+            lottery_entries::mailbox.eq(""),
+            lottery_entries::phone.eq(None::<String>),
+        ))
+        .execute(conn)?;
     let entry_mail = mail_outbox::table
+        .filter(mail_outbox::office_id.eq(office_id))
         .filter(mail_outbox::lottery_entry_id.eq_any(entry_ids.iter().map(|id| Some(*id))));
     diesel::update(entry_mail)
         .set(mail_outbox::recipient.eq(""))
@@ -213,11 +236,18 @@ pub fn erase_elsewhere(
             .filter(registered_cases::case_number.eq(case_number.to_owned()))
             .select(registered_cases::id)
             .load(conn)?;
-        diesel::delete(case_readiness::table.filter(case_readiness::case_id.eq_any(&cases)))
-            .execute(conn)?;
-        changed +=
-            diesel::delete(registered_cases::table.filter(registered_cases::id.eq_any(&cases)))
-                .execute(conn)?;
+        diesel::delete(
+            case_readiness::table
+                .filter(case_readiness::office_id.eq(office_id))
+                .filter(case_readiness::case_id.eq_any(&cases)),
+        )
+        .execute(conn)?;
+        changed += diesel::delete(
+            registered_cases::table
+                .filter(registered_cases::office_id.eq(office_id))
+                .filter(registered_cases::id.eq_any(&cases)),
+        )
+        .execute(conn)?;
         changed += diesel::delete(
             case_verification_attempts::table
                 .filter(case_verification_attempts::office_id.eq(office_id))
@@ -231,7 +261,9 @@ pub fn erase_elsewhere(
                 .filter(registered_cases::office_id.eq(office_id))
                 .filter(registered_cases::email.eq(email.as_str().to_owned()))
                 .filter(diesel::dsl::not(diesel::dsl::exists(
-                    case_readiness::table.filter(case_readiness::case_id.eq(registered_cases::id)),
+                    case_readiness::table
+                        .filter(case_readiness::office_id.eq(office_id))
+                        .filter(case_readiness::case_id.eq(registered_cases::id)),
                 ))),
         )
         .execute(conn)?;
@@ -334,6 +366,7 @@ pub fn events_of(
         events::created_at,
     );
     let mut rows: Vec<EventRow> = events::table
+        .filter(events::office_id.eq(office_id))
         .filter(events::booking_id.eq_any(ids.iter().map(|id| Some(*id))))
         .select(columns)
         .load(conn)?;
@@ -366,7 +399,11 @@ pub fn events_of(
 }
 
 /// The messages queued about these bookings, as stored (their text is composed when sent).
-pub fn messages_of(conn: &mut DbConnection, ids: &[BookingId]) -> QueryResult<Vec<Row>> {
+pub fn messages_of(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    ids: &[BookingId],
+) -> QueryResult<Vec<Row>> {
     type MessageRow = (
         i64,
         Option<BookingId>,
@@ -377,6 +414,7 @@ pub fn messages_of(conn: &mut DbConnection, ids: &[BookingId]) -> QueryResult<Ve
         NaiveDateTime,
     );
     let rows: Vec<MessageRow> = mail_outbox::table
+        .filter(mail_outbox::office_id.eq(office_id))
         .filter(mail_outbox::booking_id.eq_any(ids.iter().map(|id| Some(*id))))
         .select((
             mail_outbox::id,

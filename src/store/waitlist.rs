@@ -151,9 +151,14 @@ pub fn insert_request(
         .get_result(conn)
 }
 
-pub fn find_request(conn: &mut DbConnection, id: WaitRequestId) -> QueryResult<Option<Request>> {
+pub fn find_request(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: WaitRequestId,
+) -> QueryResult<Option<Request>> {
     waitlist_requests::table
-        .find(id)
+        .filter(waitlist_requests::office_id.eq(office_id))
+        .filter(waitlist_requests::id.eq(id))
         .select(RequestRow::as_select())
         .first(conn)
         .optional()?
@@ -164,9 +169,11 @@ pub fn find_request(conn: &mut DbConnection, id: WaitRequestId) -> QueryResult<O
 /// The booking's latest request, in the queue or not.
 pub fn latest_request(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     booking_id: BookingId,
 ) -> QueryResult<Option<Request>> {
     waitlist_requests::table
+        .filter(waitlist_requests::office_id.eq(office_id))
         .filter(waitlist_requests::booking_id.eq(booking_id))
         .order(waitlist_requests::id.desc())
         .select(RequestRow::as_select())
@@ -209,6 +216,7 @@ pub fn waiting(
 /// Moves the request from `from` to `to`; false when it was no longer in `from`.
 pub fn set_request_status(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: WaitRequestId,
     from: RequestStatus,
     to: RequestStatus,
@@ -216,6 +224,7 @@ pub fn set_request_status(
 ) -> QueryResult<bool> {
     diesel::update(
         waitlist_requests::table
+            .filter(waitlist_requests::office_id.eq(office_id))
             .filter(waitlist_requests::id.eq(id))
             .filter(waitlist_requests::status.eq(from.as_str())),
     )
@@ -230,11 +239,13 @@ pub fn set_request_status(
 /// Notes an offer made to a waiting request; false when it was no longer waiting.
 pub fn mark_offered(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: WaitRequestId,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     diesel::update(
         waitlist_requests::table
+            .filter(waitlist_requests::office_id.eq(office_id))
             .filter(waitlist_requests::id.eq(id))
             .filter(waitlist_requests::status.eq(RequestStatus::Waiting.as_str())),
     )
@@ -249,8 +260,13 @@ pub fn mark_offered(
 }
 
 /// The waiter's request in the queue, if it has one.
-pub fn in_queue(conn: &mut DbConnection, waiter: Waiter) -> QueryResult<Option<Request>> {
+pub fn in_queue(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    waiter: Waiter,
+) -> QueryResult<Option<Request>> {
     let query = waitlist_requests::table
+        .filter(waitlist_requests::office_id.eq(office_id))
         .filter(waitlist_requests::status.eq_any(IN_QUEUE))
         .into_boxed();
     let query = match waiter {
@@ -279,9 +295,11 @@ pub fn earliest_free_seat(
     now: DateTime<Utc>,
 ) -> QueryResult<Option<SlotId>> {
     let serving = calendar_services::table
+        .filter(calendar_services::office_id.eq(office_id))
         .filter(calendar_services::office_service_id.eq(service_id))
         .select(calendar_services::calendar_id);
     let draw_open = lottery_draws::table
+        .filter(lottery_draws::office_id.eq(office_id))
         .filter(lottery_draws::office_service_id.eq(service_id))
         .filter(lottery_draws::opens_at.nullable().eq(slots::opens_at))
         .filter(lottery_draws::status.eq("open"));
@@ -350,9 +368,11 @@ pub fn find_offer(conn: &mut DbConnection, id: OfferId) -> QueryResult<Option<Of
 /// The request's open offer, if it has one.
 pub fn open_offer(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     request_id: WaitRequestId,
 ) -> QueryResult<Option<Offer>> {
     waitlist_offers::table
+        .filter(waitlist_offers::office_id.eq(office_id))
         .filter(waitlist_offers::request_id.eq(request_id))
         .filter(waitlist_offers::status.eq(OfferStatus::Open.as_str()))
         .select(OfferRow::as_select())
@@ -383,12 +403,14 @@ pub fn lapsed_offers(
 /// Closes an open offer as `to`; false when it was no longer open (answered or lapsed first).
 pub fn close_offer(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: OfferId,
     to: OfferStatus,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     diesel::update(
         waitlist_offers::table
+            .filter(waitlist_offers::office_id.eq(office_id))
             .filter(waitlist_offers::id.eq(id))
             .filter(waitlist_offers::status.eq(OfferStatus::Open.as_str())),
     )

@@ -183,6 +183,7 @@ pub fn fan_out(
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: WebhookDeliveryId,
+    pub office_id: OfficeId,
     pub event_id: EventId,
     pub url: String,
     pub secret: String,
@@ -231,11 +232,12 @@ pub fn claim_due(
             deliveries::updated_at.eq(at),
         ))
         .execute(conn)?;
-    let rows: Vec<(WebhookDeliveryId, EventId, String, String, i32)> = deliveries::table
+    let rows: Vec<(WebhookDeliveryId, OfficeId, EventId, String, String, i32)> = deliveries::table
         .inner_join(subscriptions::table)
         .filter(deliveries::id.eq_any(&ids))
         .select((
             deliveries::id,
+            deliveries::office_id,
             deliveries::event_id,
             subscriptions::url,
             subscriptions::secret,
@@ -244,8 +246,9 @@ pub fn claim_due(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, event_id, url, secret, attempts)| Claimed {
+        .map(|(id, office_id, event_id, url, secret, attempts)| Claimed {
             id,
+            office_id,
             event_id,
             url,
             secret,
@@ -266,7 +269,7 @@ pub struct Outcome<'a> {
 /// Records what became of a claimed delivery; ignored if the claim was lost meanwhile.
 pub fn settle(
     conn: &mut DbConnection,
-    id: WebhookDeliveryId,
+    (office_id, id): (OfficeId, WebhookDeliveryId),
     outcome: Outcome<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
@@ -274,7 +277,8 @@ pub fn settle(
     let delivered_at = (outcome.state == DeliveryState::Delivered).then_some(at);
     diesel::update(
         deliveries::table
-            .find(id)
+            .filter(deliveries::office_id.eq(office_id))
+            .filter(deliveries::id.eq(id))
             .filter(deliveries::status.eq(DeliveryState::Sending.as_str())),
     )
     .set((

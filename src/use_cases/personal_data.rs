@@ -3,7 +3,7 @@
 //! replaces the personal fields and keeps the counts; the audit entry that records it names
 //! neither the case number nor the address.
 
-use std::path::PathBuf;
+use std::{collections::BTreeMap, path::PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,12 @@ use super::{
 use crate::{
     config::RetentionSettings,
     domain::{
-        FieldErrors, audit::Action, booking::CaseNumber, email::EmailAddress, office::OfficeCode,
+        FieldErrors,
+        audit::Action,
+        booking::CaseNumber,
+        email::EmailAddress,
+        ids::{BookingId, OfficeId},
+        office::OfficeCode,
         staff::Actor,
     },
     error::Error,
@@ -133,7 +138,7 @@ pub async fn export(
                 exported_at: now,
                 bookings: views,
                 events: personal_data::events_of(conn, office.id, &ids, &invited)?,
-                messages: personal_data::messages_of(conn, &ids)?,
+                messages: personal_data::messages_of(conn, office.id, &ids)?,
                 invitations,
                 lottery_entries,
                 registered_cases: personal_data::registered_cases_of(
@@ -182,7 +187,7 @@ pub async fn erase(
             let office = staff_office(conn, &actor, &code, Need::Configure)?;
             let ids = personal_data::bookings_of_subject(conn, office.id, subject.keys())?;
             let report = ErasureReport {
-                bookings: personal_data::anonymise_bookings(conn, &ids, now)?,
+                bookings: personal_data::anonymise_bookings(conn, office.id, &ids, now)?,
                 other_records: personal_data::erase_elsewhere(conn, office.id, subject.keys())?,
             };
             let audit = Audit::by(&actor, now);
@@ -242,8 +247,17 @@ pub async fn apply_retention(
     let mut purged = store
         .write(move |conn| {
             let due = personal_data::bookings_past(conn, now - kept.bookings, kept.batch)?;
+            // Office by office, as the data may be split.
+            let mut by_office: BTreeMap<OfficeId, Vec<BookingId>> = BTreeMap::new();
+            for (office_id, id) in due {
+                by_office.entry(office_id).or_default().push(id);
+            }
+            let mut bookings = 0;
+            for (office_id, ids) in by_office {
+                bookings += personal_data::anonymise_bookings(conn, office_id, &ids, now)?;
+            }
             Ok::<_, BookingError>(Purged {
-                bookings: personal_data::anonymise_bookings(conn, &due, now)?,
+                bookings,
                 messages: personal_data::purge_outbox(conn, now - kept.outbox, kept.batch)?,
                 audit_entries: personal_data::purge_audit(conn, now - kept.audit, kept.batch)?,
                 mail_files: 0,

@@ -4,13 +4,17 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::{Days, Utc};
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
 use serde_json::{Value, json};
 
 use crate::{
     case_system::case_system_of,
-    fixtures::{applicant, open_rome, open_rome_soon, registered_case},
-    harness::{Backend, TestApp, TestDatabase, spawn_app_on, spawn_app_with},
+    fixtures::{
+        OpenRome, applicant, instant, open_rome, open_rome_soon, publish, registered_case,
+        september_monday,
+    },
+    harness::{Backend, TestApp, TestDatabase, Token, spawn_app_on, spawn_app_with},
 };
 
 on_both_databases!(every_table_of_office_data_names_its_office);
@@ -256,7 +260,7 @@ fn record_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
 /// of every office's due work, and lookups by a national key (a staff login, a booking's
 /// reference, an integration client). A split deployment runs the sweeps on every node (Citus
 /// fans them out) and routes the lookups through a small national table of key to office.
-const ACROSS_OFFICES: [&str; 23] = [
+const ACROSS_OFFICES: [&str; 29] = [
     r#"DELETE idempotency_keys WHERE ("idempotency_keys"."created_at" < $1)"#,
     r#"DELETE spent_challenges WHERE ("spent_challenges"."expires_at" < $1)"#,
     r#"SELECT audit_log WHERE ("audit_log"."at" < $1)"#,
@@ -280,6 +284,15 @@ const ACROSS_OFFICES: [&str; 23] = [
     r#"SELECT integration_clients WHERE ("integration_clients"."client_id" = $1)"#,
     r#"SELECT integration_clients WHERE ("integration_clients"."id" = $1)"#,
     r#"SELECT bookings WHERE ("bookings"."reference" = $1)"#,
+    // An invitation's and a waitlist offer's links name them by national key, not office.
+    r#"SELECT invitations WHERE ("invitations"."reference" = $1)"#,
+    r#"SELECT invitations WHERE ("invitations"."reference" = $1))"#,
+    r#"SELECT waitlist_offers WHERE ("waitlist_offers"."id" = $1)"#,
+    // The mailer's and the waitlist's sweeps of due work, and the mailer's claim of what it
+    // found (each claimed message is then settled by its office).
+    r#"SELECT mail_outbox WHERE ((("mail_outbox"."status" = $1) AND ("mail_outbox"."next_attempt_at" <= $2)) OR (("mail_outbox"."status" = $3) AND ("mail_outbox"."claimed_until" <= $4)))"#,
+    r#"UPDATE mail_outbox WHERE ("mail_outbox"."id" = ANY($5))"#,
+    r#"SELECT waitlist_requests WHERE (("waitlist_requests"."status" = $1) AND (("waitlist_requests"."created_at" > $2) OR (("waitlist_requests"."created_at" = $3) AND ("waitlist_requests"."id" > $4))))"#,
 ];
 
 /// The tables a statement names after FROM, JOIN, UPDATE or INTO.
@@ -303,6 +316,172 @@ fn tables_named(sql: &str) -> Vec<String> {
                 .to_owned()
         })
         .collect()
+}
+
+/// The rest of an office's life, for the statements the first part did not run: staff rework
+/// the calendar, the service and a slot; the case system imports cases and invites one, who
+/// books through the link; an applicant waits for an earlier seat and takes the one offered;
+/// a day is closed; staff read the outbox, the mail figures and personal data, and erase it;
+/// housekeeping runs every round it has.
+async fn the_office_runs_its_weeks(app: &TestApp, rome: &OpenRome, spi: &Token) {
+    let staff = app.by(&rome.manager);
+    let anyone = app.public();
+    let monday = september_monday();
+    staff
+        .update_calendar("RM", rome.calendar, &json!({"name": "Sportello A"}))
+        .await
+        .ok();
+    let weekdays: Vec<Value> = (1..=5)
+        .flat_map(|weekday| {
+            [
+                json!({"weekday": weekday, "opens": "09:00", "closes": "12:30"}),
+                json!({"weekday": weekday, "opens": "14:00", "closes": "16:00"}),
+            ]
+        })
+        .collect();
+    staff
+        .put_hours("RM", rome.calendar, &json!(weekdays))
+        .await
+        .ok();
+    let asks = json!({
+        "horizon_days": 730,
+        "reconfirmation": {"ask_days_before": 3, "release_hours_before": 24},
+    });
+    staff
+        .put_service("RM", "document_delivery", &asks)
+        .await
+        .ok();
+    let fourth = rome.slots[4]["id"].as_i64().unwrap();
+    let closed = json!({"blocked": true, "reason": "Desk closed"});
+    staff.block_slot("RM", fourth, &closed).await.ok();
+    staff
+        .block_slot("RM", fourth, &json!({"blocked": false}))
+        .await
+        .ok();
+    publish(app, &rome.manager, monday, monday + Days::new(7)).await;
+
+    // The case system imports two cases and invites one, who books through the mailed link.
+    let file = "case_number,email,language,verification_secret,ready_for\n\
+                RM/2026/000010,a10@example.org,en,19900010,document_delivery\n\
+                RM/2026/000011,a11@example.org,en,19900011,document_delivery\n";
+    let by_spi = app.by(spi);
+    by_spi
+        .import_cases("RM", "text/csv", file.to_owned())
+        .await
+        .ok();
+    let deadline = (monday - Days::new(1)).to_string();
+    let invite = |case: &str| json!({"case_number": case, "service": "document_delivery", "deadline": deadline});
+    let invited = by_spi
+        .invite("RM", &invite("RM/2026/000010"))
+        .await
+        .created();
+    app.deliver_mail().await;
+    let link = app.link_in_newest_mail("/invitations/");
+    let (invitation, token) = link
+        .split("/invitations/")
+        .nth(1)
+        .and_then(|rest| rest.split_once("?token="))
+        .unwrap();
+    assert_eq!(invitation, invited["reference"].as_str().unwrap(), "{link}");
+    anyone.invitation(invitation, token).await.ok();
+    let answer = json!({"slot_id": rome.slots[6]["id"], "full_name": "Amina Diallo"});
+    anyone
+        .book_invitation(invitation, token, &answer)
+        .await
+        .created();
+    let later = by_spi
+        .invite("RM", &invite("RM/2026/000011"))
+        .await
+        .created();
+    let later = later["reference"].as_str().unwrap();
+    let friday = (monday - Days::new(3)).to_string();
+    staff.extend_invitation("RM", later, &friday).await.ok();
+    staff.cancel_invitation("RM", later).await.ok();
+    staff.invitations("RM", "").await.ok();
+
+    // An applicant at 11:30 waits for anything earlier; a 09:30 visit is cancelled, its seat
+    // cools down, then is offered and taken.
+    let waiter = anyone
+        .book("RM", &applicant(&rome.slots[9], 20))
+        .await
+        .created();
+    let (waiter_reference, waiter_token) = (
+        waiter["reference"].as_str().unwrap(),
+        waiter["manage_token"].as_str().unwrap(),
+    );
+    let days = json!({"earliest_day": monday, "latest_day": monday});
+    anyone
+        .join_waitlist(waiter_reference, waiter_token, &days)
+        .await
+        .created();
+    anyone.waitlist(waiter_reference, waiter_token).await.ok();
+    let leaving = anyone
+        .book("RM", &applicant(&rome.slots[1], 21))
+        .await
+        .created();
+    anyone
+        .cancel_booking(
+            leaving["reference"].as_str().unwrap(),
+            leaving["manage_token"].as_str().unwrap(),
+        )
+        .await
+        .ok();
+    let cooled = Utc::now() + chrono::Duration::minutes(11);
+    app.release_cooled_seats_at(cooled).await;
+    app.run_waitlist_at(cooled).await;
+    app.deliver_mail_at(cooled).await;
+    let link = app.link_in_newest_mail("/waitlist/offers/");
+    let (offer, offer_token) = link
+        .split("/waitlist/offers/")
+        .nth(1)
+        .and_then(|rest| rest.split_once("?token="))
+        .unwrap();
+    let offer: i64 = offer.parse().unwrap();
+    anyone.offer(offer, offer_token).await.ok();
+    anyone.answer_offer(offer, offer_token, "accept").await.ok();
+
+    // A strike closes the Monday: its visits move; staff read what the office sent.
+    let strike = json!({"from": monday, "to": monday, "reason": "Sciopero", "affected": "move"});
+    let queued = staff.close("RM", &strike).await;
+    let location = queued.header("location").to_owned();
+    let mut job = staff.closure_job(&location).await.ok();
+    for _ in 0..300 {
+        if job["status"] == "done" || job["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        job = staff.closure_job(&location).await.ok();
+    }
+    assert_eq!(job["status"], "done", "{job}");
+    staff.closures("RM", "").await.ok();
+    app.deliver_mail().await;
+    staff.outbox("RM", "").await.ok();
+    staff.mail_stats("RM", "").await.ok();
+    let week = format!("from={monday}&to={}", monday + Days::new(7));
+    staff.reconfirmation("RM", &week).await.ok();
+    staff.audit("RM", "").await.ok();
+    staff
+        .personal_data("RM", "case_number=RM/2026/000020")
+        .await
+        .ok();
+    staff
+        .erase_personal_data("RM", &json!({"case_number": "RM/2026/000020"}))
+        .await
+        .ok();
+
+    // Housekeeping's every round, as on the days before and after the visits.
+    let visit = instant(&rome.slots[0]["starts_at"]);
+    app.run_reconfirmation_at(visit - chrono::Duration::days(3))
+        .await;
+    app.run_reconfirmation_at(visit - chrono::Duration::hours(23))
+        .await;
+    app.tidy_invitations_at(visit - chrono::Duration::days(2))
+        .await;
+    app.draw_lotteries_at(Utc::now()).await;
+    app.sample_lead_times_at(Utc::now()).await;
+    app.deliver_mail_at(visit + chrono::Duration::days(2)).await;
+    app.run_retention_at(visit + chrono::Duration::days(800))
+        .await;
 }
 
 async fn every_query_on_office_data_names_its_office() {
@@ -370,6 +549,7 @@ async fn every_query_on_office_data_names_its_office() {
     staff.indicators("RM", "").await;
     app.by(&spi).events("").await.ok();
     anyone.cancel_booking(reference, token).await.ok();
+    the_office_runs_its_weeks(&app, &rome, &spi).await;
 
     let seen = WATCHED.lock().unwrap().take().unwrap().1;
     RECORDING.store(false, std::sync::atomic::Ordering::Release);

@@ -43,7 +43,9 @@ pub(in crate::use_cases) fn check_no_shows(
     let Some(rule) = service.settings.no_show_rule else {
         return Ok(());
     };
-    let missed = attendance::no_shows_since(conn, service.id, case_number, rule.counts_since(now))?;
+    let since = rule.counts_since(now);
+    let missed =
+        attendance::no_shows_since(conn, service.office_id, service.id, case_number, since)?;
     match rule.desk_only_until(&missed, now) {
         Some(until) => Err(Refusal::DeskOnly { until }.into()),
         None => Ok(()),

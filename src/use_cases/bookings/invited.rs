@@ -235,7 +235,7 @@ pub async fn book(
             let booker = Booker::Applicant { from, via: None };
             let made = book_in(conn, &office, &booker, &visit, None, &policy, now)?;
             let booking = &made.details.booking;
-            invitations::mark_booked(conn, invitation.id, booking.id, now)?
+            invitations::mark_booked(conn, office.id, invitation.id, booking.id, now)?
                 .ok_or(crate::domain::booking::Refusal::InvitationUsed)?;
             if held_slot != Some(slot.id) {
                 release_held_seat(conn, &invitation, &policy, now)?;

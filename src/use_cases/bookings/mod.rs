@@ -425,8 +425,7 @@ pub(in crate::use_cases) fn cancel(
     lock_seats_of(conn, booking, None)?;
     let cancelled = bookings::cancel(
         conn,
-        booking.office_id,
-        booking.id,
+        (booking.office_id, booking.id),
         booking.status,
         booking.slot_id,
         cancelled_by,

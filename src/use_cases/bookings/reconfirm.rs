@@ -53,7 +53,7 @@ pub async fn reconfirm(
             if status != Status::Confirmed || now >= rule.releases_at(details.slot.time.starts_at) {
                 return Err(Refusal::NotChangeable { status }.into());
             }
-            if !attendance::reconfirm(conn, details.booking.id, now)? {
+            if !attendance::reconfirm(conn, details.booking.office_id, details.booking.id, now)? {
                 return Err(Refusal::NotChangeable { status }.into());
             }
             Ok(())
@@ -91,17 +91,23 @@ pub async fn tidy(
                 let released_until = now + Duration::hours(i64::from(rule.release_hours_before));
                 let asked_until = now + Duration::days(i64::from(rule.ask_days_before));
                 let window = (released_until, asked_until);
-                for booking in attendance::not_asked_to_reconfirm(conn, service.id, window, BATCH)?
+                let (office_id, service_id) = (service.office_id, service.id);
+                for booking in
+                    attendance::not_asked_to_reconfirm(conn, office_id, service_id, window, BATCH)?
                 {
-                    if attendance::mark_asked_to_reconfirm(conn, booking.id, now)? {
+                    if attendance::mark_asked_to_reconfirm(conn, office_id, booking.id, now)? {
                         let kind = MessageKind::ReconfirmRequest;
                         outbox::enqueue(conn, about(&booking, booking.sequence), kind, now)?;
                         round.asked += 1;
                     }
                 }
-                for (booking, slot) in
-                    attendance::unconfirmed(conn, service.id, (now, released_until), BATCH)?
-                {
+                for (booking, slot) in attendance::unconfirmed(
+                    conn,
+                    office_id,
+                    service_id,
+                    (now, released_until),
+                    BATCH,
+                )? {
                     let office = match offices_by_id.get(&booking.office_id) {
                         Some(office) => office,
                         None => {

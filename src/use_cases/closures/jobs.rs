@@ -391,7 +391,7 @@ pub async fn run_due(store: &Store, policy: &Policy, now: DateTime<Utc>) -> usiz
                 return finished;
             }
         };
-        let id = job.id;
+        let (id, key) = (job.id, (job.office_id, job.id));
         match run(store, policy, job, now).await {
             Ok(()) => {
                 tracing::info!(job = %id, "closure job done");
@@ -401,7 +401,7 @@ pub async fn run_due(store: &Store, policy: &Policy, now: DateTime<Utc>) -> usiz
                 tracing::warn!(job = %id, what, "closure job met a busy database; queued again");
                 let requeued = store
                     .autocommit(move |conn| {
-                        closure_jobs::requeue(conn, id).map_err(StoreError::from)
+                        closure_jobs::requeue(conn, key).map_err(StoreError::from)
                     })
                     .await;
                 if let Err(error) = requeued {
@@ -415,7 +415,7 @@ pub async fn run_due(store: &Store, policy: &Policy, now: DateTime<Utc>) -> usiz
                             try again, or ask the service's operators (the log has the cause).";
                 let failed = store
                     .autocommit(move |conn| {
-                        closure_jobs::fail(conn, id, told, now).map_err(StoreError::from)
+                        closure_jobs::fail(conn, key, told, now).map_err(StoreError::from)
                     })
                     .await;
                 if let Err(error) = failed {
@@ -462,7 +462,9 @@ async fn run(
             let report = |done: usize| {
                 let Some(beside) = &beside else { return };
                 let (total, done) = (count(total), count(done));
-                let shown = beside.run(|other| closure_jobs::progress(other, job.id, total, done));
+                let shown = beside.run(|other| {
+                    closure_jobs::progress(other, (job.office_id, job.id), total, done)
+                });
                 if let Err(error) = shown {
                     tracing::warn!(job = %job.id, ?error, "closure job's progress not shown");
                 }
@@ -482,7 +484,7 @@ async fn run(
                 outcome: &outcome,
             };
             // When it really finished, for staff and the benchmark: `now` is when it began.
-            closure_jobs::finish(conn, job.id, finished, Utc::now())?;
+            closure_jobs::finish(conn, (job.office_id, job.id), finished, Utc::now())?;
             let audit = Audit::by(Author::Staff(job.requested_by), now);
             let after = AppliedClosure {
                 closure: ClosureView::of_office(&closure),

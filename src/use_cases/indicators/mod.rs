@@ -254,7 +254,7 @@ pub async fn sample_lead_times(store: &Store, now: DateTime<Utc>) -> Result<usiz
             let mut taken = 0;
             for due in due {
                 // Another instance may have taken it since the read.
-                if counted::sampled(conn, due.service, due.on)? {
+                if counted::sampled(conn, (due.office, due.service), due.on)? {
                     continue;
                 }
                 let (from, to) = due.window;
@@ -274,7 +274,7 @@ fn due_samples(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<DueSam
     for office in offices::list(conn, Some(&[Stage::Pilot, Stage::Live]), None)? {
         let on = today(office.details.timezone, now);
         for service in services::list(conn, office.id)? {
-            if !service.active || counted::sampled(conn, service.id, on)? {
+            if !service.active || counted::sampled(conn, (service.office_id, service.id), on)? {
                 continue;
             }
             let settings = &service.settings;

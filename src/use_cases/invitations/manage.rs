@@ -15,7 +15,7 @@ use crate::{
         audit::Action,
         booking::{CaseNumber, EventKind, Reference, Refusal},
         days::{Day, end_of_day},
-        ids::InvitationId,
+        ids::{InvitationId, OfficeId},
         integration::{Author, Caller},
         invitations::{
             InvitationState, InvitationStatus, check_answerable, check_deadline, check_proposal,
@@ -178,7 +178,7 @@ where
             let invitation = open_invitation_of(conn, &office, &reference, now)?;
             let before = view_of(conn, &invitation)?;
             change(conn, &office, &invitation)?;
-            let changed = invitations::find(conn, invitation.id)?
+            let changed = invitations::find(conn, invitation.office_id, invitation.id)?
                 .ok_or_else(|| Error::vanished("the invitation"))?;
             let after = view_of(conn, &changed)?;
             let (office_id, entity) = (Some(office.id), &after.reference);
@@ -238,9 +238,16 @@ pub async fn extend(
                 })?;
             }
             let remind_at = reminder_due(now, deadline, lead);
-            invitations::extend(conn, invitation.id, deadline, remind_at, now)?
-                .ok_or(Refusal::InvitationUsed)?;
-            let extended = invitations::find(conn, invitation.id)?
+            invitations::extend(
+                conn,
+                invitation.office_id,
+                invitation.id,
+                deadline,
+                remind_at,
+                now,
+            )?
+            .ok_or(Refusal::InvitationUsed)?;
+            let extended = invitations::find(conn, invitation.office_id, invitation.id)?
                 .ok_or_else(|| Error::vanished("the invitation"))?;
             let service =
                 services::find_by_id(conn, extended.office_id, extended.office_service_id)?
@@ -267,7 +274,7 @@ fn close(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<bool, InvitationError> {
-    if invitations::close(conn, invitation.id, to, now)?.is_none() {
+    if invitations::close(conn, invitation.office_id, invitation.id, to, now)?.is_none() {
         return Ok(false);
     }
     release_held_seat(conn, invitation, policy, now)?;
@@ -298,8 +305,12 @@ pub struct Letter {
 }
 
 /// The invitation with what its mail needs; `None` when it (or its office or service) is gone.
-pub fn letter(conn: &mut DbConnection, id: InvitationId) -> Result<Option<Letter>, StoreError> {
-    let Some(invitation) = invitations::find(conn, id)? else {
+pub fn letter(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    id: InvitationId,
+) -> Result<Option<Letter>, StoreError> {
+    let Some(invitation) = invitations::find(conn, office_id, id)? else {
         return Ok(None);
     };
     let Some(office) = offices::find_by_id(conn, invitation.office_id)? else {
@@ -343,7 +354,7 @@ pub async fn tidy(
         .write(move |conn| {
             let mut tidied = Tidied::default();
             for invitation in invitations::reminders_due(conn, now, 500)? {
-                if invitations::set_reminded(conn, invitation.id, now)? {
+                if invitations::set_reminded(conn, invitation.office_id, invitation.id, now)? {
                     let about = about(&invitation, invitation.sequence);
                     outbox::enqueue(conn, about, MessageKind::InvitationReminder, now)?;
                     tidied.reminded += 1;

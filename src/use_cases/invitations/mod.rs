@@ -301,7 +301,9 @@ fn invite_in(
     let service = offered_service(conn, office, &spec.service)?;
     let deadline = end_of_day(office.details.timezone, spec.deadline);
     check_deadline(deadline, now).map_err(|e| FieldErrors::single("deadline", e.message()))?;
-    if let Some(open) = invitations::find_open(conn, service.id, &spec.case_number)? {
+    if let Some(open) =
+        invitations::find_open(conn, (service.office_id, service.id), &spec.case_number)?
+    {
         return Ok((open, false));
     }
     let case = registered_cases::find(conn, office.id, spec.case_number.as_str())?;

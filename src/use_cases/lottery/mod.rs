@@ -385,9 +385,10 @@ pub struct Notice {
 /// gone.
 pub fn notice(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     id: crate::domain::ids::EntryId,
 ) -> Result<Option<Notice>, crate::store::StoreError> {
-    let Some(entry) = lottery::find_entry(conn, id)? else {
+    let Some(entry) = lottery::find_entry(conn, office_id, id)? else {
         return Ok(None);
     };
     let Some(draw) = lottery::find_draw(conn, entry.office_id, entry.draw_id)? else {

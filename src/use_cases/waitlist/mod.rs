@@ -87,7 +87,7 @@ fn view(
 ) -> Result<WaitlistView, BookingError> {
     let zone = details.office.details.timezone;
     let offer = match request.status {
-        RequestStatus::Offered => waitlist::open_offer(conn, request.id)?,
+        RequestStatus::Offered => waitlist::open_offer(conn, request.office_id, request.id)?,
         _ => None,
     };
     let offer = match offer {
@@ -151,7 +151,7 @@ pub async fn join(
                     false => BookingError::from(e),
                 }
             })?;
-            let request = waitlist::latest_request(conn, booking.id)?
+            let request = waitlist::latest_request(conn, booking.office_id, booking.id)?
                 .ok_or_else(|| Error::vanished("waitlist request"))?;
             view(conn, &details, &request, &policy)
         })
@@ -169,7 +169,8 @@ pub async fn show(
         .read(move |conn| {
             let details = with_token(conn, &reference, &token)?;
             let request =
-                waitlist::latest_request(conn, details.booking.id)?.ok_or_else(not_waiting)?;
+                waitlist::latest_request(conn, details.booking.office_id, details.booking.id)?
+                    .ok_or_else(not_waiting)?;
             view(conn, &details, &request, &policy)
         })
         .await
@@ -186,7 +187,11 @@ pub async fn booking_with_place(
     store
         .read(move |conn| {
             let details = with_token(conn, &reference, &token)?;
-            let place = match waitlist::latest_request(conn, details.booking.id)? {
+            let place = match waitlist::latest_request(
+                conn,
+                details.booking.office_id,
+                details.booking.id,
+            )? {
                 Some(request) => Some(view(conn, &details, &request, &policy)?),
                 None => None,
             };
@@ -204,8 +209,11 @@ pub async fn leave(
     store
         .write(move |conn| {
             let details = with_token(conn, &reference, &token)?;
-            let waiter = Waiter::Booking(details.booking.id);
-            let request = waitlist::in_queue(conn, waiter)?.ok_or_else(not_waiting)?;
+            let (office_id, waiter) = (
+                details.booking.office_id,
+                Waiter::Booking(details.booking.id),
+            );
+            let request = waitlist::in_queue(conn, office_id, waiter)?.ok_or_else(not_waiting)?;
             withdraw(conn, &request, now)
         })
         .await
@@ -217,13 +225,14 @@ pub(super) fn withdraw(
     request: &Request,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    if let Some(offer) = waitlist::open_offer(conn, request.id)?
-        && waitlist::close_offer(conn, offer.id, OfferStatus::Declined, now)?
+    if let Some(offer) = waitlist::open_offer(conn, request.office_id, request.id)?
+        && waitlist::close_offer(conn, offer.office_id, offer.id, OfferStatus::Declined, now)?
     {
         release_held(conn, &offer, now)?;
     }
     waitlist::set_request_status(
         conn,
+        request.office_id,
         request.id,
         request.status,
         RequestStatus::Withdrawn,
@@ -280,7 +289,7 @@ impl Holder {
             return Ok(Some(Holder::Booking(details(conn, booking)?)));
         }
         match request.entry_id {
-            Some(id) => Ok(notice(conn, id)?.map(Holder::Entry)),
+            Some(id) => Ok(notice(conn, request.office_id, id)?.map(Holder::Entry)),
             None => Ok(None),
         }
     }
@@ -381,6 +390,13 @@ pub(super) fn back_in_queue(
         true => RequestStatus::Exhausted,
         false => RequestStatus::Waiting,
     };
-    waitlist::set_request_status(conn, request.id, RequestStatus::Offered, next, now)?;
+    waitlist::set_request_status(
+        conn,
+        request.office_id,
+        request.id,
+        RequestStatus::Offered,
+        next,
+        now,
+    )?;
     Ok(())
 }

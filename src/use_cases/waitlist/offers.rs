@@ -66,7 +66,7 @@ fn offer_with_token(
     let Some(offer) = offer.filter(|_| matched) else {
         return Err(BookingFailure::NoSuchOffer.into());
     };
-    let request = waitlist::find_request(conn, offer.request_id)?
+    let request = waitlist::find_request(conn, offer.office_id, offer.request_id)?
         .ok_or_else(|| Error::vanished(format!("waitlist request {}", offer.request_id)))?;
     let holder = Holder::of(conn, &request)?
         .ok_or_else(|| Error::vanished(format!("waiter of request {}", request.id)))?;
@@ -123,7 +123,8 @@ pub async fn accept(
                 return Err(Refusal::OfferClosed.into());
             }
             let target = held_slot(conn, &offer)?;
-            if !waitlist::close_offer(conn, offer.id, OfferStatus::Accepted, now)? {
+            if !waitlist::close_offer(conn, offer.office_id, offer.id, OfferStatus::Accepted, now)?
+            {
                 return Err(Refusal::OfferClosed.into());
             }
             match holder {
@@ -160,7 +161,14 @@ fn move_to_offer(
         check_case_ready(conn, office, case, &details.service, target.time.starts_at)?;
     }
     let moved = RequestStatus::Moved;
-    waitlist::set_request_status(conn, request.id, request.status, moved, now)?;
+    waitlist::set_request_status(
+        conn,
+        request.office_id,
+        request.id,
+        request.status,
+        moved,
+        now,
+    )?;
     relocate(conn, &details, target, Mover::HeldSeat, policy, now)?;
     Ok(BookingView::new(&reread(conn, details)?))
 }
@@ -199,7 +207,14 @@ fn book_offer(
     };
     let made = book_in(conn, &notice.office, &booker, &visit, None, policy, now)?;
     let booked = RequestStatus::Booked;
-    waitlist::set_request_status(conn, request.id, request.status, booked, now)?;
+    waitlist::set_request_status(
+        conn,
+        request.office_id,
+        request.id,
+        request.status,
+        booked,
+        now,
+    )?;
     Ok(BookingView::new(&made.details))
 }
 
@@ -216,7 +231,8 @@ pub async fn decline(
     store
         .write(move |conn| {
             let (offer, request, holder) = offer_with_token(conn, id, &token)?;
-            if !waitlist::close_offer(conn, offer.id, OfferStatus::Declined, now)? {
+            if !waitlist::close_offer(conn, offer.office_id, offer.id, OfferStatus::Declined, now)?
+            {
                 return Err(Refusal::OfferClosed.into());
             }
             release_held(conn, &offer, now)?;

@@ -10,7 +10,7 @@ use crate::use_cases::bookings::{
 };
 use crate::{
     domain::{
-        ids::{DrawId, SlotId},
+        ids::{DrawId, OfficeId, SlotId},
         mail::MessageKind,
         waitlist::{OfferStatus, RequestStatus, may_offer},
     },
@@ -44,10 +44,16 @@ pub async fn offer_due(
         .write(move |conn| {
             let mut lapsed = 0;
             for offer in waitlist::lapsed_offers(conn, now, lapse_policy.waitlist_batch)? {
-                if !waitlist::close_offer(conn, offer.id, OfferStatus::Expired, now)? {
+                if !waitlist::close_offer(
+                    conn,
+                    offer.office_id,
+                    offer.id,
+                    OfferStatus::Expired,
+                    now,
+                )? {
                     continue;
                 }
-                let request = waitlist::find_request(conn, offer.request_id)?
+                let request = waitlist::find_request(conn, offer.office_id, offer.request_id)?
                     .ok_or_else(|| Error::vanished("waitlist request"))?;
                 release_held(conn, &offer, now)?;
                 back_in_queue(conn, &request, &lapse_policy, now)?;
@@ -158,7 +164,14 @@ fn offer_to(
         Next::Wait => return Ok(false),
         Next::Withdraw => {
             let withdrawn = RequestStatus::Withdrawn;
-            waitlist::set_request_status(conn, request.id, request.status, withdrawn, now)?;
+            waitlist::set_request_status(
+                conn,
+                request.office_id,
+                request.id,
+                request.status,
+                withdrawn,
+                now,
+            )?;
             return Ok(false);
         }
         Next::Offer(slot_id, holder) => (slot_id, holder),
@@ -168,7 +181,7 @@ fn offer_to(
     if !seats::claim_seat(conn, office_id, slot_id, channel)? {
         return Ok(false); // Sold meanwhile: the next round looks again.
     }
-    if !waitlist::mark_offered(conn, request.id, now)? {
+    if !waitlist::mark_offered(conn, request.office_id, request.id, now)? {
         // Another instance made this request an offer first: the seat goes back.
         let no_cooldown = chrono::Duration::zero();
         seats::release_seat(conn, office_id, slot_id, channel, None, no_cooldown, now)?;
@@ -193,12 +206,13 @@ fn offer_to(
 /// The open offer of a waiter, for its mail: the offer and its seat.
 pub fn open_offer_of(
     conn: &mut DbConnection,
+    office_id: OfficeId,
     waiter: Waiter,
 ) -> Result<Option<(Offer, Slot)>, BookingError> {
-    let Some(request) = waitlist::in_queue(conn, waiter)? else {
+    let Some(request) = waitlist::in_queue(conn, office_id, waiter)? else {
         return Ok(None);
     };
-    let Some(offer) = waitlist::open_offer(conn, request.id)? else {
+    let Some(offer) = waitlist::open_offer(conn, request.office_id, request.id)? else {
         return Ok(None);
     };
     let slot = held_slot(conn, &offer)?;
