@@ -266,7 +266,10 @@ impl Mailer {
             return self.prepare_waitlist_offer(message, details, now).await;
         }
         let survey_url = match message.kind {
-            MessageKind::Survey => match self.survey_url(details.booking.id).await? {
+            MessageKind::Survey => match self
+                .survey_url((details.booking.office_id, details.booking.id))
+                .await?
+            {
                 Some(url) => Some(url),
                 None => return Ok(Err(Stale("the visit has no survey"))),
             },
@@ -282,11 +285,15 @@ impl Mailer {
     }
 
     /// The link to the survey of a visit, if it has one.
-    async fn survey_url(&self, booking: BookingId) -> Result<Option<String>, StoreError> {
+    async fn survey_url(
+        &self,
+        (office_id, booking): (OfficeId, BookingId),
+    ) -> Result<Option<String>, StoreError> {
         let survey = self
             .store
             .read(move |conn| {
-                Ok::<_, StoreError>(crate::store::surveys::of_booking(conn, booking)?)
+                let survey = crate::store::surveys::of_booking(conn, office_id, booking)?;
+                Ok::<_, StoreError>(survey)
             })
             .await?;
         Ok(survey.map(|survey| {

@@ -55,6 +55,7 @@ pub fn ensure_draw(
 ) -> QueryResult<bool> {
     let (opens_at, closes_at) = window;
     let exists: i64 = lottery_draws::table
+        .filter(lottery_draws::office_id.eq(office_id))
         .filter(lottery_draws::office_service_id.eq(service))
         .filter(lottery_draws::opens_at.eq(db_time(opens_at)))
         .select(count_star())
@@ -93,10 +94,11 @@ pub fn find_draw(
 /// The draw of `service`'s seats opening at `opens_at`, if the service had one.
 pub fn draw_at(
     conn: &mut DbConnection,
-    service: ServiceId,
+    (office_id, service): (OfficeId, ServiceId),
     opens_at: DateTime<Utc>,
 ) -> QueryResult<Option<Draw>> {
     lottery_draws::table
+        .filter(lottery_draws::office_id.eq(office_id))
         .filter(lottery_draws::office_service_id.eq(service))
         .filter(lottery_draws::opens_at.eq(db_time(opens_at)))
         .select(Draw::as_select())
@@ -134,13 +136,14 @@ pub fn due(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> QueryResu
 /// Marks the draw drawn, if it still is open: `false` when another instance drew it first.
 pub fn mark_drawn(
     conn: &mut DbConnection,
-    id: DrawId,
+    (office_id, id): (OfficeId, DrawId),
     seats: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let changed = diesel::update(
         lottery_draws::table
-            .find(id)
+            .filter(lottery_draws::office_id.eq(office_id))
+            .filter(lottery_draws::id.eq(id))
             .filter(lottery_draws::status.eq(OPEN)),
     )
     .set((
@@ -170,6 +173,7 @@ pub fn draw_slots(
     among: Among<'_>,
 ) -> QueryResult<Vec<(SlotId, NaiveDate, i32)>> {
     let calendars = calendar_services::table
+        .filter(calendar_services::office_id.eq(draw.office_id))
         .filter(calendar_services::office_service_id.eq(draw.office_service_id))
         .select(calendar_services::calendar_id);
     let mut query = slots::table
@@ -203,8 +207,13 @@ pub fn draw_slots(
 }
 
 /// The local days of these slots, in time order.
-pub fn days_of(conn: &mut DbConnection, ids: &[SlotId]) -> QueryResult<Vec<(SlotId, NaiveDate)>> {
+pub fn days_of(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    ids: &[SlotId],
+) -> QueryResult<Vec<(SlotId, NaiveDate)>> {
     slots::table
+        .filter(slots::office_id.eq(office_id))
         .filter(slots::id.eq_any(ids))
         .order((slots::starts_at, slots::id))
         .select((slots::id, slots::local_date))
@@ -279,6 +288,7 @@ pub fn insert_entry(
         ))
         .execute(conn)?;
     lottery_entries::table
+        .filter(lottery_entries::office_id.eq(new.office_id))
         .filter(lottery_entries::reference.eq(new.reference))
         .select(Entry::as_select())
         .first(conn)
@@ -299,8 +309,12 @@ pub fn waiting_for_email(
         .first(conn)
 }
 
-pub fn entries_of(conn: &mut DbConnection, draw: DrawId) -> QueryResult<Vec<Entry>> {
+pub fn entries_of(
+    conn: &mut DbConnection,
+    (office_id, draw): (OfficeId, DrawId),
+) -> QueryResult<Vec<Entry>> {
     lottery_entries::table
+        .filter(lottery_entries::office_id.eq(office_id))
         .filter(lottery_entries::draw_id.eq(draw))
         .order(lottery_entries::id)
         .select(Entry::as_select())
@@ -320,13 +334,17 @@ pub fn find_entry(
         .optional()
 }
 
-pub fn count_entries(conn: &mut DbConnection, draw: DrawId) -> QueryResult<(i64, i64)> {
-    let all = lottery_entries::table
-        .filter(lottery_entries::draw_id.eq(draw))
-        .select(count_star())
-        .first(conn)?;
-    let won = lottery_entries::table
-        .filter(lottery_entries::draw_id.eq(draw))
+pub fn count_entries(
+    conn: &mut DbConnection,
+    (office_id, draw): (OfficeId, DrawId),
+) -> QueryResult<(i64, i64)> {
+    let of_draw = || {
+        lottery_entries::table
+            .filter(lottery_entries::office_id.eq(office_id))
+            .filter(lottery_entries::draw_id.eq(draw))
+    };
+    let all = of_draw().select(count_star()).first(conn)?;
+    let won = of_draw()
         .filter(lottery_entries::status.eq("won"))
         .select(count_star())
         .first(conn)?;
@@ -337,12 +355,15 @@ pub fn count_entries(conn: &mut DbConnection, draw: DrawId) -> QueryResult<(i64,
 /// (won a seat a booking rule then refused), bumping its sequence for the mail it gets.
 pub fn settle_entry(
     conn: &mut DbConnection,
-    id: EntryId,
+    (office_id, id): (OfficeId, EntryId),
     status: &str,
     won: Option<(SlotId, Option<BookingId>)>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(lottery_entries::table.find(id))
+    let entry = lottery_entries::table
+        .filter(lottery_entries::office_id.eq(office_id))
+        .filter(lottery_entries::id.eq(id));
+    diesel::update(entry)
         .set((
             lottery_entries::status.eq(status),
             lottery_entries::won_slot_id.eq(won.map(|w| w.0)),
@@ -357,11 +378,12 @@ pub fn settle_entry(
 /// Marks every entry of the draw still waiting as lost; returns them.
 pub fn lose_the_rest(
     conn: &mut DbConnection,
-    draw: DrawId,
+    (office_id, draw): (OfficeId, DrawId),
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<(EntryId, String, String, i32)>> {
     let waiting = || {
         lottery_entries::table
+            .filter(lottery_entries::office_id.eq(office_id))
             .filter(lottery_entries::draw_id.eq(draw))
             .filter(lottery_entries::status.eq("entered"))
     };

@@ -43,7 +43,7 @@ pub fn insert(
     survey: NewSurvey<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<SurveyId>> {
-    if of_booking(conn, survey.booking_id)?.is_some() {
+    if of_booking(conn, survey.office_id, survey.booking_id)?.is_some() {
         return Ok(None);
     }
     diesel::insert_into(survey_invitations::table)
@@ -69,8 +69,13 @@ pub fn find(conn: &mut DbConnection, id: SurveyId) -> QueryResult<Option<Survey>
         .optional()
 }
 
-pub fn of_booking(conn: &mut DbConnection, booking: BookingId) -> QueryResult<Option<Survey>> {
+pub fn of_booking(
+    conn: &mut DbConnection,
+    office_id: OfficeId,
+    booking: BookingId,
+) -> QueryResult<Option<Survey>> {
     survey_invitations::table
+        .filter(survey_invitations::office_id.eq(office_id))
         .filter(survey_invitations::booking_id.eq(booking))
         .select(Survey::as_select())
         .first(conn)
@@ -87,7 +92,8 @@ pub fn answer(
 ) -> QueryResult<bool> {
     let marked = diesel::update(
         survey_invitations::table
-            .find(survey.id)
+            .filter(survey_invitations::office_id.eq(survey.office_id))
+            .filter(survey_invitations::id.eq(survey.id))
             .filter(survey_invitations::answered_at.is_null()),
     )
     .set(survey_invitations::answered_at.eq(db_time(now)))

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use crate::{
     case_system::case_system_of,
     fixtures::{
-        OpenRome, applicant, instant, open_rome, open_rome_soon, publish, registered_case,
-        september_monday,
+        OpenRome, applicant, instant, office_id, open_rome, open_rome_soon, publish,
+        registered_case, september_monday, slot_under_way, staff_slots, walk_in,
     },
-    harness::{Backend, TestApp, TestDatabase, Token, spawn_app_on, spawn_app_with},
+    harness::{Backend, PASSWORD, TestApp, TestDatabase, Token, spawn_app_on, spawn_app_with},
+    receiver::Receiver,
 };
 
 on_both_databases!(every_table_of_office_data_names_its_office);
@@ -260,7 +261,7 @@ fn record_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
 /// of every office's due work, and lookups by a national key (a staff login, a booking's
 /// reference, an integration client). A split deployment runs the sweeps on every node (Citus
 /// fans them out) and routes the lookups through a small national table of key to office.
-const ACROSS_OFFICES: [&str; 29] = [
+const ACROSS_OFFICES: [&str; 34] = [
     r#"DELETE idempotency_keys WHERE ("idempotency_keys"."created_at" < $1)"#,
     r#"DELETE spent_challenges WHERE ("spent_challenges"."expires_at" < $1)"#,
     r#"SELECT audit_log WHERE ("audit_log"."at" < $1)"#,
@@ -284,14 +285,20 @@ const ACROSS_OFFICES: [&str; 29] = [
     r#"SELECT integration_clients WHERE ("integration_clients"."client_id" = $1)"#,
     r#"SELECT integration_clients WHERE ("integration_clients"."id" = $1)"#,
     r#"SELECT bookings WHERE ("bookings"."reference" = $1)"#,
-    // An invitation's and a waitlist offer's links name them by national key, not office.
+    // The links in an invitation's, a waitlist offer's and a survey's mail name them by a
+    // national key, not by office.
     r#"SELECT invitations WHERE ("invitations"."reference" = $1)"#,
     r#"SELECT invitations WHERE ("invitations"."reference" = $1))"#,
     r#"SELECT waitlist_offers WHERE ("waitlist_offers"."id" = $1)"#,
-    // The mailer's and the waitlist's sweeps of due work, and the mailer's claim of what it
-    // found (each claimed message is then settled by its office).
+    r#"SELECT survey_invitations WHERE ("survey_invitations"."id" = $1)"#,
+    // The mailer's, the webhooks' and the waitlist's sweeps of due work, and the claim of what
+    // they found (each claimed message or delivery is then settled by its office).
     r#"SELECT mail_outbox WHERE ((("mail_outbox"."status" = $1) AND ("mail_outbox"."next_attempt_at" <= $2)) OR (("mail_outbox"."status" = $3) AND ("mail_outbox"."claimed_until" <= $4)))"#,
     r#"UPDATE mail_outbox WHERE ("mail_outbox"."id" = ANY($5))"#,
+    r#"SELECT webhook_deliveries WHERE ((("webhook_deliveries"."status" = $1) AND ("webhook_deliveries"."next_attempt_at" <= $2)) OR (("webhook_deliveries"."status" = $3) AND ("webhook_deliveries"."claimed_until" <= $4)))"#,
+    r#"UPDATE webhook_deliveries WHERE ("webhook_deliveries"."id" = ANY($5))"#,
+    r#"SELECT webhook_deliveries WHERE ("webhook_deliveries"."id" = ANY($1))"#,
+    r#"SELECT events WHERE ("events"."id" = ANY($1))"#,
     r#"SELECT waitlist_requests WHERE (("waitlist_requests"."status" = $1) AND (("waitlist_requests"."created_at" > $2) OR (("waitlist_requests"."created_at" = $3) AND ("waitlist_requests"."id" > $4))))"#,
 ];
 
@@ -484,6 +491,118 @@ async fn the_office_runs_its_weeks(app: &TestApp, rome: &OpenRome, spi: &Token) 
         .await;
 }
 
+/// The last part: a patronato books for a client; the desk receives a walk-in who attends and
+/// answers the survey; the case system hears every event at its webhook; a later day is
+/// released by lot, entered, drawn and replayed.
+async fn the_office_shares_out_seats_and_is_heard(
+    app: &TestApp,
+    rome: &OpenRome,
+    spi: &Token,
+    receiver: &Receiver,
+) {
+    let staff = app.by(&rome.manager);
+    let admin = app.admin_token().await;
+    let national = app.by(&admin);
+    let monday = september_monday();
+    let tuesday = staff_slots(
+        app,
+        &rome.manager,
+        monday + Days::new(1),
+        monday + Days::new(1),
+    )
+    .await;
+
+    // The case system subscribes; every event reaches it.
+    let subscription = json!({"url": receiver.url});
+    app.by(spi)
+        .subscribe_webhook("RM", &subscription)
+        .await
+        .created();
+    staff.webhooks("RM").await.ok();
+
+    // A patronato, accredited by an administrator, books for its client.
+    let account =
+        json!({"email": "sportello@inca.it", "password": PASSWORD, "role": "intermediary"});
+    let created = national.create_staff(&account).await.created();
+    let patronato = created["id"].as_i64().unwrap();
+    let terms = json!({"organisation": "Patronato INCA", "max_active": 2, "max_per_week": 3});
+    national.accredit("RM", patronato, &terms).await.ok();
+    let inca = app.token_for("sportello@inca.it", PASSWORD).await;
+    let mut client = applicant(&tuesday[2], 30);
+    client["email"] = json!("client30@example.org");
+    app.by(&inca).book("RM", &client).await.created();
+    staff.intermediaries("RM").await.ok();
+    national.revoke_accreditation("RM", patronato).await;
+
+    // A walk-in at the desk attends and answers the survey mailed afterwards.
+    let operator = app.operator("RM").await;
+    let desk = app.by(&operator);
+    let under_way = slot_under_way(app, office_id(app, "RM").await, rome.calendar).await;
+    let mut visit = walk_in(under_way, 31);
+    visit["email"] = json!("walker31@example.org");
+    let walked_in = desk.book("RM", &visit).await.created();
+    let reference = walked_in["reference"].as_str().unwrap();
+    for action in ["check-in", "attended"] {
+        desk.desk("RM", reference, action, &json!({})).await.ok();
+    }
+    app.deliver_mail().await;
+    let link = app.link_in_newest_mail("/surveys/");
+    let (survey, token) = link
+        .split("/surveys/")
+        .nth(1)
+        .and_then(|rest| rest.split_once("?token="))
+        .unwrap();
+    app.public().survey(survey, token).await.ok();
+    let answer = json!({"rating": 4, "had_documents": true, "desk_wait": "15_to_30"});
+    app.public()
+        .answer_survey(survey, token, &answer)
+        .await
+        .ok();
+
+    // A later day released by lot: two enter, the draw is made, an administrator replays it.
+    let lottery = json!({"release_mode": "lottery", "lottery_window_minutes": 5});
+    staff
+        .put_service("RM", "document_delivery", &lottery)
+        .await
+        .ok();
+    let day = monday + Days::new(14);
+    let opens_at = Utc::now() + chrono::Duration::seconds(1);
+    let range = json!({"from": day, "to": day, "opens_at": opens_at});
+    staff.publish("RM", &range).await.ok();
+    let draws = app.public().draws("RM").await.ok();
+    let draw = draws[0]["id"].as_i64().unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for n in 40..42 {
+        let entry = json!({
+            "case_number": format!("RM/2026/{n:06}"),
+            "full_name": "Amina Haddad",
+            "email": format!("entrant{n}@example.org"),
+            "language": "it",
+            "any_day_from": day,
+            "any_day_to": day,
+        });
+        app.public().enter_draw("RM", draw, &entry).await.created();
+    }
+    let closed = opens_at + chrono::Duration::minutes(6);
+    assert_eq!(app.draw_lotteries_at(closed).await, 1);
+    app.public().draw("RM", draw).await.ok();
+    national.replay_draw("RM", draw).await.ok();
+    app.deliver_mail_at(closed).await;
+
+    // The receiver has heard the events; staff see the deliveries and send one again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while receiver.accepted().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !receiver.accepted().is_empty(),
+        "no event reached the case system"
+    );
+    let deliveries = staff.webhook_deliveries("RM", "").await.ok();
+    let first = &deliveries[0]["id"];
+    staff.redeliver_webhook("RM", first).await;
+}
+
 async fn every_query_on_office_data_names_its_office() {
     diesel::connection::set_default_instrumentation(record_statements).unwrap();
     // The test's database is created before the app connects to it.
@@ -499,8 +618,13 @@ async fn every_query_on_office_data_names_its_office() {
             .unwrap()
             .to_owned();
         *WATCHED.lock().unwrap() = Some((name, Default::default()));
-        spawn_app_on(database, |s| s.booking.seat_cooldown_seconds = 600).await
+        spawn_app_on(database, |s| {
+            s.booking.seat_cooldown_seconds = 600;
+            s.webhooks.worker_enabled = true;
+        })
+        .await
     };
+    let receiver = Receiver::start();
     let tables = app.columns_by_table().await;
     RECORDING.store(true, std::sync::atomic::Ordering::Release);
 
@@ -550,6 +674,7 @@ async fn every_query_on_office_data_names_its_office() {
     app.by(&spi).events("").await.ok();
     anyone.cancel_booking(reference, token).await.ok();
     the_office_runs_its_weeks(&app, &rome, &spi).await;
+    the_office_shares_out_seats_and_is_heard(&app, &rome, &spi, &receiver).await;
 
     let seen = WATCHED.lock().unwrap().take().unwrap().1;
     RECORDING.store(false, std::sync::atomic::Ordering::Release);

@@ -79,7 +79,9 @@ pub(in crate::use_cases) fn draw_under_way(
     service: &OfficeService,
     opens_at: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, BookingError> {
-    Ok(lottery::draw_at(conn, service.id, opens_at)?
-        .filter(|draw| !draw.is_drawn())
-        .map(|draw| draw.closes_at))
+    Ok(
+        lottery::draw_at(conn, (service.office_id, service.id), opens_at)?
+            .filter(|draw| !draw.is_drawn())
+            .map(|draw| draw.closes_at),
+    )
 }

@@ -102,11 +102,11 @@ pub fn make(
     let seed = Seed::from_hex(&draw.seed).ok_or_else(|| {
         Error::internal(anyhow::anyhow!("draw {} has an unreadable seed", draw.id))
     })?;
-    let entries = lottery::entries_of(conn, draw.id)?;
+    let entries = lottery::entries_of(conn, (draw.office_id, draw.id))?;
     let outcomes = rules::draw(&seed, &ballots(&entries, &days), &free);
     let stored_seats: Vec<(SlotId, i32)> = free.iter().map(|(id, n)| (*id, *n)).collect();
     let stored_seats = serde_json::to_string(&stored_seats).map_err(Error::internal)?;
-    if !lottery::mark_drawn(conn, draw.id, &stored_seats, now)? {
+    if !lottery::mark_drawn(conn, (draw.office_id, draw.id), &stored_seats, now)? {
         return Ok(None);
     }
 
@@ -143,14 +143,26 @@ pub fn make(
         match booked {
             Ok(made) => {
                 let booking = Some(made.details.booking.id);
-                lottery::settle_entry(conn, entry.id, "won", Some((slot_id, booking)), now)?;
+                lottery::settle_entry(
+                    conn,
+                    (entry.office_id, entry.id),
+                    "won",
+                    Some((slot_id, booking)),
+                    now,
+                )?;
                 winners += 1;
             }
             // A rule the entry could not foresee (the case booked meanwhile, say): the seat
             // goes first come and the entry is told, as a loser is.
             Err(refused @ (Error::Feature(BookingFailure::Refused(_)) | Error::Invalid(_))) => {
                 tracing::info!(entry = %entry.reference, ?refused, "a winner's seat was refused");
-                lottery::settle_entry(conn, entry.id, "void", Some((slot_id, None)), now)?;
+                lottery::settle_entry(
+                    conn,
+                    (entry.office_id, entry.id),
+                    "void",
+                    Some((slot_id, None)),
+                    now,
+                )?;
                 let (id, reference, email) = (entry.id, &entry.reference, &entry.email);
                 notify_lost(
                     conn,
@@ -166,10 +178,13 @@ pub fn make(
             Err(other) => return Err(other),
         }
     }
-    for (entry, reference, email, sequence) in lottery::lose_the_rest(conn, draw.id, now)? {
+    for (entry, reference, email, sequence) in
+        lottery::lose_the_rest(conn, (draw.office_id, draw.id), now)?
+    {
         notify_lost(conn, office.id, entry, &reference, &email, sequence, now)?;
     }
-    let waiting = crate::use_cases::waitlist::queue_unlucky_entries(conn, draw.id, now)?;
+    let waiting =
+        crate::use_cases::waitlist::queue_unlucky_entries(conn, (draw.office_id, draw.id), now)?;
     let report = DrawReport {
         entries: entries.len(),
         seats: free.values().map(|n| i64::from(*n)).sum(),

@@ -126,7 +126,7 @@ fn draw_view(
     zone: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Result<DrawView, BookingError> {
-    let (entries, winners) = lottery::count_entries(conn, draw.id)?;
+    let (entries, winners) = lottery::count_entries(conn, (draw.office_id, draw.id))?;
     let state = match draw.is_drawn() {
         true => DrawState::Drawn,
         false if now < draw.opens_at => DrawState::Upcoming,
@@ -343,9 +343,9 @@ pub async fn replay(
             let seed = Seed::from_hex(&draw.seed).ok_or_else(|| {
                 Error::internal(anyhow::anyhow!("draw {} has an unreadable seed", draw.id))
             })?;
-            let entries = lottery::entries_of(conn, draw.id)?;
+            let entries = lottery::entries_of(conn, (draw.office_id, draw.id))?;
             let ids: Vec<SlotId> = seats.keys().copied().collect();
-            let slots = lottery::days_of(conn, &ids)?;
+            let slots = lottery::days_of(conn, draw.office_id, &ids)?;
             let outcomes = crate::domain::lottery::draw(&seed, &ballots(&entries, &slots), &seats);
             let by_id: BTreeMap<_, &Entry> = entries.iter().map(|e| (e.id, e)).collect();
             let same_result = outcomes.iter().all(|outcome| {

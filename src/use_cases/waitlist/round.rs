@@ -224,11 +224,11 @@ pub fn open_offer_of(
 /// transaction.
 pub(in crate::use_cases) fn queue_unlucky_entries(
     conn: &mut DbConnection,
-    draw: DrawId,
+    (office_id, draw): (OfficeId, DrawId),
     now: DateTime<Utc>,
 ) -> Result<usize, BookingError> {
     let mut queued = 0;
-    for entry in lottery::entries_of(conn, draw)? {
+    for entry in lottery::entries_of(conn, (office_id, draw))? {
         if !entry.join_waitlist || !matches!(entry.status.as_str(), "lost" | "void") {
             continue;
         }
@@ -237,7 +237,7 @@ pub(in crate::use_cases) fn queue_unlucky_entries(
             _ => {
                 let wanted: Vec<SlotId> =
                     serde_json::from_str(&entry.preferences).map_err(Error::internal)?;
-                let days: Vec<NaiveDate> = lottery::days_of(conn, &wanted)?
+                let days: Vec<NaiveDate> = lottery::days_of(conn, office_id, &wanted)?
                     .into_iter()
                     .map(|(_, day)| day)
                     .collect();
