@@ -489,6 +489,15 @@ impl TestApp {
             .unwrap_or_else(|| panic!("a mail with a link to {part}"))
     }
 
+    /// What the newest mail's link to `path` names (a reference or id) and its token, from a
+    /// link of the form `…{path}{name}?token={token}`.
+    pub fn name_and_token_in_newest_mail(&self, path: &str) -> (String, String) {
+        let link = self.link_in_newest_mail(path);
+        let rest = link.split(path).nth(1).expect("the link's path");
+        let (name, token) = rest.split_once("?token=").expect("the link's token");
+        (name.to_owned(), token.to_owned())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

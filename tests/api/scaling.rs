@@ -383,13 +383,9 @@ async fn the_office_runs_its_weeks(app: &TestApp, rome: &OpenRome, spi: &Token) 
         .await
         .created();
     app.deliver_mail().await;
-    let link = app.link_in_newest_mail("/invitations/");
-    let (invitation, token) = link
-        .split("/invitations/")
-        .nth(1)
-        .and_then(|rest| rest.split_once("?token="))
-        .unwrap();
-    assert_eq!(invitation, invited["reference"].as_str().unwrap(), "{link}");
+    let (invitation, token) = app.name_and_token_in_newest_mail("/invitations/");
+    assert_eq!(invitation, invited["reference"].as_str().unwrap());
+    let (invitation, token) = (invitation.as_str(), token.as_str());
     anyone.invitation(invitation, token).await.ok();
     let answer = json!({"slot_id": rome.slots[6]["id"], "full_name": "Amina Diallo"});
     anyone
@@ -437,13 +433,8 @@ async fn the_office_runs_its_weeks(app: &TestApp, rome: &OpenRome, spi: &Token) 
     app.release_cooled_seats_at(cooled).await;
     app.run_waitlist_at(cooled).await;
     app.deliver_mail_at(cooled).await;
-    let link = app.link_in_newest_mail("/waitlist/offers/");
-    let (offer, offer_token) = link
-        .split("/waitlist/offers/")
-        .nth(1)
-        .and_then(|rest| rest.split_once("?token="))
-        .unwrap();
-    let offer: i64 = offer.parse().unwrap();
+    let (offer, offer_token) = app.name_and_token_in_newest_mail("/waitlist/offers/");
+    let (offer, offer_token): (i64, &str) = (offer.parse().unwrap(), &offer_token);
     anyone.offer(offer, offer_token).await.ok();
     anyone.answer_offer(offer, offer_token, "accept").await.ok();
 
@@ -546,12 +537,8 @@ async fn the_office_shares_out_seats_and_is_heard(
         desk.desk("RM", reference, action, &json!({})).await.ok();
     }
     app.deliver_mail().await;
-    let link = app.link_in_newest_mail("/surveys/");
-    let (survey, token) = link
-        .split("/surveys/")
-        .nth(1)
-        .and_then(|rest| rest.split_once("?token="))
-        .unwrap();
+    let (survey, token) = app.name_and_token_in_newest_mail("/surveys/");
+    let (survey, token) = (survey.as_str(), token.as_str());
     app.public().survey(survey, token).await.ok();
     let answer = json!({"rating": 4, "had_documents": true, "desk_wait": "15_to_30"});
     app.public()
