@@ -68,7 +68,10 @@ pub fn record(
 
 /// Takes an attempt back: its secret was right, or it was refused unchecked (so hammering a
 /// throttled case does not keep it throttled for ever).
-pub fn forget(conn: &mut DbConnection, id: CaseGuessId) -> QueryResult<()> {
-    diesel::delete(guesses::table.find(id)).execute(conn)?;
+pub fn forget(conn: &mut DbConnection, office_id: OfficeId, id: CaseGuessId) -> QueryResult<()> {
+    let guess = guesses::table
+        .filter(guesses::office_id.eq(office_id))
+        .filter(guesses::id.eq(id));
+    diesel::delete(guess).execute(conn)?;
     Ok(())
 }

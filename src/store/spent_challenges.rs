@@ -38,7 +38,8 @@ pub fn spend(
         Ok(_) => Ok(Spent::Now),
         Err(error) if is_unique_violation(&error) => {
             let first: Option<String> = spent_challenges::table
-                .find(nonce)
+                .filter(spent_challenges::office_id.eq(office_id))
+                .filter(spent_challenges::nonce.eq(nonce))
                 .select(spent_challenges::idempotency_key)
                 .first(conn)?;
             match (first, idempotency_key) {

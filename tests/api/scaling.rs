@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, Utc};
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
@@ -261,7 +262,7 @@ fn record_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
 /// of every office's due work, and lookups by a national key (a staff login, a booking's
 /// reference, an integration client). A split deployment runs the sweeps on every node (Citus
 /// fans them out) and routes the lookups through a small national table of key to office.
-const ACROSS_OFFICES: [&str; 34] = [
+const ACROSS_OFFICES: [&str; 36] = [
     r#"DELETE idempotency_keys WHERE ("idempotency_keys"."created_at" < $1)"#,
     r#"DELETE spent_challenges WHERE ("spent_challenges"."expires_at" < $1)"#,
     r#"SELECT audit_log WHERE ("audit_log"."at" < $1)"#,
@@ -285,6 +286,10 @@ const ACROSS_OFFICES: [&str; 34] = [
     r#"SELECT integration_clients WHERE ("integration_clients"."client_id" = $1)"#,
     r#"SELECT integration_clients WHERE ("integration_clients"."id" = $1)"#,
     r#"SELECT bookings WHERE ("bookings"."reference" = $1)"#,
+    // One address guessing case codes at many offices is one guesser: its guesses are counted
+    // together, and the expired ones (anyone's) dropped as they go.
+    r#"SELECT case_verification_attempts WHERE (("case_verification_attempts"."client" = $1) AND ("case_verification_attempts"."attempted_at" >= $2))"#,
+    r#"DELETE case_verification_attempts WHERE ("case_verification_attempts"."attempted_at" < $1)"#,
     // The links in an invitation's, a waitlist offer's and a survey's mail name them by a
     // national key, not by office.
     r#"SELECT invitations WHERE ("invitations"."reference" = $1)"#,
@@ -482,8 +487,19 @@ async fn the_office_runs_its_weeks(app: &TestApp, rome: &OpenRome, spi: &Token) 
         .await;
 }
 
+/// A solved proof-of-work challenge of the office, as the ALTCHA widget sends it.
+async fn solved(app: &TestApp, code: &str) -> String {
+    let challenge = app.public().challenge(code).await.ok();
+    let challenge: altcha::Challenge = serde_json::from_value(challenge).unwrap();
+    tokio::task::spawn_blocking(move || sportello::auth::pow::solve(&challenge))
+        .await
+        .unwrap()
+        .expect("solved")
+}
+
 /// The last part: a patronato books for a client; the desk receives a walk-in who attends and
-/// answers the survey; the case system hears every event at its webhook; a later day is
+/// answers the survey; an applicant proves a registered case and solves a proof of work; the
+/// case system hears every event at its webhook; a later day is
 /// released by lot, entered, drawn and replayed.
 async fn the_office_shares_out_seats_and_is_heard(
     app: &TestApp,
@@ -545,6 +561,35 @@ async fn the_office_shares_out_seats_and_is_heard(
         .answer_survey(survey, token, &answer)
         .await
         .ok();
+
+    // Rome asks for proof of work and books registered cases only: a wrong code is refused, a
+    // spent challenge is refused again, the right code with a fresh one books.
+    let guarded = json!({"proof_of_work": true, "proof_of_work_cost": 1});
+    staff.update_office("RM", &guarded).await.ok();
+    let registered_only = json!({"horizon_days": 730, "eligibility": "registered"});
+    staff
+        .put_service("RM", "document_delivery", &registered_only)
+        .await
+        .ok();
+    let mut proven = applicant(&tuesday[3], 1);
+    proven["verification_secret"] = json!("K7P3 Q9XE");
+    proven["altcha"] = json!(solved(app, "RM").await);
+    app.public()
+        .book("RM", &proven)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "case_not_verified");
+    proven["verification_secret"] = json!("K7P3 Q9XD");
+    let spent = app.public().book("RM", &proven).await;
+    assert_eq!(
+        spent.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        spent.text()
+    );
+    proven["altcha"] = json!(solved(app, "RM").await);
+    app.public().book("RM", &proven).await.created();
+    let unguarded = json!({"proof_of_work": false});
+    staff.update_office("RM", &unguarded).await.ok();
 
     // A later day released by lot: two enter, the draw is made, an administrator replays it.
     let lottery = json!({"release_mode": "lottery", "lottery_window_minutes": 5});

@@ -60,7 +60,7 @@ pub async fn prove_case(
                 None
             };
             if let Some(oldest) = throttled_since {
-                case_guesses::forget(conn, guess.id)?;
+                case_guesses::forget(conn, office_id, guess.id)?;
                 let retry_after = wait_until(oldest + limits.window);
                 return Err(BookingFailure::TooManyGuesses { retry_after }.into());
             }
@@ -74,7 +74,7 @@ pub async fn prove_case(
             if !right {
                 return Err(Refusal::CaseNotVerified.into());
             }
-            case_guesses::forget(conn, guess.id)?;
+            case_guesses::forget(conn, office_id, guess.id)?;
             Ok(())
         })
         .await
