@@ -340,3 +340,13 @@ pub fn registered_case(case_number: &str, from: Option<&str>) -> Value {
         "verification_secret": "K7P3 Q9XD",
     })
 }
+
+/// Solves a proof-of-work challenge as an applicant's browser does; returns the answer as the
+/// ALTCHA widget submits it.
+pub async fn solve(challenge: Value) -> String {
+    let challenge: altcha::Challenge = serde_json::from_value(challenge).unwrap();
+    tokio::task::spawn_blocking(move || sportello::auth::pow::solve(&challenge))
+        .await
+        .unwrap()
+        .expect("solved")
+}

@@ -8,7 +8,7 @@ use crate::{
     client::field_errors,
     fixtures::{
         applicant, configure_rome_by_lot, create_office, open_rome, september_monday, set_stage,
-        staff_slots, walk_in,
+        solve, staff_slots, walk_in,
     },
     harness::{Backend, TestApp, spawn_app},
 };
@@ -23,11 +23,7 @@ on_both_databases!(
 async fn solved(app: &TestApp, code: &str) -> String {
     let challenge = app.public().challenge(code).await;
     assert_eq!(challenge.header("cache-control"), "no-store");
-    let challenge: altcha::Challenge = serde_json::from_value(challenge.ok()).unwrap();
-    tokio::task::spawn_blocking(move || sportello::auth::pow::solve(&challenge))
-        .await
-        .unwrap()
-        .expect("solved")
+    solve(challenge.ok()).await
 }
 
 /// The message on the `altcha` field of a refusal.

@@ -13,7 +13,7 @@ use crate::{
     case_system::case_system_of,
     fixtures::{
         OpenRome, applicant, instant, office_id, open_rome, open_rome_soon, publish,
-        registered_case, september_monday, slot_under_way, staff_slots, walk_in,
+        registered_case, september_monday, slot_under_way, solve, staff_slots, walk_in,
     },
     harness::{Backend, PASSWORD, TestApp, TestDatabase, Token, spawn_app_on, spawn_app_with},
     receiver::Receiver,
@@ -487,16 +487,6 @@ async fn the_office_runs_its_weeks(app: &TestApp, rome: &OpenRome, spi: &Token) 
         .await;
 }
 
-/// A solved proof-of-work challenge of the office, as the ALTCHA widget sends it.
-async fn solved(app: &TestApp, code: &str) -> String {
-    let challenge = app.public().challenge(code).await.ok();
-    let challenge: altcha::Challenge = serde_json::from_value(challenge).unwrap();
-    tokio::task::spawn_blocking(move || sportello::auth::pow::solve(&challenge))
-        .await
-        .unwrap()
-        .expect("solved")
-}
-
 /// The last part: a patronato books for a client; the desk receives a walk-in who attends and
 /// answers the survey; an applicant proves a registered case and solves a proof of work; the
 /// case system hears every event at its webhook; a later day is
@@ -573,7 +563,7 @@ async fn the_office_shares_out_seats_and_is_heard(
         .ok();
     let mut proven = applicant(&tuesday[3], 1);
     proven["verification_secret"] = json!("K7P3 Q9XE");
-    proven["altcha"] = json!(solved(app, "RM").await);
+    proven["altcha"] = json!(solve(app.public().challenge("RM").await.ok()).await);
     app.public()
         .book("RM", &proven)
         .await
@@ -586,7 +576,7 @@ async fn the_office_shares_out_seats_and_is_heard(
         "{}",
         spent.text()
     );
-    proven["altcha"] = json!(solved(app, "RM").await);
+    proven["altcha"] = json!(solve(app.public().challenge("RM").await.ok()).await);
     app.public().book("RM", &proven).await.created();
     let unguarded = json!({"proof_of_work": false});
     staff.update_office("RM", &unguarded).await.ok();
