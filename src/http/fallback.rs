@@ -2,7 +2,6 @@
 //! asked with the wrong method, and a last net that turns any plain-text error from the
 //! framework into a problem document.
 
-use actix_router::ResourceDef;
 use actix_web::{
     HttpRequest, HttpResponse, ResponseError,
     body::MessageBody,
@@ -17,7 +16,45 @@ use super::problem::{ApiError, PROBLEM_JSON};
 /// Every documented path with its methods. Actix routes each method separately, so without
 /// this a wrong method would look like an unknown path; the OpenAPI document is the list of
 /// what exists.
-pub struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
+pub struct RouteTable(Vec<(PathTemplate, Vec<Method>)>);
+
+/// A documented path, `/api/v1/offices/{code}`, matched segment by segment: a `{name}` segment
+/// matches any one non-empty segment, every other segment only itself. (The router's own
+/// `ResourceDef` would compile a regex per path: over a megabyte for the document's
+/// paths, held by every instance for the rare wrong address.)
+struct PathTemplate(Vec<Segment>);
+
+enum Segment {
+    Literal(String),
+    Placeholder,
+}
+
+impl PathTemplate {
+    fn new(path: &str) -> PathTemplate {
+        let segment = |text: &str| match text.starts_with('{') && text.ends_with('}') {
+            true => Segment::Placeholder,
+            false => Segment::Literal(text.to_owned()),
+        };
+        PathTemplate(path.split('/').map(segment).collect())
+    }
+
+    fn is_match(&self, path: &str) -> bool {
+        let mut given = path.split('/');
+        let all_match = self.0.iter().all(|segment| match (segment, given.next()) {
+            (Segment::Literal(literal), Some(text)) => literal == text,
+            (Segment::Placeholder, Some(text)) => !text.is_empty(),
+            (_, None) => false,
+        });
+        all_match && given.next().is_none()
+    }
+
+    fn placeholders(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|segment| matches!(segment, Segment::Placeholder))
+            .count()
+    }
+}
 
 impl RouteTable {
     /// From an OpenAPI document's `paths`, as JSON: each path with the methods it has.
@@ -38,7 +75,7 @@ impl RouteTable {
                 .into_iter()
                 .filter_map(|(method, present)| present.then_some(method))
                 .collect();
-                (ResourceDef::new(path.as_str()), methods)
+                (PathTemplate::new(path), methods)
             })
             .collect();
         RouteTable(routes)
@@ -47,20 +84,15 @@ impl RouteTable {
     /// The methods of the resource at `path`. A literal segment names a resource of its own:
     /// `/slots/publish` is not the slot with id `publish`, though `/slots/{id}` matches it.
     fn methods_for(&self, path: &str) -> Vec<Method> {
-        let placeholders = |route: &ResourceDef| {
-            route
-                .pattern()
-                .map_or(0, |pattern| pattern.matches('{').count())
-        };
-        let matching: Vec<&(ResourceDef, Vec<Method>)> = self
+        let matching: Vec<&(PathTemplate, Vec<Method>)> = self
             .0
             .iter()
             .filter(|(route, _)| route.is_match(path))
             .collect();
-        let fewest = matching.iter().map(|(route, _)| placeholders(route)).min();
+        let fewest = matching.iter().map(|(route, _)| route.placeholders()).min();
         let mut methods: Vec<Method> = matching
             .into_iter()
-            .filter(|(route, _)| Some(placeholders(route)) == fewest)
+            .filter(|(route, _)| Some(route.placeholders()) == fewest)
             .flat_map(|(_, methods)| methods.iter().cloned())
             .collect();
         methods.dedup();
@@ -205,5 +237,31 @@ mod tests {
         );
         assert!(table.methods_for("/api/v1/offices/RM/extra").is_empty());
         assert!(table.methods_for("/nope").is_empty());
+        // A placeholder takes one segment, never an empty one, and a trailing slash is another
+        // address.
+        assert!(table.methods_for("/api/v1/offices/").is_empty());
+        assert!(table.methods_for("/api/v1/staff/").is_empty());
+        assert!(table.methods_for("/api/v1//RM").is_empty());
+    }
+
+    #[test]
+    fn a_literal_segment_is_a_resource_of_its_own() {
+        let doc = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/api/v1/slots/{id}": {"get": {"responses": {}}, "delete": {"responses": {}}},
+                "/api/v1/slots/publish": {"post": {"responses": {}}}
+            }
+        });
+        let table = RouteTable::from_document(&doc);
+        assert_eq!(
+            table.methods_for("/api/v1/slots/publish"),
+            vec![Method::POST]
+        );
+        assert_eq!(
+            table.methods_for("/api/v1/slots/42"),
+            vec![Method::GET, Method::HEAD, Method::DELETE]
+        );
     }
 }
