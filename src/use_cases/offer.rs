@@ -251,13 +251,15 @@ impl Kept {
         )?;
         let zone = office.details.timezone;
         let base_id = found.iter().map(|slot| slot.id.get()).min().unwrap_or(0);
-        let slots: Option<Vec<KeptSlot>> = found
-            .iter()
-            .map(|slot| KeptSlot::of(slot, zone, base_id))
-            .collect();
-        let Some(slots) = slots else {
-            return Ok(None);
-        };
+        // Sized once: collected through an `Option`, the vector would grow by doubling and
+        // keep up to twice the slots' memory for as long as they are kept.
+        let mut slots = Vec::with_capacity(found.len());
+        for slot in &found {
+            let Some(kept) = KeptSlot::of(slot, zone, base_id) else {
+                return Ok(None);
+            };
+            slots.push(kept);
+        }
         let on_sale_later = found
             .iter()
             .enumerate()
