@@ -404,8 +404,7 @@ impl Mailer {
             let email = self.composer.compose_lottery_lost(&notice, to, message_id);
             return Ok(self.written(message, email));
         }
-        let waiter = Waiter::Entry(id);
-        let Some((offer, slot)) = self.open_offer(message.office_id, waiter, now).await? else {
+        let Some((offer, slot)) = self.open_offer(office_id, Waiter::Entry(id), now).await? else {
             return Ok(Err(Stale("the offer is no longer open")));
         };
         let entry = &notice.entry;
