@@ -32,11 +32,20 @@ impl EmailAddress {
         let parsed = email_address::EmailAddress::parse_with_options(&email, strict)
             .map_err(|_| Invalid::new(LIKE))?;
         // The crate takes quoted local parts (`"a,b"@x.it`); a public form has no use for them.
-        let plain = parsed
+        let plain_local = parsed
             .local_part()
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b));
-        if !plain || parsed.domain().starts_with('-') {
+        // It also takes any atom as a domain label (`x_y`, `è`), which no mail server resolves
+        // as written: a label is a host name's, letters, digits and inner hyphens.
+        let host_name = parsed.domain().split('.').all(|label| {
+            label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+        if !plain_local || !host_name {
             return Err(Invalid::new(LIKE));
         }
         Ok(EmailAddress(email))
@@ -104,6 +113,9 @@ mod tests {
             "a@[10.0.0.1]",
             "a@x.it\r\nbcc:b@y.it",
             "a(comment)@x.it",
+            "a@x_y.it",
+            "a@perè.it",
+            "a@x-.it",
         ] {
             assert!(
                 EmailAddress::parse(bad).is_err(),
