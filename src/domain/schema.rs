@@ -358,50 +358,98 @@ pub fn documents_view() -> Object {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::email::EmailAddress;
+    use crate::domain::{booking::CaseNumber, email::EmailAddress, office::parse_phone};
 
-    /// Where the document and the parser disagree, a generated client is refused a value the
-    /// document promised to take (schemathesis found a 97-character local part that way).
+    /// Where the document and a parser disagree, a generated client is refused a value the
+    /// document promised to take (schemathesis found a 97-character local part that way), or
+    /// is let through with one the document ruled out.
+    fn agree(pattern: &str, parses: impl Fn(&str) -> bool, values: &[&str]) {
+        let pattern = fancy_regex::Regex::new(pattern).unwrap();
+        for value in values {
+            assert_eq!(
+                pattern.is_match(value).unwrap(),
+                parses(value),
+                "the pattern and the parser disagree on {value:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_email_pattern_takes_exactly_what_the_parser_takes() {
-        let pattern = fancy_regex::Regex::new(EMAIL).unwrap();
         let local_64 = format!("{}@x.it", "a".repeat(64));
         let local_65 = format!("{}@x.it", "a".repeat(65));
         let dotted_65 = format!("{}.b@x.it", "a".repeat(63));
         let label_63 = format!("a@{}.it", "b".repeat(63));
         let label_64 = format!("a@{}.it", "b".repeat(64));
-        for address in [
-            "anna.rossi@prefettura.it",
-            "O'Neil+test@Mail.Example.org",
-            "a_b-c@x-y.it",
-            "{z}|~^`=?/*&%$#!@1.2",
-            local_64.as_str(),
-            local_65.as_str(),
-            dotted_65.as_str(),
-            label_63.as_str(),
-            label_64.as_str(),
-            "ZH1_&GRXp7w_YW%Jk~.fDbo|*9w.0.xv}9.nrD|Aue{eoYdZQgyblLXX~v.^|ui~5.R'.T.k-_h3pKV|}*X\
-             .MuUXe^oZ0|aI6@u.R.2.wSiTSSTqvSxBV5FQBHnoj",
-            "anna",
-            "anna@localhost",
-            "a..b@x.it",
-            ".a@x.it",
-            "a.@x.it",
-            "a@x..it",
-            "a@-x.it",
-            "a@x-.it",
-            "a@x_y.it",
-            "a@perè.it",
-            "\"a,b\"@x.it",
-            "a@[10.0.0.1]",
-            "Decoy <victim@example.net>",
-            "a@x.it,b@y.it",
-        ] {
-            assert_eq!(
-                pattern.is_match(address).unwrap(),
-                EmailAddress::parse(address).is_ok(),
-                "the pattern and the parser disagree on {address:?}"
-            );
-        }
+        let parses = |text: &str| EmailAddress::parse(text).is_ok();
+        agree(
+            EMAIL,
+            parses,
+            &[
+                "anna.rossi@prefettura.it",
+                "O'Neil+test@Mail.Example.org",
+                "a_b-c@x-y.it",
+                "{z}|~^`=?/*&%$#!@1.2",
+                &local_64,
+                &local_65,
+                &dotted_65,
+                &label_63,
+                &label_64,
+                "ZH1_&GRXp7w_YW%Jk~.fDbo|*9w.0.xv}9.nrD|Aue{eoYdZQgyblLXX~v.^|ui~5.R'.T.k-_h3pKV|}*X\
+                 .MuUXe^oZ0|aI6@u.R.2.wSiTSSTqvSxBV5FQBHnoj",
+                "anna",
+                "anna@localhost",
+                "a..b@x.it",
+                ".a@x.it",
+                "a.@x.it",
+                "a@x..it",
+                "a@-x.it",
+                "a@x-.it",
+                "a@x_y.it",
+                "a@perè.it",
+                "\"a,b\"@x.it",
+                "a@[10.0.0.1]",
+                "Decoy <victim@example.net>",
+                "a@x.it,b@y.it",
+            ],
+        );
+    }
+
+    #[test]
+    fn the_case_number_and_phone_patterns_take_what_their_parsers_take() {
+        let parses = |text: &str| CaseNumber::parse(text).is_ok();
+        agree(
+            CASE_NUMBER,
+            parses,
+            &[
+                "RM/2026/001234",
+                "rm-1",
+                " RM 2026 1 ",
+                "1234",
+                "A1",
+                "A 1 B",
+                "ABCD",
+                "/123",
+                "123-",
+                "RM_2026",
+                "RM/2026/00123é",
+            ],
+        );
+        let parses = |text: &str| parse_phone(text).is_ok();
+        agree(
+            PHONE,
+            parses,
+            &[
+                "+39 06 4650 1",
+                "064650",
+                "06465",
+                "+ 39 064650",
+                " +39064650",
+                "39+064650",
+                "1234567890123456",
+                "123456789012345 ",
+                "06-4650-1",
+            ],
+        );
     }
 }
