@@ -76,6 +76,18 @@ impl LocalTime {
             .to_rfc3339_opts(SecondsFormat::AutoSi, false)
     }
 
+    /// Appends it to a JSON document as a string, exactly as its `Serialize` writes it (none of
+    /// its characters is escaped in JSON).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut buffer = [0; 25];
+        out.push(b'"');
+        match self.write_plain(&mut buffer) {
+            Some(text) => out.extend_from_slice(text.as_bytes()),
+            None => out.extend_from_slice(self.rfc3339().as_bytes()),
+        }
+        out.push(b'"');
+    }
+
     /// The common case, whole seconds of a four-digit year at an offset of whole minutes,
     /// written without allocating.
     fn write_plain<'a>(&self, buffer: &'a mut [u8; 25]) -> Option<&'a str> {

@@ -1,7 +1,7 @@
 //! Slots over HTTP: publishing them, the staff view, blocking one, and what applicants can
 //! book.
 
-use actix_web::{get, patch, post, web};
+use actix_web::{HttpResponse, get, http::header::ContentType, patch, post, web};
 use chrono::Utc;
 
 use super::{
@@ -120,9 +120,11 @@ pub async fn availability(
     viewer: MaybeStaff,
     code: web::Path<OfficeCode>,
     query: Parsed<AvailabilityQuery>,
-) -> Result<web::Json<Availability>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (viewer, code) = (viewer.actor(), code.into_inner());
     let available =
         slots::availability(&state.store, &state.offer, viewer, code, query, Utc::now()).await?;
-    Ok(web::Json(available))
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(available.to_json()))
 }
