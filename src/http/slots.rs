@@ -12,8 +12,9 @@ use super::{
 use crate::{
     domain::{Parsed, ids::SlotId, office::OfficeCode},
     use_cases::{
+        availability::{Availability, AvailabilityQuery},
         publication::{self, PublishRequest, PublishResponse},
-        slots::{self, Availability, AvailabilityQuery, BlockRequest, SlotsQuery, StaffSlotView},
+        slots::{self, BlockRequest, SlotsQuery, StaffSlotView},
     },
 };
 
@@ -122,8 +123,15 @@ pub async fn availability(
     query: Parsed<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (viewer, code) = (viewer.actor(), code.into_inner());
-    let available =
-        slots::availability(&state.store, &state.offer, viewer, code, query, Utc::now()).await?;
+    let available = crate::use_cases::availability::availability(
+        &state.store,
+        &state.offer,
+        viewer,
+        code,
+        query,
+        Utc::now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(available.to_json()))

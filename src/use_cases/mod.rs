@@ -12,6 +12,7 @@
 //! [`Error`]: crate::error::Error
 
 pub mod audit_log;
+pub mod availability;
 pub mod bookings;
 pub mod calendars;
 pub mod case_files;

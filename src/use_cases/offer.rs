@@ -28,9 +28,11 @@ use std::{
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::slots::{
-    Availability, AvailabilityQuery, OfferedSlot, SlotError, availability_of, bookable_window,
-    day_range,
+use super::{
+    availability::{
+        Availability, AvailabilityQuery, OfferedSlot, availability_of, bookable_window,
+    },
+    slots::{SlotError, day_range},
 };
 use crate::{
     domain::{

@@ -14,11 +14,11 @@ use crate::{
     error::{Answer, Explain},
     http::client::ClientAddress,
     use_cases::{
+        availability::{self, AvailabilityQuery, ServiceTimes},
         bookings::{
             Booker,
             book::{self, BookingRequest, IdempotencyKey},
         },
-        slots::{self, AvailabilityQuery, ServiceTimes},
     },
 };
 
@@ -77,7 +77,7 @@ async fn times_of(
         unreadable,
     };
     let store = &visitor.state().store;
-    slots::service_times(store, code, query, Utc::now())
+    availability::service_times(store, code, query, Utc::now())
         .await
         .map_err(|failure| visitor.failure(failure))
 }

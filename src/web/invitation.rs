@@ -13,8 +13,8 @@ use crate::{
     error::{Answer, Explain},
     http::client::ClientAddress,
     use_cases::{
+        availability::{self, AvailabilityQuery},
         bookings::invited::{self, InvitationBookingRequest, InvitationLanding},
-        slots::{self, AvailabilityQuery},
     },
 };
 
@@ -73,7 +73,7 @@ async fn render(
         return visitor.answer(Answer::NotFound(String::new()));
     };
     let store = &visitor.state().store;
-    let times = match slots::service_times(store, office, query, Utc::now()).await {
+    let times = match availability::service_times(store, office, query, Utc::now()).await {
         Ok(times) => times,
         Err(failure) => return visitor.failure(failure),
     };

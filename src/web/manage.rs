@@ -13,8 +13,8 @@ use crate::{
     error::{Answer, Explain},
     store::Store,
     use_cases::{
+        availability::{self, AvailabilityQuery},
         bookings::{BookingError, Policy, manage, reconfirm as reconfirmation, views::BookingView},
-        slots::{self, AvailabilityQuery},
         waitlist::{self, JoinRequest, WaitlistView},
     },
 };
@@ -223,7 +223,7 @@ async fn render_move(
         Err(_) => return visitor.answer(Answer::NotFound(String::new())),
     };
     let store = &visitor.state().store;
-    let times = match slots::service_times(store, office, query, Utc::now()).await {
+    let times = match availability::service_times(store, office, query, Utc::now()).await {
         Ok(times) => times,
         Err(failure) => return visitor.failure(failure),
     };
