@@ -14,7 +14,8 @@
 //! 3. click day: `BENCH_CLICK_ATTEMPTS` (50,000) booking attempts from 256 clients for
 //!    `BENCH_CLICK_SEATS` (2,000) seats released at one instant, then checks that no seat was
 //!    sold twice and that every booking has exactly one confirmation in the outbox;
-//! 4. (PostgreSQL) the same booking transaction as raw SQL through `pgbench`, 64 clients;
+//! 4. (PostgreSQL) the same booking transaction as raw SQL through `pgbench`, 64 clients, then
+//!    its one write alone: the least PostgreSQL could do per booking on this machine;
 //! 5. a mixed click day: 512 clients, each reading the availability nine times before each of
 //!    `BENCH_MIXED_ATTEMPTS` (10,000) booking attempts in all, for another 2,000 seats;
 //! 6. (on its own: `BENCH_SCENARIOS=0,6 BENCH_SEEDED_BOOKINGS=1000`) availability at 64
@@ -491,22 +492,26 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
     }
 
     peaks.push((3, server.take_peak_rss_mib()));
-    // 4. The booking transaction as raw SQL, through pgbench.
+    // 4. The booking transaction as raw SQL, through pgbench; then its one write alone, the
+    // least PostgreSQL could do per booking.
     if backend == Backend::Postgres && scenario(4) {
         settle(&store, backend).await?;
-        match pgbench(&scratch.url(), &targets, seeded, seconds) {
+        let url = scratch.url();
+        let made = |prefix: &'static str| {
+            // A transaction that found its slot full commits having booked nothing: count the
+            // bookings pgbench really made.
+            store.read(move |conn| -> anyhow::Result<f64> {
+                let made: i64 = bookings::table
+                    .filter(bookings::reference.like(format!("{prefix}%")))
+                    .count()
+                    .get_result(conn)?;
+                Ok(made as f64 / seconds.as_secs_f64())
+            })
+        };
+        let script = booking_script(free_slot_range(&targets, seeded, 0)?);
+        let pgbench_rate = match pgbench(&url, &script, seconds) {
             Ok(tps) => {
-                // A transaction that found its slot full commits having booked nothing: count
-                // the bookings pgbench really made.
-                let made: i64 = store
-                    .read(|conn| -> anyhow::Result<i64> {
-                        Ok(bookings::table
-                            .filter(bookings::reference.like("PGB%"))
-                            .count()
-                            .get_result(conn)?)
-                    })
-                    .await?;
-                let booked_per_second = made as f64 / seconds.as_secs_f64();
+                let booked_per_second = made("PGB").await?;
                 writeln!(
                     out,
                     "4. pgbench, the booking transaction as raw SQL, 64 clients: {tps:.0} transactions/s, {booked_per_second:.0} bookings/s"
@@ -516,8 +521,32 @@ async fn run(backend: Backend, name: &str) -> anyhow::Result<String> {
                     "   sportello books {bookings_rate:.0}/s at 64 connections (p99 {bookings_p99}): {:.0}% of what PostgreSQL alone does",
                     100.0 * bookings_rate / booked_per_second
                 )?;
+                Some(booked_per_second)
             }
-            Err(error) => writeln!(out, "4. pgbench failed: {error}")?,
+            Err(error) => {
+                writeln!(out, "4. pgbench failed: {error}")?;
+                None
+            }
+        };
+        settle(&store, backend).await?;
+        let script = floor_script(free_slot_range(&targets, seeded, 200_000)?);
+        match pgbench(&url, &script, seconds) {
+            Ok(tps) => {
+                let floor = made("PGF").await?;
+                writeln!(
+                    out,
+                    "   the least PostgreSQL could do per booking, the transaction's one write alone (no read, lock or rule), 64 clients: {tps:.0} transactions/s, {floor:.0} bookings/s"
+                )?;
+                if let Some(rate) = pgbench_rate {
+                    writeln!(
+                        out,
+                        "   the whole transaction books {:.0}% of that; 2,000 bookings/s would be {:.0}% of it",
+                        100.0 * rate / floor,
+                        100.0 * 2_000.0 / floor
+                    )?;
+                }
+            }
+            Err(error) => writeln!(out, "   pgbench of the write alone failed: {error}")?,
         }
     }
     // 5. Mixed click day: nine availability reads before each booking attempt.
@@ -619,22 +648,32 @@ async fn probes(
         .collect())
 }
 
-/// Runs the booking transaction as raw SQL (the statements sportello's booking makes, without
-/// the service around them) through pgbench, 64 clients; returns transactions per second.
+/// Slots neither seeded nor booked by the HTTP scenarios: the far end of the list, leaving out
+/// the first `skip` of those (another pgbench run's). Their ids' range, which pgbench draws from.
+fn free_slot_range(targets: &[Target], seeded: usize, skip: usize) -> anyhow::Result<(i64, i64)> {
+    let pool: Vec<&Target> = targets
+        .iter()
+        .skip(seeded)
+        .rev()
+        .skip(skip)
+        .take(200_000)
+        .collect();
+    anyhow::ensure!(!pool.is_empty(), "no free slots");
+    Ok(pool.iter().fold((i64::MAX, 0), |(lo, hi), target| {
+        (lo.min(target.slot.get()), hi.max(target.slot.get()))
+    }))
+}
+
+/// The booking transaction as raw SQL (the statements sportello's booking makes, without the
+/// service around them), for pgbench.
 ///
 /// The statements are sportello's, in its order, on slots spread over the offices as scenario 2's
 /// are: the office (sportello finds it by code, this script by the slot), the slot with its
 /// services, then the transaction: the email's lock, what the rules count, the one statement
 /// that takes the seat and records the booking, its event, webhook deliveries and mail, and the
-/// read of the offices changed.
-fn pgbench(url: &str, targets: &[Target], seeded: usize, seconds: Duration) -> anyhow::Result<f64> {
-    // Slots neither seeded nor booked by the HTTP scenarios: the far end of the list.
-    let pool: Vec<&Target> = targets.iter().skip(seeded).rev().take(200_000).collect();
-    anyhow::ensure!(!pool.is_empty(), "no free slots");
-    let (min, max) = pool.iter().fold((i64::MAX, 0), |(lo, hi), target| {
-        (lo.min(target.slot.get()), hi.max(target.slot.get()))
-    });
-    let script = format!(
+/// read of the offices changed. References start `PGB`.
+fn booking_script((min, max): (i64, i64)) -> String {
+    format!(
         r#"\set slot random({min}, {max})
 \set n random(1, 2000000000)
 SELECT o.id AS office, o.code AS code FROM offices o WHERE o.id = (SELECT office_id FROM slots WHERE id = :slot) LIMIT 1 \gset
@@ -652,7 +691,31 @@ SELECT * FROM booked;
 SELECT current_setting('sportello.changed_offices', true);
 COMMIT;
 "#
-    );
+    )
+}
+
+/// The least PostgreSQL could do per booking: the booking transaction's one write alone,
+/// committing on its own, with the office and service it needs found inside it. No read before
+/// it, no lock, no rule checked: what it books per second is a ceiling no booking that keeps
+/// the rules can pass on this machine, whatever the service around it. References start `PGF`.
+fn floor_script((min, max): (i64, i64)) -> String {
+    format!(
+        r#"\set slot random({min}, {max})
+\set n random(1, 2000000000)
+WITH found AS (SELECT slots.office_id AS office, office_services.id AS service, appointment_types.code AS service_code FROM slots INNER JOIN calendar_services ON calendar_services.calendar_id = slots.calendar_id INNER JOIN office_services ON office_services.id = calendar_services.office_service_id AND office_services.active INNER JOIN appointment_types ON appointment_types.id = office_services.appointment_type_id WHERE slots.id = :slot ORDER BY appointment_types.code LIMIT 1),
+p AS (SELECT found.office, :slot::bigint AS slot, found.service, 'PGF' || :client_id || 'X' || :n AS reference, md5(:n::text) AS token_hash, md5(:client_id::text) AS token_salt, 'PGF/' || :client_id || '/' || :n AS case_number, 'Amina Diallo' AS full_name, 'pgf' || :n || '@example.org' AS email, 'pgf' || :n || '@example.org' AS mailbox, NULL::text AS phone, 'fr' AS language, 'web' AS channel, 'confirmed' AS status, false AS is_test, NULL::bigint AS created_by, NULL::bigint AS intermediary_id, now()::timestamp AS now, 'confirmed' AS event_kind, '{{"slot_id":' || :slot || '}}' AS detail, '{{"case_number":"PGF/' || :n || '","channel":"web","reference":"PGF","service":"' || found.service_code || '"}}' AS data, 'booking.confirmed' AS public_type, 'confirmed' AS mail_kind, '<pgf-' || :client_id || '-' || :n || '@sportello>' AS message_id, 'pending' AS pending FROM found),
+claimed AS (UPDATE slots SET booked_web = booked_web + 1 FROM p WHERE slots.id = p.slot AND slots.office_id = p.office AND NOT blocked AND booked_web + booked_desk + cooling < capacity AND booked_web + cooling < capacity - held_for_desk RETURNING slots.id),
+booked AS (INSERT INTO bookings (office_id, slot_id, office_service_id, reference, token_hash, token_salt, case_number, full_name, email, mailbox, phone, language, channel, status, is_test, sequence, created_by, intermediary_id, created_at, updated_at) SELECT p.office, claimed.id, p.service, p.reference, p.token_hash, p.token_salt, p.case_number, p.full_name, p.email, p.mailbox, p.phone, p.language, p.channel, p.status, p.is_test, 0, p.created_by, p.intermediary_id, p.now, p.now FROM claimed, p RETURNING *),
+event AS (INSERT INTO events (office_id, booking_id, kind, detail, actor_id, data, created_at) SELECT p.office, booked.id, p.event_kind, p.detail, p.created_by, p.data, p.now FROM booked, p RETURNING id),
+deliveries AS (INSERT INTO webhook_deliveries (office_id, subscription_id, event_id, next_attempt_at, created_at, updated_at) SELECT p.office, s.id, event.id, p.now, p.now, p.now FROM event, p, webhook_subscriptions s WHERE s.office_id = p.office AND s.removed_at IS NULL AND (s.event_types = '' OR strpos(' ' || s.event_types || ' ', ' ' || p.public_type || ' ') > 0)),
+mail AS (INSERT INTO mail_outbox (office_id, booking_id, kind, sequence, recipient, message_id, status, attempts, next_attempt_at, created_at, updated_at) SELECT p.office, booked.id, p.mail_kind, booked.sequence, booked.email, p.message_id, p.pending, 0, p.now, p.now, p.now FROM booked, p)
+SELECT * FROM booked;
+"#
+    )
+}
+
+/// Runs `script` through pgbench, 64 clients, for `seconds`; returns transactions per second.
+fn pgbench(url: &str, script: &str, seconds: Duration) -> anyhow::Result<f64> {
     let file = std::env::temp_dir().join(format!("sportello-pgbench-{}.sql", std::process::id()));
     std::fs::write(&file, script)?;
     let output = Command::new("pgbench")
