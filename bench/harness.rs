@@ -664,6 +664,16 @@ fn free_slot_range(targets: &[Target], seeded: usize, skip: usize) -> anyhow::Re
     }))
 }
 
+/// The booking's one write, after its `p` (the values): it takes the seat and records the
+/// booking, its event, its webhook deliveries and its mail, as sportello's statement does.
+const BOOKING_WRITE: &str = r#"claimed AS (UPDATE slots SET booked_web = booked_web + 1 FROM p WHERE slots.id = p.slot AND slots.office_id = p.office AND NOT blocked AND booked_web + booked_desk + cooling < capacity AND booked_web + cooling < capacity - held_for_desk RETURNING slots.id),
+booked AS (INSERT INTO bookings (office_id, slot_id, office_service_id, reference, token_hash, token_salt, case_number, full_name, email, mailbox, phone, language, channel, status, is_test, sequence, created_by, intermediary_id, created_at, updated_at) SELECT p.office, claimed.id, p.service, p.reference, p.token_hash, p.token_salt, p.case_number, p.full_name, p.email, p.mailbox, p.phone, p.language, p.channel, p.status, p.is_test, 0, p.created_by, p.intermediary_id, p.now, p.now FROM claimed, p RETURNING *),
+event AS (INSERT INTO events (office_id, booking_id, kind, detail, actor_id, data, created_at) SELECT p.office, booked.id, p.event_kind, p.detail, p.created_by, p.data, p.now FROM booked, p RETURNING id),
+deliveries AS (INSERT INTO webhook_deliveries (office_id, subscription_id, event_id, next_attempt_at, created_at, updated_at) SELECT p.office, s.id, event.id, p.now, p.now, p.now FROM event, p, webhook_subscriptions s WHERE s.office_id = p.office AND s.removed_at IS NULL AND (s.event_types = '' OR strpos(' ' || s.event_types || ' ', ' ' || p.public_type || ' ') > 0)),
+mail AS (INSERT INTO mail_outbox (office_id, booking_id, kind, sequence, recipient, message_id, status, attempts, next_attempt_at, created_at, updated_at) SELECT p.office, booked.id, p.mail_kind, booked.sequence, booked.email, p.message_id, p.pending, 0, p.now, p.now, p.now FROM booked, p)
+SELECT * FROM booked;
+"#;
+
 /// The booking transaction as raw SQL (the statements sportello's booking makes, without the
 /// service around them), for pgbench.
 ///
@@ -682,13 +692,7 @@ BEGIN;
 SELECT pg_advisory_xact_lock(hashtextextended('pgb' || :n || '@example.org', :office));
 SELECT slots.*, office_services.*, appointment_types.*, EXISTS (SELECT 1 FROM bookings WHERE bookings.office_id = :office AND bookings.case_number = 'PGB/' || :client_id || '/' || :n AND bookings.office_service_id = office_services.id AND bookings.status = ANY('{{confirmed,checked_in}}')), (SELECT count(*) FROM bookings WHERE bookings.office_id = :office AND bookings.mailbox = 'pgb' || :n || '@example.org' AND bookings.status = ANY('{{confirmed,checked_in}}')), (SELECT request_hash FROM idempotency_keys WHERE office_id = :office AND key = NULL LIMIT 1), (SELECT booking_id FROM idempotency_keys WHERE office_id = :office AND key = NULL LIMIT 1), EXISTS (SELECT 1 FROM bookings WHERE reference = 'PGB' || :client_id || 'X' || :n) FROM slots INNER JOIN calendar_services ON calendar_services.calendar_id = slots.calendar_id INNER JOIN office_services ON office_services.id = calendar_services.office_service_id AND office_services.active INNER JOIN appointment_types ON appointment_types.id = office_services.appointment_type_id WHERE slots.id = :slot AND slots.office_id = :office ORDER BY appointment_types.code;
 WITH p AS (SELECT :office::bigint AS office, :slot::bigint AS slot, :service::bigint AS service, 'PGB' || :client_id || 'X' || :n AS reference, md5(:n::text) AS token_hash, md5(:client_id::text) AS token_salt, 'PGB/' || :client_id || '/' || :n AS case_number, 'Amina Diallo' AS full_name, 'pgb' || :n || '@example.org' AS email, 'pgb' || :n || '@example.org' AS mailbox, NULL::text AS phone, 'fr' AS language, 'web' AS channel, 'confirmed' AS status, false AS is_test, NULL::bigint AS created_by, NULL::bigint AS intermediary_id, now()::timestamp AS now, 'confirmed' AS event_kind, '{{"slot_id":' || :slot || '}}' AS detail, '{{"case_number":"PGB/' || :n || '","channel":"web","reference":"PGB","service":"' || :service_code || '"}}' AS data, 'booking.confirmed' AS public_type, 'confirmed' AS mail_kind, '<pgb-' || :client_id || '-' || :n || '@sportello>' AS message_id, 'pending' AS pending),
-claimed AS (UPDATE slots SET booked_web = booked_web + 1 FROM p WHERE slots.id = p.slot AND slots.office_id = p.office AND NOT blocked AND booked_web + booked_desk + cooling < capacity AND booked_web + cooling < capacity - held_for_desk RETURNING slots.id),
-booked AS (INSERT INTO bookings (office_id, slot_id, office_service_id, reference, token_hash, token_salt, case_number, full_name, email, mailbox, phone, language, channel, status, is_test, sequence, created_by, intermediary_id, created_at, updated_at) SELECT p.office, claimed.id, p.service, p.reference, p.token_hash, p.token_salt, p.case_number, p.full_name, p.email, p.mailbox, p.phone, p.language, p.channel, p.status, p.is_test, 0, p.created_by, p.intermediary_id, p.now, p.now FROM claimed, p RETURNING *),
-event AS (INSERT INTO events (office_id, booking_id, kind, detail, actor_id, data, created_at) SELECT p.office, booked.id, p.event_kind, p.detail, p.created_by, p.data, p.now FROM booked, p RETURNING id),
-deliveries AS (INSERT INTO webhook_deliveries (office_id, subscription_id, event_id, next_attempt_at, created_at, updated_at) SELECT p.office, s.id, event.id, p.now, p.now, p.now FROM event, p, webhook_subscriptions s WHERE s.office_id = p.office AND s.removed_at IS NULL AND (s.event_types = '' OR strpos(' ' || s.event_types || ' ', ' ' || p.public_type || ' ') > 0)),
-mail AS (INSERT INTO mail_outbox (office_id, booking_id, kind, sequence, recipient, message_id, status, attempts, next_attempt_at, created_at, updated_at) SELECT p.office, booked.id, p.mail_kind, booked.sequence, booked.email, p.message_id, p.pending, 0, p.now, p.now, p.now FROM booked, p)
-SELECT * FROM booked;
-SELECT current_setting('sportello.changed_offices', true);
+{BOOKING_WRITE}SELECT current_setting('sportello.changed_offices', true);
 COMMIT;
 "#
     )
@@ -704,13 +708,7 @@ fn floor_script((min, max): (i64, i64)) -> String {
 \set n random(1, 2000000000)
 WITH found AS (SELECT slots.office_id AS office, office_services.id AS service, appointment_types.code AS service_code FROM slots INNER JOIN calendar_services ON calendar_services.calendar_id = slots.calendar_id INNER JOIN office_services ON office_services.id = calendar_services.office_service_id AND office_services.active INNER JOIN appointment_types ON appointment_types.id = office_services.appointment_type_id WHERE slots.id = :slot ORDER BY appointment_types.code LIMIT 1),
 p AS (SELECT found.office, :slot::bigint AS slot, found.service, 'PGF' || :client_id || 'X' || :n AS reference, md5(:n::text) AS token_hash, md5(:client_id::text) AS token_salt, 'PGF/' || :client_id || '/' || :n AS case_number, 'Amina Diallo' AS full_name, 'pgf' || :n || '@example.org' AS email, 'pgf' || :n || '@example.org' AS mailbox, NULL::text AS phone, 'fr' AS language, 'web' AS channel, 'confirmed' AS status, false AS is_test, NULL::bigint AS created_by, NULL::bigint AS intermediary_id, now()::timestamp AS now, 'confirmed' AS event_kind, '{{"slot_id":' || :slot || '}}' AS detail, '{{"case_number":"PGF/' || :n || '","channel":"web","reference":"PGF","service":"' || found.service_code || '"}}' AS data, 'booking.confirmed' AS public_type, 'confirmed' AS mail_kind, '<pgf-' || :client_id || '-' || :n || '@sportello>' AS message_id, 'pending' AS pending FROM found),
-claimed AS (UPDATE slots SET booked_web = booked_web + 1 FROM p WHERE slots.id = p.slot AND slots.office_id = p.office AND NOT blocked AND booked_web + booked_desk + cooling < capacity AND booked_web + cooling < capacity - held_for_desk RETURNING slots.id),
-booked AS (INSERT INTO bookings (office_id, slot_id, office_service_id, reference, token_hash, token_salt, case_number, full_name, email, mailbox, phone, language, channel, status, is_test, sequence, created_by, intermediary_id, created_at, updated_at) SELECT p.office, claimed.id, p.service, p.reference, p.token_hash, p.token_salt, p.case_number, p.full_name, p.email, p.mailbox, p.phone, p.language, p.channel, p.status, p.is_test, 0, p.created_by, p.intermediary_id, p.now, p.now FROM claimed, p RETURNING *),
-event AS (INSERT INTO events (office_id, booking_id, kind, detail, actor_id, data, created_at) SELECT p.office, booked.id, p.event_kind, p.detail, p.created_by, p.data, p.now FROM booked, p RETURNING id),
-deliveries AS (INSERT INTO webhook_deliveries (office_id, subscription_id, event_id, next_attempt_at, created_at, updated_at) SELECT p.office, s.id, event.id, p.now, p.now, p.now FROM event, p, webhook_subscriptions s WHERE s.office_id = p.office AND s.removed_at IS NULL AND (s.event_types = '' OR strpos(' ' || s.event_types || ' ', ' ' || p.public_type || ' ') > 0)),
-mail AS (INSERT INTO mail_outbox (office_id, booking_id, kind, sequence, recipient, message_id, status, attempts, next_attempt_at, created_at, updated_at) SELECT p.office, booked.id, p.mail_kind, booked.sequence, booked.email, p.message_id, p.pending, 0, p.now, p.now, p.now FROM booked, p)
-SELECT * FROM booked;
-"#
+{BOOKING_WRITE}"#
     )
 }
 
