@@ -1,7 +1,7 @@
 //! What applicants can book: the availability of a public office's service, from the offer an
 //! instance keeps in memory ([`Offer`]) or from the database, and the answer as JSON.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -131,25 +131,12 @@ fn write_json_string(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *out, text);
 }
 
-/// A day as chrono's `Serialize` writes it, `2027-09-13`.
+/// A day as chrono's `Serialize` writes it, `2027-09-13`: its `Display`, which needs no escaping.
 fn write_json_date(out: &mut Vec<u8>, date: NaiveDate) {
-    let year = date.year();
-    if !(0..=9999).contains(&year) {
-        // A sign and more digits: rare enough to take serde's way.
-        let _ = serde_json::to_writer(&mut *out, &date);
-        return;
-    }
-    let digits = |value: u32, places: u32| {
-        (0..places)
-            .rev()
-            .map(move |place| b'0' + (value / 10u32.pow(place) % 10) as u8)
-    };
+    use std::io::Write as _;
     out.push(b'"');
-    out.extend(digits(year.unsigned_abs(), 4));
-    out.push(b'-');
-    out.extend(digits(date.month(), 2));
-    out.push(b'-');
-    out.extend(digits(date.day(), 2));
+    // Writing into a vector cannot fail.
+    let _ = write!(out, "{date}");
     out.push(b'"');
 }
 
